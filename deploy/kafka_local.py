@@ -1,0 +1,277 @@
+"""A real single-node Apache Kafka broker (KRaft) assembled from Maven Central.
+
+No Docker and no Apache download site: the broker's runtime classpath is resolved by Maven
+from ``deploy/kafka/pom.xml`` (``org.apache.kafka:kafka_2.13`` plus the log4j SLF4J binding
+that Maven resolution misses) and cached in ``.cache/kafka-jars``.  Storage is formatted with
+``kafka.tools.StorageTool format --standalone`` and the broker runs ``kafka.Kafka`` on loopback.
+
+Used by ``ews broker``, by the demo and by the test suite (each test session gets its own
+free ports and data directory).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
+DEFAULT_JARS = Path(os.environ.get("EWS_KAFKA_JARS", PROJECT_ROOT / ".cache" / "kafka-jars"))
+DEFAULT_HOME = PROJECT_ROOT / ".cache" / "broker"
+
+LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRefs = file
+rootLogger.appenderRef.file.ref = FILE
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+"""
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be assembled, formatted or started."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_jars(jars: Path = DEFAULT_JARS, quiet: bool = False) -> Path:
+    """Resolve the broker classpath with Maven once; later calls reuse the cache."""
+    if (jars / ".complete").exists():
+        return jars
+    if shutil.which("mvn") is None:
+        raise BrokerError("Maven (mvn) is needed once to fetch the Kafka jars; install it first")
+    jars.mkdir(parents=True, exist_ok=True)
+    if not quiet:
+        print(f"fetching the Kafka broker jars from Maven Central into {jars} ...", flush=True)
+    cmd = [
+        "mvn",
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={jars}",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BrokerError(f"mvn failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    if not any(p.name.startswith("kafka_2.13-") for p in jars.glob("*.jar")):
+        raise BrokerError(f"mvn ran but no kafka_2.13 jar is in {jars}")
+    (jars / ".complete").write_text("ok\n")
+    return jars
+
+
+def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+    return f"""\
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={data_dir}
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.flush.interval.messages=9223372036854775807
+"""
+
+
+@dataclass
+class LocalBroker:
+    """One KRaft broker+controller process on loopback."""
+
+    home: Path = DEFAULT_HOME
+    port: int = 9092
+    controller_port: int = 9093
+    jars: Path = DEFAULT_JARS
+    heap: str = "512m"
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "server.log"
+
+    def _java(self, *args: str) -> list[str]:
+        return ["java", "-cp", f"{self.jars}/*", *args]
+
+    def format(self) -> None:
+        """Write the config and format KRaft storage (idempotent)."""
+        data = self.home / "data"
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True)
+        props = self.home / "server.properties"
+        props.write_text(server_properties(data, self.port, self.controller_port))
+        (self.home / "log4j2.properties").write_text(LOG4J2)
+        cluster_id_file = self.home / "cluster.id"
+        if not cluster_id_file.exists():
+            cluster_id_file.write_text(uuid.uuid4().hex[:22])
+        cmd = self._java(
+            "-Dlog4j2.configurationFile=" + str(self.home / "log4j2.properties"),
+            f"-Dkafka.logs.dir={self.home / 'logs'}",
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id_file.read_text().strip(),
+            "-c",
+            str(props),
+            "--standalone",
+            "--ignore-formatted",
+        )
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BrokerError(f"formatting KRaft storage failed:\n{done.stdout}\n{done.stderr}")
+
+    def running_pid(self) -> int | None:
+        """The pid of a broker this home already runs, if it is alive."""
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return None
+
+    def start(self, timeout: float = 90.0) -> LocalBroker:
+        """Start the broker (formatting on first use) and wait until it serves metadata."""
+        if shutil.which("java") is None:
+            raise BrokerError("a Java runtime (java) is needed to run the Kafka broker")
+        ensure_jars(self.jars)
+        if self.running_pid() is not None and port_open(self.port):
+            return self
+        self.format()
+        cmd = self._java(
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={self.home / 'logs'}",
+            "-Dlog4j2.configurationFile=" + str(self.home / "log4j2.properties"),
+            "kafka.Kafka",
+            str(self.home / "server.properties"),
+        )
+        out = open(self.home / "logs" / "stdout.log", "ab")
+        self.process = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.pid_file.write_text(str(self.process.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BrokerError(
+                    f"the broker exited with {self.process.returncode}; see {self.log_file}"
+                )
+            if port_open(self.port) and metadata_ready(self.bootstrap):
+                return self
+            time.sleep(0.5)
+        self.stop()
+        raise BrokerError(f"the broker did not come up in {timeout:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the broker cleanly (SIGTERM, then SIGKILL after the timeout)."""
+        pid = self.process.pid if self.process else self.running_pid()
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None:
+                if self.process.poll() is not None:
+                    break
+            else:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+            time.sleep(0.2)
+        else:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.pid_file.unlink(missing_ok=True)
+        self.process = None
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def metadata_ready(bootstrap: str) -> bool:
+    """True once the broker answers a metadata request (kafka-python admin client)."""
+    try:
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            admin.list_topics()
+            return True
+        finally:
+            admin.close()
+    except Exception:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="kafka_local", description=__doc__)
+    p.add_argument("action", choices=["fetch", "start", "stop", "status"])
+    p.add_argument("--home", type=Path, default=DEFAULT_HOME)
+    p.add_argument("--port", type=int, default=9092)
+    args = p.parse_args(argv)
+    broker = LocalBroker(home=args.home, port=args.port, controller_port=args.port + 1)
+    if args.action == "fetch":
+        print(ensure_jars())
+    elif args.action == "start":
+        broker.start()
+        print(f"broker up at {broker.bootstrap} (pid {broker.running_pid()})")
+    elif args.action == "stop":
+        broker.stop()
+    else:
+        print("running" if broker.running_pid() else "stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

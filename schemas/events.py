@@ -1,0 +1,139 @@
+"""Domain events of a case and the envelope they travel in.
+
+Every event on the ``case-events`` topic is an :class:`Envelope` keyed by ``case_id``:
+
+* ``event_id``: deterministic (derived from the case, its sequence number and the command that
+  caused it), so an event re-emitted after a crash has the same id and consumers drop it;
+* ``seq``: 1, 2, 3 ... per case, with no gaps; one writer per case (the case agent) assigns it;
+* ``occurred_at``: domain time (when the dispute or follow-up was found);
+* ``recorded_at``: when the system received the fact (the Kafka timestamp of the posted record
+  or command, so a replay or reprocessing reproduces it exactly);
+* ``schema_version`` of the event type, ``causation_id`` (the command's id) and ``payload``.
+
+Event names are past tense.  New event types (RiskScored, AlertRaised, AlertAcknowledged ...)
+are added to ``EVENT_TYPES`` with their own version; consumers skip types they do not know.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+EVENT_NAMESPACE = uuid.UUID("6f1c2d0e-8a4b-4c55-9d1e-5b7f0a2e9c31")
+
+# event type -> current schema version
+EVENT_TYPES: dict[str, int] = {
+    "CaseOpened": 1,
+    "RecordAppended": 1,
+    "CaseClosed": 1,
+    "CaseReopened": 1,
+}
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_id: str
+    event_type: str
+    case_id: str
+    seq: int
+    occurred_at: str
+    recorded_at: str
+    causation_id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = 1
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Envelope:
+        return cls.from_dict(json.loads(data))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Envelope:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def event_id(case_id: str, causation_id: str, index: int) -> str:
+    """Deterministic id of the index-th event caused by a command on a case."""
+    return uuid.uuid5(EVENT_NAMESPACE, f"{case_id}|{causation_id}|{index}").hex
+
+
+def case_id_for(township: str, ref_no: str) -> str:
+    """The same township + reference number is the same case."""
+    key = f"{township.strip()}\x1f{ref_no.strip().upper()}"
+    return "C" + uuid.uuid5(EVENT_NAMESPACE, key).hex[:20]
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands: what is asked of a case.  They travel on the ``case-commands`` topic keyed by case
+# id, so one writer per case decides.  Today the only command is a submitted screening record;
+# duty officers' acknowledge / resolve / escalate commands will join it.
+
+
+@dataclass(frozen=True)
+class SubmitRecord:
+    command_id: str  # "records:<partition>:<offset>" of the posted record
+    case_id: str
+    record: dict[str, Any]
+    fingerprint: str
+    received_at: str  # Kafka timestamp of the posted record, ISO 8601 UTC
+    command_type: str = "SubmitRecord"
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def command_from_bytes(data: bytes) -> SubmitRecord:
+    d = json.loads(data)
+    kind = d.pop("command_type", "SubmitRecord")
+    if kind != "SubmitRecord":
+        raise ValueError(f"unknown command type {kind!r}")
+    return SubmitRecord(**d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Intake receipts and dead letters: one receipt per posted message, so that
+# received = accepted + dead-lettered can be checked per township.
+
+
+@dataclass(frozen=True)
+class IntakeReceipt:
+    receipt_id: str  # "records:<partition>:<offset>"
+    township: str  # "(unknown)" when the record has none readable
+    outcome: str  # "accepted" | "dead_lettered"
+    received_at: str
+    case_id: str | None = None
+    reason_code: str | None = None
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> IntakeReceipt:
+        return cls(**json.loads(data))
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    dead_letter_id: str  # "<topic>:<partition>:<offset>" of the original message
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    reason_code: str
+    reason: str
+    original_b64: str  # the original bytes, base64
+    received_at: str
+    township: str | None = None
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DeadLetter:
+        return cls(**json.loads(data))
+
+
+UNKNOWN_TOWNSHIP = "(unknown)"

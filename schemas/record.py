@@ -1,0 +1,325 @@
+"""The screening record (矛盾纠纷排查记录) a township posts.
+
+One table, ``FIELDS``, describes every field: its type, whether it is required, its limits
+and what a screening officer writes in it.  The validator (``parse_record``) and the published
+JSON Schema (``json_schema()``, written to ``schemas/json/``) are both derived from it, so they
+cannot drift apart; ``tests/test_record_contract.py`` keeps the files in sync.
+
+Versions
+--------
+* v1: the spreadsheet layout townships used before this system (``town``, ``case_no``,
+  ``type``, ``content``, ``date``, ``persons``, ``money``).  It is upcast to v2, never rejected.
+* v2 (current): the fields below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.categories import ACCEPTED_NAMES, category_code
+
+CURRENT_VERSION = 2
+MAX_RECORD_BYTES = 64 * 1024
+MAX_TEXT_CHARS = 4000
+
+RECORD_KINDS = {"initial": "首报", "follow_up": "续报", "correction": "更正"}
+FOLLOW_UP_STATUSES = {
+    "new": "新发现",
+    "mediating": "调解中",
+    "agreed": "已达成协议",
+    "resolved": "已化解",
+    "escalated": "已升级",
+    "withdrawn": "已撤回",
+}
+ESCALATION_KINDS = {
+    "group_event": "群体性事件",
+    "skip_level": "越级上访",
+    "extreme_act": "极端行为",
+}
+CLOSING_STATUSES = frozenset({"resolved", "withdrawn"})
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # "str" | "text" | "int" | "number" | "bool" | "date" | "datetime" | "enum" | "list"
+    required: bool
+    doc: str
+    max_len: int = 200
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("schema_version", "int", False, "Record contract version; 2 when absent.", minimum=1, maximum=2),
+    Field("township", "str", True, "Township (乡镇) that found and owns the dispute, e.g. 周庄镇.", max_len=32),
+    Field("village", "str", False, "Village or community (村/社区), e.g. 马庄村.", max_len=64),
+    Field(
+        "ref_no",
+        "str",
+        True,
+        "The township's own reference number (排查编号). Township + ref_no identifies the case; "
+        "follow-ups and corrections repeat it.",
+        max_len=64,
+    ),
+    Field("record_kind", "enum", False, "initial 首报 (default), follow_up 续报 or correction 更正.", choices=tuple(RECORD_KINDS)),
+    Field("reporter", "str", False, "Screening officer who filled in the record (排查人).", max_len=32),
+    Field("reporter_phone", "str", False, "The officer's phone number.", max_len=32),
+    Field("found_at", "datetime", True, "When the dispute (or this follow-up) was found (发现时间), ISO 8601 date or date-time, China time if no offset."),
+    Field("category", "enum", True, "Dispute category: a code or the Chinese label (纠纷类别).", choices=ACCEPTED_NAMES),
+    Field("description", "text", True, "What happened, in the officer's words (情况描述).", max_len=MAX_TEXT_CHARS),
+    Field("parties", "list", False, "Names of the main parties (当事人), as a list of strings.", max_len=50),
+    Field("people_involved", "int", False, "How many people are involved (涉及人数).", minimum=0, maximum=100000),
+    Field("amount_involved_yuan", "number", False, "Money in dispute, in yuan (涉及金额).", minimum=0, maximum=1e11),
+    Field("is_petition", "bool", False, "Whether this is an accepted letters-and-visits matter (是否信访事项)."),
+    Field("petition_received_on", "date", False, "Date the petition was received (信访受理日期); starts the statutory clock."),
+    Field("prior_visits", "int", False, "Earlier visits about this matter (此前上访次数).", minimum=0, maximum=1000),
+    Field("prior_skip_level", "int", False, "Earlier skip-level petitions to city, province or Beijing (越级上访次数).", minimum=0, maximum=1000),
+    Field("responsible_unit", "str", False, "Responsible unit, if already assigned (责任单位).", max_len=64),
+    Field("leader_in_charge", "str", False, "County or township leader who owns the case (包案领导).", max_len=32),
+    Field("measures_taken", "text", False, "What has been done so far (已采取措施).", max_len=MAX_TEXT_CHARS),
+    Field("follow_up_status", "enum", False, "new 新发现 (default), mediating 调解中, agreed 已达成协议, resolved 已化解, escalated 已升级, withdrawn 已撤回.", choices=tuple(FOLLOW_UP_STATUSES)),
+    Field("escalation_kind", "enum", False, "Set when follow_up_status is escalated: group_event 群体性事件 (5+ people), skip_level 越级上访 (to city, province or Beijing), extreme_act 极端行为.", choices=tuple(ESCALATION_KINDS)),
+    Field("remarks", "text", False, "Anything else (备注).", max_len=1000),
+)
+FIELD_BY_NAME = {f.name: f for f in FIELDS}
+
+V1_RENAMES = {
+    "town": "township",
+    "case_no": "ref_no",
+    "type": "category",
+    "content": "description",
+    "date": "found_at",
+    "persons": "people_involved",
+    "money": "amount_involved_yuan",
+    "staff": "reporter",
+}
+
+
+class RecordRejected(ValueError):
+    """A record that cannot be accepted; ``code`` is a stable machine-readable reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def _parse_datetime(value: str) -> dt.datetime:
+    text = value.strip().replace("/", "-")
+    if len(text) == 10:
+        text += "T00:00:00"
+    parsed = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=CHINA_TZ)
+    return parsed
+
+
+def _coerce(field: Field, value: Any) -> Any:
+    """Check one value against its field; return the normalised value or raise."""
+    name = field.name
+    if field.kind in ("str", "text"):
+        if not isinstance(value, str):
+            raise RecordRejected("wrong_type", f"{name} must be a string, got {type(value).__name__}")
+        value = value.strip()
+        if len(value) > field.max_len:
+            code = "oversized_text" if field.kind == "text" else "invalid_value"
+            raise RecordRejected(code, f"{name} has {len(value)} characters, at most {field.max_len} allowed")
+        return value
+    if field.kind == "int":
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecordRejected("wrong_type", f"{name} must be a whole number, got {value!r}")
+    elif field.kind == "number":
+        if isinstance(value, str):
+            try:
+                value = float(value.strip().replace(",", ""))
+            except ValueError:
+                raise RecordRejected("wrong_type", f"{name} must be a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise RecordRejected("wrong_type", f"{name} must be a number, got {value!r}")
+        value = float(value)
+    elif field.kind == "bool":
+        if isinstance(value, str) and value.strip() in ("是", "true", "1", "否", "false", "0"):
+            value = value.strip() in ("是", "true", "1")
+        if not isinstance(value, bool):
+            raise RecordRejected("wrong_type", f"{name} must be true or false, got {value!r}")
+        return value
+    elif field.kind in ("date", "datetime"):
+        if not isinstance(value, str):
+            raise RecordRejected("wrong_type", f"{name} must be an ISO 8601 date string, got {value!r}")
+        try:
+            parsed = _parse_datetime(value)
+        except ValueError:
+            raise RecordRejected("invalid_value", f"{name} is not a date: {value!r}") from None
+        return parsed.date().isoformat() if field.kind == "date" else parsed.isoformat()
+    elif field.kind == "enum":
+        if not isinstance(value, str):
+            raise RecordRejected("wrong_type", f"{name} must be a string, got {type(value).__name__}")
+        if name == "category":
+            code = category_code(value)
+            if code is None:
+                raise RecordRejected("unknown_category", f"unknown category {value!r}")
+            return code
+        if value.strip() not in field.choices:
+            raise RecordRejected("invalid_value", f"{name} must be one of {', '.join(field.choices)}, got {value!r}")
+        return value.strip()
+    elif field.kind == "list":
+        if isinstance(value, str):
+            value = [p for p in value.replace("，", ",").replace("、", ",").split(",") if p.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RecordRejected("wrong_type", f"{name} must be a list of names")
+        if len(value) > field.max_len:
+            raise RecordRejected("invalid_value", f"{name} lists more than {field.max_len} names")
+        return [v.strip()[:32] for v in value]
+    if field.minimum is not None and value < field.minimum:
+        raise RecordRejected("invalid_value", f"{name} must be at least {field.minimum:g}, got {value}")
+    if field.maximum is not None and value > field.maximum:
+        raise RecordRejected("invalid_value", f"{name} must be at most {field.maximum:g}, got {value}")
+    return value
+
+
+def upcast(raw: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older record version up to the current one (v1 -> v2)."""
+    version = raw.get("schema_version", 1 if any(k in raw for k in V1_RENAMES) else CURRENT_VERSION)
+    if version == 1:
+        raw = {V1_RENAMES.get(k, k): v for k, v in raw.items()}
+        raw["schema_version"] = CURRENT_VERSION
+        raw.setdefault("record_kind", "initial")
+    return raw
+
+
+def validate(raw: Any) -> dict[str, Any]:
+    """Validate a decoded record (any version); return the normalised v2 dict."""
+    if not isinstance(raw, dict):
+        raise RecordRejected("not_an_object", f"a record must be a JSON object, got {type(raw).__name__}")
+    version = raw.get("schema_version")
+    if version is not None and version not in (1, 2):
+        raise RecordRejected("unsupported_version", f"schema_version {version!r} is not supported")
+    raw = upcast(raw)
+    unknown = sorted(k for k in raw if k not in FIELD_BY_NAME)
+    if unknown:
+        raise RecordRejected("unknown_field", f"unknown field(s): {', '.join(unknown)}")
+    record: dict[str, Any] = {}
+    for field in FIELDS:
+        value = raw.get(field.name)
+        if value is None or (isinstance(value, str) and not value.strip() and field.kind != "text"):
+            if field.required:
+                raise RecordRejected("missing_field", f"{field.name} is required")
+            continue
+        if isinstance(value, str) and not value.strip() and field.required:
+            raise RecordRejected("missing_field", f"{field.name} is required")
+        record[field.name] = _coerce(field, value)
+    record["schema_version"] = CURRENT_VERSION
+    record.setdefault("record_kind", "initial")
+    record.setdefault("follow_up_status", "new")
+    return record
+
+
+def parse_record(data: bytes) -> dict[str, Any]:
+    """Decode and validate the raw bytes of one posted record."""
+    if len(data) > MAX_RECORD_BYTES:
+        raise RecordRejected("oversized_record", f"record is {len(data)} bytes, at most {MAX_RECORD_BYTES} allowed")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordRejected("not_utf8", f"record is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RecordRejected("not_json", f"record is not JSON: {exc.msg} at character {exc.pos}") from None
+    return validate(raw)
+
+
+def township_hint(data: bytes) -> str | None:
+    """Best-effort township of a record that failed validation (for per-township counts)."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if isinstance(raw, dict):
+        value = raw.get("township", raw.get("town"))
+        if isinstance(value, str) and value.strip() and len(value) <= 32:
+            return value.strip()
+    return None
+
+
+def fingerprint(record: dict[str, Any]) -> str:
+    """Content hash of a validated record: the same record posted twice has the same one."""
+    canonical = json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON Schema (draft 2020-12) derived from FIELDS
+
+
+def _field_schema(field: Field, version: int) -> dict[str, Any]:
+    s: dict[str, Any] = {"description": field.doc}
+    if field.kind in ("str", "text"):
+        s.update(type="string", maxLength=field.max_len)
+        if field.required:
+            s["minLength"] = 1
+    elif field.kind == "int":
+        s.update(type="integer")
+    elif field.kind == "number":
+        s.update(type="number")
+    elif field.kind == "bool":
+        s.update(type="boolean")
+    elif field.kind == "date":
+        s.update(type="string", format="date")
+    elif field.kind == "datetime":
+        s.update(
+            type="string",
+            pattern=r"^\d{4}[-/]\d{2}[-/]\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?)?$",
+        )
+    elif field.kind == "enum":
+        s.update(type="string", enum=list(field.choices))
+    elif field.kind == "list":
+        s.update(type="array", items={"type": "string", "maxLength": 32}, maxItems=field.max_len)
+    if field.minimum is not None:
+        s["minimum"] = field.minimum if field.kind == "number" else int(field.minimum)
+    if field.maximum is not None:
+        s["maximum"] = field.maximum if field.kind == "number" else int(field.maximum)
+    if field.name == "schema_version":
+        s = {"description": field.doc, "const": version}
+    if not field.required and field.name != "schema_version":
+        s = {"anyOf": [s, {"type": "null"}], "description": field.doc}
+    return s
+
+
+def json_schema(version: int = CURRENT_VERSION) -> dict[str, Any]:
+    """The published JSON Schema of one record version."""
+    if version == 2:
+        props = {f.name: _field_schema(f, 2) for f in FIELDS}
+        required = [f.name for f in FIELDS if f.required]
+    elif version == 1:
+        back = {v: k for k, v in V1_RENAMES.items()}
+        v1_fields = [f for f in FIELDS if f.name in back]
+        props = {back[f.name]: _field_schema(f, 1) for f in v1_fields}
+        props["schema_version"] = {"const": 1, "description": "1, or absent."}
+        required = [back[f.name] for f in v1_fields if f.required]
+    else:
+        raise ValueError(f"no record version {version}")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"dispute-ews/screening-record.v{version}.schema.json",
+        "title": f"Screening record (矛盾纠纷排查记录), version {version}",
+        "description": (
+            "One dispute screening record posted by a township. "
+            f"Encoded as UTF-8 JSON, at most {MAX_RECORD_BYTES} bytes."
+        ),
+        "type": "object",
+        "properties": props,
+        "required": required,
+        "additionalProperties": False,
+    }

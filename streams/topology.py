@@ -1,0 +1,66 @@
+"""Kafka topics of the system: names, partition counts and retention, in one place.
+
+The record and case-event topics are the system of record: nothing is ever deleted from them
+(``retention.ms=-1``, ``retention.bytes=-1``) and replays read them from the first offset.
+Names carry a prefix (``EWS_TOPIC_PREFIX``, default ``ews``) so several deployments or test
+runs can share one broker.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+    doc: str
+
+
+def prefix() -> str:
+    return os.environ.get("EWS_TOPIC_PREFIX", "ews")
+
+
+def records_topic() -> str:
+    return f"{prefix()}.records"
+
+
+def commands_topic() -> str:
+    return f"{prefix()}.case-commands"
+
+
+def case_events_topic() -> str:
+    return f"{prefix()}.case-events"
+
+
+def receipts_topic() -> str:
+    return f"{prefix()}.intake-receipts"
+
+
+def dead_letters_topic() -> str:
+    return f"{prefix()}.dead-letters"
+
+
+def model_events_topic() -> str:
+    return f"{prefix()}.model-events"
+
+
+def partitions() -> int:
+    return int(os.environ.get("EWS_PARTITIONS", "4"))
+
+
+def all_topics() -> list[TopicSpec]:
+    n = partitions()
+    return [
+        TopicSpec(records_topic(), n, KEEP_FOREVER, "screening records as posted (raw bytes)"),
+        TopicSpec(commands_topic(), n, KEEP_FOREVER, "commands to a case, keyed by case id"),
+        TopicSpec(case_events_topic(), n, KEEP_FOREVER, "domain events, keyed by case id"),
+        TopicSpec(receipts_topic(), n, KEEP_FOREVER, "one intake receipt per posted record"),
+        TopicSpec(dead_letters_topic(), n, KEEP_FOREVER, "rejected records with the reason"),
+        TopicSpec(model_events_topic(), 1, KEEP_FOREVER, "model promotions and roll-backs"),
+    ]
