@@ -18,10 +18,13 @@ class Category:
 
 
 CATEGORIES: tuple[Category, ...] = (
-    Category("unpaid_wages", "拖欠农民工工资", "unpaid migrant-worker wages", ("欠薪", "讨薪", "拖欠工资")),
     Category(
-        "unpaid_construction", "拖欠工程款", "unpaid construction payments", ("工程款纠纷",)
+        "unpaid_wages",
+        "拖欠农民工工资",
+        "unpaid migrant-worker wages",
+        ("欠薪", "讨薪", "拖欠工资"),
     ),
+    Category("unpaid_construction", "拖欠工程款", "unpaid construction payments", ("工程款纠纷",)),
     Category("real_estate", "房地产开发管理", "real-estate development", ("房地产开发", "房地产")),
     Category("land_expropriation", "土地征收", "land expropriation", ("征地", "征收")),
     Category(

@@ -56,8 +56,21 @@ class Field:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("schema_version", "int", False, "Record contract version; 2 when absent.", minimum=1, maximum=2),
-    Field("township", "str", True, "Township (乡镇) that found and owns the dispute, e.g. 周庄镇.", max_len=32),
+    Field(
+        "schema_version",
+        "int",
+        False,
+        "Record contract version; 2 when absent.",
+        minimum=1,
+        maximum=2,
+    ),
+    Field(
+        "township",
+        "str",
+        True,
+        "Township (乡镇) that found and owns the dispute, e.g. 周庄镇.",
+        max_len=32,
+    ),
     Field("village", "str", False, "Village or community (村/社区), e.g. 马庄村.", max_len=64),
     Field(
         "ref_no",
@@ -67,24 +80,123 @@ FIELDS: tuple[Field, ...] = (
         "follow-ups and corrections repeat it.",
         max_len=64,
     ),
-    Field("record_kind", "enum", False, "initial 首报 (default), follow_up 续报 or correction 更正.", choices=tuple(RECORD_KINDS)),
-    Field("reporter", "str", False, "Screening officer who filled in the record (排查人).", max_len=32),
+    Field(
+        "record_kind",
+        "enum",
+        False,
+        "initial 首报 (default), follow_up 续报 or correction 更正.",
+        choices=tuple(RECORD_KINDS),
+    ),
+    Field(
+        "reporter", "str", False, "Screening officer who filled in the record (排查人).", max_len=32
+    ),
     Field("reporter_phone", "str", False, "The officer's phone number.", max_len=32),
-    Field("found_at", "datetime", True, "When the dispute (or this follow-up) was found (发现时间), ISO 8601 date or date-time, China time if no offset."),
-    Field("category", "enum", True, "Dispute category: a code or the Chinese label (纠纷类别).", choices=ACCEPTED_NAMES),
-    Field("description", "text", True, "What happened, in the officer's words (情况描述).", max_len=MAX_TEXT_CHARS),
-    Field("parties", "list", False, "Names of the main parties (当事人), as a list of strings.", max_len=50),
-    Field("people_involved", "int", False, "How many people are involved (涉及人数).", minimum=0, maximum=100000),
-    Field("amount_involved_yuan", "number", False, "Money in dispute, in yuan (涉及金额).", minimum=0, maximum=1e11),
-    Field("is_petition", "bool", False, "Whether this is an accepted letters-and-visits matter (是否信访事项)."),
-    Field("petition_received_on", "date", False, "Date the petition was received (信访受理日期); starts the statutory clock."),
-    Field("prior_visits", "int", False, "Earlier visits about this matter (此前上访次数).", minimum=0, maximum=1000),
-    Field("prior_skip_level", "int", False, "Earlier skip-level petitions to city, province or Beijing (越级上访次数).", minimum=0, maximum=1000),
-    Field("responsible_unit", "str", False, "Responsible unit, if already assigned (责任单位).", max_len=64),
-    Field("leader_in_charge", "str", False, "County or township leader who owns the case (包案领导).", max_len=32),
-    Field("measures_taken", "text", False, "What has been done so far (已采取措施).", max_len=MAX_TEXT_CHARS),
-    Field("follow_up_status", "enum", False, "new 新发现 (default), mediating 调解中, agreed 已达成协议, resolved 已化解, escalated 已升级, withdrawn 已撤回.", choices=tuple(FOLLOW_UP_STATUSES)),
-    Field("escalation_kind", "enum", False, "Set when follow_up_status is escalated: group_event 群体性事件 (5+ people), skip_level 越级上访 (to city, province or Beijing), extreme_act 极端行为.", choices=tuple(ESCALATION_KINDS)),
+    Field(
+        "found_at",
+        "datetime",
+        True,
+        "When the dispute (or this follow-up) was found (发现时间), ISO 8601 date or date-time, China time if no offset.",
+    ),
+    Field(
+        "category",
+        "enum",
+        True,
+        "Dispute category: a code or the Chinese label (纠纷类别).",
+        choices=ACCEPTED_NAMES,
+    ),
+    Field(
+        "description",
+        "text",
+        True,
+        "What happened, in the officer's words (情况描述).",
+        max_len=MAX_TEXT_CHARS,
+    ),
+    Field(
+        "parties",
+        "list",
+        False,
+        "Names of the main parties (当事人), as a list of strings.",
+        max_len=50,
+    ),
+    Field(
+        "people_involved",
+        "int",
+        False,
+        "How many people are involved (涉及人数).",
+        minimum=0,
+        maximum=100000,
+    ),
+    Field(
+        "amount_involved_yuan",
+        "number",
+        False,
+        "Money in dispute, in yuan (涉及金额).",
+        minimum=0,
+        maximum=1e11,
+    ),
+    Field(
+        "is_petition",
+        "bool",
+        False,
+        "Whether this is an accepted letters-and-visits matter (是否信访事项).",
+    ),
+    Field(
+        "petition_received_on",
+        "date",
+        False,
+        "Date the petition was received (信访受理日期); starts the statutory clock.",
+    ),
+    Field(
+        "prior_visits",
+        "int",
+        False,
+        "Earlier visits about this matter (此前上访次数).",
+        minimum=0,
+        maximum=1000,
+    ),
+    Field(
+        "prior_skip_level",
+        "int",
+        False,
+        "Earlier skip-level petitions to city, province or Beijing (越级上访次数).",
+        minimum=0,
+        maximum=1000,
+    ),
+    Field(
+        "responsible_unit",
+        "str",
+        False,
+        "Responsible unit, if already assigned (责任单位).",
+        max_len=64,
+    ),
+    Field(
+        "leader_in_charge",
+        "str",
+        False,
+        "County or township leader who owns the case (包案领导).",
+        max_len=32,
+    ),
+    Field(
+        "measures_taken",
+        "text",
+        False,
+        "What has been done so far (已采取措施).",
+        max_len=MAX_TEXT_CHARS,
+    ),
+    Field(
+        "follow_up_status",
+        "enum",
+        False,
+        "new 新发现 (default), mediating 调解中, agreed 已达成协议, resolved 已化解, escalated 已升级, withdrawn 已撤回.",
+        choices=tuple(FOLLOW_UP_STATUSES),
+    ),
+    Field(
+        "escalation_kind",
+        "enum",
+        False,
+        "Set when follow_up_status is escalated: group_event 群体性事件 (5+ people), skip_level 越级上访 (to city, province or Beijing), extreme_act 极端行为.",
+        choices=tuple(ESCALATION_KINDS),
+    ),
     Field("remarks", "text", False, "Anything else (备注).", max_len=1000),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
@@ -128,11 +240,15 @@ def _coerce(field: Field, value: Any) -> Any:
     name = field.name
     if field.kind in ("str", "text"):
         if not isinstance(value, str):
-            raise RecordRejected("wrong_type", f"{name} must be a string, got {type(value).__name__}")
+            raise RecordRejected(
+                "wrong_type", f"{name} must be a string, got {type(value).__name__}"
+            )
         value = value.strip()
         if len(value) > field.max_len:
             code = "oversized_text" if field.kind == "text" else "invalid_value"
-            raise RecordRejected(code, f"{name} has {len(value)} characters, at most {field.max_len} allowed")
+            raise RecordRejected(
+                code, f"{name} has {len(value)} characters, at most {field.max_len} allowed"
+            )
         return value
     if field.kind == "int":
         if isinstance(value, str) and value.strip().isdigit():
@@ -144,7 +260,9 @@ def _coerce(field: Field, value: Any) -> Any:
             try:
                 value = float(value.strip().replace(",", ""))
             except ValueError:
-                raise RecordRejected("wrong_type", f"{name} must be a number, got {value!r}") from None
+                raise RecordRejected(
+                    "wrong_type", f"{name} must be a number, got {value!r}"
+                ) from None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             raise RecordRejected("wrong_type", f"{name} must be a number, got {value!r}")
         value = float(value)
@@ -156,7 +274,9 @@ def _coerce(field: Field, value: Any) -> Any:
         return value
     elif field.kind in ("date", "datetime"):
         if not isinstance(value, str):
-            raise RecordRejected("wrong_type", f"{name} must be an ISO 8601 date string, got {value!r}")
+            raise RecordRejected(
+                "wrong_type", f"{name} must be an ISO 8601 date string, got {value!r}"
+            )
         try:
             parsed = _parse_datetime(value)
         except ValueError:
@@ -164,14 +284,18 @@ def _coerce(field: Field, value: Any) -> Any:
         return parsed.date().isoformat() if field.kind == "date" else parsed.isoformat()
     elif field.kind == "enum":
         if not isinstance(value, str):
-            raise RecordRejected("wrong_type", f"{name} must be a string, got {type(value).__name__}")
+            raise RecordRejected(
+                "wrong_type", f"{name} must be a string, got {type(value).__name__}"
+            )
         if name == "category":
             code = category_code(value)
             if code is None:
                 raise RecordRejected("unknown_category", f"unknown category {value!r}")
             return code
         if value.strip() not in field.choices:
-            raise RecordRejected("invalid_value", f"{name} must be one of {', '.join(field.choices)}, got {value!r}")
+            raise RecordRejected(
+                "invalid_value", f"{name} must be one of {', '.join(field.choices)}, got {value!r}"
+            )
         return value.strip()
     elif field.kind == "list":
         if isinstance(value, str):
@@ -182,9 +306,13 @@ def _coerce(field: Field, value: Any) -> Any:
             raise RecordRejected("invalid_value", f"{name} lists more than {field.max_len} names")
         return [v.strip()[:32] for v in value]
     if field.minimum is not None and value < field.minimum:
-        raise RecordRejected("invalid_value", f"{name} must be at least {field.minimum:g}, got {value}")
+        raise RecordRejected(
+            "invalid_value", f"{name} must be at least {field.minimum:g}, got {value}"
+        )
     if field.maximum is not None and value > field.maximum:
-        raise RecordRejected("invalid_value", f"{name} must be at most {field.maximum:g}, got {value}")
+        raise RecordRejected(
+            "invalid_value", f"{name} must be at most {field.maximum:g}, got {value}"
+        )
     return value
 
 
@@ -201,7 +329,9 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
 def validate(raw: Any) -> dict[str, Any]:
     """Validate a decoded record (any version); return the normalised v2 dict."""
     if not isinstance(raw, dict):
-        raise RecordRejected("not_an_object", f"a record must be a JSON object, got {type(raw).__name__}")
+        raise RecordRejected(
+            "not_an_object", f"a record must be a JSON object, got {type(raw).__name__}"
+        )
     version = raw.get("schema_version")
     if version is not None and version not in (1, 2):
         raise RecordRejected("unsupported_version", f"schema_version {version!r} is not supported")
@@ -228,23 +358,29 @@ def validate(raw: Any) -> dict[str, Any]:
 def parse_record(data: bytes) -> dict[str, Any]:
     """Decode and validate the raw bytes of one posted record."""
     if len(data) > MAX_RECORD_BYTES:
-        raise RecordRejected("oversized_record", f"record is {len(data)} bytes, at most {MAX_RECORD_BYTES} allowed")
+        raise RecordRejected(
+            "oversized_record", f"record is {len(data)} bytes, at most {MAX_RECORD_BYTES} allowed"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RecordRejected("not_utf8", f"record is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise RecordRejected(
+            "not_utf8", f"record is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RecordRejected("not_json", f"record is not JSON: {exc.msg} at character {exc.pos}") from None
+        raise RecordRejected(
+            "not_json", f"record is not JSON: {exc.msg} at character {exc.pos}"
+        ) from None
     return validate(raw)
 
 
 def township_hint(data: bytes) -> str | None:
     """Best-effort township of a record that failed validation (for per-township counts)."""
     try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        raw = json.loads(data.decode("utf-8", errors="replace"))
+    except json.JSONDecodeError:
         return None
     if isinstance(raw, dict):
         value = raw.get("township", raw.get("town"))

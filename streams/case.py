@@ -10,8 +10,9 @@ computed for any point in time from the state alone (see ``models.features``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 from schemas.events import Envelope, SubmitRecord, event_id
 from schemas.record import CLOSING_STATUSES

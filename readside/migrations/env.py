@@ -1,0 +1,33 @@
+"""Alembic environment: the URL comes from the caller (readside.db.migrate) or EWS_DB_URL."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from readside.tables import metadata
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url") or os.environ.get(
+    "EWS_DB_URL", "sqlite:///var/ews.db"
+)
+
+if context.is_offline_mode():
+    context.configure(url=url, target_metadata=metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    connectable = config.attributes.get("connection")
+    if connectable is None:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=metadata)
+            with context.begin_transaction():
+                context.run_migrations()
+        engine.dispose()
+    else:
+        context.configure(connection=connectable, target_metadata=metadata)
+        with context.begin_transaction():
+            context.run_migrations()

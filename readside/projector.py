@@ -1,0 +1,291 @@
+"""The projector: Kafka log -> SQL read models, in batches.
+
+It reads the case-events, intake-receipts and dead-letters topics with a kafka-python
+consumer that owns its positions: they live in the ``projection_offsets`` table and are written
+in the same transaction as the rows they produced.  A crash therefore loses nothing and applies
+nothing twice: the next run starts from the last committed batch.  Events re-emitted by the
+stream after a crash (same ``event_id``, same ``seq``) and repeated receipts or dead letters
+(same id) are recognised and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from kafka import KafkaConsumer, TopicPartition
+
+from readside import projections as pj
+from readside.tables import (
+    case_timeline,
+    cases,
+    dead_letters,
+    intake_counts,
+    intake_receipts,
+    projection_offsets,
+)
+from schemas.events import DeadLetter, Envelope, IntakeReceipt
+from streams import topology
+
+log = logging.getLogger("ews.projector")
+CHUNK = 500  # ids per IN (...) query
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+def projected_topics() -> list[str]:
+    return [
+        topology.case_events_topic(),
+        topology.receipts_topic(),
+        topology.dead_letters_topic(),
+    ]
+
+
+def _chunks(items: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _existing(conn: sa.Connection, column: sa.Column, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for part in _chunks(ids):
+        found.update(conn.execute(sa.select(column).where(column.in_(part))).scalars())
+    return found
+
+
+def apply_batch(conn: sa.Connection, batch: Sequence[Message]) -> dict[str, int]:
+    """Apply one batch of log messages in the caller's transaction; return row counts."""
+    events_topic = topology.case_events_topic()
+    receipts_topic = topology.receipts_topic()
+    events: list[Envelope] = []
+    receipts: list[IntakeReceipt] = []
+    deads: list[DeadLetter] = []
+    for m in batch:
+        try:
+            if m.topic == events_topic:
+                events.append(Envelope.from_bytes(m.value))
+            elif m.topic == receipts_topic:
+                receipts.append(IntakeReceipt.from_bytes(m.value))
+            else:
+                deads.append(DeadLetter.from_bytes(m.value))
+        except Exception as exc:  # written by our own workers; log loudly, do not stop
+            log.error(
+                "unreadable message %s:%s:%s skipped: %s", m.topic, m.partition, m.offset, exc
+            )
+    stats = {"events": _apply_events(conn, events)}
+    stats["receipts"] = _apply_receipts(conn, receipts)
+    stats["dead_letters"] = _apply_dead_letters(conn, deads)
+    _save_positions(conn, batch)
+    return stats
+
+
+def _apply_events(conn: sa.Connection, events: list[Envelope]) -> int:
+    if not events:
+        return 0
+    case_ids = list({e.case_id for e in events})
+    rows: dict[str, dict] = {}
+    for part in _chunks(case_ids):
+        for r in conn.execute(sa.select(cases).where(cases.c.case_id.in_(part))).mappings():
+            rows[r["case_id"]] = dict(r)
+    known = set(rows)
+    seen_ids = _existing(conn, case_timeline.c.event_id, list({e.event_id for e in events}))
+    timeline: list[dict] = []
+    for e in events:
+        if e.event_id in seen_ids:
+            continue
+        row = rows.get(e.case_id)
+        new = pj.apply_to_case(row, e)
+        if new is row:
+            continue  # seen before (seq not above last_seq)
+        seen_ids.add(e.event_id)
+        if new is not None:
+            rows[e.case_id] = new
+        timeline.append(pj.timeline_row(e))
+    inserts = [r for cid, r in rows.items() if cid not in known]
+    updates = [dict(r, _id=cid) for cid, r in rows.items() if cid in known]
+    if inserts:
+        conn.execute(sa.insert(cases), inserts)
+    if updates:
+        stmt = (
+            sa.update(cases)
+            .where(cases.c.case_id == sa.bindparam("_id"))
+            .values(
+                {c.name: sa.bindparam("v_" + c.name) for c in cases.columns if c.name != "case_id"}
+            )
+        )
+        conn.execute(
+            stmt,
+            [
+                {"v_" + k if k != "_id" else k: v for k, v in u.items() if k != "case_id"}
+                for u in updates
+            ],
+        )
+    if timeline:
+        conn.execute(sa.insert(case_timeline), timeline)
+    return len(timeline)
+
+
+def _apply_receipts(conn: sa.Connection, receipts: list[IntakeReceipt]) -> int:
+    if not receipts:
+        return 0
+    unique = {r.receipt_id: pj.receipt_row(r) for r in receipts}
+    seen = _existing(conn, intake_receipts.c.receipt_id, list(unique))
+    new = [r for rid, r in unique.items() if rid not in seen]
+    if not new:
+        return 0
+    conn.execute(sa.insert(intake_receipts), new)
+    counts = pj.count_receipts(new)
+    current = {
+        r.township: r
+        for r in conn.execute(
+            sa.select(intake_counts).where(intake_counts.c.township.in_(list(counts)))
+        )
+    }
+    for township, (rec, acc, dead) in counts.items():
+        if township in current:
+            conn.execute(
+                sa.update(intake_counts)
+                .where(intake_counts.c.township == township)
+                .values(
+                    received=intake_counts.c.received + rec,
+                    accepted=intake_counts.c.accepted + acc,
+                    dead_lettered=intake_counts.c.dead_lettered + dead,
+                )
+            )
+        else:
+            conn.execute(
+                sa.insert(intake_counts).values(
+                    township=township, received=rec, accepted=acc, dead_lettered=dead
+                )
+            )
+    return len(new)
+
+
+def _apply_dead_letters(conn: sa.Connection, deads: list[DeadLetter]) -> int:
+    if not deads:
+        return 0
+    unique = {d.dead_letter_id: pj.dead_letter_row(d) for d in deads}
+    seen = _existing(conn, dead_letters.c.dead_letter_id, list(unique))
+    new = [r for did, r in unique.items() if did not in seen]
+    if new:
+        conn.execute(sa.insert(dead_letters), new)
+    return len(new)
+
+
+def _save_positions(conn: sa.Connection, batch: Sequence[Message]) -> None:
+    nexts: dict[tuple[str, int], int] = {}
+    for m in batch:
+        key = (m.topic, m.partition)
+        nexts[key] = max(nexts.get(key, 0), m.offset + 1)
+    if not nexts:
+        return
+    stored = {
+        (r.topic, r.partition)
+        for r in conn.execute(sa.select(projection_offsets.c.topic, projection_offsets.c.partition))
+    }
+    for (topic, partition), offset in nexts.items():
+        if (topic, partition) in stored:
+            conn.execute(
+                sa.update(projection_offsets)
+                .where(
+                    projection_offsets.c.topic == topic,
+                    projection_offsets.c.partition == partition,
+                )
+                .values(next_offset=offset)
+            )
+        else:
+            conn.execute(
+                sa.insert(projection_offsets).values(
+                    topic=topic, partition=partition, next_offset=offset
+                )
+            )
+
+
+def positions(engine: sa.Engine) -> dict[tuple[str, int], int]:
+    with engine.connect() as conn:
+        return {
+            (r.topic, r.partition): r.next_offset
+            for r in conn.execute(sa.select(projection_offsets))
+        }
+
+
+class Projector:
+    """Follows the log and keeps the read models up to date."""
+
+    def __init__(self, engine: sa.Engine, bootstrap: str, max_batch: int = 5000) -> None:
+        self.engine = engine
+        self.bootstrap = bootstrap
+        self.max_batch = max_batch
+        self.stopped = threading.Event()
+        self.applied = 0
+
+    def _consumer(self) -> tuple[KafkaConsumer, list[TopicPartition]]:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            client_id="ews-projector",
+            max_poll_records=self.max_batch,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
+        tps: list[TopicPartition] = []
+        for topic in projected_topics():
+            parts = None
+            deadline = time.monotonic() + 30
+            while not parts and time.monotonic() < deadline:
+                parts = consumer.partitions_for_topic(topic)
+                if not parts:
+                    time.sleep(0.2)
+            if not parts:
+                raise RuntimeError(f"topic {topic} does not exist (run `ews topics` first)")
+            tps.extend(TopicPartition(topic, p) for p in sorted(parts))
+        consumer.assign(tps)
+        stored = positions(self.engine)
+        for tp in tps:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+        return consumer, tps
+
+    def run(self, until_caught_up: bool = False, idle_timeout: float | None = None) -> int:
+        """Apply batches until stopped; with ``until_caught_up``, stop at the log's end as it
+        was when the run started.  Returns how many messages were applied."""
+        consumer, tps = self._consumer()
+        end = consumer.end_offsets(tps) if until_caught_up else None
+        last_data = time.monotonic()
+        try:
+            while not self.stopped.is_set():
+                if end is not None and all(consumer.position(tp) >= end[tp] for tp in tps):
+                    break
+                polled = consumer.poll(timeout_ms=200, max_records=self.max_batch)
+                batch = [
+                    Message(r.topic, r.partition, r.offset, r.value)
+                    for records in polled.values()
+                    for r in records
+                ]
+                if not batch:
+                    if idle_timeout is not None and time.monotonic() - last_data > idle_timeout:
+                        break
+                    continue
+                last_data = time.monotonic()
+                with self.engine.begin() as conn:
+                    apply_batch(conn, batch)
+                self.applied += len(batch)
+        finally:
+            consumer.close()
+        return self.applied
+
+    def stop(self) -> None:
+        self.stopped.set()

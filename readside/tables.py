@@ -1,0 +1,93 @@
+"""Read-model tables (SQLAlchemy Core).  The schema itself is created by Alembic migrations
+in ``readside/migrations``; this module only describes it for queries.
+
+Every table here is a projection of the Kafka log and can be dropped and rebuilt by replaying
+it (``ews replay``).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("case_id", sa.String(32), primary_key=True),
+    sa.Column("township", sa.String(32), nullable=False, index=True),
+    sa.Column("village", sa.String(64)),
+    sa.Column("ref_no", sa.String(64), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("opened_at", sa.String(40), nullable=False),
+    sa.Column("closed_at", sa.String(40)),
+    sa.Column("last_found_at", sa.String(40)),
+    sa.Column("record_count", sa.Integer, nullable=False),
+    sa.Column("people_involved", sa.Integer),
+    sa.Column("amount_involved_yuan", sa.Float),
+    sa.Column("is_petition", sa.Boolean),
+    sa.Column("petition_received_on", sa.String(10)),
+    sa.Column("follow_up_status", sa.String(16)),
+    sa.Column("escalation_kind", sa.String(16)),
+    sa.Column("last_seq", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+case_timeline = sa.Table(
+    "case_timeline",
+    metadata,
+    sa.Column("event_id", sa.String(32), primary_key=True),
+    sa.Column("case_id", sa.String(32), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("occurred_at", sa.String(40), nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.UniqueConstraint("case_id", "seq", name="uq_case_timeline_case_seq"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("dead_letter_id", sa.String(96), primary_key=True),
+    sa.Column("source_topic", sa.String(128), nullable=False),
+    sa.Column("source_partition", sa.Integer, nullable=False),
+    sa.Column("source_offset", sa.BigInteger, nullable=False),
+    sa.Column("township", sa.String(32)),
+    sa.Column("reason_code", sa.String(32), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("original_b64", sa.Text, nullable=False),
+    sa.Column("received_at", sa.String(40), nullable=False),
+)
+
+intake_receipts = sa.Table(
+    "intake_receipts",
+    metadata,
+    sa.Column("receipt_id", sa.String(96), primary_key=True),
+    sa.Column("township", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("case_id", sa.String(32)),
+    sa.Column("reason_code", sa.String(32)),
+    sa.Column("received_at", sa.String(40), nullable=False),
+)
+
+intake_counts = sa.Table(
+    "intake_counts",
+    metadata,
+    sa.Column("township", sa.String(32), primary_key=True),
+    sa.Column("received", sa.Integer, nullable=False),
+    sa.Column("accepted", sa.Integer, nullable=False),
+    sa.Column("dead_lettered", sa.Integer, nullable=False),
+)
+
+projection_offsets = sa.Table(
+    "projection_offsets",
+    metadata,
+    sa.Column("topic", sa.String(128), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("next_offset", sa.BigInteger, nullable=False),
+)
+
+READ_MODELS = (cases, case_timeline, dead_letters, intake_receipts, intake_counts)

@@ -1,0 +1,285 @@
+"""``ews``: the one command of dispute-ews.
+
+Configuration comes from the environment (see README): EWS_BOOTSTRAP (Kafka), EWS_DB_URL
+(read side), EWS_TOPIC_PREFIX, EWS_PARTITIONS, EWS_MODEL_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+from pathlib import Path
+
+EPILOG = """\
+typical use:
+  ews demo                       the whole pipeline on demo data, broker started for you
+  ews broker start               a local Kafka broker on 127.0.0.1:9092
+  ews topics                     create the topics (partitions, keep-forever retention)
+  ews worker                     the stream processor (intake + case writer)
+  ews project                    keep the SQL read models up to date
+  ews post records.csv           post a township's records (.jsonl, .csv, .xlsx)
+  ews counts                     received = accepted + dead-lettered, per township
+  ews replay                     drop and rebuild every read model from the log
+"""
+
+
+def _bootstrap(args: argparse.Namespace) -> str:
+    return getattr(args, "bootstrap", None) or os.environ.get("EWS_BOOTSTRAP", "127.0.0.1:9092")
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from deploy.kafka_local import DEFAULT_HOME, LocalBroker
+
+    broker = LocalBroker(
+        home=Path(args.home or DEFAULT_HOME), port=args.port, controller_port=args.port + 1
+    )
+    if args.action == "start":
+        print(f"starting Kafka (KRaft, single node) in {broker.home} ...", flush=True)
+        broker.start()
+        print(
+            f"broker up at {broker.bootstrap} (pid {broker.running_pid()}); log: {broker.log_file}"
+        )
+    elif args.action == "stop":
+        broker.stop()
+        print("broker stopped")
+    else:
+        pid = broker.running_pid()
+        print(f"running, pid {pid}, {broker.bootstrap}" if pid else "not running")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from streams.admin import ensure_topics
+    from streams.topology import all_topics
+
+    created = ensure_topics(_bootstrap(args))
+    for spec in all_topics():
+        mark = "created" if spec.name in created else "exists "
+        print(f"{mark}  {spec.name:32s} {spec.partitions} partitions  {spec.doc}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    os.environ["EWS_BOOTSTRAP"] = _bootstrap(args)
+    from streams.app import app
+
+    sys.argv = ["ews-worker", "worker", "-l", args.loglevel]
+    app.main()
+    return 0
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    from readside.db import make_engine, migrate
+    from readside.projector import Projector
+
+    engine = make_engine(args.db)
+    migrate(engine)
+    projector = Projector(engine, _bootstrap(args))
+    try:
+        n = projector.run(until_caught_up=args.until_caught_up)
+    except KeyboardInterrupt:
+        n = projector.applied
+    print(f"applied {n} messages to {engine.url.render_as_string()}")
+    return 0
+
+
+def cmd_post(args: argparse.Namespace) -> int:
+    from streams.post import post_messages, read_messages
+
+    total = 0
+    for path in args.files:
+        n = post_messages(_bootstrap(args), read_messages(Path(path)), progress=not args.quiet)
+        print(f"{path}: posted {n} records")
+        total += n
+    print(f"posted {total} records in all; see `ews counts` for what became of them")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from readside.db import drop_all, make_engine, migrate
+    from readside.projector import Projector
+
+    engine = make_engine(args.db)
+    migrate(engine)
+    drop_all(engine)
+    migrate(engine)
+    n = Projector(engine, _bootstrap(args)).run(until_caught_up=True)
+    print(f"rebuilt the read models from {n} log messages")
+    return 0
+
+
+def cmd_counts(args: argparse.Namespace) -> int:
+    from readside.db import make_engine
+    from readside.queries import intake_table
+
+    print(intake_table(make_engine(args.db)))
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from readside.db import make_engine
+    from readside.tables import dead_letters
+
+    with make_engine(args.db).connect() as conn:
+        rows = conn.execute(
+            sa.select(dead_letters).order_by(dead_letters.c.received_at).limit(args.limit)
+        ).mappings()
+        for r in rows:
+            original = base64.b64decode(r["original_b64"])[:80]
+            print(f"{r['dead_letter_id']}  [{r['reason_code']}] {r['reason']}")
+            print(f"    township={r['township'] or '?'}  bytes={original!r}")
+    return 0
+
+
+def cmd_case(args: argparse.Namespace) -> int:
+    from readside.db import make_engine
+    from readside.queries import case_timeline_text
+    from schemas.events import case_id_for
+
+    case_id = args.case_id if not args.ref else case_id_for(args.ref[0], args.ref[1])
+    print(case_timeline_text(make_engine(args.db), case_id))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from schemas.export import write_json_schemas
+
+    for path in write_json_schemas(Path(args.dir) if args.dir else None):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(
+        records=args.records,
+        bad_fraction=args.bad_fraction,
+        duplicates=args.duplicates,
+        keep_running=args.keep_running,
+        port=args.port,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ews",
+        description="dispute-ews: early warning of social-dispute escalation (矛盾纠纷风险预警).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=func)
+        return sp
+
+    def with_kafka(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--bootstrap", help="Kafka bootstrap servers (default $EWS_BOOTSTRAP or 127.0.0.1:9092)"
+        )
+
+    def with_db(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--db", help="read-side database URL (default $EWS_DB_URL or sqlite:///var/ews.db)"
+        )
+
+    sp = add(
+        "demo",
+        cmd_demo,
+        "run the whole pipeline on a generated demo batch and report what happened",
+    )
+    sp.add_argument("--records", type=int, default=10_000, help="records to post (default 10000)")
+    sp.add_argument(
+        "--bad-fraction", type=float, default=0.05, help="share of malformed records (default 0.05)"
+    )
+    sp.add_argument("--duplicates", type=int, default=50, help="records posted twice (default 50)")
+    sp.add_argument(
+        "--port", type=int, default=19092, help="port of the demo broker (default 19092)"
+    )
+    sp.add_argument(
+        "--keep-running", action="store_true", help="leave broker and workers running at the end"
+    )
+
+    sp = add(
+        "broker",
+        cmd_broker,
+        "start, stop or check the local Kafka broker (assembled from Maven Central)",
+    )
+    sp.add_argument("action", choices=["start", "stop", "status"])
+    sp.add_argument("--port", type=int, default=9092)
+    sp.add_argument("--home", help="broker directory (default .cache/broker)")
+
+    sp = add("topics", cmd_topics, "create the system's topics with their partitions and retention")
+    with_kafka(sp)
+
+    sp = add("worker", cmd_worker, "run the stream processor (intake and case writer agents)")
+    sp.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning", "error"])
+    with_kafka(sp)
+
+    sp = add("project", cmd_project, "keep the SQL read models up to date with the log")
+    sp.add_argument("--until-caught-up", action="store_true", help="stop at the end of the log")
+    with_kafka(sp)
+    with_db(sp)
+
+    sp = add("post", cmd_post, "post screening records from .jsonl, .csv or .xlsx files")
+    sp.add_argument(
+        "files", nargs="+", help="files of records; CSV/Excel headers may be Chinese titles"
+    )
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    with_kafka(sp)
+
+    sp = add(
+        "replay",
+        cmd_replay,
+        "drop every read model and rebuild it from the first offset of the log",
+    )
+    with_kafka(sp)
+    with_db(sp)
+
+    sp = add(
+        "counts", cmd_counts, "intake counts per township: received = accepted + dead-lettered"
+    )
+    with_db(sp)
+
+    sp = add("dead-letters", cmd_dead_letters, "list dead-lettered records with their reasons")
+    sp.add_argument("--limit", type=int, default=20)
+    with_db(sp)
+
+    sp = add("case", cmd_case, "show a case and its timeline")
+    sp.add_argument("case_id", nargs="?", help="case id (C...)")
+    sp.add_argument(
+        "--ref",
+        nargs=2,
+        metavar=("TOWNSHIP", "REF_NO"),
+        help="find by township and reference number",
+    )
+    with_db(sp)
+
+    sp = add("schema", cmd_schema, "write the record contract as JSON Schema files")
+    sp.add_argument("--dir", help="output folder (default schemas/json)")
+
+    try:
+        from models.cli import register
+    except ImportError:
+        register = None
+    if register is not None:
+        register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "case" and not (args.case_id or args.ref):
+        parser.error("case: give a case id or --ref TOWNSHIP REF_NO")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Intake: what becomes of one posted message.  Pure: bytes and metadata in, outputs out.
+
+A valid record becomes a ``SubmitRecord`` command for its case plus an ``accepted`` receipt;
+anything else becomes a dead letter (with the reason and the original bytes) plus a
+``dead_lettered`` receipt.  Ids derive from the message's topic, partition and offset, so
+reprocessing the same message after a crash yields the same outputs and consumers drop them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+
+from schemas.events import (
+    UNKNOWN_TOWNSHIP,
+    DeadLetter,
+    IntakeReceipt,
+    SubmitRecord,
+    case_id_for,
+)
+from schemas.record import RecordRejected, fingerprint, parse_record, township_hint
+
+
+@dataclass(frozen=True)
+class Posted:
+    """One message read from the records topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    value: bytes | None
+
+    @property
+    def message_id(self) -> str:
+        """Position in the records stream, by its logical name (independent of the prefix)."""
+        return f"records:{self.partition}:{self.offset}"
+
+    @property
+    def received_at(self) -> str:
+        moment = dt.datetime.fromtimestamp(self.timestamp_ms / 1000, tz=dt.UTC)
+        return moment.isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Admitted:
+    command: SubmitRecord
+    receipt: IntakeReceipt
+
+
+@dataclass(frozen=True)
+class Rejected:
+    dead_letter: DeadLetter
+    receipt: IntakeReceipt
+
+
+def admit(posted: Posted) -> Admitted | Rejected:
+    """Validate one posted message and say what it becomes."""
+    data = posted.value or b""
+    try:
+        record = parse_record(data)
+    except RecordRejected as exc:
+        return _rejected(posted, data, exc.code, exc.message)
+    except Exception as exc:  # a validator bug must not kill the worker or lose the message
+        return _rejected(posted, data, "internal_error", f"{type(exc).__name__}: {exc}")
+    case_id = case_id_for(record["township"], record["ref_no"])
+    command = SubmitRecord(
+        command_id=posted.message_id,
+        case_id=case_id,
+        record=record,
+        fingerprint=fingerprint(record),
+        received_at=posted.received_at,
+    )
+    receipt = IntakeReceipt(
+        receipt_id=posted.message_id,
+        township=record["township"],
+        outcome="accepted",
+        received_at=posted.received_at,
+        case_id=case_id,
+    )
+    return Admitted(command, receipt)
+
+
+def _rejected(posted: Posted, data: bytes, code: str, reason: str) -> Rejected:
+    township = township_hint(data)
+    dead = DeadLetter(
+        dead_letter_id=posted.message_id,
+        source_topic=posted.topic,
+        source_partition=posted.partition,
+        source_offset=posted.offset,
+        reason_code=code,
+        reason=reason,
+        original_b64=base64.b64encode(data).decode("ascii"),
+        received_at=posted.received_at,
+        township=township,
+    )
+    receipt = IntakeReceipt(
+        receipt_id=posted.message_id,
+        township=township or UNKNOWN_TOWNSHIP,
+        outcome="dead_lettered",
+        received_at=posted.received_at,
+        reason_code=code,
+    )
+    return Rejected(dead, receipt)
