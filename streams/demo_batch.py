@@ -58,7 +58,7 @@ def spoil(record: dict, kind: str, rng: random.Random) -> Posting:
         )
     elif kind == "not_json":
         return Posting(
-            bytes(rng.getrandbits(8) for _ in range(rng.randint(5, 80))) + b"}",
+            b"\x00" + bytes(rng.choice(b'{}[]:,"#@ abcxyz0123') for _ in range(rng.randint(5, 80))),
             UNKNOWN_TOWNSHIP,
             kind,
         )

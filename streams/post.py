@@ -113,7 +113,8 @@ def read_messages(path: Path) -> Iterator[bytes]:
         header = [str(h) if h is not None else None for h in next(rows)]
         for values in rows:
             row = {
-                h: (v.isoformat() if hasattr(v, "isoformat") else v) for h, v in zip(header, values)
+                h: (v.isoformat() if hasattr(v, "isoformat") else v)
+                for h, v in zip(header, values, strict=False)
             }
             yield json.dumps(_row_to_record(row), ensure_ascii=False, default=str).encode("utf-8")
     else:

@@ -1,0 +1,171 @@
+"""``ews demo``: the whole pipeline on a generated batch, with a real broker, and a report.
+
+1. start a local Kafka broker (KRaft) and create fresh topics for this run;
+2. start the stream worker and the projector as separate processes;
+3. post a synthetic county's records, with malformed records of every kind and duplicates;
+4. wait until every record has gone through, then report what happened, per township;
+5. replay the log into a second database and check that it gives identical read models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections import Counter
+
+import sqlalchemy as sa
+from tqdm import tqdm
+
+from deploy.kafka_local import LocalBroker
+from readside.db import make_engine, migrate
+from readside.projector import Projector
+from readside.queries import case_timeline_text, intake_rows, intake_table
+from readside.snapshot import snapshot
+from readside.tables import case_timeline, cases, dead_letters
+from streams import processes
+from streams.admin import ensure_topics
+from streams.demo_batch import demo_batch, expected_counts
+from streams.lag import lag
+from streams.post import post_messages
+
+VAR = processes.PROJECT_ROOT / "var" / "demo"
+
+
+def run_demo(
+    records: int = 10_000,
+    bad_fraction: float = 0.05,
+    duplicates: int = 50,
+    keep_running: bool = False,
+    port: int = 19092,
+) -> int:
+    run = dt.datetime.now().strftime("demo%Y%m%d%H%M%S")
+    os.environ["EWS_TOPIC_PREFIX"] = run
+    VAR.mkdir(parents=True, exist_ok=True)
+    db_path = VAR / f"{run}.db"
+    db_url = f"sqlite:///{db_path}"
+    logs = VAR / "logs"
+
+    print(f"== dispute-ews demo, run {run}")
+    broker = LocalBroker(
+        home=processes.PROJECT_ROOT / ".cache" / "demo-broker", port=port, controller_port=port + 1
+    )
+    t0 = time.monotonic()
+    print("-- starting Kafka 4.1 (KRaft, single node) from the cached Maven jars ...", flush=True)
+    broker.start()
+    bootstrap = broker.bootstrap
+    print(f"   broker up at {bootstrap} in {time.monotonic() - t0:.1f}s")
+    ensure_topics(bootstrap)
+    engine = make_engine(db_url)
+    migrate(engine)
+    worker = processes.start_worker(bootstrap, run, logs / f"{run}-worker.log")
+    projector = processes.start_projector(bootstrap, run, db_url, logs / f"{run}-projector.log")
+    print(
+        f"-- worker (pid {worker.pid}) and projector (pid {projector.pid}) started; logs in {logs}"
+    )
+    try:
+        print(
+            f"-- generating {records} records of a synthetic county ({bad_fraction:.0%} malformed, {duplicates} posted twice)"
+        )
+        batch = demo_batch(records, bad_fraction=bad_fraction, duplicates=duplicates)
+        jsonl = VAR / f"{run}-records.jsonl"
+        jsonl.write_bytes(b"\n".join(p.data for p in batch) + b"\n")
+        t_post = time.monotonic()
+        posted = post_messages(bootstrap, (p.data for p in batch), progress=True)
+        print(f"   posted {posted} records ({jsonl})")
+        ok = _wait(bootstrap, engine, posted, worker, projector)
+        elapsed = time.monotonic() - t_post
+        print(
+            f"-- {'all records processed' if ok else 'NOT all records processed'} in {elapsed:.1f}s ({posted / elapsed:.0f} records/s from post to read model)"
+        )
+        code = _report(engine, batch)
+        print("-- replaying the log into a fresh database ...", flush=True)
+        replay_engine = make_engine(f"sqlite:///{VAR / (run + '-replay.db')}")
+        migrate(replay_engine)
+        Projector(replay_engine, bootstrap).run(until_caught_up=True)
+        same = snapshot(replay_engine) == snapshot(engine)
+        print(f"   replay gives identical read models: {'yes' if same else 'NO'}")
+        code = code or (0 if same and ok else 1)
+    finally:
+        if keep_running:
+            print(
+                f"-- left running: broker {bootstrap}, worker pid {worker.pid}, projector pid {projector.pid}"
+            )
+            print(f"   export EWS_BOOTSTRAP={bootstrap} EWS_TOPIC_PREFIX={run} EWS_DB_URL={db_url}")
+        else:
+            processes.stop(worker)
+            processes.stop(projector)
+            broker.stop()
+            print("-- stopped worker, projector and broker")
+    print(f"read models: {db_url}   (try: EWS_DB_URL={db_url} ews counts)")
+    return code
+
+
+def _wait(
+    bootstrap: str, engine: sa.Engine, posted: int, worker, projector, timeout: float = 600
+) -> bool:  # type: ignore[no-untyped-def]
+    bar = tqdm(total=posted, unit="rec", desc="processed")
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for proc, name in ((worker, "worker"), (projector, "projector")):
+                if proc.poll() is not None:
+                    print(f"\n!! the {name} exited with {proc.returncode}; see its log")
+                    return False
+            received = sum(r[1] for r in intake_rows(engine))
+            bar.n = min(received, posted)
+            bar.refresh()
+            if received >= posted and not any(lag(bootstrap, engine).values()):
+                return True
+            time.sleep(0.5)
+        return False
+    finally:
+        bar.close()
+
+
+def _report(engine: sa.Engine, batch) -> int:  # type: ignore[no-untyped-def]
+    print("\n== intake per township (received = accepted + dead-lettered)")
+    print(intake_table(engine))
+    expected = expected_counts(batch)
+    got = {t: (r, a, d) for t, r, a, d in intake_rows(engine)}
+    match = got == expected
+    print(f"   matches what was posted, township by township: {'yes' if match else 'NO'}")
+    with engine.connect() as conn:
+        reasons = conn.execute(
+            sa.select(dead_letters.c.reason_code, sa.func.count()).group_by(
+                dead_letters.c.reason_code
+            )
+        ).all()
+        n_cases = conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one()
+        status = Counter(
+            dict(
+                conn.execute(
+                    sa.select(cases.c.status, sa.func.count()).group_by(cases.c.status)
+                ).all()
+            )
+        )
+        n_events = conn.execute(sa.select(sa.func.count()).select_from(case_timeline)).scalar_one()
+        by_type = conn.execute(
+            sa.select(case_timeline.c.event_type, sa.func.count()).group_by(
+                case_timeline.c.event_type
+            )
+        ).all()
+        busiest = conn.execute(
+            sa.select(cases.c.case_id)
+            .order_by(cases.c.record_count.desc(), cases.c.case_id)
+            .limit(1)
+        ).scalar()
+    print("\n== dead letters by reason")
+    for code, n in sorted(reasons):
+        print(f"   {code:<18} {n}")
+    dups = sum(1 for p in batch if p.duplicate)
+    print(
+        f"\n== cases: {n_cases} ({status.get('open', 0)} open, {status.get('closed', 0)} closed), {n_events} events"
+    )
+    for kind, n in sorted(by_type):
+        print(f"   {kind:<16} {n}")
+    print(f"   {dups} records were posted twice: accepted, but each gave one RecordAppended")
+    if busiest:
+        print("\n== the case with most follow-ups")
+        print(case_timeline_text(engine, busiest))
+    return 0 if match else 1

@@ -1,0 +1,55 @@
+"""How far each consumer is behind the log: the stream's consumer group and the projector.
+
+``settled()`` is true when every posted record has been through intake, every command through
+the case writer, and every event, receipt and dead letter into the read models.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from readside.projector import positions, projected_topics
+from streams import topology
+
+
+def stream_group() -> str:
+    return f"{topology.prefix()}-stream"
+
+
+def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        tps = [
+            TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())
+        ]
+        return consumer.end_offsets(tps) if tps else {}
+    finally:
+        consumer.close()
+
+
+def lag(bootstrap: str, engine: sa.Engine) -> dict[str, int]:
+    """Messages not yet processed, per stage."""
+    stream_topics = [topology.records_topic(), topology.commands_topic()]
+    ends = _end_offsets(bootstrap, stream_topics + projected_topics())
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets(stream_group()).get(stream_group(), {})
+    finally:
+        admin.close()
+    done = positions(engine)
+    out = {"intake": 0, "case_writer": 0, "projector": 0}
+    for tp, end in ends.items():
+        if tp.topic == topology.records_topic():
+            meta = committed.get(tp)
+            out["intake"] += end - (meta.offset if meta and meta.offset >= 0 else 0)
+        elif tp.topic == topology.commands_topic():
+            meta = committed.get(tp)
+            out["case_writer"] += end - (meta.offset if meta and meta.offset >= 0 else 0)
+        else:
+            out["projector"] += end - done.get((tp.topic, tp.partition), 0)
+    return out
+
+
+def settled(bootstrap: str, engine: sa.Engine) -> bool:
+    return not any(lag(bootstrap, engine).values())

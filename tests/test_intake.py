@@ -1,0 +1,61 @@
+"""Intake of one posted message, without Kafka."""
+
+import base64
+
+from streams.demo_batch import BAD_KINDS, Posting, demo_batch, spoil
+from streams.intake import Admitted, Posted, Rejected, admit
+
+GOOD = {
+    "township": "周庄镇",
+    "ref_no": "ZZ-1",
+    "found_at": "2026-01-10",
+    "category": "邻里纠纷",
+    "description": "院墙纠纷",
+}
+
+
+def posted(data: bytes, offset: int = 7) -> Posted:
+    return Posted("x.records", 2, offset, 1_767_000_000_000, data)
+
+
+def test_valid_record_becomes_a_command_and_an_accepted_receipt():
+    import json
+
+    out = admit(posted(json.dumps(GOOD, ensure_ascii=False).encode()))
+    assert isinstance(out, Admitted)
+    assert out.command.command_id == "records:2:7"
+    assert out.receipt.outcome == "accepted" and out.receipt.township == "周庄镇"
+
+
+def test_every_bad_kind_is_dead_lettered_with_reason_and_original_bytes():
+    import random
+
+    rng = random.Random(1)
+    for kind in BAD_KINDS:
+        p: Posting = spoil(GOOD, kind, rng)
+        out = admit(posted(p.data))
+        assert isinstance(out, Rejected), kind
+        assert out.dead_letter.reason_code == kind
+        assert base64.b64decode(out.dead_letter.original_b64) == p.data
+        assert out.receipt.outcome == "dead_lettered"
+        assert out.receipt.township == p.township
+
+
+def test_empty_message_is_dead_lettered_not_a_crash():
+    out = admit(posted(None))
+    assert isinstance(out, Rejected) and out.dead_letter.reason_code == "not_json"
+
+
+def test_reprocessing_a_message_gives_identical_outputs():
+    data = spoil(GOOD, "wrong_type", __import__("random").Random(2)).data
+    assert admit(posted(data)) == admit(posted(data))
+
+
+def test_demo_batch_has_every_bad_kind_and_duplicates():
+    batch = demo_batch(400, bad_fraction=0.05, duplicates=5)
+    assert len(batch) == 405
+    assert {p.expect for p in batch} >= set(BAD_KINDS) | {"accepted"}
+    for p in batch:
+        out = admit(posted(p.data))
+        assert (out.receipt.outcome == "accepted") == (p.expect == "accepted")
+        assert out.receipt.township == p.township

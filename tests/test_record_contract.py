@@ -1,0 +1,133 @@
+"""The screening-record contract: validation, upcasting and the published JSON Schema."""
+
+import json
+
+import jsonschema
+import pytest
+
+from schemas.export import VERSIONS, schema_path, schema_text
+from schemas.record import RecordRejected, fingerprint, parse_record, validate
+
+GOOD = {
+    "township": "周庄镇",
+    "village": "马庄村",
+    "ref_no": "ZZ-2026-0001",
+    "found_at": "2026-01-10 09:30",
+    "category": "拖欠农民工工资",
+    "description": "23名工人到镇政府讨薪，包工头失联，扬言春节前到市里上访",
+    "people_involved": 23,
+    "amount_involved_yuan": 460000,
+    "is_petition": True,
+    "petition_received_on": "2026-01-08",
+}
+
+
+def enc(record) -> bytes:
+    return json.dumps(record, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_good_record_is_normalised():
+    r = parse_record(enc(GOOD))
+    assert r["category"] == "unpaid_wages"
+    assert r["found_at"] == "2026-01-10T09:30:00+08:00"
+    assert r["record_kind"] == "initial" and r["follow_up_status"] == "new"
+    assert r["amount_involved_yuan"] == 460000.0
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"people_involved": "很多"}, "wrong_type"),
+        ({"township": None}, "missing_field"),
+        ({"township": "  "}, "missing_field"),
+        ({"category": "交通事故"}, "unknown_category"),
+        ({"description": "讨薪" * 3000}, "oversized_text"),
+        ({"found_at": "上周三"}, "invalid_value"),
+        ({"people_involved": -3}, "invalid_value"),
+        ({"colour": "red"}, "unknown_field"),
+        ({"schema_version": 9}, "unsupported_version"),
+    ],
+)
+def test_bad_records_are_rejected_with_a_reason(change, code):
+    record = {**GOOD, **change}
+    with pytest.raises(RecordRejected) as err:
+        parse_record(enc(record))
+    assert err.value.code == code
+    assert err.value.message
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (b'{"township": "\xff\xfe"}', "not_utf8"),
+        (b"\x00\x01garbage", "not_json"),
+        (b"[1, 2]", "not_an_object"),
+        (b"{" + b'"a":"' + b"x" * 70000 + b'"}', "oversized_record"),
+    ],
+)
+def test_bytes_that_are_not_a_record(data, code):
+    with pytest.raises(RecordRejected) as err:
+        parse_record(data)
+    assert err.value.code == code
+
+
+def test_v1_spreadsheet_record_is_upcast_not_rejected():
+    v1 = {
+        "town": "城关镇",
+        "case_no": "cg-7",
+        "type": "邻里纠纷",
+        "content": "排水口角",
+        "date": "2025/12/01",
+        "persons": "2",
+    }
+    r = parse_record(enc(v1))
+    assert r["schema_version"] == 2
+    assert (r["township"], r["ref_no"], r["category"], r["people_involved"]) == (
+        "城关镇",
+        "cg-7",
+        "neighbour",
+        2,
+    )
+
+
+def test_same_record_same_fingerprint_and_a_changed_one_differs():
+    a = validate(dict(GOOD))
+    assert fingerprint(a) == fingerprint(validate(dict(GOOD)))
+    assert fingerprint(a) != fingerprint(validate({**GOOD, "people_involved": 24}))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_published_json_schema_files_are_in_sync_with_the_code(version):
+    assert schema_path(version).read_text(encoding="utf-8") == schema_text(version), (
+        "schemas/json is stale: run `ews schema`"
+    )
+
+
+def test_json_schema_and_validator_agree_on_examples():
+    schema = json.loads(schema_text(2))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    good = {**GOOD, "category": "unpaid_wages", "schema_version": 2}
+    assert not list(validator.iter_errors(good))
+    validate(good)
+    for bad in (
+        {**good, "people_involved": "很多"},
+        {k: v for k, v in good.items() if k != "township"},
+        {**good, "category": "交通事故"},
+        {**good, "colour": 1},
+    ):
+        assert list(validator.iter_errors(bad))
+        with pytest.raises(RecordRejected):
+            validate(bad)
+    v1 = json.loads(schema_text(1))
+    assert not list(
+        jsonschema.Draft202012Validator(v1).iter_errors(
+            {
+                "town": "城关镇",
+                "case_no": "1",
+                "type": "邻里纠纷",
+                "content": "x",
+                "date": "2025-12-01",
+            }
+        )
+    )
