@@ -1,0 +1,264 @@
+"""The model card: a markdown page with plots, written beside the artifact.
+
+``write_card(folder, version, metadata, report, test_rows, scores)`` writes ``card.md``,
+``reliability.png``, ``pr_curve.png`` and ``per_category.png``.  Plots use ASCII labels only
+(category codes), so no CJK font is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.dataset import Snapshot
+from schemas.categories import BY_CODE
+
+NAMES = {"candidate": "candidate model", "rules": "rules only", "in_service": "model in service"}
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def plot_reliability(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    top = 0.0
+    for name, m in report["scorers"].items():
+        pts = m["reliability"]
+        xs = [p["mean_predicted"] for p in pts]
+        ys = [p["observed_rate"] for p in pts]
+        top = max([top, *xs, *ys])
+        ax.plot(xs, ys, marker="o", label=NAMES.get(name, name))
+    top = max(top * 1.05, 0.05)
+    ax.plot([0, top], [0, top], linestyle="--", color="grey", label="perfectly calibrated")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("predicted probability of escalation (bin mean)")
+    ax.set_ylabel("observed escalation rate")
+    ax.set_title("Reliability on the test window (10 equal-count bins)")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_pr(test_rows: Sequence[Snapshot], scores: dict[str, np.ndarray], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    y = np.array([r.label for r in test_rows])
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for name, s in scores.items():
+        if len(np.unique(y)) < 2:
+            continue
+        precision, recall, _ = precision_recall_curve(y, s)
+        ap = average_precision_score(y, s)
+        ax.step(recall, precision, where="post", label=f"{NAMES.get(name, name)} (AP {ap:.3f})")
+    ax.axhline(y.mean() if len(y) else 0, color="grey", linestyle="--", label="base rate")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title("Precision-recall on the test window")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_per_category(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["per_category"])
+    cats = sorted(report["per_category"][names[0]])
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for k, name in enumerate(names):
+        vals = [report["per_category"][name][c]["average_precision"] or 0.0 for c in cats]
+        ax.bar(np.arange(len(cats)) + k * width, vals, width, label=NAMES.get(name, name))
+    ax.set_xticks(np.arange(len(cats)) + width * (len(names) - 1) / 2)
+    ax.set_xticklabels(cats, rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel("average precision")
+    ax.set_title("Average precision per category (test window)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def card_markdown(version: str, metadata: dict[str, Any], report: dict[str, Any]) -> str:
+    scorers = report["scorers"]
+    cand = scorers["candidate"]
+    rules = scorers["rules"]
+    live = scorers.get("in_service")
+    budget = cand["budget_per_week"]
+    w = report["windows"]
+    s = report["sizes"]
+    lines = [
+        f"# Escalation-risk model {version}",
+        "",
+        f"Created {metadata.get('created_at')} from code {metadata.get('code_version') or 'unknown'}.",
+        "",
+        "## What it predicts",
+        "",
+        f"The probability that an open dispute case **{metadata['label']}**, "
+        "from what the system knew about the case at that moment (point-in-time features; "
+        "nothing recorded later is used).",
+        "",
+        "## Data and windows (temporal split, never random)",
+        "",
+        "| window | from | to | snapshots | escalations |",
+        "|---|---|---|---:|---:|",
+    ]
+    for name in ("train", "calibration", "test"):
+        span = w.get(name) or ["", ""]
+        lines.append(
+            f"| {name} | {span[0]} | {span[1]} | {s[name]['snapshots']:,} | {s[name]['escalations']:,} |"
+        )
+    lines += [
+        "",
+        f"{s['cases']:,} cases; one snapshot per open case per week.  The model is fitted on the "
+        "train window, its probabilities are calibrated on the later calibration window, and "
+        "every figure below is measured on the test window, after both.",
+        "",
+        "## Headline (test window)",
+        "",
+        "| scorer | average precision | ROC-AUC | Brier score | mean predicted | "
+        f"precision @ top {budget}/week | recall @ top {budget}/week |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in scorers.items():
+        lines.append(
+            f"| {NAMES.get(name, name)} | {_fmt(m['average_precision'])} | {_fmt(m['roc_auc'])} | "
+            f"{_fmt(m['brier'], 4)} | {_fmt(m['mean_predicted'], 4)} | "
+            f"{_fmt(m['precision_at_budget'])} | {_fmt(m['recall_at_budget'])} |"
+        )
+    lines += [
+        "",
+        f"Base rate (share of test snapshots that escalate within the horizon): "
+        f"{cand['base_rate']:.4f} ({cand['positives']:,} of {cand['n']:,}).",
+        "",
+    ]
+    verdict = []
+    if cand["average_precision"] is not None and rules["average_precision"] is not None:
+        better = cand["average_precision"] > rules["average_precision"]
+        verdict.append(
+            f"- Against the rules alone: average precision {cand['average_precision']:.3f} vs "
+            f"{rules['average_precision']:.3f} ({'better' if better else 'NOT better'})."
+        )
+    if live is not None and live["average_precision"] is not None:
+        better = (cand["average_precision"] or 0) > live["average_precision"]
+        verdict.append(
+            f"- Against the model in service ({report.get('in_service_version')}): average precision "
+            f"{cand['average_precision']:.3f} vs {live['average_precision']:.3f} "
+            f"({'better' if better else 'NOT better'}); Brier {cand['brier']:.4f} vs {live['brier']:.4f}."
+        )
+    elif live is None:
+        verdict.append("- No model was in service when this card was written.")
+    lines += ["## Verdict", "", *verdict, ""]
+    lines += [
+        "## How to read it",
+        "",
+        "- **Average precision** (area under the precision-recall curve): how well the score "
+        "puts escalating cases first; the base rate is what a random order gets.  Higher is better.",
+        "- **ROC-AUC**: the chance a random escalating snapshot scores above a random quiet one "
+        "(0.5 = coin toss).",
+        "- **Brier score**: mean squared error of the probability; lower is better.  "
+        "The rules' Brier uses the escalation rate per rule score seen in the calibration window.",
+        f"- **Precision / recall @ top {budget}/week**: if the duty desk looks at the "
+        f"{budget} highest-scored cases each week, the share of them that escalate within the "
+        "horizon, and the share of all escalations they catch.",
+        "- **Reliability curve**: points on the diagonal mean a predicted 10% really comes true "
+        "about 10% of the time.  Points below it: the model is over-alarmed; above it: it "
+        "underestimates.",
+        "",
+        "## Reliability curve",
+        "",
+        "![reliability curve](reliability.png)",
+        "",
+        "| bin | mean predicted | observed rate | snapshots |",
+        "|---:|---:|---:|---:|",
+    ]
+    for i, p in enumerate(cand["reliability"], 1):
+        lines.append(
+            f"| {i} | {p['mean_predicted']:.4f} | {p['observed_rate']:.4f} | {p['count']:,} |"
+        )
+    lines += [
+        "",
+        "## Precision-recall curve",
+        "",
+        "![precision-recall curve](pr_curve.png)",
+        "",
+        "## Per category (test window)",
+        "",
+        "![average precision per category](per_category.png)",
+        "",
+        "| category | snapshots | escalations | AP model | AP rules | ROC-AUC model | ROC-AUC rules |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    pc_m = report["per_category"]["candidate"]
+    pc_r = report["per_category"]["rules"]
+    for code in sorted(pc_m):
+        label = BY_CODE[code].label if code in BY_CODE else code
+        m, r = pc_m[code], pc_r[code]
+        lines.append(
+            f"| {label} ({code}) | {m['n']:,} | {m['positives']:,} | {_fmt(m['average_precision'])} | "
+            f"{_fmt(r['average_precision'])} | {_fmt(m['roc_auc'])} | {_fmt(r['roc_auc'])} |"
+        )
+    lines += [
+        "",
+        "## Model",
+        "",
+        "Logistic regression on structured case features (people, money, prior and skip-level "
+        "visits, petition clock against the 60-day limit, days to Spring Festival, follow-ups, "
+        "recency, measures, status, category, township, risk-phrase counts) and Chinese "
+        "character n-grams of the records, calibrated by "
+        f"{metadata['params']['calibration']} scaling on the calibration window.  "
+        f"Fitted in {metadata.get('fit_seconds', 0):.1f} s.",
+        "",
+        "Features: " + ", ".join(f"`{f}`" for f in metadata["features"]) + ".",
+        "",
+        "## Limits",
+        "",
+        "- Trained and tested on the data it was given; on the synthetic county that is a "
+        "story written down in models/STORY.md, not real petitions.  Real data will differ.",
+        "- A case's hidden temper (frailty in the story) is never recorded, so no model can "
+        "rank perfectly; the rules stay beside the model for what must never wait.",
+        "- Escalations reported late are labelled by when they happened (found_at).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(
+    folder: Path,
+    version: str,
+    metadata: dict[str, Any],
+    report: dict[str, Any],
+    test_rows: Sequence[Snapshot],
+    scores: dict[str, np.ndarray],
+) -> Path:
+    """Write card.md and its plots into ``folder``; returns the card's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    plot_reliability(report, folder / "reliability.png")
+    plot_pr(test_rows, scores, folder / "pr_curve.png")
+    plot_per_category(report, folder / "per_category.png")
+    path = folder / "card.md"
+    path.write_text(card_markdown(version, metadata, report), encoding="utf-8")
+    return path

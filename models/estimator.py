@@ -1,0 +1,184 @@
+"""The escalation-risk classifier: feature dicts in, probabilities out (scikit-learn API).
+
+``EscalationRiskModel`` takes a batch of feature dicts (``models.features.case_features``) and
+builds one sparse design matrix from three blocks:
+
+* numeric: counts and money as ``log1p``, then standardised (``StandardScaler``);
+* categorical: category, township and status, one-hot (unknown values are ignored);
+* text: character 1-2-grams of the records (``HashingVectorizer(analyzer="char_wb")``, no word
+  segmenter needed for Chinese) with learned tf-idf weights;
+
+and fits a ``LogisticRegression`` on it.  Being linear, every score splits exactly into
+per-column contributions (``contributions``), which ``models.explain`` turns into words.
+Calibration on a later time slice is done outside (``models.train``) with
+``CalibratedClassifierCV(FrozenEstimator(model))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from models.features import CATEGORICAL_FEATURES, LOG_FEATURES, NUMERIC_FEATURES, TEXT_FEATURE
+
+Rows = Sequence[Mapping[str, Any]]
+
+
+class EscalationRiskModel(ClassifierMixin, BaseEstimator):
+    """Logistic regression on structured case features plus Chinese character n-grams.
+
+    Parameters
+    ----------
+    C : inverse regularisation strength of the logistic regression.
+    text_ngram_range : character n-gram lengths of the text block.
+    text_n_features : size of the hashed text space.
+    text_weight : multiplies the text block (0 switches text off).
+    max_iter : iterations of the lbfgs solver.
+    class_weight : passed to ``LogisticRegression``.
+    """
+
+    def __init__(
+        self,
+        C: float = 0.1,
+        text_ngram_range: tuple[int, int] = (1, 2),
+        text_n_features: int = 2**16,
+        text_weight: float = 1.0,
+        max_iter: int = 500,
+        class_weight: str | None = None,
+    ) -> None:
+        self.C = C
+        self.text_ngram_range = text_ngram_range
+        self.text_n_features = text_n_features
+        self.text_weight = text_weight
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+
+    # ---- design matrix ----------------------------------------------------------------------
+    def _numeric(self, X: Rows) -> np.ndarray:
+        names = self.numeric_features_
+        out = np.array([[float(row.get(n, 0.0) or 0.0) for n in names] for row in X], dtype=float)
+        out = out.reshape(len(X), len(names))
+        for j, name in enumerate(names):
+            if name in LOG_FEATURES:
+                out[:, j] = np.log1p(np.maximum(out[:, j], 0.0))
+        return out
+
+    def _categorical(self, X: Rows) -> np.ndarray:
+        names = self.categorical_features_
+        out = np.array([[str(row.get(n, "unknown")) for n in names] for row in X], dtype=object)
+        return out.reshape(len(X), len(names))
+
+    def _hashed_text(self, X: Rows) -> sp.csr_matrix:
+        """Hashed n-gram counts; each distinct text is analysed once per batch."""
+        texts = [str(row.get(TEXT_FEATURE, "") or "") for row in X]
+        index: dict[str, int] = {}
+        inverse = np.fromiter(
+            (index.setdefault(t, len(index)) for t in texts), dtype=np.int64, count=len(texts)
+        )
+        unique = self.hasher_.transform(list(index))
+        return unique[inverse]
+
+    def _design(self, X: Rows, fitting: bool = False, y: Any = None) -> sp.csr_matrix:
+        if fitting:
+            self.numeric_features_ = list(NUMERIC_FEATURES)
+            self.categorical_features_ = list(CATEGORICAL_FEATURES)
+            self.hasher_ = HashingVectorizer(
+                analyzer="char_wb",
+                ngram_range=tuple(self.text_ngram_range),
+                n_features=self.text_n_features,
+                alternate_sign=False,
+                norm=None,
+            )
+        num = self._numeric(X)
+        cat = self._categorical(X)
+        text = self._hashed_text(X)
+        if fitting:
+            self.scaler_ = StandardScaler().fit(num)
+            self.onehot_ = OneHotEncoder(handle_unknown="ignore").fit(cat)
+            self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(text)
+        blocks = [
+            sp.csr_matrix(self.scaler_.transform(num)),
+            sp.csr_matrix(self.onehot_.transform(cat)),
+            self.tfidf_.transform(text) * float(self.text_weight),
+        ]
+        if fitting:
+            widths = [b.shape[1] for b in blocks]
+            edges = np.cumsum([0, *widths])
+            self.blocks_ = {
+                name: (int(edges[i]), int(edges[i + 1]))
+                for i, name in enumerate(("numeric", "categorical", "text"))
+            }
+        return sp.hstack(blocks, format="csr")
+
+    # ---- estimator API ----------------------------------------------------------------------
+    def fit(self, X: Rows, y: Sequence[int] | np.ndarray) -> EscalationRiskModel:
+        """Fit on a batch of feature dicts and 0/1 labels; returns self."""
+        y = np.asarray(y)
+        design = self._design(X, fitting=True)
+        self.classifier_ = LogisticRegression(
+            C=self.C, max_iter=self.max_iter, class_weight=self.class_weight
+        ).fit(design, y)
+        self.classes_ = self.classifier_.classes_
+        self.n_design_features_ = design.shape[1]
+        return self
+
+    def transform_design(self, X: Rows) -> sp.csr_matrix:
+        """The sparse design matrix the classifier sees."""
+        check_is_fitted(self, "classifier_")
+        return self._design(X)
+
+    def decision_function(self, X: Rows) -> np.ndarray:
+        return self.classifier_.decision_function(self.transform_design(X))
+
+    def predict_proba(self, X: Rows) -> np.ndarray:
+        return self.classifier_.predict_proba(self.transform_design(X))
+
+    def predict(self, X: Rows) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def contributions(self, X: Rows) -> tuple[sp.csr_matrix, float]:
+        """Per design column, each row's contribution to the log-odds, and the intercept.
+
+        Numeric columns are standardised, so a numeric contribution is relative to the average
+        training case; one-hot and text contributions are relative to "absent".
+        """
+        design = self.transform_design(X)
+        coef = self.classifier_.coef_.ravel()
+        return sp.csr_matrix(design.multiply(coef)), float(self.classifier_.intercept_[0])
+
+    def design_column(self, j: int) -> tuple[str, str]:
+        """(block, what) of design column ``j``: a feature name, ``name=value``, or a hash slot."""
+        for block, (lo, hi) in self.blocks_.items():
+            if lo <= j < hi:
+                k = j - lo
+                if block == "numeric":
+                    return block, self.numeric_features_[k]
+                if block == "categorical":
+                    return block, str(
+                        self.onehot_.get_feature_names_out(self.categorical_features_)[k]
+                    )
+                return block, str(k)
+        raise IndexError(j)
+
+
+def base_model(model: Any) -> EscalationRiskModel:
+    """The ``EscalationRiskModel`` inside a model (itself, or inside a calibration wrapper)."""
+    seen = model
+    for _ in range(5):
+        if isinstance(seen, EscalationRiskModel):
+            return seen
+        if hasattr(seen, "calibrated_classifiers_"):
+            seen = seen.calibrated_classifiers_[0].estimator
+        elif hasattr(seen, "estimator"):
+            seen = seen.estimator
+        else:
+            break
+    raise TypeError(f"no EscalationRiskModel inside {type(model).__name__}")

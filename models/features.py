@@ -1,0 +1,221 @@
+"""Features of a case as of a point in time: a pure function of the case state.
+
+``case_features(state, as_of)`` uses only the records the system knew at ``as_of``: a record
+counts when both its ``found_at`` (domain time) and its ``recorded_at`` (when the system received
+it) are at or before ``as_of``.  Status, people, money, petition clock and text are all derived
+from those records, so the same state gives the same features whether it was folded up to
+``as_of`` (the stream) or to the end of the log (replays for training).
+
+One exception the state cannot undo: ``CaseState.category`` is the latest category (a later
+correction record may have changed it) because ``RecordSeen`` does not keep the category.  The
+training set is built from states folded only up to each snapshot (``models.dataset``), so it
+is point-in-time there too.
+
+The stream and the training code call this same function (through ``models.scoring``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any
+
+from models.holidays import days_to_spring_festival, in_two_sessions
+from models.lexicon import EXPLICIT_THREATS, GROUP_BY_CODE, PHRASE_GROUPS, hits
+from schemas.record import CHINA_TZ, CLOSING_STATUSES
+from streams.case import CaseState, RecordSeen
+
+FEATURE_SET_VERSION = 1
+PETITION_LIMIT_DAYS = 60  # 信访工作条例: handle an accepted matter within 60 days
+PETITION_WARN_DAYS = 15  # warn when this many days or fewer are left
+MAX_TEXT_CHARS = 160
+PRE_FESTIVAL_DAYS = 28  # wages and construction payments come to a head before 春节
+PAY_CATEGORIES = frozenset(
+    {"unpaid_wages", "unpaid_construction"}
+)  # the text feature keeps the latest characters of the case's records
+
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "days_open",
+    "days_since_last_record",
+    "n_records",
+    "n_follow_ups",
+    "n_corrections",
+    "records_last_30d",
+    "people_max",
+    "people_latest",
+    "people_growth",
+    "amount_max_yuan",
+    "prior_visits",
+    "prior_skip_level",
+    "is_petition",
+    "petition_days",
+    "petition_due_soon",
+    "petition_overdue",
+    "days_to_spring_festival",
+    "two_sessions",
+    "pre_festival",
+    "pay_dispute_pre_festival",
+    "has_measures",
+    "n_measures",
+    *(f"signal_{g.code}" for g in PHRASE_GROUPS),
+    "threat_latest",
+    "calming_latest",
+)
+# counts and amounts enter the model as log1p(value)
+LOG_FEATURES: frozenset[str] = frozenset(
+    {
+        "days_open",
+        "days_since_last_record",
+        "n_records",
+        "n_follow_ups",
+        "n_corrections",
+        "records_last_30d",
+        "people_max",
+        "people_latest",
+        "amount_max_yuan",
+        "prior_visits",
+        "prior_skip_level",
+        "petition_days",
+        "n_measures",
+    }
+)
+CATEGORICAL_FEATURES: tuple[str, ...] = ("category", "township", "status")
+TEXT_FEATURE = "text"
+FEATURE_NAMES: tuple[str, ...] = (*NUMERIC_FEATURES, *CATEGORICAL_FEATURES, TEXT_FEATURE)
+
+
+@lru_cache(maxsize=200_000)
+def timestamp(value: str) -> float:
+    """Seconds since the epoch of an ISO 8601 date or date-time (China time when no offset)."""
+    text = value.strip()
+    if len(text) == 10:
+        text += "T00:00:00"
+    parsed = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=CHINA_TZ)
+    return parsed.timestamp()
+
+
+def as_datetime(value: dt.datetime | str) -> dt.datetime:
+    """An aware datetime from a datetime or ISO string (naive means China time)."""
+    if isinstance(value, str):
+        return dt.datetime.fromtimestamp(timestamp(value), tz=CHINA_TZ)
+    return value if value.tzinfo is not None else value.replace(tzinfo=CHINA_TZ)
+
+
+def known_records(state: CaseState, as_of: dt.datetime | str) -> list[RecordSeen]:
+    """The case's records known at ``as_of`` (found and received by then), in append order."""
+    cutoff = as_datetime(as_of).timestamp()
+    return [
+        r
+        for r in state.records
+        if timestamp(r.found_at) <= cutoff and timestamp(r.recorded_at) <= cutoff
+    ]
+
+
+def status_as_of(records: list[RecordSeen]) -> str:
+    """Follow-up status of the latest known record ("none" before the first record)."""
+    return records[-1].follow_up_status if records else "none"
+
+
+def is_open_as_of(records: list[RecordSeen]) -> bool:
+    return bool(records) and records[-1].follow_up_status not in CLOSING_STATUSES
+
+
+def _latest(records: list[RecordSeen], name: str) -> Any:
+    for r in reversed(records):
+        value = getattr(r, name)
+        if value is not None:
+            return value
+    return None
+
+
+def _first(records: list[RecordSeen], name: str) -> Any:
+    for r in records:
+        value = getattr(r, name)
+        if value is not None:
+            return value
+    return None
+
+
+def _max(records: list[RecordSeen], name: str) -> float:
+    values = [getattr(r, name) for r in records if getattr(r, name) is not None]
+    return float(max(values)) if values else 0.0
+
+
+def _days(seconds: float) -> float:
+    return round(max(seconds, 0.0) / 86400.0, 3)
+
+
+def full_text(records: list[RecordSeen]) -> str:
+    """Descriptions and measures of the given records, joined, latest last."""
+    return "。".join(p for r in records for p in (r.description, r.measures_taken or "") if p)
+
+
+def case_text(records: list[RecordSeen]) -> str:
+    """The text feature: ``full_text`` cut to its latest MAX_TEXT_CHARS characters."""
+    return full_text(records)[-MAX_TEXT_CHARS:]
+
+
+def case_features(state: CaseState, as_of: dt.datetime | str) -> dict[str, Any]:
+    """Features of ``state`` as of ``as_of``; nothing recorded or found after ``as_of`` is used.
+
+    Values are plain numbers and strings (JSON-ready, human-readable: people are people, money
+    is yuan, days are days); ``models.estimator`` turns them into model inputs.
+    """
+    now = as_datetime(as_of)
+    cutoff = now.timestamp()
+    records = known_records(state, now)
+    f: dict[str, Any] = {}
+    found = [timestamp(r.found_at) for r in records]
+    f["days_open"] = _days(cutoff - min(found)) if found else 0.0
+    f["days_since_last_record"] = _days(cutoff - max(found)) if found else 0.0
+    f["n_records"] = len(records)
+    f["n_follow_ups"] = sum(r.record_kind == "follow_up" for r in records)
+    f["n_corrections"] = sum(r.record_kind == "correction" for r in records)
+    f["records_last_30d"] = sum(cutoff - t <= 30 * 86400 for t in found)
+
+    people_latest = _latest(records, "people_involved")
+    people_first = _first(records, "people_involved")
+    f["people_max"] = _max(records, "people_involved")
+    f["people_latest"] = float(people_latest or 0)
+    f["people_growth"] = float((people_latest or 0) - (people_first or 0))
+    f["amount_max_yuan"] = _max(records, "amount_involved_yuan")
+    f["prior_visits"] = _max(records, "prior_visits")
+    f["prior_skip_level"] = _max(records, "prior_skip_level")
+
+    petition = bool(_latest(records, "is_petition"))
+    received = _latest(records, "petition_received_on")
+    petition_days = _days(cutoff - timestamp(received)) if (petition and received) else 0.0
+    f["is_petition"] = int(petition)
+    f["petition_days"] = petition_days
+    left = PETITION_LIMIT_DAYS - petition_days
+    f["petition_due_soon"] = int(
+        petition and received is not None and 0 <= left <= PETITION_WARN_DAYS
+    )
+    f["petition_overdue"] = int(petition and received is not None and left < 0)
+
+    day = now.astimezone(CHINA_TZ).date()
+    f["days_to_spring_festival"] = days_to_spring_festival(day)
+    f["two_sessions"] = int(in_two_sessions(day))
+    pre_festival = 0 < f["days_to_spring_festival"] <= PRE_FESTIVAL_DAYS
+    f["pre_festival"] = int(pre_festival)
+    f["pay_dispute_pre_festival"] = int(pre_festival and state.category in PAY_CATEGORIES)
+    measures = [r.measures_taken for r in records if r.measures_taken]
+    f["has_measures"] = int(bool(measures))
+    f["n_measures"] = len(measures)
+
+    all_text = full_text(records)
+    for g in PHRASE_GROUPS:
+        f[f"signal_{g.code}"] = len(hits(all_text, g.phrases))
+    latest_text = (
+        (records[-1].description + "。" + (records[-1].measures_taken or "")) if records else ""
+    )
+    f["threat_latest"] = len(hits(latest_text, EXPLICIT_THREATS))
+    f["calming_latest"] = len(hits(latest_text, GROUP_BY_CODE["calming"].phrases))
+
+    f["category"] = state.category or "unknown"
+    f["township"] = state.township or "unknown"
+    f["status"] = status_as_of(records)
+    f["text"] = all_text[-MAX_TEXT_CHARS:]
+    return f

@@ -1,0 +1,224 @@
+"""Fit, calibrate and evaluate a model on a temporal split of the snapshots (never random).
+
+The snapshots' time range is cut into three consecutive windows::
+
+    |------------- train -------------|-- calibration --|------ test ------|
+                                  gap^              gap^
+
+* the model is fitted on the train window;
+* its probabilities are calibrated (Platt scaling by default, or isotonic) on the later
+  calibration window, with the fitted model frozen;
+* everything is measured on the test window, which lies after both.
+A snapshot whose label horizon reaches into the next window is left out of its window (the
+gap), so no label of a fitted window depends on what happens in a later one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.isotonic import IsotonicRegression
+
+from models.dataset import DAY, Snapshot
+from models.estimator import EscalationRiskModel
+from models.evaluate import per_category, scorer_metrics, week_of
+from models.features import FEATURE_NAMES, timestamp
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    horizon_days: float = 30.0
+    test_fraction: float = 0.25
+    calibration_fraction: float = 0.15
+    budget: int = 20  # alerts the duty desk can look at per week
+    C: float = 0.1
+    text_weight: float = 1.0
+    calibration: str = "sigmoid"  # or "isotonic"
+
+
+@dataclass
+class Split:
+    train: np.ndarray
+    calibration: np.ndarray
+    test: np.ndarray
+    windows: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    metadata: dict[str, Any]
+    report: dict[str, Any]
+    test_rows: list[Snapshot]
+    test_scores: dict[str, np.ndarray]
+
+
+def temporal_split(
+    rows: Sequence[Snapshot],
+    horizon_days: float = 30.0,
+    test_fraction: float = 0.25,
+    calibration_fraction: float = 0.15,
+) -> Split:
+    """Indices of the train, calibration and test windows (consecutive in time, with gaps)."""
+    if not rows:
+        raise ValueError("no snapshots to split")
+    ts = np.array([timestamp(r.as_of) for r in rows])
+    lo, hi = float(ts.min()), float(ts.max())
+    span = hi - lo
+    t_test = hi - test_fraction * span
+    t_cal = t_test - calibration_fraction * span
+    horizon = horizon_days * DAY
+    train = np.flatnonzero(ts + horizon <= t_cal)
+    cal = np.flatnonzero((ts >= t_cal) & (ts + horizon <= t_test))
+    test = np.flatnonzero(ts >= t_test)
+    import datetime as dt
+
+    from schemas.record import CHINA_TZ
+
+    def iso(t: float) -> str:
+        return dt.datetime.fromtimestamp(t, tz=CHINA_TZ).isoformat(timespec="seconds")
+
+    def window(idx: np.ndarray) -> list[str]:
+        return [iso(float(ts[idx].min())), iso(float(ts[idx].max()))] if len(idx) else []
+
+    return Split(
+        train,
+        cal,
+        test,
+        {"train": window(train), "calibration": window(cal), "test": window(test)},
+    )
+
+
+def _labels(rows: Sequence[Snapshot], idx: np.ndarray) -> np.ndarray:
+    return np.array([rows[i].label for i in idx], dtype=int)
+
+
+def _features(rows: Sequence[Snapshot], idx: np.ndarray) -> list[dict[str, Any]]:
+    return [rows[i].features for i in idx]
+
+
+def fit_calibrated(
+    X_train: list[dict[str, Any]],
+    y_train: np.ndarray,
+    X_cal: list[dict[str, Any]],
+    y_cal: np.ndarray,
+    config: TrainConfig,
+) -> CalibratedClassifierCV:
+    """Fit the model on the train window, then calibrate it (frozen) on the later window."""
+    for name, y in (("train", y_train), ("calibration", y_cal)):
+        if len(np.unique(y)) < 2:
+            raise ValueError(
+                f"the {name} window has {len(y)} snapshots and only one class; "
+                "use more cases or a longer period"
+            )
+    base = EscalationRiskModel(C=config.C, text_weight=config.text_weight).fit(X_train, y_train)
+    calibrated = CalibratedClassifierCV(FrozenEstimator(base), method=config.calibration)
+    return calibrated.fit(X_cal, y_cal)
+
+
+def evaluate_scorers(
+    rows: Sequence[Snapshot],
+    scores: dict[str, np.ndarray],
+    probabilities: dict[str, np.ndarray],
+    budget: int,
+) -> dict[str, Any]:
+    """The same metrics for every scorer on the same snapshots."""
+    y = np.array([r.label for r in rows], dtype=int)
+    weeks = [week_of(r.as_of) for r in rows]
+    cats = [r.category for r in rows]
+    out: dict[str, Any] = {"scorers": {}, "per_category": {}}
+    for name, score in scores.items():
+        out["scorers"][name] = scorer_metrics(y, score, weeks, budget, probabilities.get(name))
+        out["per_category"][name] = per_category(y, score, cats)
+    return out
+
+
+def rules_probability(cal_rows: Sequence[Snapshot], rows: Sequence[Snapshot]) -> np.ndarray:
+    """The rules' score turned into a probability: the escalation rate per score seen in the
+    calibration window (isotonic), so the rules get a fair Brier score too."""
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    iso.fit([r.rule_score for r in cal_rows], [r.label for r in cal_rows])
+    return iso.predict([r.rule_score for r in rows])
+
+
+def train_and_evaluate(
+    rows: Sequence[Snapshot],
+    config: TrainConfig = TrainConfig(),
+    in_service: Any = None,
+    progress: bool = False,
+) -> TrainResult:
+    """Split, fit, calibrate and evaluate; ``in_service`` (a LoadedModel) is compared too."""
+    from tqdm import tqdm
+
+    steps = tqdm(total=4, desc="train", unit="step", disable=not progress)
+    split = temporal_split(
+        rows, config.horizon_days, config.test_fraction, config.calibration_fraction
+    )
+    if min(len(split.train), len(split.calibration), len(split.test)) == 0:
+        raise ValueError(
+            f"not enough history for a temporal split: {len(split.train)} train, "
+            f"{len(split.calibration)} calibration, {len(split.test)} test snapshots"
+        )
+    y_train, y_cal = _labels(rows, split.train), _labels(rows, split.calibration)
+    steps.set_postfix_str("fit")
+    began = time.perf_counter()
+    model = fit_calibrated(
+        _features(rows, split.train), y_train, _features(rows, split.calibration), y_cal, config
+    )
+    fit_seconds = time.perf_counter() - began
+    steps.update(2)
+    steps.set_postfix_str("evaluate")
+    test_rows = [rows[i] for i in split.test]
+    cal_rows = [rows[i] for i in split.calibration]
+    X_test = [r.features for r in test_rows]
+    p_model = model.predict_proba(X_test)[:, 1]
+    rules = np.array([r.rule_score for r in test_rows])
+    scores = {"candidate": p_model, "rules": rules}
+    probabilities = {"candidate": p_model, "rules": rules_probability(cal_rows, test_rows)}
+    if in_service is not None:
+        p_live = in_service.model.predict_proba(X_test)[:, 1]
+        scores["in_service"] = probabilities["in_service"] = p_live
+    report = evaluate_scorers(test_rows, scores, probabilities, config.budget)
+    steps.update(1)
+    y_test = np.array([r.label for r in test_rows])
+    report["windows"] = split.windows
+    report["sizes"] = {
+        "train": {"snapshots": len(split.train), "escalations": int(y_train.sum())},
+        "calibration": {"snapshots": len(split.calibration), "escalations": int(y_cal.sum())},
+        "test": {"snapshots": len(test_rows), "escalations": int(y_test.sum())},
+        "cases": len({r.case_id for r in rows}),
+    }
+    report["in_service_version"] = in_service.version if in_service is not None else None
+    report["config"] = asdict(config)
+    metadata = {
+        "created_at": _now(),
+        "label": (
+            f"escalates (group event, skip-level petition or extreme act) within "
+            f"{config.horizon_days:g} days after the snapshot"
+        ),
+        "horizon_days": config.horizon_days,
+        "data_window": split.windows,
+        "sizes": report["sizes"],
+        "features": list(FEATURE_NAMES),
+        "params": asdict(config),
+        "fit_seconds": round(fit_seconds, 2),
+        "metrics": {
+            name: {k: v for k, v in m.items() if k != "reliability"}
+            for name, m in report["scorers"].items()
+        },
+    }
+    steps.update(1)
+    steps.close()
+    return TrainResult(model, metadata, report, test_rows, scores)
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
