@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import datetime as dt
+import functools
 import heapq
 import json
 import math
@@ -498,6 +499,7 @@ _THREAT_CUM = {c: _cumulative(w[k] for k in _THREAT_KINDS) for c, w in THREAT_WE
 assert set(CATEGORY_SHARE) == set(CODES) == set(BASE_LOGIT)
 
 
+@functools.lru_cache(maxsize=4096)
 def before_spring_festival(day: dt.date) -> bool:
     """Whether a day falls in the 28 days before a Spring Festival (2025-2028)."""
     for festival in SPRING_FESTIVAL:
@@ -1135,20 +1137,20 @@ def iter_posting_order(cases: Iterable[SyntheticCase]) -> Iterator[dict]:
     Needs the cases in the order they were found (as ``generate_county`` yields them); raises
     ValueError otherwise.  Gives exactly the same sequence as ``posting_order``.
     """
-    heap: list[tuple[dt.datetime, int, int, dict]] = []
-    floor: dt.datetime | None = None
+    heap: list[tuple[float, int, int, dict]] = []
+    floor: float | None = None
     for ci, case in enumerate(cases):
         # A first record may give only its date (midnight), so records earlier than the
         # start of this case's day are the ones no later case can precede.
         first = found_at_key(case.records[0])
-        day_start = first.replace(hour=0, minute=0, second=0, microsecond=0)
+        day_start = first.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         if floor is not None and day_start < floor:
             raise ValueError("cases are not in the order they were found")
         floor = day_start
         while heap and heap[0][0] < day_start:
             yield heapq.heappop(heap)[3]
         for ri, record in enumerate(case.records):
-            heapq.heappush(heap, (found_at_key(record), ci, ri, record))
+            heapq.heappush(heap, (found_at_key(record).timestamp(), ci, ri, record))
     while heap:
         yield heapq.heappop(heap)[3]
 
@@ -1233,12 +1235,11 @@ def main(argv: list[str] | None = None) -> int:
             if case.escalated_at:
                 stats["escalated"][case.category] += 1
                 stats["kinds"][case.escalation_kind] += 1
-            seen = set()
+            previous = None
             for r in case.records:
-                key = json.dumps(r, ensure_ascii=False, sort_keys=True)
-                stats["mess"]["duplicates"] += key in seen
-                seen.add(key)
+                stats["mess"]["duplicates"] += r == previous  # duplicates are posted back to back
                 stats["mess"]["corrections"] += r.get("record_kind") == "correction"
+                previous = r
             if events_out is not None:
                 for e in case_events(case):
                     events_out.write(e.to_bytes().decode("utf-8") + "\n")
