@@ -92,7 +92,7 @@ EFFECTS: dict[str, float] = {
     "agreement_reached": -1.5,  # replaces unit_acted
     "agreement_broken": 0.5,  # the other side went back on an agreement
 }
-FRAILTY_SD = 0.7  # hidden per-case temper: N(0, 0.7) on the log-odds, never recorded
+TEMPER_SD = 0.7  # hidden per-case temper: N(0, 0.7) on the log-odds, never recorded
 
 TOWNSHIP_EFFECT: dict[str, float] = {
     "城关镇": 0.20,
@@ -572,7 +572,7 @@ class _Story:
     village: str
     people: int
     amount: float | None
-    frailty: float
+    temper: float
     threat: str | None  # kind of threat made (None: no threat yet)
     organising: bool
     media: bool
@@ -651,15 +651,15 @@ class _CaseBuilder:
         self.ref_no = (
             f"{TOWNSHIP_CODE[township]}-{found.year}-{counters[(township, found.year)]:04d}"
         )
-        frailty = FRAILTY_SD * d.normal()
+        temper = TEMPER_SD * d.normal()
         people, amount = self._size(category)
         petition_on = None
         if d.chance(0.35 if category != "key_person" else 0.7):
             petition_on = day - dt.timedelta(days=d.int_between(0, 20))
-        skip_logit = -3.0 + 0.8 * frailty + (1.8 if category == "key_person" else 0.0)
+        skip_logit = -3.0 + 0.8 * temper + (1.8 if category == "key_person" else 0.0)
         skip_logit += 0.6 if category == "investment_loss" else 0.0
         skip_level = d.int_between(1, 3) if d.chance(_sigmoid(skip_logit)) else 0
-        visit_rate = 0.4 + (2.0 if category == "key_person" else 0.0) + 0.4 * max(frailty, 0.0)
+        visit_rate = 0.4 + (2.0 if category == "key_person" else 0.0) + 0.4 * max(temper, 0.0)
         speed_kind = d.weighted(_SPEEDS, _SPEED_CUM)
         self.s = _Story(
             category=category,
@@ -667,17 +667,17 @@ class _CaseBuilder:
             village=d.pick(VILLAGES[township]),
             people=people,
             amount=amount,
-            frailty=frailty,
+            temper=temper,
             threat=None,
             organising=people >= 3
-            and d.chance(_sigmoid(-2.2 + 0.6 * frailty + (0.5 if people >= 10 else 0.0))),
+            and d.chance(_sigmoid(-2.2 + 0.6 * temper + (0.5 if people >= 10 else 0.0))),
             media=d.chance(0.04 if category not in MONEY_CATEGORIES else 0.08),
             visits=d.poisson(visit_rate),
             skip_level=skip_level,
             petition_on=petition_on,
             speed=UNIT_SPEED[speed_kind][1],
         )
-        if d.chance(_sigmoid(-2.6 + 0.8 * frailty)):
+        if d.chance(_sigmoid(-2.6 + 0.8 * temper)):
             self.s.threat = d.weighted(_THREAT_KINDS, _THREAT_CUM[category])
         self.reporter = _person(d)
         self.phone = _phone(d)
@@ -803,9 +803,9 @@ class _CaseBuilder:
             extra.append(
                 d.pick(("快过年了急着要钱回家", "春节前要不到钱不走", "年底了工人等钱过年"))
             )
-        if d.chance(_sigmoid(-0.5 - 1.5 * s.frailty)) and not s.threat:
+        if d.chance(_sigmoid(-0.5 - 1.5 * s.temper)) and not s.threat:
             extra.append(d.pick(CALM))
-        elif d.chance(_sigmoid(-1.5 + 1.5 * s.frailty)):
+        elif d.chance(_sigmoid(-1.5 + 1.5 * s.temper)):
             extra.append(d.pick(TEMPER))
         if extra:
             text = text.rstrip("。") + "，" + "，".join(extra) + "。"
@@ -857,7 +857,7 @@ class _CaseBuilder:
             start = self.found + dt.timedelta(weeks=week)
             if start >= self.end:
                 return
-            x = _logit(s, start.date(), acted, agreed, broken) + s.frailty
+            x = _logit(s, start.date(), acted, agreed, broken) + s.temper
             if d.chance(_sigmoid(x)):
                 at = _when(d, start, 1, 7, early=6, late=22)
                 if at < self.end:
@@ -896,14 +896,14 @@ class _CaseBuilder:
                     )
                     s.visits += 1
                     continue
-            elif d.chance(AGREE_WEEKLY[s.category] * math.exp(-0.5 * s.frailty)):
+            elif d.chance(AGREE_WEEKLY[s.category] * math.exp(-0.5 * s.temper)):
                 agreed = True
                 self.follow_up(at, "agreed", d.pick(AGREED), measures_taken="调解达成协议")
                 continue
             # Things that happen while the case waits: threats, visits, routine updates.
             open_days = (at.date() - s.petition_on).days if s.petition_on else 0
             overdue = 0.6 if open_days > PETITION_LIMIT_DAYS else 0.0
-            if not s.threat and d.chance(_sigmoid(-4.5 + 0.8 * s.frailty + overdue)):
+            if not s.threat and d.chance(_sigmoid(-4.5 + 0.8 * s.temper + overdue)):
                 s.threat = d.weighted(_THREAT_KINDS, _THREAT_CUM[s.category])
                 if d.chance(0.85):
                     who = self.parties[0] if self.parties else "当事人"
@@ -913,7 +913,7 @@ class _CaseBuilder:
                         f"{who}情绪激动，{d.pick(THREATS[s.threat])}。",
                     )
                     continue
-            if d.chance(_sigmoid(-3.0 + 0.7 * s.frailty + overdue)):
+            if d.chance(_sigmoid(-3.0 + 0.7 * s.temper + overdue)):
                 s.visits += 1
                 self.follow_up(
                     at,
@@ -924,9 +924,7 @@ class _CaseBuilder:
                 )
                 continue
             if d.chance(PROGRESS_WEEKLY):
-                mood = (
-                    d.pick(CALM) if d.chance(_sigmoid(-0.3 - 1.5 * s.frailty)) else d.pick(TEMPER)
-                )
+                mood = d.pick(CALM) if d.chance(_sigmoid(-0.3 - 1.5 * s.temper)) else d.pick(TEMPER)
                 lead = "仍在调解中" if acted else "责任单位还没回复"
                 self.follow_up(at, self._status(acted, agreed), f"{lead}，{mood}。")
 
