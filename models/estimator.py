@@ -5,7 +5,7 @@ builds one sparse design matrix from three blocks:
 
 * numeric: counts and money as ``log1p``, then standardised (``StandardScaler``);
 * categorical: category, township and status, one-hot (unknown values are ignored);
-* text: character 1-2-grams of the records (``HashingVectorizer(analyzer="char_wb")``, no word
+* text: character 1-2-grams of the records, hashed (``models.text.CharNgramHasher``; no word
   segmenter needed for Chinese) with learned tf-idf weights;
 
 and fits a ``LogisticRegression`` on it.  Being linear, every score splits exactly into
@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from models.features import CATEGORICAL_FEATURES, LOG_FEATURES, NUMERIC_FEATURES, TEXT_FEATURE
+from models.text import CharNgramHasher
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -90,12 +91,8 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         if fitting:
             self.numeric_features_ = list(NUMERIC_FEATURES)
             self.categorical_features_ = list(CATEGORICAL_FEATURES)
-            self.hasher_ = HashingVectorizer(
-                analyzer="char_wb",
-                ngram_range=tuple(self.text_ngram_range),
-                n_features=self.text_n_features,
-                alternate_sign=False,
-                norm=None,
+            self.hasher_ = CharNgramHasher(
+                ngram_range=tuple(self.text_ngram_range), n_features=self.text_n_features
             )
         num = self._numeric(X)
         cat = self._categorical(X)

@@ -1,0 +1,135 @@
+"""The model in service: follows the model-events topic and swaps models without a restart.
+
+``ModelInService`` keeps one immutable ``LoadedModel`` reference.  ``apply(event)`` folds a
+model event (``models.promotion.apply``); when the in-service version changes it loads the new
+version from the registry (checked: sha256 and trusted types) and replaces the reference in one
+assignment, so a scoring call sees either the old model or the new one, never a mix.  A version
+that cannot be loaded is refused, the old model stays, and ``last_error`` says why.
+
+``start()`` runs a background consumer reading the topic from the first offset; ``score``
+scores a batch of case states with whatever model is in service at the time of the call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from models.promotion import InService, apply, decode
+from models.registry import LoadedModel, ModelRefused, Registry
+from models.scoring import CaseScore, score_cases
+from streams.case import CaseState
+from streams.topology import model_events_topic
+
+log = logging.getLogger(__name__)
+
+
+class ModelInService:
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        bootstrap: str | None = None,
+        topic: str | None = None,
+    ) -> None:
+        self.registry = registry or Registry()
+        self.bootstrap = bootstrap
+        self.topic = topic or model_events_topic()
+        self.state = InService()
+        self.last_error: str | None = None
+        self._loaded: LoadedModel | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._changed = threading.Condition()
+
+    # ---- the pure part and the swap ---------------------------------------------------------
+    @property
+    def model(self) -> LoadedModel | None:
+        return self._loaded
+
+    @property
+    def version(self) -> str | None:
+        loaded = self._loaded
+        return loaded.version if loaded is not None else None
+
+    def apply(self, event: dict[str, Any]) -> bool:
+        """Fold one model event; load and swap if the in-service version changed."""
+        with self._lock:
+            new_state = apply(self.state, event)
+            self.state = new_state
+            wanted = new_state.version
+            if wanted is None or wanted == self.version:
+                return False
+            try:
+                loaded = self.registry.load(wanted)
+            except ModelRefused as exc:
+                self.last_error = str(exc)
+                log.error("model %s not put in service: %s", wanted, exc)
+                return False
+            self._loaded = loaded  # one reference assignment: the atomic swap
+            self.last_error = None
+        with self._changed:
+            self._changed.notify_all()
+        log.info("model in service: %s", wanted)
+        return True
+
+    def score(self, states: Sequence[CaseState], **kwargs: Any) -> list[CaseScore]:
+        """Score a batch of case states with the model in service now (rules only if none)."""
+        return score_cases(self._loaded, states, **kwargs)
+
+    def wait_for(self, version: str, timeout: float = 30.0) -> bool:
+        """Block until ``version`` is in service (True) or the timeout passes (False)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.version != version:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.2))
+        return True
+
+    # ---- the edge: a background consumer ----------------------------------------------------
+    def start(self) -> ModelInService:
+        if self.bootstrap is None:
+            raise ValueError("ModelInService.start needs bootstrap servers")
+        self._thread = threading.Thread(target=self._run, name="model-in-service", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="ews-model-in-service",
+        )
+        try:
+            tp = TopicPartition(self.topic, 0)
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            while not self._stop.is_set():
+                for messages in consumer.poll(timeout_ms=200).values():
+                    for m in messages:
+                        event = decode(m.value)
+                        if event is not None:
+                            self.apply(event)
+        except Exception:  # keep serving the current model; say why following stopped
+            log.exception("model-events consumer stopped")
+        finally:
+            consumer.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> ModelInService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
