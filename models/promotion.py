@@ -116,11 +116,10 @@ def publish(bootstrap: str, event: dict[str, Any], topic: str | None = None) -> 
         bootstrap_servers=bootstrap,
         acks="all",
         client_id="ews-model-cli",
-        key_serializer=lambda k: k.encode("utf-8"),
-        value_serializer=lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8"),
     )
     try:
-        producer.send(topic or model_events_topic(), key="model", value=event).get(timeout=30)
+        value = json.dumps(event, ensure_ascii=False).encode("utf-8")
+        producer.send(topic or model_events_topic(), key=b"model", value=value).get(timeout=30)
         producer.flush()
     finally:
         producer.close()

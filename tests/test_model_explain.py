@@ -1,0 +1,102 @@
+"""Every score carries its top factors in plain Chinese and English."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from models.explain import explain_rows
+from models.registry import LoadedModel
+from models.scoring import features_for, score_case, score_cases
+from models.text import CharNgramHasher, char_ngrams, ngram_slots
+from schemas.events import SubmitRecord, case_id_for
+from schemas.record import fingerprint, validate
+from streams.case import CaseState, decide, step
+from tests.test_model_support import trained
+
+CN = dt.timezone(dt.timedelta(hours=8))
+
+
+def _state(*records: dict) -> CaseState:
+    case_id = case_id_for(records[0]["township"], records[0]["ref_no"])
+    state = CaseState(case_id=case_id)
+    for i, raw in enumerate(records):
+        record = validate(raw)
+        received = dt.datetime.fromisoformat(record["found_at"]) + dt.timedelta(minutes=5)
+        cmd = SubmitRecord(f"x:{i}", case_id, record, fingerprint(record), received.isoformat())
+        for ev in decide(state, cmd):
+            state = step(state, ev)
+    return state
+
+
+def _loaded() -> LoadedModel:
+    result = trained()
+    return LoadedModel("test", result.model, result.metadata)
+
+
+BIG = _state(
+    {
+        "township": "大营镇",
+        "ref_no": "DY-2026-0100",
+        "category": "土地征收",
+        "found_at": "2026-01-10T09:00:00+08:00",
+        "description": "清凉寺村32名村民对征地补偿款有意见，建了微信群串联，扬言要赴京上访，情绪激动。",
+        "people_involved": 32,
+        "amount_involved_yuan": 2_500_000,
+        "prior_visits": 4,
+        "prior_skip_level": 1,
+    }
+)
+SMALL = _state(
+    {
+        "township": "前营乡",
+        "ref_no": "QY-2026-0003",
+        "category": "邻里纠纷",
+        "found_at": "2026-01-10T09:00:00+08:00",
+        "description": "段庄村两家因排水问题发生口角，当事人情绪稳定。",
+        "people_involved": 2,
+    }
+)
+
+
+def test_a_big_threatening_case_scores_red_with_reasons_in_both_languages() -> None:
+    big, small = score_cases(_loaded(), [BIG, SMALL])
+    assert big.probability > 5 * small.probability
+    assert big.level in ("red", "orange") and small.level in ("blue", "yellow")
+    assert big.model_version == "test"
+    assert len(big.factors) == 3
+    for f in big.factors:
+        assert f.weight > 0 and f.zh and f.en and f.zh != f.en
+    said = " ".join(f.text() for f in big.factors)
+    assert any(s in said for s in ("32人", "赴京", "越级", "微信群", "250.0万元", "上访4次"))
+    assert {h.code for h in big.rules} >= {"explicit_threat", "group_size", "prior_skip_level"}
+    assert big.to_dict()["factors"][0]["zh"] == big.factors[0].zh
+
+
+def test_factors_are_written_from_the_cases_own_values() -> None:
+    base = {
+        "township": "城关镇",
+        "ref_no": "CG-2026-0500",
+        "category": "拖欠农民工工资",
+        "found_at": "2026-01-20T09:00:00+08:00",
+        "description": "火车站社区农民工讨薪，包工头拖欠劳务费。",
+    }
+    few = _state(dict(base, people_involved=3))
+    many = _state(dict(base, ref_no="CG-2026-0501", people_involved=60))
+    rows = [features_for(s) for s in (few, many)]
+    few_f, many_f = explain_rows(trained().model, rows, top=10)
+    assert any("60人" in f.zh and "(60)" in f.en for f in many_f if f.code == "people_max")
+    assert not any(f.code == "people_max" for f in few_f)
+
+
+def test_rules_alone_when_no_model_is_in_service() -> None:
+    score = score_case(None, BIG)
+    assert score.model_version is None and score.factors == ()
+    assert score.level == "red"  # the explicit threat never waits for a model
+
+
+def test_ngram_slots_match_the_hashed_columns() -> None:
+    text = "扬言要堵路，情绪激动"
+    hasher = CharNgramHasher(ngram_range=(1, 2), n_features=2**12)
+    cols = set(hasher.transform([text]).indices.tolist())
+    grams = char_ngrams(text, (1, 2))
+    assert set(ngram_slots(grams, 2**12)) == cols

@@ -1,0 +1,122 @@
+"""Promotion is an event: a running ModelInService switches models without a restart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from kafka import KafkaProducer
+
+from models.cli import main as model_cli
+from models.dataset import read_dataset
+from models.promotion import InService, apply, promoted_event, rolled_back_event
+from models.registry import Registry
+from models.service import ModelInService
+from models.train import TrainConfig, train_and_evaluate
+from schemas.events import SubmitRecord, case_id_for
+from schemas.record import fingerprint, validate
+from streams.admin import ensure_topics
+from streams.case import CaseState, decide, step
+from streams.topology import case_events_topic
+from tests.test_model_support import county_events, county_snapshots, trained
+
+
+def _state() -> CaseState:
+    raw = {
+        "township": "闹店镇",
+        "ref_no": "ND-2026-0077",
+        "category": "投资受损",
+        "found_at": "2026-02-01T10:00:00+08:00",
+        "description": "40名群众反映投了理财，暴雷兑付不了，建了微信群，说要去市里上访。",
+        "people_involved": 40,
+        "amount_involved_yuan": 3_000_000,
+    }
+    record = validate(raw)
+    case_id = case_id_for(raw["township"], raw["ref_no"])
+    state = CaseState(case_id=case_id)
+    received = dt.datetime.fromisoformat(record["found_at"]) + dt.timedelta(minutes=3)
+    for ev in decide(
+        state, SubmitRecord("s:0", case_id, record, fingerprint(record), received.isoformat())
+    ):
+        state = step(state, ev)
+    return state
+
+
+def test_the_in_service_fold_promotes_and_rolls_back() -> None:
+    s = InService()
+    for v in ("v0001", "v0002", "v0003"):
+        s = apply(s, promoted_event(v, s.version, None))
+    assert s.version == "v0003" and s.previous == "v0002"
+    s = apply(s, rolled_back_event("v0002", "v0003"))
+    assert s.version == "v0002" and s.previous == "v0001"
+    s = apply(s, rolled_back_event("v0001", "v0002"))
+    assert s.version == "v0001" and s.previous is None
+    assert apply(s, {"event_type": "SomethingElse", "version": "v9"}) == s
+
+
+def test_a_refused_version_leaves_the_current_model_in_service(tmp_path) -> None:
+    registry = Registry(tmp_path)
+    good = registry.save(trained().model, trained().metadata)
+    bad = registry.save(trained().model, trained().metadata)
+    artifact = registry.path(bad) / "model.skops"
+    artifact.write_bytes(artifact.read_bytes()[:-10])
+    service = ModelInService(registry)
+    assert service.apply(promoted_event(good, None, None))
+    assert not service.apply(promoted_event(bad, good, None))
+    assert service.version == good and "sha256" in (service.last_error or "")
+    assert service.score([_state()])[0].model_version == good
+
+
+@pytest.mark.kafka
+def test_promote_switch_and_roll_back_without_restart(
+    kafka_bootstrap, topic_prefix, tmp_path
+) -> None:
+    ensure_topics(kafka_bootstrap)
+    registry = Registry(tmp_path / "models")
+    opts = ["--model-dir", str(registry.root), "--bootstrap", kafka_bootstrap]
+    a = registry.save(trained().model, trained().metadata)
+    case = _state()
+    with ModelInService(registry, kafka_bootstrap).start() as service:
+        assert service.score([case])[0].model_version is None  # rules only until a promotion
+        assert model_cli(["promote", a, *opts]) == 0
+        assert service.wait_for(a, timeout=30)
+        score_a = service.score([case])[0]
+        assert score_a.model_version == a
+
+        result_b = train_and_evaluate(list(county_snapshots()), TrainConfig(C=1.0, text_weight=0.0))
+        b = registry.save(result_b.model, result_b.metadata)
+        assert model_cli(["promote", b, *opts]) == 0
+        assert service.wait_for(b, timeout=30)
+        score_b = service.score([case])[0]
+        assert score_b.model_version == b and score_b.probability != score_a.probability
+
+        assert model_cli(["rollback", *opts]) == 0
+        assert service.wait_for(a, timeout=30)
+        assert service.score([case])[0].probability == pytest.approx(score_a.probability)
+        assert model_cli(["rollback", *opts]) == 1  # nothing before A
+
+    # a service started now replays the topic from the first offset and agrees
+    with ModelInService(registry, kafka_bootstrap).start() as late:
+        assert late.wait_for(a, timeout=30)
+
+
+@pytest.mark.kafka
+def test_training_set_from_the_case_events_topic(kafka_bootstrap, topic_prefix, tmp_path) -> None:
+    ensure_topics(kafka_bootstrap)
+    events = county_events()
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
+    for ev in events:
+        producer.send(case_events_topic(), key=ev.case_id.encode(), value=ev.to_bytes())
+    producer.flush()
+    producer.close()
+    out = tmp_path / "snapshots.jsonl.gz"
+    code = model_cli(
+        ["dataset", "--from-kafka", "--bootstrap", kafka_bootstrap, "--out", str(out), "--quiet"]
+    )
+    assert code == 0
+    from_kafka = read_dataset(out)
+    expected = county_snapshots()
+    assert len(from_kafka) == len(expected)
+    assert [(r.case_id, r.as_of, r.label, r.features) for r in from_kafka] == [
+        (r.case_id, r.as_of, r.label, r.features) for r in expected
+    ]
