@@ -1,0 +1,99 @@
+"""The analysts' command line: `ews model ...` and `python -m models.cli ...`."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.cli import main as model_cli
+from models.cli import register
+from models.dataset import read_events_jsonl
+from models.registry import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_register_adds_the_model_group_to_a_parser() -> None:
+    parser = argparse.ArgumentParser(prog="ews")
+    sub = parser.add_subparsers(dest="command")
+    register(sub)
+    args = parser.parse_args(["model", "promote", "v0003", "--reason", "better AP"])
+    assert args.command == "model" and args.version == "v0003" and callable(args.func)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["model", "promote"])  # a version is required
+
+
+@pytest.mark.parametrize(
+    "command", ["synth", "dataset", "train", "evaluate", "list", "promote", "rollback", "show"]
+)
+def test_every_command_has_help(command: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        model_cli([command, "--help"])
+    assert exit_.value.code == 0
+    assert len(capsys.readouterr().out) > 200
+
+
+def test_train_on_nothing_generates_a_county_and_saves_a_version(tmp_path, capsys) -> None:
+    models = tmp_path / "models"
+    code = model_cli(
+        ["train", "--cases", "1200", "--no-kafka", "--quiet", "--model-dir", str(models)]
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "generating a synthetic county of 1200 cases" in captured.err
+    assert "saved model v0001" in captured.out and "ews model promote v0001" in captured.out
+    folder = Registry(models).path("v0001")
+    assert (folder / "card.md").exists() and (folder / "reliability.png").exists()
+    assert model_cli(["list", "--no-kafka", "--model-dir", str(models)]) == 0
+    assert "v0001" in capsys.readouterr().out
+    assert model_cli(["show", "v0001", "--model-dir", str(models)]) == 0
+    assert '"average_precision"' in capsys.readouterr().out
+    code = model_cli(
+        [
+            "evaluate",
+            "--cases",
+            "1200",
+            "--seed",
+            "7",
+            "--no-kafka",
+            "--quiet",
+            "--model-dir",
+            str(models),
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "candidate v0001" in out and "rules only" in out
+    assert (models / "reports" / "v0001-vs-rules" / "card.md").exists()
+
+
+def test_synth_writes_events_that_replay(tmp_path) -> None:
+    events = tmp_path / "events.jsonl"
+    records = tmp_path / "records.jsonl"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "models.cli",
+            "synth",
+            "--cases",
+            "60",
+            "--quiet",
+            "--events-out",
+            str(events),
+            "--records",
+            str(records),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    replayed = list(read_events_jsonl(events))
+    assert len({e.case_id for e in replayed}) == 60
+    assert sum(1 for _ in records.open(encoding="utf-8")) >= 60
