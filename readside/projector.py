@@ -28,7 +28,7 @@ from readside.tables import (
     intake_receipts,
     projection_offsets,
 )
-from schemas.events import DeadLetter, Envelope, IntakeReceipt
+from schemas.events import DeadLetter, Envelope, IntakeReceipt, receipts_from_bytes
 from streams import topology
 
 log = logging.getLogger("ews.projector")
@@ -75,7 +75,7 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message]) -> dict[str, int]
             if m.topic == events_topic:
                 events.append(Envelope.from_bytes(m.value))
             elif m.topic == receipts_topic:
-                receipts.append(IntakeReceipt.from_bytes(m.value))
+                receipts.extend(receipts_from_bytes(m.value))
             else:
                 deads.append(DeadLetter.from_bytes(m.value))
         except Exception as exc:  # written by our own workers; log loudly, do not stop

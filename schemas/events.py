@@ -44,8 +44,21 @@ class Envelope:
     payload: dict[str, Any] = field(default_factory=dict)
     schema_version: int = 1
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "case_id": self.case_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at,
+            "recorded_at": self.recorded_at,
+            "causation_id": self.causation_id,
+            "payload": self.payload,
+            "schema_version": self.schema_version,
+        }
+
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
@@ -68,9 +81,19 @@ def case_id_for(township: str, ref_no: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Commands: what is asked of a case.  They travel on the ``case-commands`` topic keyed by case
-# id, so one writer per case decides.  Today the only command is a submitted screening record;
-# duty officers' acknowledge / resolve / escalate commands will join it.
+# Commands: what is asked of a case.  They travel on the ``case-commands`` topic, in the
+# partition of their case (``partition_for``), so one writer per case decides.  A message holds
+# a JSON list of commands: the intake sends one list per partition per batch; a single command
+# (a duty officer's, later) is a list of one.  Today the only command is a submitted record;
+# acknowledge / resolve / escalate commands will join it.
+
+
+def partition_for(case_id: str, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key): the partition of a case on every
+    topic keyed by case id, whoever produces it."""
+    from aiokafka.partitioner import murmur2
+
+    return (murmur2(case_id.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
 @dataclass(frozen=True)
@@ -82,21 +105,39 @@ class SubmitRecord:
     received_at: str  # Kafka timestamp of the posted record, ISO 8601 UTC
     command_type: str = "SubmitRecord"
 
-    def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command_id": self.command_id,
+            "case_id": self.case_id,
+            "record": self.record,
+            "fingerprint": self.fingerprint,
+            "received_at": self.received_at,
+            "command_type": self.command_type,
+        }
 
 
-def command_from_bytes(data: bytes) -> SubmitRecord:
-    d = json.loads(data)
+def command_from_dict(d: dict[str, Any]) -> SubmitRecord:
+    d = dict(d)
     kind = d.pop("command_type", "SubmitRecord")
     if kind != "SubmitRecord":
         raise ValueError(f"unknown command type {kind!r}")
     return SubmitRecord(**d)
 
 
+def commands_to_bytes(commands: list[SubmitRecord]) -> bytes:
+    body = [c.to_dict() for c in commands]
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def commands_from_bytes(data: bytes) -> list[SubmitRecord]:
+    body = json.loads(data)
+    return [command_from_dict(d) for d in (body if isinstance(body, list) else [body])]
+
+
 # ---------------------------------------------------------------------------------------------
 # Intake receipts and dead letters: one receipt per posted message, so that
-# received = accepted + dead-lettered can be checked per township.
+# received = accepted + dead-lettered can be checked per township.  Receipts travel as JSON
+# lists (one message per intake batch); dead letters one per message, with the original bytes.
 
 
 @dataclass(frozen=True)
@@ -114,6 +155,16 @@ class IntakeReceipt:
     @classmethod
     def from_bytes(cls, data: bytes) -> IntakeReceipt:
         return cls(**json.loads(data))
+
+
+def receipts_to_bytes(receipts: list[IntakeReceipt]) -> bytes:
+    body = [asdict(r) for r in receipts]
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def receipts_from_bytes(data: bytes) -> list[IntakeReceipt]:
+    body = json.loads(data)
+    return [IntakeReceipt(**d) for d in (body if isinstance(body, list) else [body])]
 
 
 @dataclass(frozen=True)

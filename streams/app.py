@@ -2,11 +2,15 @@
 
 Two agents, each with concurrency 1 (faust can commit past an in-flight message otherwise):
 
-* ``intake``: records topic -> ``streams.intake.admit`` -> a command on the case-commands topic
-  (keyed by case id) or a dead letter, plus one intake receipt per message;
-* ``cases``: case-commands topic -> ``streams.case.decide`` against the case's state in the
-  ``cases`` table (changelogged, so a restarted worker recovers it) -> events on the
+* ``intake``: records topic -> ``streams.intake.admit`` -> commands on the case-commands topic
+  (one list per case partition per batch) or a dead letter per bad record, plus the batch's
+  intake receipts (one per message, sent as one list);
+* ``case_writer``: case-commands topic -> ``streams.case.decide`` against the case's state in
+  the ``cases`` table (changelogged, so a restarted worker recovers it) -> events on the
   case-events topic keyed by case id -> ``streams.case.step`` into the table.
+
+A worker runs both (role ``all``) or one of them (``intake`` / ``cases``), so the stages can
+use separate cores and scale separately; more partitions and more workers per role scale out.
 
 Crash safety (at-least-once in, exactly-once effect out): the case agent waits until a batch's
 events are acknowledged by the broker *before* it writes the new states to the table, and faust
@@ -20,14 +24,24 @@ Run it with ``ews worker``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+from collections import defaultdict
 from typing import Any
 
 import faust
 from faust.serializers import codecs
 
-from schemas.events import Envelope, SubmitRecord, command_from_bytes
+from schemas.events import (
+    Envelope,
+    IntakeReceipt,
+    SubmitRecord,
+    commands_from_bytes,
+    commands_to_bytes,
+    partition_for,
+    receipts_to_bytes,
+)
 from streams import topology
 from streams.case import CaseState, decide, step
 from streams.intake import Admitted, Posted, admit
@@ -36,6 +50,7 @@ log = logging.getLogger("ews.stream")
 
 BATCH_SIZE = int(os.environ.get("EWS_BATCH_SIZE", "500"))
 BATCH_WITHIN = float(os.environ.get("EWS_BATCH_WITHIN", "0.2"))
+COMMAND_BATCH_SIZE = 4  # messages of up to BATCH_SIZE commands each
 
 
 class Utf8(codecs.Codec):
@@ -55,10 +70,21 @@ def bootstrap() -> str:
     return os.environ.get("EWS_BOOTSTRAP", "127.0.0.1:9092")
 
 
-def create_app() -> faust.App:
-    prefix = topology.prefix()
+ROLES = {"all": ("intake", "cases"), "intake": ("intake",), "cases": ("cases",)}
+
+
+def group_id(role: str) -> str:
+    """The consumer group (faust app id) of a worker role."""
+    return f"{topology.prefix()}-{'stream' if role == 'all' else role}"
+
+
+def create_app(role: str = "all") -> faust.App:
+    """The faust app of a worker role: ``all`` runs both agents in one process; ``intake`` and
+    ``cases`` run one each, so the two stages can use two cores (and scale separately)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown worker role {role!r}; use one of {', '.join(ROLES)}")
     app = faust.App(
-        f"{prefix}-stream",
+        group_id(role),
         broker=f"kafka://{bootstrap()}",
         store="memory://",
         topic_partitions=topology.partitions(),
@@ -71,66 +97,108 @@ def create_app() -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         broker_commit_interval=1.0,
+        datadir=os.environ.get("EWS_FAUST_DIR", str(topology.PROJECT_ROOT / "var" / "faust")),
     )
-    n = topology.partitions()
-    records = app.topic(topology.records_topic(), partitions=n, internal=False)
-    commands = app.topic(topology.commands_topic(), partitions=n, internal=False)
-    events = app.topic(topology.case_events_topic(), partitions=n, internal=False)
-    receipts = app.topic(topology.receipts_topic(), partitions=n, internal=False)
-    dead_letters = app.topic(topology.dead_letters_topic(), partitions=n, internal=False)
-    # use_partitioner: the changelog partition follows the key exactly like the commands
-    # topic does, so table and commands stay co-partitioned whatever batch a write is in.
-    cases = app.Table(
-        "cases",
-        default=None,
-        partitions=n,
-        use_partitioner=True,
-    )
-    cases.key_serializer = "utf8"
-    cases.value_serializer = "json"
+    agents = ROLES[role]
+    if "intake" in agents:
+        records = app.topic(topology.records_topic(), internal=False)
+        app.agent(records, concurrency=1, name="intake")(_intake(app))
+    if "cases" in agents:
+        commands = app.topic(topology.commands_topic(), internal=False)
+        app.agent(commands, concurrency=1, name="case_writer")(_case_writer(app))
+    return app
 
-    @app.agent(records, concurrency=1)
+
+async def _send(app: faust.App, topic: str, key: bytes | None, value: bytes, partition: int) -> Any:
+    """Produce through faust's producer directly (its Topic.send costs several times more);
+    faust still flushes this producer before it commits input offsets."""
+    return await app.producer.send(
+        topic, key, value, partition=partition, timestamp=None, headers=None
+    )
+
+
+def _intake(app: faust.App):  # type: ignore[no-untyped-def]
+    n = topology.partitions()
+    commands, receipts, dead_letters = (
+        topology.commands_topic(),
+        topology.receipts_topic(),
+        topology.dead_letters_topic(),
+    )
+
     async def intake(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+            by_partition: dict[int, list[SubmitRecord]] = defaultdict(list)
+            batch_receipts: list[IntakeReceipt] = []
             for event in batch:
                 m = event.message
                 posted = Posted(m.topic, m.partition, m.offset, int(m.timestamp * 1000), m.value)
                 outcome = admit(posted)
-                receipt = outcome.receipt
+                batch_receipts.append(outcome.receipt)
                 if isinstance(outcome, Admitted):
                     cmd = outcome.command
-                    await commands.send(key=cmd.case_id.encode(), value=cmd.to_bytes())
+                    by_partition[partition_for(cmd.case_id, n)].append(cmd)
                 else:
                     dead = outcome.dead_letter
                     log.warning("dead letter %s: %s", dead.dead_letter_id, dead.reason)
-                    await dead_letters.send(key=m.key, value=dead.to_bytes())
-                await receipts.send(key=receipt.township.encode(), value=receipt.to_bytes())
+                    await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
+            for partition, cmds in by_partition.items():
+                await _send(app, commands, None, commands_to_bytes(cmds), partition)
+            first = batch[0].message.partition
+            await _send(app, receipts, None, receipts_to_bytes(batch_receipts), first)
 
-    @app.agent(commands, concurrency=1)
+    return intake
+
+
+def _case_writer(app: faust.App):  # type: ignore[no-untyped-def]
+    n = topology.partitions()
+    events = topology.case_events_topic()
+    # use_partitioner: a case's changelog partition follows its key exactly like the
+    # commands topic does, so table and commands stay co-partitioned.
+    changelog = app.topic(
+        topology.case_state_changelog_topic(), partitions=n, compacting=True, deleting=False
+    )
+    cases = app.Table(
+        "cases", default=None, partitions=n, use_partitioner=True, changelog_topic=changelog
+    )
+    cases.key_serializer = "utf8"
+    cases.value_serializer = "json"
+
     async def case_writer(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+        async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=BATCH_WITHIN):
             states: dict[str, CaseState] = {}
             pending = []
             for event in batch:
                 try:
-                    command = command_from_bytes(event.message.value)
+                    received = commands_from_bytes(event.message.value)
                 except Exception as exc:  # not ours to decide; keep the worker alive
                     log.error("unreadable command at offset %s: %s", event.message.offset, exc)
                     continue
-                state = states.get(command.case_id) or _load(cases, command.case_id)
-                new_events = decide(state, command)
-                for e in new_events:
-                    fut = await events.send(key=e.case_id.encode(), value=e.to_bytes())
-                    pending.append(fut)
-                    state = step(state, e)
-                states[command.case_id] = state
+                for command in received:
+                    state = states.get(command.case_id) or _load(cases, command.case_id)
+                    state, new_events = handle_command(state, command)
+                    states[command.case_id] = state
+                    for e in new_events:
+                        key = e.case_id.encode()
+                        part = partition_for(e.case_id, n)
+                        pending.append(await _send(app, events, key, e.to_bytes(), part))
+            # the events must be in the log before the new states go to the changelog
             if pending:
                 await asyncio.gather(*pending)
             for case_id, state in states.items():
-                cases[case_id] = state.to_dict()
+                await _save(app, cases, case_id, state, n)
 
-    app.ews_agents = (intake, case_writer)  # type: ignore[attr-defined]
-    return app
+    return case_writer
+
+
+async def _save(app: faust.App, table: Any, case_id: str, state: CaseState, n: int) -> None:
+    """table[case_id] = state, with the changelog record produced directly: faust's own
+    changelog path sends one buffered message at a time and was the pipeline's bottleneck.
+    The bytes are what the table's serializers write, so faust's recovery reads them back."""
+    value = state.to_dict()
+    table.data[case_id] = value
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    topic = topology.case_state_changelog_topic()
+    await _send(app, topic, case_id.encode("utf-8"), body, partition_for(case_id, n))
 
 
 def _load(table: Any, case_id: str) -> CaseState:
@@ -146,4 +214,4 @@ def handle_command(state: CaseState, command: SubmitRecord) -> tuple[CaseState, 
     return state, new_events
 
 
-app = create_app()
+app = create_app(os.environ.get("EWS_WORKER_ROLE", "all"))

@@ -11,7 +11,7 @@ computed for any point in time from the state alone (see ``models.features``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from schemas.events import Envelope, SubmitRecord, event_id
@@ -69,7 +69,10 @@ class CaseState:
 
     # ---- serialisation for the case table ------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = {f: getattr(self, f) for f in _SCALAR_FIELDS}
+        d["records"] = [dict(r.__dict__) for r in self.records]
+        d["fingerprints"] = list(self.fingerprints)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CaseState:
@@ -78,6 +81,10 @@ class CaseState:
         d["fingerprints"] = tuple(d.get("fingerprints", ()))
         return cls(**d)
 
+
+_SCALAR_FIELDS = tuple(
+    f for f in CaseState.__dataclass_fields__ if f not in ("records", "fingerprints")
+)
 
 # ---- decide ---------------------------------------------------------------------------------
 

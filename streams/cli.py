@@ -63,9 +63,10 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     os.environ["EWS_BOOTSTRAP"] = _bootstrap(args)
+    os.environ["EWS_WORKER_ROLE"] = args.role
     from streams.app import app
 
-    sys.argv = ["ews-worker", "worker", "-l", args.loglevel]
+    sys.argv = ["ews-worker", "worker", "-l", args.loglevel, "--without-web"]
     app.main()
     return 0
 
@@ -219,7 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     with_kafka(sp)
 
     sp = add("worker", cmd_worker, "run the stream processor (intake and case writer agents)")
-    sp.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning", "error"])
+    sp.add_argument("--loglevel", default="warn", choices=["debug", "info", "warn", "error"])
+    sp.add_argument(
+        "--role",
+        default="all",
+        choices=["all", "intake", "cases"],
+        help="run both agents (all, default) or one: intake (stateless) or cases (case table)",
+    )
     with_kafka(sp)
 
     sp = add("project", cmd_project, "keep the SQL read models up to date with the log")

@@ -1,7 +1,7 @@
 """``ews demo``: the whole pipeline on a generated batch, with a real broker, and a report.
 
 1. start a local Kafka broker (KRaft) and create fresh topics for this run;
-2. start the stream worker and the projector as separate processes;
+2. start the stream workers (intake, case writer) and the projector as separate processes;
 3. post a synthetic county's records, with malformed records of every kind and duplicates;
 4. wait until every record has gone through, then report what happened, per township;
 5. replay the log into a second database and check that it gives identical read models.
@@ -58,10 +58,11 @@ def run_demo(
     ensure_topics(bootstrap)
     engine = make_engine(db_url)
     migrate(engine)
-    worker = processes.start_worker(bootstrap, run, logs / f"{run}-worker.log")
+    workers = processes.start_workers(bootstrap, run, logs)
     projector = processes.start_projector(bootstrap, run, db_url, logs / f"{run}-projector.log")
+    pids = ", ".join(str(w.pid) for w in workers)
     print(
-        f"-- worker (pid {worker.pid}) and projector (pid {projector.pid}) started; logs in {logs}"
+        f"-- intake and case-writer workers (pids {pids}), projector (pid {projector.pid}); logs in {logs}"
     )
     try:
         print(
@@ -73,7 +74,7 @@ def run_demo(
         t_post = time.monotonic()
         posted = post_messages(bootstrap, (p.data for p in batch), progress=True)
         print(f"   posted {posted} records ({jsonl})")
-        ok = _wait(bootstrap, engine, posted, worker, projector)
+        ok = _wait(bootstrap, engine, posted, [*workers, projector])
         elapsed = time.monotonic() - t_post
         print(
             f"-- {'all records processed' if ok else 'NOT all records processed'} in {elapsed:.1f}s ({posted / elapsed:.0f} records/s from post to read model)"
@@ -88,29 +89,29 @@ def run_demo(
         code = code or (0 if same and ok else 1)
     finally:
         if keep_running:
-            print(
-                f"-- left running: broker {bootstrap}, worker pid {worker.pid}, projector pid {projector.pid}"
-            )
+            print(f"-- left running: broker {bootstrap}, workers {pids}, projector {projector.pid}")
             print(f"   export EWS_BOOTSTRAP={bootstrap} EWS_TOPIC_PREFIX={run} EWS_DB_URL={db_url}")
         else:
-            processes.stop(worker)
-            processes.stop(projector)
+            for proc in [*workers, projector]:
+                processes.stop(proc)
             broker.stop()
-            print("-- stopped worker, projector and broker")
+            print("-- stopped workers, projector and broker")
     print(f"read models: {db_url}   (try: EWS_DB_URL={db_url} ews counts)")
     return code
 
 
 def _wait(
-    bootstrap: str, engine: sa.Engine, posted: int, worker, projector, timeout: float = 600
-) -> bool:  # type: ignore[no-untyped-def]
+    bootstrap: str, engine: sa.Engine, posted: int, procs: list, timeout: float = 600
+) -> bool:
     bar = tqdm(total=posted, unit="rec", desc="processed")
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            for proc, name in ((worker, "worker"), (projector, "projector")):
+            for proc in procs:
                 if proc.poll() is not None:
-                    print(f"\n!! the {name} exited with {proc.returncode}; see its log")
+                    print(
+                        f"\n!! {' '.join(proc.args[2:])} exited with {proc.returncode}; see its log"
+                    )
                     return False
             received = sum(r[1] for r in intake_rows(engine))
             bar.n = min(received, posted)

@@ -13,8 +13,10 @@ from readside.projector import positions, projected_topics
 from streams import topology
 
 
-def stream_group() -> str:
-    return f"{topology.prefix()}-stream"
+def stream_groups() -> list[str]:
+    from streams.app import ROLES, group_id
+
+    return [group_id(role) for role in ROLES]
 
 
 def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
@@ -33,8 +35,15 @@ def lag(bootstrap: str, engine: sa.Engine) -> dict[str, int]:
     stream_topics = [topology.records_topic(), topology.commands_topic()]
     ends = _end_offsets(bootstrap, stream_topics + projected_topics())
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    committed: dict = {}
     try:
-        committed = admin.list_group_offsets(stream_group()).get(stream_group(), {})
+        existing = {g["group_id"] for g in admin.list_groups()}
+        groups = [g for g in stream_groups() if g in existing]
+        for group in groups:
+            for offsets in admin.list_group_offsets(group).values():
+                for tp, meta in offsets.items():
+                    if tp not in committed or meta.offset > committed[tp].offset:
+                        committed[tp] = meta
     finally:
         admin.close()
     done = positions(engine)

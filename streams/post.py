@@ -134,13 +134,13 @@ def post_messages(bootstrap: str, messages: Iterable[bytes], progress: bool = Fa
     try:
         for data in messages:
             futures.append(prod.send(topic, key=key_for(data), value=data))
-            if bar:
+            if bar is not None:
                 bar.update(1)
         prod.flush()
         for f in futures:
             f.get(timeout=60)
     finally:
-        if bar:
+        if bar is not None:
             bar.close()
         prod.close()
     return len(futures)

@@ -37,8 +37,16 @@ def start(
     )
 
 
-def start_worker(bootstrap: str, prefix: str, log: Path) -> subprocess.Popen:
-    return start(["worker"], bootstrap, prefix, log)
+def start_worker(bootstrap: str, prefix: str, log: Path, role: str = "all") -> subprocess.Popen:
+    return start(["worker", "--role", role], bootstrap, prefix, log)
+
+
+def start_workers(bootstrap: str, prefix: str, logs: Path) -> list[subprocess.Popen]:
+    """One process per stage (intake, cases), so the stages use both cores."""
+    return [
+        start_worker(bootstrap, prefix, logs / f"{prefix}-{role}.log", role)
+        for role in ("intake", "cases")
+    ]
 
 
 def start_projector(bootstrap: str, prefix: str, db_url: str, log: Path) -> subprocess.Popen:

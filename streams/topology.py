@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
@@ -46,6 +49,11 @@ def dead_letters_topic() -> str:
     return f"{prefix()}.dead-letters"
 
 
+def case_state_changelog_topic() -> str:
+    """The case table's changelog (compacted): the latest state of every case."""
+    return f"{prefix()}.case-state-changelog"
+
+
 def model_events_topic() -> str:
     return f"{prefix()}.model-events"
 
@@ -62,5 +70,11 @@ def all_topics() -> list[TopicSpec]:
         TopicSpec(case_events_topic(), n, KEEP_FOREVER, "domain events, keyed by case id"),
         TopicSpec(receipts_topic(), n, KEEP_FOREVER, "one intake receipt per posted record"),
         TopicSpec(dead_letters_topic(), n, KEEP_FOREVER, "rejected records with the reason"),
+        TopicSpec(
+            case_state_changelog_topic(),
+            n,
+            {"cleanup.policy": "compact"},
+            "latest state of every case (the case table's changelog)",
+        ),
         TopicSpec(model_events_topic(), 1, KEEP_FOREVER, "model promotions and roll-backs"),
     ]

@@ -7,6 +7,7 @@ from readside.projector import Message, apply_batch
 from readside.queries import intake_rows
 from readside.snapshot import snapshot
 from readside.tables import case_timeline, cases, dead_letters
+from schemas.events import receipts_to_bytes
 from streams import topology
 from streams.app import handle_command
 from streams.case import CaseState
@@ -34,7 +35,7 @@ def offline_log(batch):
                 put("e", topology.case_events_topic(), e.to_bytes())
         else:
             put("d", topology.dead_letters_topic(), out.dead_letter.to_bytes())
-        put("r", topology.receipts_topic(), out.receipt.to_bytes())
+        put("r", topology.receipts_topic(), receipts_to_bytes([out.receipt]))
     return log, states
 
 

@@ -1,0 +1,147 @@
+"""Intake benchmark: records/s from post to read model, side by side with a naive loop.
+
+* pipeline: the real system (faust worker: intake + case writer; projector into SQLite),
+  timed from the first post until every record is in the read models (lag 0 everywhere);
+* naive: a kafka-python consumer on the same records that validates each record and writes
+  one row per transaction (no batching, no event log), the way a first version would.
+
+Both read the same N records from the same broker in the same run.
+
+    .venv/bin/python bench/bench_intake.py --records 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa  # noqa: E402
+from kafka import KafkaConsumer  # noqa: E402
+
+from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
+from readside.db import make_engine, migrate  # noqa: E402
+from readside.queries import intake_rows  # noqa: E402
+from schemas.record import RecordRejected, parse_record  # noqa: E402
+from streams import processes, topology  # noqa: E402
+from streams.admin import ensure_topics  # noqa: E402
+from streams.demo_batch import demo_batch  # noqa: E402
+from streams.lag import lag  # noqa: E402
+from streams.post import post_messages  # noqa: E402
+
+
+def run_pipeline(bootstrap: str, data: list[bytes], workdir: Path) -> float:
+    prefix = "bench" + uuid.uuid4().hex[:8]
+    os.environ["EWS_TOPIC_PREFIX"] = prefix
+    ensure_topics(bootstrap)
+    db_url = f"sqlite:///{workdir / (prefix + '.db')}"
+    engine = make_engine(db_url)
+    migrate(engine)
+    procs = processes.start_workers(bootstrap, prefix, workdir)
+    procs.append(processes.start_projector(bootstrap, prefix, db_url, workdir / "projector.log"))
+    try:
+        time.sleep(8)  # let the worker join its group and recover its (empty) table
+        t0 = time.perf_counter()
+        post_messages(bootstrap, data)
+        while True:
+            received = sum(r[1] for r in intake_rows(engine))
+            if received >= len(data) and not any(lag(bootstrap, engine).values()):
+                break
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"a process died; see {workdir}")
+            time.sleep(0.2)
+        return time.perf_counter() - t0
+    finally:
+        for proc in procs:
+            processes.stop(proc)
+
+
+def run_naive(bootstrap: str, data: list[bytes], workdir: Path) -> float:
+    """One consumer, one transaction per record, like a first version would do it."""
+    prefix = "naive" + uuid.uuid4().hex[:8]
+    os.environ["EWS_TOPIC_PREFIX"] = prefix
+    ensure_topics(bootstrap)
+    engine = sa.create_engine(f"sqlite:///{workdir / (prefix + '.db')}")
+    meta = sa.MetaData()
+    rows = sa.Table(
+        "records",
+        meta,
+        sa.Column("id", sa.String, primary_key=True),
+        sa.Column("township", sa.String),
+        sa.Column("ok", sa.Boolean),
+        sa.Column("body", sa.Text),
+    )
+    meta.create_all(engine)
+    consumer = KafkaConsumer(
+        topology.records_topic(),
+        bootstrap_servers=bootstrap,
+        group_id=prefix,
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+    )
+    t0 = time.perf_counter()
+    post_messages(bootstrap, data)
+    seen = 0
+    try:
+        while seen < len(data):
+            for _tp, msgs in consumer.poll(timeout_ms=500).items():
+                for m in msgs:
+                    try:
+                        rec = parse_record(m.value)
+                        township, ok = rec["township"], True
+                    except RecordRejected:
+                        township, ok = None, False
+                    with engine.begin() as conn:
+                        conn.execute(
+                            sa.insert(rows).values(
+                                id=f"{m.partition}:{m.offset}",
+                                township=township,
+                                ok=ok,
+                                body=m.value.decode("utf-8", "replace"),
+                            )
+                        )
+                    seen += 1
+        return time.perf_counter() - t0
+    finally:
+        consumer.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--records", type=int, default=10_000)
+    p.add_argument("--bootstrap", help="use a running broker instead of starting one")
+    args = p.parse_args()
+    data = [x.data for x in demo_batch(args.records, bad_fraction=0.05, duplicates=0)]
+    workdir = Path(tempfile.mkdtemp(prefix="ews-bench-"))
+    broker = None
+    bootstrap = args.bootstrap
+    if not bootstrap:
+        broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
+        broker.start()
+        bootstrap = broker.bootstrap
+    try:
+        naive = run_naive(bootstrap, data, workdir)
+        pipeline = run_pipeline(bootstrap, data, workdir)
+    finally:
+        if broker:
+            broker.stop()
+    n = len(data)
+    print(json.dumps({"records": n, "pipeline_s": round(pipeline, 2), "naive_s": round(naive, 2)}))
+    print(f"{'':<34}{'seconds':>10}{'records/s':>12}")
+    print(f"{'naive loop (1 row per txn)':<34}{naive:>10.1f}{n / naive:>12.0f}")
+    print(f"{'pipeline (post -> read model)':<34}{pipeline:>10.1f}{n / pipeline:>12.0f}")
+    print(f"speed-up: {naive / pipeline:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
