@@ -430,6 +430,9 @@ def _guarded(func: Any) -> Any:
         except ModelRefused as exc:
             _say(f"refused: {exc}")
             return 1
+        except (ConnectionError, LookupError, TimeoutError) as exc:
+            _say(f"error: {exc}")
+            return 1
 
     run.__name__ = getattr(func, "__name__", "command")
     return run

@@ -93,8 +93,10 @@ def read_events_kafka(
     """Every envelope on the case-events topic, from the first offset to the current end."""
     from kafka import KafkaConsumer, TopicPartition
 
+    from models.promotion import check_reachable
     from streams.topology import case_events_topic
 
+    check_reachable(bootstrap)
     topic = topic or case_events_topic()
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,

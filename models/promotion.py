@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import socket
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -108,10 +109,28 @@ def _user() -> str:
         return "unknown"
 
 
+def check_reachable(bootstrap: str, timeout_s: float = 3.0) -> None:
+    """Fail fast, with a clear message, when no broker listens at ``bootstrap``."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection(
+                (host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s
+            ).close()
+            return
+        except (OSError, ValueError):
+            continue
+    raise ConnectionError(
+        f"no Kafka broker reachable at {bootstrap} (start one with `ews broker start`, "
+        "or pass --bootstrap / set EWS_BOOTSTRAP)"
+    )
+
+
 def publish(bootstrap: str, event: dict[str, Any], topic: str | None = None) -> None:
     """Publish one model event and wait until the broker has it (acks=all)."""
     from kafka import KafkaProducer
 
+    check_reachable(bootstrap)
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
@@ -140,6 +159,7 @@ def read_events(
     """Every model event so far, from the first offset."""
     from kafka import KafkaConsumer, TopicPartition
 
+    check_reachable(bootstrap)
     topic = topic or model_events_topic()
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
