@@ -155,7 +155,12 @@ def _case_writer(app: faust.App):  # type: ignore[no-untyped-def]
     # use_partitioner: a case's changelog partition follows its key exactly like the
     # commands topic does, so table and commands stay co-partitioned.
     changelog = app.topic(
-        topology.case_state_changelog_topic(), partitions=n, compacting=True, deleting=False
+        topology.case_state_changelog_topic(),
+        partitions=n,
+        compacting=True,
+        deleting=False,
+        key_serializer="utf8",  # recovery must restore str keys, as the agent looks them up
+        value_serializer="json",
     )
     cases = app.Table(
         "cases", default=None, partitions=n, use_partitioner=True, changelog_topic=changelog

@@ -20,7 +20,7 @@ def stream_groups() -> list[str]:
 
 
 def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     try:
         tps = [
             TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())

@@ -1,0 +1,95 @@
+"""Helpers for the integration tests: run the pipeline, wait for it, and compute what a
+correct, uninterrupted run must produce from the records actually in the log."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from kafka import KafkaConsumer, TopicPartition
+
+from readside.db import make_engine, migrate
+from readside.projector import Message, apply_batch
+from readside.queries import intake_rows
+from readside.snapshot import snapshot
+from schemas.events import receipts_to_bytes
+from streams import processes, topology
+from streams.app import handle_command
+from streams.case import CaseState
+from streams.intake import Admitted, Posted, admit
+from streams.lag import lag
+
+
+def wait_settled(
+    bootstrap: str, engine: sa.Engine, posted: int, procs: list, timeout: float = 300
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in procs:
+            assert p.poll() is None, f"{p.args} exited with {p.returncode}"
+        received = sum(r[1] for r in intake_rows(engine))
+        if received >= posted and not any(lag(bootstrap, engine).values()):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"pipeline not settled after {timeout}s: {lag(bootstrap, engine)}")
+
+
+def received_so_far(engine: sa.Engine) -> int:
+    return sum(r[1] for r in intake_rows(engine))
+
+
+def start_pipeline(bootstrap: str, prefix: str, db_url: str, logs: Path) -> list:
+    return [
+        *processes.start_workers(bootstrap, prefix, logs),
+        processes.start_projector(bootstrap, prefix, db_url, logs / "projector.log"),
+    ]
+
+
+def posted_records(bootstrap: str) -> list[Posted]:
+    """Every message of the records topic, partition by partition, in offset order."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    topic = topology.records_topic()
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    end = consumer.end_offsets(tps)
+    out: list[Posted] = []
+    while any(consumer.position(tp) < end[tp] for tp in tps):
+        for records in consumer.poll(timeout_ms=500).values():
+            out.extend(
+                Posted(r.topic, r.partition, r.offset, r.timestamp, r.value) for r in records
+            )
+    consumer.close()
+    out.sort(key=lambda p: (p.partition, p.offset))
+    return out
+
+
+def reference_snapshot(posted: list[Posted], workdir: Path) -> dict:
+    """Read models of an uninterrupted run over exactly these records, computed with the same
+    pure intake and case code but without Kafka, crashes or batching."""
+    states: dict[str, CaseState] = {}
+    log: list[Message] = []
+    for p in posted:
+        out = admit(p)
+        if isinstance(out, Admitted):
+            cmd = out.command
+            state = states.get(cmd.case_id, CaseState(cmd.case_id))
+            states[cmd.case_id], events = handle_command(state, cmd)
+            log.extend(
+                Message(topology.case_events_topic(), 0, len(log), e.to_bytes()) for e in events
+            )
+        else:
+            log.append(
+                Message(topology.dead_letters_topic(), 0, len(log), out.dead_letter.to_bytes())
+            )
+        log.append(
+            Message(topology.receipts_topic(), 0, len(log), receipts_to_bytes([out.receipt]))
+        )
+    engine = make_engine(f"sqlite:///{workdir / 'reference.db'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        apply_batch(conn, log)
+    snap = snapshot(engine)
+    engine.dispose()
+    return snap
