@@ -151,6 +151,19 @@ def main(argv: list[str] | None = None) -> int:
         f"Brier {m['candidate']['brier']:.4f} (rules {m['rules']['brier']:.4f}, "
         f"base rate {m['candidate']['base_rate']:.4f})"
     )
+    cand, rules = m["candidate"], m["rules"]
+    print(
+        f"calibration: mean predicted {cand['mean_predicted']:.4f} vs observed {cand['base_rate']:.4f}; "
+        "reliability deciles (predicted -> observed): "
+        + ", ".join(
+            f"{b['mean_predicted']:.3f}->{b['observed_rate']:.3f}" for b in cand["reliability"]
+        )
+    )
+    print(
+        f"top {cand['budget_per_week']}/week: precision {cand['precision_at_budget']:.3f} "
+        f"(rules {rules['precision_at_budget']:.3f}), recall {cand['recall_at_budget']:.3f} "
+        f"(rules {rules['recall_at_budget']:.3f})"
+    )
     return 0
 
 
