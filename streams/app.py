@@ -28,6 +28,7 @@ import json
 import logging
 import os
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -70,6 +71,12 @@ def bootstrap() -> str:
     return os.environ.get("EWS_BOOTSTRAP", "127.0.0.1:9092")
 
 
+def _faust_dir() -> str:
+    path = Path(os.environ.get("EWS_FAUST_DIR", topology.PROJECT_ROOT / "var" / "faust"))
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
 ROLES = {"all": ("intake", "cases"), "intake": ("intake",), "cases": ("cases",)}
 
 
@@ -97,7 +104,7 @@ def create_app(role: str = "all") -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         broker_commit_interval=1.0,
-        datadir=os.environ.get("EWS_FAUST_DIR", str(topology.PROJECT_ROOT / "var" / "faust")),
+        datadir=_faust_dir(),
     )
     agents = ROLES[role]
     if "intake" in agents:
