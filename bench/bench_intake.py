@@ -57,10 +57,22 @@ def run_pipeline(bootstrap: str, data: list[bytes], workdir: Path) -> float:
             if any(p.poll() is not None for p in procs):
                 raise RuntimeError(f"a process died; see {workdir}")
             time.sleep(0.2)
-        return time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        for proc in procs:
+            print(f"  cpu {' '.join(proc.args[3:]) or 'worker'}: {_cpu_seconds(proc.pid):.1f}s")
+        return elapsed
     finally:
         for proc in procs:
             processes.stop(proc)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a live process has used, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def run_naive(bootstrap: str, data: list[bytes], workdir: Path) -> float:

@@ -6,10 +6,9 @@ it) are at or before ``as_of``.  Status, people, money, petition clock and text 
 from those records, so the same state gives the same features whether it was folded up to
 ``as_of`` (the stream) or to the end of the log (replays for training).
 
-One exception the state cannot undo: ``CaseState.category`` is the latest category (a later
-correction record may have changed it) because ``RecordSeen`` does not keep the category.  The
-training set is built from states folded only up to each snapshot (``models.dataset``), so it
-is point-in-time there too.
+The category is the one known at ``as_of``: the latest correction record's, else the first
+record's (``RecordSeen.category``; states written before records kept it fall back to
+``CaseState.category``).
 
 The stream and the training code call this same function (through ``models.scoring``).
 """
@@ -157,6 +156,16 @@ def case_text(records: list[RecordSeen]) -> str:
     return full_text(records)[-MAX_TEXT_CHARS:]
 
 
+def category_as_of(state: CaseState, records: list[RecordSeen]) -> str:
+    """The case's category as the known records give it: corrections win, else the first."""
+    corrected = [r.category for r in records if r.record_kind == "correction" and r.category]
+    if corrected:
+        return corrected[-1]
+    if records and records[0].category:
+        return records[0].category
+    return state.category
+
+
 def case_features(state: CaseState, as_of: dt.datetime | str) -> dict[str, Any]:
     """Features of ``state`` as of ``as_of``; nothing recorded or found after ``as_of`` is used.
 
@@ -200,7 +209,8 @@ def case_features(state: CaseState, as_of: dt.datetime | str) -> dict[str, Any]:
     f["two_sessions"] = int(in_two_sessions(day))
     pre_festival = 0 < f["days_to_spring_festival"] <= PRE_FESTIVAL_DAYS
     f["pre_festival"] = int(pre_festival)
-    f["pay_dispute_pre_festival"] = int(pre_festival and state.category in PAY_CATEGORIES)
+    category = category_as_of(state, records)
+    f["pay_dispute_pre_festival"] = int(pre_festival and category in PAY_CATEGORIES)
     measures = [r.measures_taken for r in records if r.measures_taken]
     f["has_measures"] = int(bool(measures))
     f["n_measures"] = len(measures)
@@ -214,7 +224,7 @@ def case_features(state: CaseState, as_of: dt.datetime | str) -> dict[str, Any]:
     f["threat_latest"] = len(hits(latest_text, EXPLICIT_THREATS))
     f["calming_latest"] = len(hits(latest_text, GROUP_BY_CODE["calming"].phrases))
 
-    f["category"] = state.category or "unknown"
+    f["category"] = category or "unknown"
     f["township"] = state.township or "unknown"
     f["status"] = status_as_of(records)
     f["text"] = all_text[-MAX_TEXT_CHARS:]

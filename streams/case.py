@@ -37,6 +37,7 @@ class RecordSeen:
     is_petition: bool | None = None
     petition_received_on: str | None = None
     measures_taken: str | None = None
+    category: str | None = None  # as this record gave it (a correction may change it)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ def _record_appended(state: CaseState, event: Envelope) -> CaseState:
         is_petition=r.get("is_petition"),
         petition_received_on=r.get("petition_received_on"),
         measures_taken=r.get("measures_taken"),
+        category=r.get("category"),
     )
     category = r["category"] if r.get("record_kind") == "correction" else state.category
     return replace(

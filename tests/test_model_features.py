@@ -181,3 +181,30 @@ def test_dataset_is_the_same_however_the_log_is_ordered() -> None:
     ]
     cases = group_by_case(events)
     assert log_end(cases) >= max(dt.datetime.fromisoformat(r.as_of).timestamp() for r in forward)
+
+
+def test_a_later_correction_does_not_change_the_category_at_an_earlier_time():
+    from schemas.events import SubmitRecord, case_id_for
+    from schemas.record import fingerprint, validate
+    from streams.app import handle_command
+    from streams.case import CaseState
+
+    case = case_id_for("周庄镇", "ZZ-9")
+    state = CaseState(case)
+    for i, extra in enumerate(({}, {"record_kind": "correction", "category": "拖欠工程款"})):
+        record = validate(
+            {
+                "township": "周庄镇",
+                "ref_no": "ZZ-9",
+                "found_at": f"2026-03-{1 + 10 * i:02d}",
+                "category": "拖欠农民工工资",
+                "description": "讨薪",
+                **extra,
+            }
+        )
+        cmd = SubmitRecord(
+            f"r:{i}", case, record, fingerprint(record), f"2026-03-{1 + 10 * i:02d}T02:00:00+00:00"
+        )
+        state, _ = handle_command(state, cmd)
+    assert case_features(state, "2026-03-05T12:00:00+08:00")["category"] == "unpaid_wages"
+    assert case_features(state, "2026-03-20T12:00:00+08:00")["category"] == "unpaid_construction"
