@@ -23,6 +23,7 @@ from readside.projector import Projector
 from readside.queries import case_timeline_text, intake_rows, intake_table
 from readside.snapshot import snapshot
 from readside.tables import case_timeline, cases, dead_letters
+from schemas.record import fingerprint, parse_record
 from streams import processes
 from streams.admin import ensure_topics
 from streams.demo_batch import demo_batch, expected_counts
@@ -96,7 +97,7 @@ def run_demo(
                 processes.stop(proc)
             broker.stop()
             print("-- stopped workers, projector and broker")
-    print(f"read models: {db_url}   (try: EWS_DB_URL={db_url} ews counts)")
+    print(f"read models: {db_url}   (try: EWS_DB_URL={db_url} .venv/bin/ews counts)")
     return code
 
 
@@ -160,13 +161,18 @@ def _report(engine: sa.Engine, batch) -> int:  # type: ignore[no-untyped-def]
     for code, n in sorted(reasons):
         print(f"   {code:<18} {n}")
     dups = sum(1 for p in batch if p.duplicate)
+    distinct = len({fingerprint(parse_record(p.data)) for p in batch if p.expect == "accepted"})
+    appended = dict(by_type).get("RecordAppended", 0)
     print(
         f"\n== cases: {n_cases} ({status.get('open', 0)} open, {status.get('closed', 0)} closed), {n_events} events"
     )
     for kind, n in sorted(by_type):
         print(f"   {kind:<16} {n}")
-    print(f"   {dups} records were posted twice: accepted, but each gave one RecordAppended")
+    print(
+        f"   {dups} records were posted twice; {distinct} distinct valid records, "
+        f"{appended} RecordAppended events: {'one event each' if distinct == appended else 'MISMATCH'}"
+    )
     if busiest:
         print("\n== the case with most follow-ups")
         print(case_timeline_text(engine, busiest))
-    return 0 if match else 1
+    return 0 if match and distinct == appended else 1
