@@ -24,6 +24,7 @@ Run it with ``ews worker``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ import faust
 from faust.serializers import codecs
 
 from schemas.events import (
+    DeadLetter,
     Envelope,
     IntakeReceipt,
     SubmitRecord,
@@ -159,6 +161,7 @@ def _intake(app: faust.App):  # type: ignore[no-untyped-def]
 def _case_writer(app: faust.App):  # type: ignore[no-untyped-def]
     n = topology.partitions()
     events = topology.case_events_topic()
+    dead_letters = topology.dead_letters_topic()
     # use_partitioner: a case's changelog partition follows its key exactly like the
     # commands topic does, so table and commands stay co-partitioned.
     changelog = app.topic(
@@ -182,8 +185,22 @@ def _case_writer(app: faust.App):  # type: ignore[no-untyped-def]
             for event in batch:
                 try:
                     received = commands_from_bytes(event.message.value)
-                except Exception as exc:  # not ours to decide; keep the worker alive
-                    log.error("unreadable command at offset %s: %s", event.message.offset, exc)
+                except Exception as exc:  # keep the worker alive; keep the message
+                    m = event.message
+                    log.error("unreadable command %s:%s: %s", m.partition, m.offset, exc)
+                    dead = DeadLetter(
+                        dead_letter_id=f"case-commands:{m.partition}:{m.offset}",
+                        source_topic=m.topic,
+                        source_partition=m.partition,
+                        source_offset=m.offset,
+                        reason_code="unreadable_command",
+                        reason=f"{type(exc).__name__}: {exc}",
+                        original_b64=base64.b64encode(m.value or b"").decode("ascii"),
+                        received_at=Posted(
+                            m.topic, m.partition, m.offset, int(m.timestamp * 1000), None
+                        ).received_at,
+                    )
+                    await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
                     continue
                 for command in received:
                     state = states.get(command.case_id) or _load(cases, command.case_id)

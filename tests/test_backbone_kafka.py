@@ -125,3 +125,38 @@ def test_kill_9_halfway_then_restart_loses_and_duplicates_nothing(
         assert not extra and not missing, f"{table}: extra {extra}, missing {missing}"
     assert live == reference
     engine.dispose()
+
+
+def test_single_worker_keeps_going_past_a_garbage_command(kafka_bootstrap, topic_prefix, tmp_path):
+    """One `ews worker` process (both agents); a foreign producer writes garbage to the
+    commands topic: it becomes a dead letter, and the records around it are processed."""
+    from kafka import KafkaProducer
+
+    from streams.topology import commands_topic
+
+    ensure_topics(kafka_bootstrap)
+    db_url = f"sqlite:///{tmp_path / 'ews.db'}"
+    engine = make_engine(db_url)
+    migrate(engine)
+    batch = demo_batch(200, bad_fraction=0.0)
+    procs = [
+        processes.start_worker(kafka_bootstrap, topic_prefix, tmp_path / "worker.log"),
+        processes.start_projector(kafka_bootstrap, topic_prefix, db_url, tmp_path / "p.log"),
+    ]
+    try:
+        post_messages(kafka_bootstrap, (p.data for p in batch[:100]))
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        producer.send(commands_topic(), b"\x00not a command", partition=0).get(timeout=30)
+        producer.close()
+        post_messages(kafka_bootstrap, (p.data for p in batch[100:]))
+        wait_settled(kafka_bootstrap, engine, len(batch), procs)
+    finally:
+        for p in procs:
+            processes.stop(p)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(dead_letters)).mappings().all()
+    assert [(r["reason_code"], base64.b64decode(r["original_b64"])) for r in rows] == [
+        ("unreadable_command", b"\x00not a command")
+    ]
+    assert {t: (r, a, d) for t, r, a, d in intake_rows(engine)} == expected_counts(batch)
+    engine.dispose()
