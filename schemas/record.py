@@ -373,7 +373,24 @@ def parse_record(data: bytes) -> dict[str, Any]:
         raise RecordRejected(
             "not_json", f"record is not JSON: {exc.msg} at character {exc.pos}"
         ) from None
+    if "\\u" in text and _has_lone_surrogate(raw):
+        raise RecordRejected("not_utf8", "record has \\u escapes of unpaired surrogates, not text")
     return validate(raw)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """True if a decoded JSON value holds a lone surrogate (from a \\ud800-style escape)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def township_hint(data: bytes) -> str | None:
@@ -384,7 +401,8 @@ def township_hint(data: bytes) -> str | None:
         return None
     if isinstance(raw, dict):
         value = raw.get("township", raw.get("town"))
-        if isinstance(value, str) and value.strip() and len(value) <= 32:
+        readable = isinstance(value, str) and not _has_lone_surrogate(value)
+        if readable and value.strip() and len(value) <= 32:
             return value.strip()
     return None
 

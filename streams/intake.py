@@ -59,11 +59,14 @@ def admit(posted: Posted) -> Admitted | Rejected:
     """Validate one posted message and say what it becomes."""
     data = posted.value or b""
     try:
-        record = parse_record(data)
+        return _admitted(posted, parse_record(data))
     except RecordRejected as exc:
         return _rejected(posted, data, exc.code, exc.message)
-    except Exception as exc:  # a validator bug must not kill the worker or lose the message
+    except Exception as exc:  # a bug here must not kill the worker or lose the message
         return _rejected(posted, data, "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+def _admitted(posted: Posted, record: dict) -> Admitted:
     case_id = case_id_for(record["township"], record["ref_no"])
     command = SubmitRecord(
         command_id=posted.message_id,

@@ -59,3 +59,55 @@ def test_demo_batch_has_every_bad_kind_and_duplicates():
         out = admit(posted(p.data))
         assert (out.receipt.outcome == "accepted") == (p.expect == "accepted")
         assert out.receipt.township == p.township
+
+
+def test_lone_surrogate_escapes_are_dead_lettered_and_pairs_are_fine():
+    lone = b'{"township": "\\ud800", "ref_no": "a", "found_at": "2026-01-01", "category": "neighbour", "description": "x"}'
+    out = admit(posted(lone))
+    assert isinstance(out, Rejected) and out.dead_letter.reason_code == "not_utf8"
+    out.receipt.to_bytes()  # the receipt itself must be writable
+    pair = lone.replace(b"\\ud800", "周庄镇".encode()).replace(b'"x"', b'"\\ud83d\\ude00"')
+    assert isinstance(admit(posted(pair)), Admitted)
+
+
+def test_no_input_makes_intake_raise():
+    """Random damage to good records and random JSON values: always a verdict, never a crash."""
+    import json
+    import random
+
+    from schemas.events import commands_to_bytes, receipts_to_bytes
+
+    rng = random.Random(5)
+    base = json.dumps(GOOD, ensure_ascii=False).encode()
+    values = [
+        None,
+        True,
+        1e308,
+        -1,
+        10**40,
+        float("inf"),
+        [],
+        {},
+        {"a": [1]},
+        "",
+        "\\ud800",
+        "x" * 5000,
+    ]
+    for i in range(3000):
+        if i % 2:
+            data = bytearray(base)
+            for _ in range(rng.randint(1, 4)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            data = bytes(data)
+        else:
+            record = dict(GOOD)
+            record[
+                rng.choice([*GOOD, "people_involved", "parties", "is_petition", "schema_version"])
+            ] = rng.choice(values)
+            data = json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        out = admit(posted(data, offset=i))
+        receipts_to_bytes([out.receipt])
+        if isinstance(out, Admitted):
+            commands_to_bytes([out.command])
+        else:
+            out.dead_letter.to_bytes()
