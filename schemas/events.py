@@ -2,8 +2,9 @@
 
 Every event on the ``case-events`` topic is an :class:`Envelope` keyed by ``case_id``:
 
-* ``event_id``: deterministic (derived from the case, its sequence number and the command that
-  caused it), so an event re-emitted after a crash has the same id and consumers drop it;
+* ``event_id``: deterministic (derived from the case, the command that caused it and the
+  event's place among that command's events), so an event re-emitted after a crash has the
+  same id and consumers drop it;
 * ``seq``: 1, 2, 3 ... per case, with no gaps; one writer per case (the case agent) assigns it;
 * ``occurred_at``: domain time (when the dispute or follow-up was found);
 * ``recorded_at``: when the system received the fact (the Kafka timestamp of the posted record
@@ -127,6 +128,27 @@ def command_from_dict(d: dict[str, Any]) -> SubmitRecord:
 def commands_to_bytes(commands: list[SubmitRecord]) -> bytes:
     body = [c.to_dict() for c in commands]
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+MAX_COMMAND_MESSAGE = 700_000  # bytes; Kafka's default message limit is 1 MB
+
+
+def command_messages(commands: list[SubmitRecord], limit: int = MAX_COMMAND_MESSAGE) -> list[bytes]:
+    """The commands as one or more list messages, each below ``limit`` bytes (a record is at
+    most 64 KiB raw, so any single command fits)."""
+    out: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 2
+    for c in commands:
+        item = json.dumps(c.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if chunk and size + len(item) + 1 > limit:
+            out.append(b"[" + b",".join(chunk) + b"]")
+            chunk, size = [], 2
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        out.append(b"[" + b",".join(chunk) + b"]")
+    return out
 
 
 def commands_from_bytes(data: bytes) -> list[SubmitRecord]:

@@ -223,6 +223,7 @@ class RecordRejected(ValueError):
 
 
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
+_CONTROL_CHARS = frozenset(chr(i) for i in range(32) if chr(i) not in "\t\n\r") | {"\x7f"}
 
 
 def _parse_datetime(value: str) -> dt.datetime:
@@ -239,11 +240,15 @@ def _coerce(field: Field, value: Any) -> Any:
     """Check one value against its field; return the normalised value or raise."""
     name = field.name
     if field.kind in ("str", "text"):
+        if field.kind == "str" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # a number typed into a spreadsheet cell: 排查编号 2026001
         if not isinstance(value, str):
             raise RecordRejected(
                 "wrong_type", f"{name} must be a string, got {type(value).__name__}"
             )
         value = value.strip()
+        if any(c in value for c in _CONTROL_CHARS):
+            raise RecordRejected("invalid_value", f"{name} contains control characters")
         if len(value) > field.max_len:
             code = "oversized_text" if field.kind == "text" else "invalid_value"
             raise RecordRejected(
@@ -251,7 +256,7 @@ def _coerce(field: Field, value: Any) -> Any:
             )
         return value
     if field.kind == "int":
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) < 20:
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int):
             raise RecordRejected("wrong_type", f"{name} must be a whole number, got {value!r}")
@@ -259,13 +264,16 @@ def _coerce(field: Field, value: Any) -> Any:
         if isinstance(value, str):
             try:
                 value = float(value.strip().replace(",", ""))
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise RecordRejected(
                     "wrong_type", f"{name} must be a number, got {value!r}"
                 ) from None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             raise RecordRejected("wrong_type", f"{name} must be a number, got {value!r}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise RecordRejected("invalid_value", f"{name} is too large") from None
     elif field.kind == "bool":
         if isinstance(value, str) and value.strip() in ("是", "true", "1", "否", "false", "0"):
             value = value.strip() in ("是", "true", "1")
@@ -281,7 +289,10 @@ def _coerce(field: Field, value: Any) -> Any:
             parsed = _parse_datetime(value)
         except ValueError:
             raise RecordRejected("invalid_value", f"{name} is not a date: {value!r}") from None
-        return parsed.date().isoformat() if field.kind == "date" else parsed.isoformat()
+        if field.kind == "date":
+            return parsed.date().isoformat()
+        # one zone, whole seconds: the stored text sorts in time order and has a fixed length
+        return parsed.astimezone(CHINA_TZ).replace(microsecond=0).isoformat()
     elif field.kind == "enum":
         if not isinstance(value, str):
             raise RecordRejected(
@@ -304,6 +315,8 @@ def _coerce(field: Field, value: Any) -> Any:
             raise RecordRejected("wrong_type", f"{name} must be a list of names")
         if len(value) > field.max_len:
             raise RecordRejected("invalid_value", f"{name} lists more than {field.max_len} names")
+        if any(c in v for v in value for c in _CONTROL_CHARS):
+            raise RecordRejected("invalid_value", f"{name} contains control characters")
         return [v.strip()[:32] for v in value]
     if field.minimum is not None and value < field.minimum:
         raise RecordRejected(
@@ -333,12 +346,13 @@ def validate(raw: Any) -> dict[str, Any]:
             "not_an_object", f"a record must be a JSON object, got {type(raw).__name__}"
         )
     version = raw.get("schema_version")
-    if version is not None and version not in (1, 2):
+    if version is not None and (type(version) is not int or version not in (1, 2)):
         raise RecordRejected("unsupported_version", f"schema_version {version!r} is not supported")
     raw = upcast(raw)
     unknown = sorted(k for k in raw if k not in FIELD_BY_NAME)
     if unknown:
-        raise RecordRejected("unknown_field", f"unknown field(s): {', '.join(unknown)}")
+        names = ", ".join(repr(k)[:40] for k in unknown[:10])
+        raise RecordRejected("unknown_field", f"unknown field(s): {names}")
     record: dict[str, Any] = {}
     for field in FIELDS:
         value = raw.get(field.name)
@@ -373,6 +387,10 @@ def parse_record(data: bytes) -> dict[str, Any]:
         raise RecordRejected(
             "not_json", f"record is not JSON: {exc.msg} at character {exc.pos}"
         ) from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, [[[[ ... 60,000 deep
+        raise RecordRejected(
+            "not_json", f"record cannot be read as JSON ({type(exc).__name__})"
+        ) from None
     if "\\u" in text and _has_lone_surrogate(raw):
         raise RecordRejected("not_utf8", "record has \\u escapes of unpaired surrogates, not text")
     return validate(raw)
@@ -397,11 +415,12 @@ def township_hint(data: bytes) -> str | None:
     """Best-effort township of a record that failed validation (for per-township counts)."""
     try:
         raw = json.loads(data.decode("utf-8", errors="replace"))
-    except json.JSONDecodeError:
+    except Exception:  # not JSON, too deep, too long a number ...
         return None
     if isinstance(raw, dict):
         value = raw.get("township", raw.get("town"))
         readable = isinstance(value, str) and not _has_lone_surrogate(value)
+        readable = readable and not any(c in value for c in _CONTROL_CHARS)
         if readable and value.strip() and len(value) <= 32:
             return value.strip()
     return None

@@ -12,11 +12,18 @@ Two agents, each with concurrency 1 (faust can commit past an in-flight message 
 A worker runs both (role ``all``) or one of them (``intake`` / ``cases``), so the stages can
 use separate cores and scale separately; more partitions and more workers per role scale out.
 
-Crash safety (at-least-once in, exactly-once effect out): the case agent waits until a batch's
-events are acknowledged by the broker *before* it writes the new states to the table, and faust
-flushes the producer (changelog included) before it commits input offsets.  A crash at any
-point therefore either re-emits the same events with the same ids (consumers drop them) or
-finds the record's fingerprint already in the state (nothing to emit).
+Crash safety (at-least-once in, exactly-once effect out):
+
+* bad input (a record that fails validation, a command that cannot be read or applied) becomes
+  a dead letter with its reason, and the batch goes on;
+* every batch waits until all it produced is delivered; the case writer first its events, then
+  the new states to the changelog, and only then updates the table in memory;
+* anything else that goes wrong in a batch stops the process at once (``_or_die``), so the batch
+  is never acknowledged (faust acks a batch even when the agent raises); the restarted worker
+  reprocesses it.
+
+A crash at any point therefore either re-emits the same events with the same ids (consumers
+drop them) or finds the record's fingerprint already in the state (nothing to emit).
 
 Run it with ``ews worker``.
 """
@@ -25,10 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +49,8 @@ from schemas.events import (
     Envelope,
     IntakeReceipt,
     SubmitRecord,
+    command_messages,
     commands_from_bytes,
-    commands_to_bytes,
     partition_for,
     receipts_to_bytes,
 )
@@ -102,6 +111,7 @@ def create_app(role: str = "all") -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger_ms=5,
+        producer_max_request_size=topology.MAX_MESSAGE_BYTES,
         web_enabled=False,
         key_serializer="raw",
         value_serializer="raw",
@@ -136,24 +146,32 @@ def _intake(app: faust.App):  # type: ignore[no-untyped-def]
 
     async def intake(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
-            by_partition: dict[int, list[SubmitRecord]] = defaultdict(list)
-            batch_receipts: list[IntakeReceipt] = []
-            for event in batch:
-                m = event.message
-                posted = Posted(m.topic, m.partition, m.offset, int(m.timestamp * 1000), m.value)
-                outcome = admit(posted)
-                batch_receipts.append(outcome.receipt)
-                if isinstance(outcome, Admitted):
-                    cmd = outcome.command
-                    by_partition[partition_for(cmd.case_id, n)].append(cmd)
-                else:
-                    dead = outcome.dead_letter
-                    log.warning("dead letter %s: %s", dead.dead_letter_id, dead.reason)
-                    await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
-            for partition, cmds in by_partition.items():
-                await _send(app, commands, None, commands_to_bytes(cmds), partition)
-            first = batch[0].message.partition
-            await _send(app, receipts, None, receipts_to_bytes(batch_receipts), first)
+            async with _or_die("intake"):
+                by_partition: dict[int, list[SubmitRecord]] = defaultdict(list)
+                batch_receipts: list[IntakeReceipt] = []
+                sent = []
+                for event in batch:
+                    m = event.message
+                    ts = int(m.timestamp * 1000)
+                    outcome = admit(Posted(m.topic, m.partition, m.offset, ts, m.value))
+                    batch_receipts.append(outcome.receipt)
+                    if isinstance(outcome, Admitted):
+                        cmd = outcome.command
+                        by_partition[partition_for(cmd.case_id, n)].append(cmd)
+                    else:
+                        dead = outcome.dead_letter
+                        log.warning("dead letter %s: %s", dead.dead_letter_id, dead.reason)
+                        sent.append(
+                            await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
+                        )
+                for partition, cmds in by_partition.items():
+                    for body in command_messages(cmds):
+                        sent.append(await _send(app, commands, None, body, partition))
+                first = batch[0].message.partition
+                sent.append(
+                    await _send(app, receipts, None, receipts_to_bytes(batch_receipts), first)
+                )
+                await asyncio.gather(*sent)  # delivered, or we die before the batch is acked
 
     return intake
 
@@ -180,54 +198,81 @@ def _case_writer(app: faust.App):  # type: ignore[no-untyped-def]
 
     async def case_writer(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=BATCH_WITHIN):
-            states: dict[str, CaseState] = {}
-            pending = []
-            for event in batch:
-                try:
-                    received = commands_from_bytes(event.message.value)
-                except Exception as exc:  # keep the worker alive; keep the message
+            async with _or_die("case writer"):
+                states: dict[str, CaseState] = {}
+                sent = []
+                for event in batch:
                     m = event.message
-                    log.error("unreadable command %s:%s: %s", m.partition, m.offset, exc)
-                    dead = DeadLetter(
-                        dead_letter_id=f"case-commands:{m.partition}:{m.offset}",
-                        source_topic=m.topic,
-                        source_partition=m.partition,
-                        source_offset=m.offset,
-                        reason_code="unreadable_command",
-                        reason=f"{type(exc).__name__}: {exc}",
-                        original_b64=base64.b64encode(m.value or b"").decode("ascii"),
-                        received_at=Posted(
-                            m.topic, m.partition, m.offset, int(m.timestamp * 1000), None
-                        ).received_at,
-                    )
-                    await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
-                    continue
-                for command in received:
-                    state = states.get(command.case_id) or _load(cases, command.case_id)
-                    state, new_events = handle_command(state, command)
-                    states[command.case_id] = state
-                    for e in new_events:
-                        key = e.case_id.encode()
-                        part = partition_for(e.case_id, n)
-                        pending.append(await _send(app, events, key, e.to_bytes(), part))
-            # the events must be in the log before the new states go to the changelog
-            if pending:
-                await asyncio.gather(*pending)
-            for case_id, state in states.items():
-                await _save(app, cases, case_id, state, n)
+                    try:
+                        received = commands_from_bytes(m.value)
+                    except Exception as exc:  # not a command list: keep it, go on
+                        dead = _dead_command(m, m.offset, "unreadable_command", exc)
+                        sent.append(
+                            await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
+                        )
+                        continue
+                    for i, command in enumerate(received):
+                        try:
+                            state = states.get(command.case_id) or _load(cases, command.case_id)
+                            state, new_events = handle_command(state, command)
+                        except Exception as exc:  # a malformed command: keep it, go on
+                            dead = _dead_command(m, f"{m.offset}:{i}", "invalid_command", exc)
+                            sent.append(
+                                await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
+                            )
+                            continue
+                        states[command.case_id] = state
+                        for e in new_events:
+                            key, part = e.case_id.encode(), partition_for(e.case_id, n)
+                            sent.append(await _send(app, events, key, e.to_bytes(), part))
+                # the events must be in the log before the new states go to the changelog
+                await asyncio.gather(*sent)
+                saved = [await _save(app, case_id, state, n) for case_id, state in states.items()]
+                await asyncio.gather(*saved)
+                for case_id, state in states.items():
+                    cases.data[case_id] = state.to_dict()
 
     return case_writer
 
 
-async def _save(app: faust.App, table: Any, case_id: str, state: CaseState, n: int) -> None:
-    """table[case_id] = state, with the changelog record produced directly: faust's own
-    changelog path sends one buffered message at a time and was the pipeline's bottleneck.
-    The bytes are what the table's serializers write, so faust's recovery reads them back."""
-    value = state.to_dict()
-    table.data[case_id] = value
-    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+async def _save(app: faust.App, case_id: str, state: CaseState, n: int) -> Any:
+    """Produce the case's new state to the table's changelog; returns the delivery future.
+
+    Produced directly (faust's own changelog path sends one buffered message at a time and was
+    the pipeline's bottleneck), with the bytes the table's serializers write, so faust's
+    recovery reads them back.  The caller updates the table only once this is delivered."""
+    body = json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     topic = topology.case_state_changelog_topic()
-    await _send(app, topic, case_id.encode("utf-8"), body, partition_for(case_id, n))
+    return await _send(app, topic, case_id.encode("utf-8"), body, partition_for(case_id, n))
+
+
+def _dead_command(m: Any, position: object, code: str, exc: Exception) -> DeadLetter:
+    log.error("%s at case-commands %s:%s: %s", code, m.partition, position, exc)
+    return DeadLetter(
+        dead_letter_id=f"case-commands:{m.partition}:{position}",
+        source_topic=m.topic,
+        source_partition=m.partition,
+        source_offset=m.offset,
+        reason_code=code,
+        reason=f"{type(exc).__name__}: {exc}",
+        original_b64=base64.b64encode(m.value or b"").decode("ascii"),
+        received_at=Posted(
+            m.topic, m.partition, m.offset, int(m.timestamp * 1000), None
+        ).received_at,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _or_die(agent: str) -> AsyncIterator[None]:
+    """Bad input never gets here (it is dead-lettered); anything that does (a send that failed
+    after the producer's retries, a bug) stops the process at once, like kill -9, so that
+    faust cannot ack the batch on the way out: a restarted worker reprocesses it."""
+    try:
+        yield
+    except Exception:
+        log.critical("%s: batch failed; exiting without acknowledging it", agent, exc_info=True)
+        logging.shutdown()
+        os._exit(70)
 
 
 def _load(table: Any, case_id: str) -> CaseState:

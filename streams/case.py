@@ -17,7 +17,8 @@ from typing import Any
 from schemas.events import Envelope, SubmitRecord, event_id
 from schemas.record import CLOSING_STATUSES
 
-MAX_RECORDS_KEPT = 200  # a case with more follow-ups than this keeps its latest ones
+MAX_RECORDS_KEPT = 100  # a case with more follow-ups than this keeps its latest ones
+MAX_TEXT_KEPT = 500  # characters of each record's text the state keeps (the log keeps all)
 
 
 @dataclass(frozen=True)
@@ -160,14 +161,14 @@ def _record_appended(state: CaseState, event: Envelope) -> CaseState:
         recorded_at=event.recorded_at,
         record_kind=r.get("record_kind", "initial"),
         follow_up_status=r.get("follow_up_status", "new"),
-        description=r.get("description", ""),
+        description=_clip(r.get("description", "")),
         people_involved=r.get("people_involved"),
         amount_involved_yuan=r.get("amount_involved_yuan"),
         prior_visits=r.get("prior_visits"),
         prior_skip_level=r.get("prior_skip_level"),
         is_petition=r.get("is_petition"),
         petition_received_on=r.get("petition_received_on"),
-        measures_taken=r.get("measures_taken"),
+        measures_taken=_clip(r.get("measures_taken")),
         category=r.get("category"),
     )
     category = r["category"] if r.get("record_kind") == "correction" else state.category
@@ -179,6 +180,10 @@ def _record_appended(state: CaseState, event: Envelope) -> CaseState:
         records=(*state.records, seen)[-MAX_RECORDS_KEPT:],
         fingerprints=(*state.fingerprints, seen.fingerprint),
     )
+
+
+def _clip(text: str | None) -> str | None:
+    return text[:MAX_TEXT_KEPT] if text else text
 
 
 def _case_closed(state: CaseState, event: Envelope) -> CaseState:

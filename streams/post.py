@@ -71,6 +71,8 @@ def key_for(data: bytes) -> bytes | None:
         raw = json.loads(data)
         township = raw.get("township") or raw.get("town")
         ref_no = raw.get("ref_no") or raw.get("case_no")
+        if isinstance(ref_no, int) and not isinstance(ref_no, bool):
+            ref_no = str(ref_no)
         if isinstance(township, str) and isinstance(ref_no, str):
             return f"{township.strip()}|{ref_no.strip().upper()}".encode()
     except Exception:
@@ -93,8 +95,10 @@ def read_messages(path: Path) -> Iterator[bytes]:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         with open(path, "rb") as f:
-            for line in f:
+            for number, line in enumerate(f):
                 line = line.rstrip(b"\r\n")
+                if number == 0:
+                    line = line.removeprefix(b"\xef\xbb\xbf")  # saved by Notepad with a BOM
                 if line.strip():
                     yield line
     elif suffix == ".csv":

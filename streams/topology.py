@@ -15,6 +15,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # room for a large case state or command list
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,19 @@ def all_topics() -> list[TopicSpec]:
     n = partitions()
     return [
         TopicSpec(records_topic(), n, KEEP_FOREVER, "screening records as posted (raw bytes)"),
-        TopicSpec(commands_topic(), n, KEEP_FOREVER, "commands to a case, keyed by case id"),
+        TopicSpec(
+            commands_topic(),
+            n,
+            {**KEEP_FOREVER, "max.message.bytes": str(MAX_MESSAGE_BYTES)},
+            "commands to a case, in the case's partition",
+        ),
         TopicSpec(case_events_topic(), n, KEEP_FOREVER, "domain events, keyed by case id"),
         TopicSpec(receipts_topic(), n, KEEP_FOREVER, "one intake receipt per posted record"),
         TopicSpec(dead_letters_topic(), n, KEEP_FOREVER, "rejected records with the reason"),
         TopicSpec(
             case_state_changelog_topic(),
             n,
-            {"cleanup.policy": "compact"},
+            {"cleanup.policy": "compact", "max.message.bytes": str(MAX_MESSAGE_BYTES)},
             "latest state of every case (the case table's changelog)",
         ),
         TopicSpec(model_events_topic(), 1, KEEP_FOREVER, "model promotions and roll-backs"),

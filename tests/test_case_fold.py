@@ -90,3 +90,31 @@ def test_state_survives_the_table_round_trip():
 def test_a_correction_changes_the_category():
     state, _ = run([submit(0), submit(1, record_kind="correction", category="拖欠工程款")])
     assert state.category == "unpaid_construction"
+
+
+def test_case_state_stays_small_however_long_the_texts():
+    from streams.case import MAX_RECORDS_KEPT, MAX_TEXT_KEPT
+
+    long_text = "讨薪" * 1990
+    commands = [
+        submit(i % 20, description=f"{i}{long_text}", measures_taken=long_text) for i in range(150)
+    ]
+    commands = [
+        SubmitRecord(f"records:0:{i}", c.case_id, c.record, f"fp{i}", c.received_at)
+        for i, c in enumerate(commands)
+    ]
+    state, _ = run(commands)
+    assert len(state.records) == MAX_RECORDS_KEPT
+    assert all(len(r.description) <= MAX_TEXT_KEPT for r in state.records)
+    import json
+
+    assert len(json.dumps(state.to_dict(), ensure_ascii=False).encode()) < 1_000_000
+
+
+def test_large_command_lists_are_split_below_the_message_limit():
+    from schemas.events import command_messages, commands_from_bytes
+
+    cmds = [submit(i % 20, description="讨" * 3900) for i in range(60)]
+    messages = command_messages(cmds)
+    assert len(messages) > 1 and all(len(m) < 700_000 for m in messages)
+    assert [c for m in messages for c in commands_from_bytes(m)] == cmds

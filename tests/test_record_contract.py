@@ -131,3 +131,36 @@ def test_json_schema_and_validator_agree_on_examples():
             }
         )
     )
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"people_involved": "²"}, "wrong_type"),
+        ({"amount_involved_yuan": 10**400}, "invalid_value"),
+        ({"schema_version": True}, "unsupported_version"),
+        ({"description": "工资\u0000拖欠"}, "invalid_value"),
+        ({"parties": ["张三\u0007"]}, "invalid_value"),
+    ],
+)
+def test_values_that_would_break_a_database_are_rejected(change, code):
+    with pytest.raises(RecordRejected) as err:
+        parse_record(enc({**GOOD, **change}))
+    assert err.value.code == code
+    assert "\x00" not in err.value.message
+
+
+@pytest.mark.parametrize("data", [b'{"people_involved": ' + b"9" * 5000 + b"}", b"[" * 60000])
+def test_json_too_deep_or_too_long_a_number_is_not_json(data):
+    with pytest.raises(RecordRejected) as err:
+        parse_record(data)
+    assert err.value.code == "not_json"
+
+
+def test_times_are_stored_in_china_time_to_the_second():
+    r = parse_record(enc({**GOOD, "found_at": "2026-01-10T01:30:00.123456+00:00"}))
+    assert r["found_at"] == "2026-01-10T09:30:00+08:00"
+
+
+def test_a_number_typed_into_a_text_cell_is_text():
+    assert parse_record(enc({**GOOD, "ref_no": 2026001}))["ref_no"] == "2026001"
