@@ -147,6 +147,10 @@ def test_single_worker_keeps_going_past_a_garbage_command(kafka_bootstrap, topic
         post_messages(kafka_bootstrap, (p.data for p in batch[:100]))
         producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
         producer.send(commands_topic(), b"\x00not a command", partition=0).get(timeout=30)
+        invalid = (
+            b'[{"command_id":"x","case_id":"C1","record":{},"fingerprint":"f","received_at":"t"}]'
+        )
+        producer.send(commands_topic(), invalid, partition=1).get(timeout=30)
         producer.close()
         post_messages(kafka_bootstrap, (p.data for p in batch[100:]))
         wait_settled(kafka_bootstrap, engine, len(batch), procs)
@@ -155,8 +159,9 @@ def test_single_worker_keeps_going_past_a_garbage_command(kafka_bootstrap, topic
             processes.stop(p)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(dead_letters)).mappings().all()
-    assert [(r["reason_code"], base64.b64decode(r["original_b64"])) for r in rows] == [
-        ("unreadable_command", b"\x00not a command")
+    assert sorted((r["reason_code"], base64.b64decode(r["original_b64"])) for r in rows) == [
+        ("invalid_command", invalid),
+        ("unreadable_command", b"\x00not a command"),
     ]
     assert {t: (r, a, d) for t, r, a, d in intake_rows(engine)} == expected_counts(batch)
     engine.dispose()
