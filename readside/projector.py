@@ -10,6 +10,7 @@ stream after a crash (same ``event_id``, same ``seq``) and repeated receipts or 
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -26,12 +27,15 @@ from readside.tables import (
     dead_letters,
     intake_counts,
     intake_receipts,
+    projection_failures,
     projection_offsets,
 )
 from schemas.events import DeadLetter, Envelope, IntakeReceipt, receipts_from_bytes
 from streams import topology
 
 log = logging.getLogger("ews.projector")
+# errors caused by a message's content (not by the database being unreachable)
+DATA_ERRORS = (sa.exc.DataError, sa.exc.IntegrityError, KeyError, TypeError, ValueError)
 CHUNK = 500  # ids per IN (...) query
 
 
@@ -70,6 +74,7 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message]) -> dict[str, int]
     events: list[Envelope] = []
     receipts: list[IntakeReceipt] = []
     deads: list[DeadLetter] = []
+    unreadable: list[tuple[Message, Exception]] = []
     for m in batch:
         try:
             if m.topic == events_topic:
@@ -78,15 +83,46 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message]) -> dict[str, int]
                 receipts.extend(receipts_from_bytes(m.value))
             else:
                 deads.append(DeadLetter.from_bytes(m.value))
-        except Exception as exc:  # written by our own workers; log loudly, do not stop
-            log.error(
-                "unreadable message %s:%s:%s skipped: %s", m.topic, m.partition, m.offset, exc
-            )
+        except Exception as exc:  # kept in projection_failures, never silently skipped
+            unreadable.append((m, exc))
+    record_failures(conn, unreadable)
     stats = {"events": _apply_events(conn, events)}
     stats["receipts"] = _apply_receipts(conn, receipts)
     stats["dead_letters"] = _apply_dead_letters(conn, deads)
     _save_positions(conn, batch)
     return stats
+
+
+def record_failures(conn: sa.Connection, failed: Sequence[tuple[Message, Exception]]) -> None:
+    """Keep log messages this projection could not apply, with the reason, for an operator."""
+    rows = [
+        {
+            "topic": m.topic,
+            "partition": m.partition,
+            "offset": m.offset,
+            "reason": f"{type(exc).__name__}: {exc}"[:2000],
+            "value_b64": base64.b64encode(m.value or b"").decode("ascii"),
+        }
+        for m, exc in failed
+    ]
+    for r in rows:
+        log.error(
+            "could not project %s:%s:%s: %s", r["topic"], r["partition"], r["offset"], r["reason"]
+        )
+    if rows:
+        seen = {
+            (r.topic, r.partition, r.offset)
+            for r in conn.execute(
+                sa.select(
+                    projection_failures.c.topic,
+                    projection_failures.c.partition,
+                    projection_failures.c.offset,
+                )
+            )
+        }
+        new = [r for r in rows if (r["topic"], r["partition"], r["offset"]) not in seen]
+        if new:
+            conn.execute(sa.insert(projection_failures), new)
 
 
 def _apply_events(conn: sa.Connection, events: list[Envelope]) -> int:
@@ -280,12 +316,30 @@ class Projector:
                         break
                     continue
                 last_data = time.monotonic()
-                with self.engine.begin() as conn:
-                    apply_batch(conn, batch)
+                self._apply(batch)
                 self.applied += len(batch)
         finally:
             consumer.close()
         return self.applied
+
+    def _apply(self, batch: list[Message]) -> None:
+        """One transaction for the batch; if the data of one message is what fails, apply the
+        batch message by message and keep the ones that fail in ``projection_failures``, so
+        one bad message never stops the projector.  A database that is down still raises."""
+        try:
+            with self.engine.begin() as conn:
+                apply_batch(conn, batch)
+            return
+        except DATA_ERRORS as exc:
+            log.error("batch of %d failed (%s); applying one by one", len(batch), exc)
+        for m in batch:
+            try:
+                with self.engine.begin() as conn:
+                    apply_batch(conn, [m])
+            except DATA_ERRORS as exc:
+                with self.engine.begin() as conn:
+                    record_failures(conn, [(m, exc)])
+                    _save_positions(conn, [m])
 
     def stop(self) -> None:
         self.stopped.set()

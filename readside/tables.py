@@ -90,4 +90,21 @@ projection_offsets = sa.Table(
     sa.Column("next_offset", sa.BigInteger, nullable=False),
 )
 
-READ_MODELS = (cases, case_timeline, dead_letters, intake_receipts, intake_counts)
+projection_failures = sa.Table(
+    "projection_failures",
+    metadata,
+    sa.Column("topic", sa.String(128), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("offset", sa.BigInteger, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("value_b64", sa.Text, nullable=False),
+)
+
+READ_MODELS = (
+    cases,
+    case_timeline,
+    dead_letters,
+    intake_receipts,
+    intake_counts,
+    projection_failures,
+)

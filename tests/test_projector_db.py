@@ -88,3 +88,31 @@ def test_duplicated_log_messages_change_nothing(db_url):
     project(engine, replayed, 64)
     assert snapshot(engine) == once
     engine.dispose()
+
+
+def test_a_message_that_cannot_be_projected_is_kept_and_the_rest_applied(db_url, tmp_path):
+    import json
+
+    from readside.projector import Projector
+    from readside.tables import projection_failures
+
+    batch = demo_batch(200, bad_fraction=0.0)
+    log, states = offline_log(batch)
+    broken = json.loads(next(m.value for m in log if b'"CaseOpened"' in m.value))
+    broken["case_id"], broken["event_id"] = "Cbroken", "f" * 32
+    del broken["payload"]["township"]
+    bad = [
+        Message(topology.case_events_topic(), 3, 0, json.dumps(broken).encode()),
+        Message(topology.case_events_topic(), 3, 1, b"\x00 not an event"),
+    ]
+    engine = make_engine(db_url)
+    migrate(engine)
+    projector = Projector(engine, "unused:9092")
+    projector._apply(log[:300] + bad + log[300:])
+    with engine.connect() as conn:
+        failures = conn.execute(sa.select(projection_failures)).mappings().all()
+        n_cases = conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one()
+    assert sorted((f["partition"], f["offset"]) for f in failures) == [(3, 0), (3, 1)]
+    assert all(f["reason"] for f in failures)
+    assert n_cases == len(states)
+    engine.dispose()
