@@ -116,6 +116,10 @@ def create_app(role: str = "all") -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         broker_commit_interval=1.0,
+        # a worker that died (kill -9, power cut) leaves the group after this long, so its
+        # partitions move to the others or to its restarted self
+        broker_session_timeout=float(os.environ.get("EWS_SESSION_TIMEOUT", "10")),
+        broker_heartbeat_interval=3.0,
         datadir=_faust_dir(),
     )
     agents = ROLES[role]

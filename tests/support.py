@@ -35,6 +35,18 @@ def wait_settled(
     raise AssertionError(f"pipeline not settled after {timeout}s: {lag(bootstrap, engine)}")
 
 
+def group_members(bootstrap: str, group: str) -> int:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_groups([group])
+        info = described[group] if isinstance(described, dict) else described[0]
+        return len(info["members"])
+    finally:
+        admin.close()
+
+
 def received_so_far(engine: sa.Engine) -> int:
     return sum(r[1] for r in intake_rows(engine))
 
