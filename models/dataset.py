@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -91,46 +90,15 @@ def read_events_kafka(
     bootstrap: str, topic: str | None = None, timeout_s: float = 30.0
 ) -> Iterator[Envelope]:
     """Every envelope on the case-events topic, from the first offset to the current end."""
-    from kafka import KafkaConsumer, TopicPartition
-
     from models.promotion import check_reachable
+    from streams.log import read_from_start
     from streams.topology import case_events_topic
 
     check_reachable(bootstrap)
-    topic = topic or case_events_topic()
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id="ews-model-dataset",
-    )
-    try:
-        parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            raise LookupError(f"topic {topic!r} does not exist on {bootstrap}")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        pending = {tp for tp in tps if end[tp] > 0}
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            batch = consumer.poll(timeout_ms=500, max_records=5000)
-            for tp, messages in batch.items():
-                for m in messages:
-                    yield Envelope.from_bytes(m.value)
-                if consumer.position(tp) >= end[tp]:
-                    pending.discard(tp)
-            if batch:
-                deadline = time.monotonic() + timeout_s
-            elif time.monotonic() > deadline:
-                raise TimeoutError(f"no progress reading {topic} for {timeout_s}s")
-            for tp in list(pending):
-                if consumer.position(tp) >= end[tp]:
-                    pending.discard(tp)
-    finally:
-        consumer.close()
+    for m in read_from_start(
+        bootstrap, topic or case_events_topic(), timeout_s, "ews-model-dataset"
+    ):
+        yield Envelope.from_bytes(m.value)
 
 
 def group_by_case(events: Iterable[Envelope]) -> dict[str, list[Envelope]]:

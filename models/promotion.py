@@ -14,7 +14,6 @@ import datetime as dt
 import getpass
 import json
 import socket
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -157,35 +156,13 @@ def read_events(
     bootstrap: str, topic: str | None = None, timeout_s: float = 15.0
 ) -> Iterator[dict[str, Any]]:
     """Every model event so far, from the first offset."""
-    from kafka import KafkaConsumer, TopicPartition
+    from streams.log import read_from_start
 
     check_reachable(bootstrap)
-    topic = topic or model_events_topic()
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="ews-model-cli",
-    )
-    try:
-        parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            raise LookupError(f"topic {topic!r} does not exist on {bootstrap} (run: ews topics)")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} within {timeout_s}s")
-            for messages in consumer.poll(timeout_ms=300).values():
-                for m in messages:
-                    event = decode(m.value)
-                    if event is not None:
-                        yield event
-    finally:
-        consumer.close()
+    for m in read_from_start(bootstrap, topic or model_events_topic(), timeout_s, "ews-model-cli"):
+        event = decode(m.value)
+        if event is not None:
+            yield event
 
 
 def in_service(bootstrap: str, topic: str | None = None) -> InService:

@@ -8,7 +8,7 @@ coefficient it names lives in the tables at the top of this file.
   first record was found;
 * ``posting_order(cases)`` lists all their records as township staff would post them;
 * ``event_log(cases)`` yields the case events the stream would produce for them, through the
-  same ``validate -> fingerprint -> SubmitRecord -> decide / step`` path as the case agent.
+  same ``validate -> fingerprint -> SubmitRecord -> handle_command`` path as the case writer.
 
 Run ``python -m models.synthetic --cases 10000 --seed 2026 --out records.jsonl``.
 """
@@ -34,7 +34,7 @@ import numpy as np
 from schemas.categories import BY_CODE, CODES
 from schemas.events import Envelope, SubmitRecord, case_id_for
 from schemas.record import fingerprint, validate
-from streams.case import CaseState, decide, step
+from streams.case import CaseState, handle_command
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -1178,9 +1178,8 @@ def case_events(case: SyntheticCase) -> list[Envelope]:
             fingerprint=fp,
             received_at=previous.astimezone(dt.UTC).isoformat(timespec="milliseconds"),
         )
-        for event in decide(state, command):
-            state = step(state, event)
-            out.append(event)
+        state, events = handle_command(state, command)
+        out.extend(events)
     return out
 
 

@@ -46,7 +46,6 @@ from faust.serializers import codecs
 
 from schemas.events import (
     DeadLetter,
-    Envelope,
     IntakeReceipt,
     SubmitRecord,
     command_messages,
@@ -55,7 +54,7 @@ from schemas.events import (
     receipts_to_bytes,
 )
 from streams import topology
-from streams.case import CaseState, decide, step
+from streams.case import CaseState, handle_command
 from streams.intake import Admitted, Posted, admit
 
 log = logging.getLogger("ews.stream")
@@ -282,14 +281,6 @@ async def _or_die(agent: str) -> AsyncIterator[None]:
 def _load(table: Any, case_id: str) -> CaseState:
     stored = table.get(case_id)
     return CaseState.from_dict(stored) if stored else CaseState(case_id=case_id)
-
-
-def handle_command(state: CaseState, command: SubmitRecord) -> tuple[CaseState, list[Envelope]]:
-    """decide + step in one call: the case agent's logic for one command, without Kafka."""
-    new_events = decide(state, command)
-    for e in new_events:
-        state = step(state, e)
-    return state, new_events
 
 
 app = create_app(os.environ.get("EWS_WORKER_ROLE", "all"))

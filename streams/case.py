@@ -202,6 +202,14 @@ _APPLY = {
 }
 
 
+def handle_command(state: CaseState, command: SubmitRecord) -> tuple[CaseState, list[Envelope]]:
+    """decide + step in one call: what the case writer does with one command."""
+    new_events = decide(state, command)
+    for e in new_events:
+        state = step(state, e)
+    return state, new_events
+
+
 def fold(case_id: str, events: Iterable[Envelope]) -> CaseState:
     state = CaseState(case_id=case_id)
     for event in events:

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from kafka import KafkaConsumer, TopicPartition
 
 from readside.db import make_engine, migrate
 from readside.projector import Message, apply_batch
@@ -15,10 +14,10 @@ from readside.queries import intake_rows
 from readside.snapshot import snapshot
 from schemas.events import receipts_to_bytes
 from streams import processes, topology
-from streams.app import handle_command
-from streams.case import CaseState
+from streams.case import CaseState, handle_command
 from streams.intake import Admitted, Posted, admit
 from streams.lag import lag
+from streams.log import read_from_start
 
 
 def wait_settled(
@@ -60,19 +59,10 @@ def start_pipeline(bootstrap: str, prefix: str, db_url: str, logs: Path) -> list
 
 def posted_records(bootstrap: str) -> list[Posted]:
     """Every message of the records topic, partition by partition, in offset order."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    topic = topology.records_topic()
-    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    end = consumer.end_offsets(tps)
-    out: list[Posted] = []
-    while any(consumer.position(tp) < end[tp] for tp in tps):
-        for records in consumer.poll(timeout_ms=500).values():
-            out.extend(
-                Posted(r.topic, r.partition, r.offset, r.timestamp, r.value) for r in records
-            )
-    consumer.close()
+    out = [
+        Posted(r.topic, r.partition, r.offset, r.timestamp, r.value)
+        for r in read_from_start(bootstrap, topology.records_topic())
+    ]
     out.sort(key=lambda p: (p.partition, p.offset))
     return out
 

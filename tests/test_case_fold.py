@@ -2,8 +2,7 @@
 
 from schemas.events import SubmitRecord, case_id_for
 from schemas.record import fingerprint, validate
-from streams.app import handle_command
-from streams.case import CaseState, fold
+from streams.case import CaseState, fold, handle_command
 
 CASE = case_id_for("周庄镇", "ZZ-1")
 

@@ -186,8 +186,7 @@ def test_dataset_is_the_same_however_the_log_is_ordered() -> None:
 def test_a_later_correction_does_not_change_the_category_at_an_earlier_time():
     from schemas.events import SubmitRecord, case_id_for
     from schemas.record import fingerprint, validate
-    from streams.app import handle_command
-    from streams.case import CaseState
+    from streams.case import CaseState, handle_command
 
     case = case_id_for("周庄镇", "ZZ-9")
     state = CaseState(case)

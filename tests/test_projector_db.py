@@ -9,8 +9,7 @@ from readside.snapshot import snapshot
 from readside.tables import case_timeline, cases, dead_letters
 from schemas.events import receipts_to_bytes
 from streams import topology
-from streams.app import handle_command
-from streams.case import CaseState
+from streams.case import CaseState, handle_command
 from streams.demo_batch import demo_batch, expected_counts
 from streams.intake import Admitted, Posted, admit
 
