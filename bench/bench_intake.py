@@ -28,12 +28,11 @@ from kafka import KafkaConsumer  # noqa: E402
 
 from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
 from readside.db import make_engine, migrate  # noqa: E402
-from readside.queries import intake_rows  # noqa: E402
 from schemas.record import RecordRejected, parse_record  # noqa: E402
 from streams import processes, topology  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
 from streams.demo_batch import demo_batch  # noqa: E402
-from streams.lag import lag  # noqa: E402
+from streams.lag import wait_settled  # noqa: E402
 from streams.post import post_messages  # noqa: E402
 
 
@@ -50,13 +49,7 @@ def run_pipeline(bootstrap: str, data: list[bytes], workdir: Path) -> float:
         time.sleep(8)  # let the worker join its group and recover its (empty) table
         t0 = time.perf_counter()
         post_messages(bootstrap, data)
-        while True:
-            received = sum(r[1] for r in intake_rows(engine))
-            if received >= len(data) and not any(lag(bootstrap, engine).values()):
-                break
-            if any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"a process died; see {workdir}")
-            time.sleep(0.2)
+        wait_settled(bootstrap, engine, len(data), procs, timeout=600, interval=0.2)
         elapsed = time.perf_counter() - t0
         for proc in procs:
             print(f"  cpu {' '.join(proc.args[3:]) or 'worker'}: {_cpu_seconds(proc.pid):.1f}s")

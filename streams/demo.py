@@ -27,7 +27,7 @@ from schemas.record import fingerprint, parse_record
 from streams import processes
 from streams.admin import ensure_topics
 from streams.demo_batch import demo_batch, expected_counts
-from streams.lag import lag
+from streams.lag import NotSettled, wait_settled
 from streams.post import post_messages
 
 VAR = processes.PROJECT_ROOT / "var" / "demo"
@@ -101,25 +101,18 @@ def run_demo(
     return code
 
 
-def _wait(
-    bootstrap: str, engine: sa.Engine, posted: int, procs: list, timeout: float = 600
-) -> bool:
+def _wait(bootstrap: str, engine: sa.Engine, posted: int, procs: list) -> bool:
     bar = tqdm(total=posted, unit="rec", desc="processed")
-    deadline = time.monotonic() + timeout
+
+    def show(received: int) -> None:
+        bar.n = min(received, posted)
+        bar.refresh()
+
     try:
-        while time.monotonic() < deadline:
-            for proc in procs:
-                if proc.poll() is not None:
-                    print(
-                        f"\n!! {' '.join(proc.args[2:])} exited with {proc.returncode}; see its log"
-                    )
-                    return False
-            received = sum(r[1] for r in intake_rows(engine))
-            bar.n = min(received, posted)
-            bar.refresh()
-            if received >= posted and not any(lag(bootstrap, engine).values()):
-                return True
-            time.sleep(0.5)
+        wait_settled(bootstrap, engine, posted, procs, timeout=600, on_progress=show)
+        return True
+    except NotSettled as exc:
+        print(f"\n!! {exc}")
         return False
     finally:
         bar.close()

@@ -6,10 +6,15 @@ the case writer, and every event, receipt and dead letter into the read models.
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+
 import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from readside.projector import positions, projected_topics
+from readside.queries import intake_rows
 from streams import topology
 
 
@@ -62,3 +67,33 @@ def lag(bootstrap: str, engine: sa.Engine) -> dict[str, int]:
 
 def settled(bootstrap: str, engine: sa.Engine) -> bool:
     return not any(lag(bootstrap, engine).values())
+
+
+class NotSettled(RuntimeError):
+    """The pipeline did not get through everything posted: a process exited, or time ran out."""
+
+
+def wait_settled(
+    bootstrap: str,
+    engine: sa.Engine,
+    posted: int,
+    procs: Sequence[subprocess.Popen],
+    timeout: float = 300,
+    interval: float = 0.5,
+    on_progress: Callable[[int], None] | None = None,
+) -> None:
+    """Wait until ``posted`` records have receipts and every stage's lag is zero, while the
+    pipeline's processes run; raise NotSettled if one exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                name = " ".join(str(a) for a in proc.args[2:])
+                raise NotSettled(f"{name} exited with {proc.returncode}; see its log")
+        received = sum(r[1] for r in intake_rows(engine))
+        if on_progress:
+            on_progress(received)
+        if received >= posted and not any(lag(bootstrap, engine).values()):
+            return
+        time.sleep(interval)
+    raise NotSettled(f"not settled after {timeout:.0f}s: lag {lag(bootstrap, engine)}")

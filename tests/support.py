@@ -3,7 +3,6 @@ correct, uninterrupted run must produce from the records actually in the log."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,22 +15,7 @@ from schemas.events import receipts_to_bytes
 from streams import processes, topology
 from streams.case import CaseState, handle_command
 from streams.intake import Admitted, Posted, admit
-from streams.lag import lag
 from streams.log import read_from_start
-
-
-def wait_settled(
-    bootstrap: str, engine: sa.Engine, posted: int, procs: list, timeout: float = 300
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            assert p.poll() is None, f"{p.args} exited with {p.returncode}"
-        received = sum(r[1] for r in intake_rows(engine))
-        if received >= posted and not any(lag(bootstrap, engine).values()):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"pipeline not settled after {timeout}s: {lag(bootstrap, engine)}")
 
 
 def group_members(bootstrap: str, group: str) -> int:

@@ -16,6 +16,7 @@ from readside.tables import dead_letters
 from streams import processes
 from streams.admin import ensure_topics
 from streams.demo_batch import demo_batch, expected_counts
+from streams.lag import wait_settled
 from streams.post import post_messages
 from streams.topology import all_topics
 from tests.support import (
@@ -24,7 +25,6 @@ from tests.support import (
     received_so_far,
     reference_snapshot,
     start_pipeline,
-    wait_settled,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
