@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,10 @@ from schemas.categories import ACCEPTED_NAMES, category_code
 CURRENT_VERSION = 2
 MAX_RECORD_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 4000
+# Arrays and objects nested deeper than this are refused before decoding (a v2 record nests
+# two deep: the record object and its ``parties`` list).  The limit is ours, not the
+# interpreter's recursion limit, so the reason code does not depend on the call stack.
+MAX_NESTING = 32
 
 RECORD_KINDS = {"initial": "首报", "follow_up": "续报", "correction": "更正"}
 FOLLOW_UP_STATUSES = {
@@ -222,8 +227,19 @@ class RecordRejected(ValueError):
         self.message = message
 
 
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
+CHINA_OFFSET = dt.timedelta(hours=8)
+CHINA_TZ = dt.timezone(CHINA_OFFSET)
 _CONTROL_CHARS = frozenset(chr(i) for i in range(32) if chr(i) not in "\t\n\r") | {"\x7f"}
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut short, so a reason never repeats a long (personal) value in full."""
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _parse_datetime(value: str) -> dt.datetime:
@@ -259,17 +275,19 @@ def _coerce(field: Field, value: Any) -> Any:
         if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) < 20:
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int):
-            raise RecordRejected("wrong_type", f"{name} must be a whole number, got {value!r}")
+            raise RecordRejected(
+                "wrong_type", f"{name} must be a whole number, got {_shown(value)}"
+            )
     elif field.kind == "number":
         if isinstance(value, str):
             try:
                 value = float(value.strip().replace(",", ""))
             except (ValueError, OverflowError):
                 raise RecordRejected(
-                    "wrong_type", f"{name} must be a number, got {value!r}"
+                    "wrong_type", f"{name} must be a number, got {_shown(value)}"
                 ) from None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise RecordRejected("wrong_type", f"{name} must be a number, got {value!r}")
+            raise RecordRejected("wrong_type", f"{name} must be a number, got {_shown(value)}")
         try:
             value = float(value)
         except OverflowError:
@@ -278,21 +296,31 @@ def _coerce(field: Field, value: Any) -> Any:
         if isinstance(value, str) and value.strip() in ("是", "true", "1", "否", "false", "0"):
             value = value.strip() in ("是", "true", "1")
         if not isinstance(value, bool):
-            raise RecordRejected("wrong_type", f"{name} must be true or false, got {value!r}")
+            raise RecordRejected("wrong_type", f"{name} must be true or false, got {_shown(value)}")
         return value
     elif field.kind in ("date", "datetime"):
         if not isinstance(value, str):
             raise RecordRejected(
-                "wrong_type", f"{name} must be an ISO 8601 date string, got {value!r}"
+                "wrong_type", f"{name} must be an ISO 8601 date string, got {_shown(value)}"
             )
         try:
             parsed = _parse_datetime(value)
         except ValueError:
-            raise RecordRejected("invalid_value", f"{name} is not a date: {value!r}") from None
+            raise RecordRejected(
+                "invalid_value", f"{name} is not a date: {_shown(value)}"
+            ) from None
         if field.kind == "date":
             return parsed.date().isoformat()
         # one zone, whole seconds: the stored text sorts in time order and has a fixed length
-        return parsed.astimezone(CHINA_TZ).replace(microsecond=0).isoformat()
+        try:
+            if parsed.utcoffset() != CHINA_OFFSET:  # (astimezone goes through UTC even then)
+                parsed = parsed.astimezone(CHINA_TZ)
+            return parsed.replace(tzinfo=CHINA_TZ, microsecond=0).isoformat()
+        except OverflowError:  # 0001-01-01T00:00:00+14:00, 9999-12-31T23:59:59-12:00
+            raise RecordRejected(
+                "date_out_of_range",
+                f"{name} falls outside years 1 to 9999 when converted to China time (UTC+8)",
+            ) from None
     elif field.kind == "enum":
         if not isinstance(value, str):
             raise RecordRejected(
@@ -301,11 +329,12 @@ def _coerce(field: Field, value: Any) -> Any:
         if name == "category":
             code = category_code(value)
             if code is None:
-                raise RecordRejected("unknown_category", f"unknown category {value!r}")
+                raise RecordRejected("unknown_category", f"unknown category {_shown(value)}")
             return code
         if value.strip() not in field.choices:
             raise RecordRejected(
-                "invalid_value", f"{name} must be one of {', '.join(field.choices)}, got {value!r}"
+                "invalid_value",
+                f"{name} must be one of {', '.join(field.choices)}, got {_shown(value)}",
             )
         return value.strip()
     elif field.kind == "list":
@@ -320,11 +349,11 @@ def _coerce(field: Field, value: Any) -> Any:
         return [v.strip()[:32] for v in value]
     if field.minimum is not None and value < field.minimum:
         raise RecordRejected(
-            "invalid_value", f"{name} must be at least {field.minimum:g}, got {value}"
+            "invalid_value", f"{name} must be at least {field.minimum:g}, got {_shown(value)}"
         )
     if field.maximum is not None and value > field.maximum:
         raise RecordRejected(
-            "invalid_value", f"{name} must be at most {field.maximum:g}, got {value}"
+            "invalid_value", f"{name} must be at most {field.maximum:g}, got {_shown(value)}"
         )
     return value
 
@@ -347,7 +376,9 @@ def validate(raw: Any) -> dict[str, Any]:
         )
     version = raw.get("schema_version")
     if version is not None and (type(version) is not int or version not in (1, 2)):
-        raise RecordRejected("unsupported_version", f"schema_version {version!r} is not supported")
+        raise RecordRejected(
+            "unsupported_version", f"schema_version {_shown(version)} is not supported"
+        )
     raw = upcast(raw)
     unknown = sorted(k for k in raw if k not in FIELD_BY_NAME)
     if unknown:
@@ -381,6 +412,10 @@ def parse_record(data: bytes) -> dict[str, Any]:
         raise RecordRejected(
             "not_utf8", f"record is not valid UTF-8 ({exc.reason} at byte {exc.start})"
         ) from None
+    if _nested_too_deep(text):
+        raise RecordRejected(
+            "nested_too_deep", f"record nests arrays or objects more than {MAX_NESTING} deep"
+        )
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -396,18 +431,50 @@ def parse_record(data: bytes) -> dict[str, Any]:
     return validate(raw)
 
 
+_NESTING_TOKEN = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
+_CLOSER = {"[": "]", "{": "}"}
+
+
+def _nested_too_deep(text: str) -> bool:
+    """True if ``text`` is balanced JSON-like nesting deeper than ``MAX_NESTING``.
+
+    One linear pass; brackets inside strings do not count.  Text whose brackets do not balance
+    (``[[[[`` cut off) is left to the JSON decoder, which reports it as not JSON.
+    """
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False
+    open_: list[str] = []
+    deepest = 0
+    in_string = False
+    for match in _NESTING_TOKEN.finditer(text):
+        token = match.group()
+        if token == '"':
+            in_string = not in_string
+        elif in_string or len(token) == 2:  # a bracket inside a string, or an escape
+            continue
+        elif token in _CLOSER:
+            open_.append(_CLOSER[token])
+            deepest = max(deepest, len(open_))
+        elif not open_ or open_.pop() != token:
+            return False
+    return not open_ and not in_string and deepest > MAX_NESTING
+
+
 def _has_lone_surrogate(value: Any) -> bool:
     """True if a decoded JSON value holds a lone surrogate (from a \\ud800-style escape)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
