@@ -2,7 +2,9 @@
 
 No Docker and no Apache download site: the broker's runtime classpath is resolved by Maven
 from ``deploy/kafka/pom.xml`` (``org.apache.kafka:kafka_2.13`` plus the log4j SLF4J binding
-that Maven resolution misses) and cached in ``.cache/kafka-jars``.  Storage is formatted with
+that Maven resolution misses) and cached in a jar folder: ``.cache/kafka-jars`` under the
+project root unless another is given (``LocalBroker(jars=...)``, ``ensure_jars(path)``,
+``python -m deploy.kafka_local fetch --jars DIR``).  Storage is formatted with
 ``kafka.tools.StorageTool format --standalone`` and the broker runs ``kafka.Kafka`` on loopback.
 
 Used by ``ews broker``, by the demo and by the test suite (each test session gets its own
@@ -24,7 +26,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
-DEFAULT_JARS = Path(os.environ.get("EWS_KAFKA_JARS", PROJECT_ROOT / ".cache" / "kafka-jars"))
+DEFAULT_JARS = PROJECT_ROOT / ".cache" / "kafka-jars"
 DEFAULT_HOME = PROJECT_ROOT / ".cache" / "broker"
 
 LOG4J2 = """\
@@ -82,6 +84,36 @@ def ensure_jars(jars: Path = DEFAULT_JARS, quiet: bool = False) -> Path:
     return jars
 
 
+def process_args(pid: int) -> list[str] | None:
+    """The command line of a live process (``/proc/<pid>/cmdline``); None if unreadable."""
+    if pid <= 0:
+        return None
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # no such process, or not ours to look at
+        return None
+    if not raw:  # a zombie, or a kernel thread
+        return None
+    return [a.decode("utf-8", "surrogateescape") for a in raw.rstrip(b"\0").split(b"\0")]
+
+
+def is_broker_process(pid: int, properties: Path) -> bool:
+    """True if ``pid`` is a java process running ``kafka.Kafka`` with this ``properties`` file."""
+    args = process_args(pid)
+    if not args or Path(args[0]).name != "java" or "kafka.Kafka" not in args:
+        return False
+    at = args.index("kafka.Kafka") + 1
+    if at >= len(args):
+        return False
+    given = args[at]
+    if not os.path.isabs(given):  # started with a relative home: relative to its own cwd
+        try:
+            given = os.path.join(os.readlink(f"/proc/{pid}/cwd"), given)
+        except OSError:
+            return False
+    return os.path.realpath(given) == os.path.realpath(properties)
+
+
 def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
     return f"""\
 process.roles=broker,controller
@@ -129,6 +161,10 @@ class LocalBroker:
     def log_file(self) -> Path:
         return self.home / "logs" / "server.log"
 
+    @property
+    def properties_file(self) -> Path:
+        return self.home / "server.properties"
+
     def _java(self, *args: str) -> list[str]:
         return ["java", "-cp", f"{self.jars}/*", *args]
 
@@ -137,7 +173,7 @@ class LocalBroker:
         data = self.home / "data"
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         data.mkdir(parents=True, exist_ok=True)
-        props = self.home / "server.properties"
+        props = self.properties_file
         props.write_text(server_properties(data, self.port, self.controller_port))
         (self.home / "log4j2.properties").write_text(LOG4J2)
         cluster_id_file = self.home / "cluster.id"
@@ -160,13 +196,31 @@ class LocalBroker:
             raise BrokerError(f"formatting KRaft storage failed:\n{done.stdout}\n{done.stderr}")
 
     def running_pid(self) -> int | None:
-        """The pid of a broker this home already runs, if it is alive."""
+        """The pid of the broker this home runs, if it is alive.
+
+        The pid file is believed only if that pid is still a ``java ... kafka.Kafka`` process
+        with this home's ``server.properties``; otherwise the file is stale (the broker died and
+        the pid may now belong to anything) and is removed.
+        """
         try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
-            return pid
-        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            text = self.pid_file.read_text()
+        except FileNotFoundError:
             return None
+        try:
+            pid: int | None = int(text.strip())
+        except ValueError:
+            pid = None
+        if pid is not None and is_broker_process(pid, self.properties_file):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        print(
+            f"kafka_local: {self.pid_file} names pid {pid if pid is not None else text[:20]!r}, "
+            f"which is not this broker (java kafka.Kafka {self.properties_file}); "
+            "removed the stale pid file, signalled nothing",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
 
     def start(self, timeout: float = 90.0) -> LocalBroker:
         """Start the broker (formatting on first use) and wait until it serves metadata."""
@@ -183,7 +237,7 @@ class LocalBroker:
             f"-Dkafka.logs.dir={self.home / 'logs'}",
             "-Dlog4j2.configurationFile=" + str(self.home / "log4j2.properties"),
             "kafka.Kafka",
-            str(self.home / "server.properties"),
+            str(self.properties_file.absolute()),
         )
         out = open(self.home / "logs" / "stdout.log", "ab")
         self.process = subprocess.Popen(
@@ -203,8 +257,23 @@ class LocalBroker:
         raise BrokerError(f"the broker did not come up in {timeout:.0f}s; see {self.log_file}")
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the broker cleanly (SIGTERM, then SIGKILL after the timeout)."""
-        pid = self.process.pid if self.process else self.running_pid()
+        """Stop the broker cleanly (SIGTERM, then SIGKILL after the timeout).
+
+        Only a broker this object started, or the process in the pid file if it is still this
+        home's broker (see ``running_pid``), is ever signalled.
+        """
+        if self.process is not None:
+            process, self.process = self.process, None
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            self.pid_file.unlink(missing_ok=True)
+            return
+        pid = self.running_pid()
         if pid is None:
             return
         try:
@@ -212,23 +281,15 @@ class LocalBroker:
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None:
-                if self.process.poll() is not None:
-                    break
-            else:
+        while is_broker_process(pid, self.properties_file):
+            if time.monotonic() >= deadline:
                 try:
-                    os.kill(pid, 0)
+                    os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
-                    break
+                    pass
+                break
             time.sleep(0.2)
-        else:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.pid_file.unlink(missing_ok=True)
-        self.process = None
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -259,10 +320,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["fetch", "start", "stop", "status"])
     p.add_argument("--home", type=Path, default=DEFAULT_HOME)
     p.add_argument("--port", type=int, default=9092)
+    p.add_argument(
+        "--jars", type=Path, default=DEFAULT_JARS, help="jar folder (default: %(default)s)"
+    )
     args = p.parse_args(argv)
-    broker = LocalBroker(home=args.home, port=args.port, controller_port=args.port + 1)
+    broker = LocalBroker(
+        home=args.home, port=args.port, controller_port=args.port + 1, jars=args.jars
+    )
     if args.action == "fetch":
-        print(ensure_jars())
+        print(ensure_jars(args.jars))
     elif args.action == "start":
         broker.start()
         print(f"broker up at {broker.bootstrap} (pid {broker.running_pid()})")
