@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import faust  # noqa: E402
 
+from schemas.topics import TopicSpec  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
-from streams.topology import TopicSpec  # noqa: E402
 
 
 def main() -> None:

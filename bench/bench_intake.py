@@ -27,29 +27,32 @@ import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
 from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
+from ews import processes  # noqa: E402
+from ews.demo_batch import demo_batch  # noqa: E402
+from ews.lag import wait_settled  # noqa: E402
 from readside.db import make_engine, migrate  # noqa: E402
 from schemas.record import RecordRejected, parse_record  # noqa: E402
-from streams import processes, topology  # noqa: E402
+from schemas.settings import Settings  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
-from streams.demo_batch import demo_batch  # noqa: E402
-from streams.lag import wait_settled  # noqa: E402
 from streams.post import post_messages  # noqa: E402
 
 
 def run_pipeline(bootstrap: str, data: list[bytes], workdir: Path) -> float:
     prefix = "bench" + uuid.uuid4().hex[:8]
-    os.environ["EWS_TOPIC_PREFIX"] = prefix
-    ensure_topics(bootstrap)
     db_url = f"sqlite:///{workdir / (prefix + '.db')}"
+    settings = Settings(bootstrap=bootstrap, topic_prefix=prefix, db_url=db_url)
+    ensure_topics(bootstrap, settings.topics.all())
     engine = make_engine(db_url)
     migrate(engine)
-    procs = processes.start_workers(bootstrap, prefix, workdir)
-    procs.append(processes.start_projector(bootstrap, prefix, db_url, workdir / "projector.log"))
+    procs = processes.start_workers(settings, workdir)
+    procs.append(processes.start_projector(settings, workdir / "projector.log"))
     try:
         time.sleep(8)  # let the worker join its group and recover its (empty) table
         t0 = time.perf_counter()
-        post_messages(bootstrap, data)
-        wait_settled(bootstrap, engine, len(data), procs, timeout=600, interval=0.2)
+        post_messages(bootstrap, settings.topics.records, data)
+        wait_settled(
+            bootstrap, settings.topics, engine, len(data), procs, timeout=600, interval=0.2
+        )
         elapsed = time.perf_counter() - t0
         for proc in procs:
             print(f"  cpu {' '.join(proc.args[3:]) or 'worker'}: {_cpu_seconds(proc.pid):.1f}s")
@@ -71,8 +74,8 @@ def _cpu_seconds(pid: int) -> float:
 def run_naive(bootstrap: str, data: list[bytes], workdir: Path) -> float:
     """One consumer, one transaction per record, like a first version would do it."""
     prefix = "naive" + uuid.uuid4().hex[:8]
-    os.environ["EWS_TOPIC_PREFIX"] = prefix
-    ensure_topics(bootstrap)
+    topics = Settings(bootstrap=bootstrap, topic_prefix=prefix).topics
+    ensure_topics(bootstrap, topics.all())
     engine = sa.create_engine(f"sqlite:///{workdir / (prefix + '.db')}")
     meta = sa.MetaData()
     rows = sa.Table(
@@ -85,14 +88,14 @@ def run_naive(bootstrap: str, data: list[bytes], workdir: Path) -> float:
     )
     meta.create_all(engine)
     consumer = KafkaConsumer(
-        topology.records_topic(),
+        topics.records,
         bootstrap_servers=bootstrap,
         group_id=prefix,
         auto_offset_reset="earliest",
         enable_auto_commit=True,
     )
     t0 = time.perf_counter()
-    post_messages(bootstrap, data)
+    post_messages(bootstrap, topics.records, data)
     seen = 0
     try:
         while seen < len(data):

@@ -5,7 +5,7 @@
 * ``fold(events) -> state``: the case as of its last event.
 
 The state keeps each appended record in a compact form (``RecordSeen``) so that features can be
-computed for any point in time from the state alone (see ``models.features``).
+computed for any point in time from the state alone (see ``domain.risk.features``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from schemas.events import Envelope, SubmitRecord, event_id
-from schemas.record import CLOSING_STATUSES
+from schemas.commands import SubmitRecord
+from schemas.events import (
+    CaseClosed,
+    CaseEvent,
+    CaseOpened,
+    CaseReopened,
+    Envelope,
+    RecordAppended,
+    event_id,
+)
 
 MAX_RECORDS_KEPT = 100  # a case with more follow-ups than this keeps its latest ones
 MAX_TEXT_KEPT = 500  # characters of each record's text the state keeps (the log keeps all)
@@ -95,72 +103,70 @@ def decide(state: CaseState, command: SubmitRecord) -> list[Envelope]:
     """The events a submitted record causes: none if the case has already seen it."""
     if command.fingerprint in state.fingerprints:
         return []
-    record = command.record
-    found: list[tuple[str, dict[str, Any]]] = []
+    appended = RecordAppended(command.fingerprint, command.record)
+    found: list[CaseEvent] = []
     if state.status == "new":
-        found.append(("CaseOpened", _opened_payload(record)))
-    elif state.status == "closed" and record["follow_up_status"] not in CLOSING_STATUSES:
-        found.append(("CaseReopened", {"reason": record["follow_up_status"]}))
-    found.append(("RecordAppended", {"fingerprint": command.fingerprint, "record": record}))
-    if record["follow_up_status"] in CLOSING_STATUSES and state.status != "closed":
-        found.append(("CaseClosed", {"outcome": record["follow_up_status"]}))
+        found.append(CaseOpened.from_record(command.record))
+    elif state.status == "closed" and not appended.closes_case:
+        found.append(CaseReopened(reason=appended.follow_up_status))
+    found.append(appended)
+    if appended.closes_case and state.status != "closed":
+        found.append(CaseClosed(outcome=appended.follow_up_status))
     return [
         Envelope(
             event_id=event_id(state.case_id, command.command_id, i),
-            event_type=kind,
             case_id=state.case_id,
             seq=state.seq + 1 + i,
-            occurred_at=record["found_at"],
+            occurred_at=appended.found_at,
             recorded_at=command.received_at,
             causation_id=command.command_id,
-            payload=payload,
+            event=event,
         )
-        for i, (kind, payload) in enumerate(found)
+        for i, event in enumerate(found)
     ]
-
-
-def _opened_payload(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "township": record["township"],
-        "village": record.get("village"),
-        "ref_no": record["ref_no"],
-        "category": record["category"],
-    }
 
 
 # ---- step -----------------------------------------------------------------------------------
 
 
-def step(state: CaseState, event: Envelope) -> CaseState:
+def step(state: CaseState, envelope: Envelope) -> CaseState:
     """Apply one event.  An event the case has already applied (seq too low) changes nothing."""
-    if event.seq <= state.seq:
+    if envelope.seq <= state.seq:
         return state
-    apply = _APPLY.get(event.event_type)
-    changed = apply(state, event) if apply else state
-    return replace(changed, seq=event.seq)
+    match envelope.event:
+        case CaseOpened() as e:
+            changed = _opened(state, e, envelope.occurred_at)
+        case RecordAppended() as e:
+            changed = _appended(state, e, envelope.recorded_at)
+        case CaseClosed():
+            changed = replace(state, status="closed", closed_at=envelope.occurred_at)
+        case CaseReopened():
+            changed = replace(state, status="open", closed_at=None)
+        case _:
+            changed = state
+    return replace(changed, seq=envelope.seq)
 
 
-def _case_opened(state: CaseState, event: Envelope) -> CaseState:
-    p = event.payload
+def _opened(state: CaseState, e: CaseOpened, occurred_at: str) -> CaseState:
     return replace(
         state,
         status="open",
-        township=p["township"],
-        village=p.get("village"),
-        ref_no=p["ref_no"],
-        category=p["category"],
-        opened_at=event.occurred_at,
+        township=e.township,
+        village=e.village,
+        ref_no=e.ref_no,
+        category=e.category,
+        opened_at=occurred_at,
     )
 
 
-def _record_appended(state: CaseState, event: Envelope) -> CaseState:
-    r = event.payload["record"]
+def _appended(state: CaseState, e: RecordAppended, recorded_at: str) -> CaseState:
+    r = e.record
     seen = RecordSeen(
-        fingerprint=event.payload["fingerprint"],
-        found_at=r["found_at"],
-        recorded_at=event.recorded_at,
-        record_kind=r.get("record_kind", "initial"),
-        follow_up_status=r.get("follow_up_status", "new"),
+        fingerprint=e.fingerprint,
+        found_at=e.found_at,
+        recorded_at=recorded_at,
+        record_kind=e.record_kind,
+        follow_up_status=e.follow_up_status,
         description=_clip(r.get("description", "")),
         people_involved=r.get("people_involved"),
         amount_involved_yuan=r.get("amount_involved_yuan"),
@@ -171,12 +177,11 @@ def _record_appended(state: CaseState, event: Envelope) -> CaseState:
         measures_taken=_clip(r.get("measures_taken")),
         category=r.get("category"),
     )
-    category = r["category"] if r.get("record_kind") == "correction" else state.category
     return replace(
         state,
-        category=category,
+        category=e.corrected_category or state.category,
         village=r.get("village") or state.village,
-        last_found_at=max(filter(None, (state.last_found_at, r["found_at"]))),
+        last_found_at=max(filter(None, (state.last_found_at, e.found_at))),
         records=(*state.records, seen)[-MAX_RECORDS_KEPT:],
         fingerprints=(*state.fingerprints, seen.fingerprint),
     )
@@ -184,22 +189,6 @@ def _record_appended(state: CaseState, event: Envelope) -> CaseState:
 
 def _clip(text: str | None) -> str | None:
     return text[:MAX_TEXT_KEPT] if text else text
-
-
-def _case_closed(state: CaseState, event: Envelope) -> CaseState:
-    return replace(state, status="closed", closed_at=event.occurred_at)
-
-
-def _case_reopened(state: CaseState, event: Envelope) -> CaseState:
-    return replace(state, status="open", closed_at=None)
-
-
-_APPLY = {
-    "CaseOpened": _case_opened,
-    "RecordAppended": _record_appended,
-    "CaseClosed": _case_closed,
-    "CaseReopened": _case_reopened,
-}
 
 
 def handle_command(state: CaseState, command: SubmitRecord) -> tuple[CaseState, list[Envelope]]:

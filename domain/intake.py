@@ -12,13 +12,9 @@ import base64
 import datetime as dt
 from dataclasses import dataclass
 
-from schemas.events import (
-    UNKNOWN_TOWNSHIP,
-    DeadLetter,
-    IntakeReceipt,
-    SubmitRecord,
-    case_id_for,
-)
+from schemas.commands import SubmitRecord
+from schemas.events import case_id_for
+from schemas.receipts import UNKNOWN_TOWNSHIP, DeadLetter, IntakeReceipt
 from schemas.record import RecordRejected, fingerprint, parse_record, township_hint
 
 

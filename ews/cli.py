@@ -1,16 +1,19 @@
 """``ews``: the one command of dispute-ews.
 
-Configuration comes from the environment (see README): EWS_BOOTSTRAP (Kafka), EWS_DB_URL
-(read side), EWS_TOPIC_PREFIX, EWS_PARTITIONS, EWS_MODEL_DIR.
+Settings come from ``EWS_*`` variables (``schemas.settings``, read once here); ``--bootstrap``
+and ``--db`` override them for one command.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import os
 import sys
 from pathlib import Path
+
+from ews.model_cli import register as register_model_commands
+from ews.processes import project_path
+from schemas.settings import Settings, settings_table
 
 EPILOG = """\
 typical use:
@@ -25,15 +28,21 @@ typical use:
 """
 
 
-def _bootstrap(args: argparse.Namespace) -> str:
-    return getattr(args, "bootstrap", None) or os.environ.get("EWS_BOOTSTRAP", "127.0.0.1:9092")
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings of this command: the environment's, with its options on top."""
+    return Settings.from_env().replace(
+        bootstrap=getattr(args, "bootstrap", None), db_url=getattr(args, "db", None)
+    )
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
     from deploy.kafka_local import DEFAULT_HOME, LocalBroker
 
     broker = LocalBroker(
-        home=Path(args.home or DEFAULT_HOME), port=args.port, controller_port=args.port + 1
+        home=Path(args.home or DEFAULT_HOME),
+        port=args.port,
+        controller_port=args.port + 1,
+        jars=project_path(_settings(args).kafka_jars),
     )
     if args.action == "start":
         print(f"starting Kafka (KRaft, single node) in {broker.home} ...", flush=True)
@@ -52,20 +61,20 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     from streams.admin import ensure_topics
-    from streams.topology import all_topics
 
-    created = ensure_topics(_bootstrap(args))
-    for spec in all_topics():
+    settings = _settings(args)
+    specs = settings.topics.all()
+    created = ensure_topics(settings.bootstrap, specs)
+    for spec in specs:
         mark = "created" if spec.name in created else "exists "
         print(f"{mark}  {spec.name:32s} {spec.partitions} partitions  {spec.doc}")
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    os.environ["EWS_BOOTSTRAP"] = _bootstrap(args)
-    os.environ["EWS_WORKER_ROLE"] = args.role
-    from streams.app import app
+    from streams.app import create_app
 
+    app = create_app(_settings(args), args.role)
     sys.argv = ["ews-worker", "worker", "-l", args.loglevel, "--without-web"]
     app.main()
     return 0
@@ -75,9 +84,10 @@ def cmd_project(args: argparse.Namespace) -> int:
     from readside.db import make_engine, migrate
     from readside.projector import Projector
 
-    engine = make_engine(args.db)
+    settings = _settings(args)
+    engine = make_engine(settings.db_url)
     migrate(engine)
-    projector = Projector(engine, _bootstrap(args))
+    projector = Projector(engine, settings.bootstrap, settings.topics)
     try:
         n = projector.run(until_caught_up=args.until_caught_up)
     except KeyboardInterrupt:
@@ -89,9 +99,13 @@ def cmd_project(args: argparse.Namespace) -> int:
 def cmd_post(args: argparse.Namespace) -> int:
     from streams.post import post_messages, read_messages
 
+    settings = _settings(args)
     total = 0
     for path in args.files:
-        n = post_messages(_bootstrap(args), read_messages(Path(path)), progress=not args.quiet)
+        messages = read_messages(Path(path))
+        n = post_messages(
+            settings.bootstrap, settings.topics.records, messages, progress=not args.quiet
+        )
         print(f"{path}: posted {n} records")
         total += n
     print(f"posted {total} records in all; see `ews counts` for what became of them")
@@ -102,11 +116,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from readside.db import drop_all, make_engine, migrate
     from readside.projector import Projector
 
-    engine = make_engine(args.db)
+    settings = _settings(args)
+    engine = make_engine(settings.db_url)
     migrate(engine)
     drop_all(engine)
     migrate(engine)
-    n = Projector(engine, _bootstrap(args)).run(until_caught_up=True)
+    n = Projector(engine, settings.bootstrap, settings.topics).run(until_caught_up=True)
     print(f"rebuilt the read models from {n} log messages")
     return 0
 
@@ -115,7 +130,7 @@ def cmd_counts(args: argparse.Namespace) -> int:
     from readside.db import make_engine
     from readside.queries import intake_table
 
-    print(intake_table(make_engine(args.db)))
+    print(intake_table(make_engine(_settings(args).db_url)))
     return 0
 
 
@@ -125,7 +140,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     from readside.db import make_engine
     from readside.tables import dead_letters
 
-    with make_engine(args.db).connect() as conn:
+    with make_engine(_settings(args).db_url).connect() as conn:
         rows = conn.execute(
             sa.select(dead_letters).order_by(dead_letters.c.received_at).limit(args.limit)
         ).mappings()
@@ -142,7 +157,7 @@ def cmd_case(args: argparse.Namespace) -> int:
     from schemas.events import case_id_for
 
     case_id = args.case_id if not args.ref else case_id_for(args.ref[0], args.ref[1])
-    print(case_timeline_text(make_engine(args.db), case_id))
+    print(case_timeline_text(make_engine(_settings(args).db_url), case_id))
     return 0
 
 
@@ -155,15 +170,25 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from streams.demo import run_demo
+    from ews.demo import run_demo
 
     return run_demo(
+        Settings.from_env(),
         records=args.records,
         bad_fraction=args.bad_fraction,
         duplicates=args.duplicates,
         keep_running=args.keep_running,
         port=args.port,
     )
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    if args.table:
+        print(settings_table())
+        return 0
+    for name, value in _settings(args).as_env().items():
+        print(f"{name}={value}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,15 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     with_db(sp)
 
+    sp = add("settings", cmd_settings, "print the settings in force (EWS_* variables)")
+    sp.add_argument("--table", action="store_true", help="every setting, as the README's table")
+
     sp = add("schema", cmd_schema, "write the record contract as JSON Schema files")
     sp.add_argument("--dir", help="output folder (default schemas/json)")
 
-    try:
-        from models.cli import register
-    except ImportError:
-        register = None
-    if register is not None:
-        register(sub)
+    register_model_commands(sub)
     return p
 
 

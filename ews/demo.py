@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections import Counter
 
@@ -18,22 +17,25 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from deploy.kafka_local import LocalBroker
+from ews import processes
+from ews.demo_batch import demo_batch, expected_counts
+from ews.lag import NotSettled, wait_settled
 from readside.db import make_engine, migrate
 from readside.projector import Projector
 from readside.queries import case_timeline_text, intake_rows, intake_table
 from readside.snapshot import snapshot
 from readside.tables import case_timeline, cases, dead_letters
+from schemas.events import RecordAppended
 from schemas.record import fingerprint, parse_record
-from streams import processes
+from schemas.settings import Settings
 from streams.admin import ensure_topics
-from streams.demo_batch import demo_batch, expected_counts
-from streams.lag import NotSettled, wait_settled
 from streams.post import post_messages
 
 VAR = processes.PROJECT_ROOT / "var" / "demo"
 
 
 def run_demo(
+    settings: Settings,
     records: int = 10_000,
     bad_fraction: float = 0.05,
     duplicates: int = 50,
@@ -41,26 +43,29 @@ def run_demo(
     port: int = 19092,
 ) -> int:
     run = dt.datetime.now().strftime("demo%Y%m%d%H%M%S")
-    os.environ["EWS_TOPIC_PREFIX"] = run
     VAR.mkdir(parents=True, exist_ok=True)
-    db_path = VAR / f"{run}.db"
-    db_url = f"sqlite:///{db_path}"
+    db_url = f"sqlite:///{VAR / f'{run}.db'}"
     logs = VAR / "logs"
 
     print(f"== dispute-ews demo, run {run}")
     broker = LocalBroker(
-        home=processes.PROJECT_ROOT / ".cache" / "demo-broker", port=port, controller_port=port + 1
+        home=processes.PROJECT_ROOT / ".cache" / "demo-broker",
+        port=port,
+        controller_port=port + 1,
+        jars=processes.project_path(settings.kafka_jars),
     )
     t0 = time.monotonic()
     print("-- starting Kafka 4.1 (KRaft, single node) from the cached Maven jars ...", flush=True)
     broker.start()
     bootstrap = broker.bootstrap
+    settings = settings.replace(bootstrap=bootstrap, topic_prefix=run, db_url=db_url)
+    topics = settings.topics
     print(f"   broker up at {bootstrap} in {time.monotonic() - t0:.1f}s")
-    ensure_topics(bootstrap)
+    ensure_topics(bootstrap, topics.all())
     engine = make_engine(db_url)
     migrate(engine)
-    workers = processes.start_workers(bootstrap, run, logs)
-    projector = processes.start_projector(bootstrap, run, db_url, logs / f"{run}-projector.log")
+    workers = processes.start_workers(settings, logs)
+    projector = processes.start_projector(settings, logs / f"{run}-projector.log")
     pids = ", ".join(str(w.pid) for w in workers)
     print(
         f"-- intake and case-writer workers (pids {pids}), projector (pid {projector.pid}); logs in {logs}"
@@ -73,9 +78,9 @@ def run_demo(
         jsonl = VAR / f"{run}-records.jsonl"
         jsonl.write_bytes(b"\n".join(p.data for p in batch) + b"\n")
         t_post = time.monotonic()
-        posted = post_messages(bootstrap, (p.data for p in batch), progress=True)
+        posted = post_messages(bootstrap, topics.records, (p.data for p in batch), progress=True)
         print(f"   posted {posted} records ({jsonl})")
-        ok = _wait(bootstrap, engine, posted, [*workers, projector])
+        ok = _wait(settings, engine, posted, [*workers, projector])
         elapsed = time.monotonic() - t_post
         print(
             f"-- {'all records processed' if ok else 'NOT all records processed'} in {elapsed:.1f}s ({posted / elapsed:.0f} records/s from post to read model)"
@@ -84,7 +89,7 @@ def run_demo(
         print("-- replaying the log into a fresh database ...", flush=True)
         replay_engine = make_engine(f"sqlite:///{VAR / (run + '-replay.db')}")
         migrate(replay_engine)
-        Projector(replay_engine, bootstrap).run(until_caught_up=True)
+        Projector(replay_engine, bootstrap, topics).run(until_caught_up=True)
         same = snapshot(replay_engine) == snapshot(engine)
         print(f"   replay gives identical read models: {'yes' if same else 'NO'}")
         code = code or (0 if same and ok else 1)
@@ -101,7 +106,7 @@ def run_demo(
     return code
 
 
-def _wait(bootstrap: str, engine: sa.Engine, posted: int, procs: list) -> bool:
+def _wait(settings: Settings, engine: sa.Engine, posted: int, procs: list) -> bool:
     bar = tqdm(total=posted, unit="rec", desc="processed")
 
     def show(received: int) -> None:
@@ -109,7 +114,15 @@ def _wait(bootstrap: str, engine: sa.Engine, posted: int, procs: list) -> bool:
         bar.refresh()
 
     try:
-        wait_settled(bootstrap, engine, posted, procs, timeout=600, on_progress=show)
+        wait_settled(
+            settings.bootstrap,
+            settings.topics,
+            engine,
+            posted,
+            procs,
+            timeout=600,
+            on_progress=show,
+        )
         return True
     except NotSettled as exc:
         print(f"\n!! {exc}")
@@ -155,7 +168,7 @@ def _report(engine: sa.Engine, batch) -> int:  # type: ignore[no-untyped-def]
         print(f"   {code:<18} {n}")
     dups = sum(1 for p in batch if p.duplicate)
     distinct = len({fingerprint(parse_record(p.data)) for p in batch if p.expect == "accepted"})
-    appended = dict(by_type).get("RecordAppended", 0)
+    appended = dict(by_type).get(RecordAppended.type_name(), 0)
     print(
         f"\n== cases: {n_cases} ({status.get('open', 0)} open, {status.get('closed', 0)} closed), {n_events} events"
     )

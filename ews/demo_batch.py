@@ -11,7 +11,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from schemas.events import UNKNOWN_TOWNSHIP
+from schemas.receipts import UNKNOWN_TOWNSHIP
 from schemas.record import MAX_TEXT_CHARS
 
 BAD_KINDS = (

@@ -15,13 +15,12 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from readside.projector import positions, projected_topics
 from readside.queries import intake_rows
-from streams import topology
+from schemas.topics import Topics
+from streams.app import ROLES, group_id
 
 
-def stream_groups() -> list[str]:
-    from streams.app import ROLES, group_id
-
-    return [group_id(role) for role in ROLES]
+def stream_groups(topics: Topics) -> list[str]:
+    return [group_id(topics, role) for role in ROLES]
 
 
 def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
@@ -35,15 +34,15 @@ def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]
         consumer.close()
 
 
-def lag(bootstrap: str, engine: sa.Engine) -> dict[str, int]:
+def lag(bootstrap: str, topics: Topics, engine: sa.Engine) -> dict[str, int]:
     """Messages not yet processed, per stage."""
-    stream_topics = [topology.records_topic(), topology.commands_topic()]
-    ends = _end_offsets(bootstrap, stream_topics + projected_topics())
+    stream_topics = [topics.records, topics.case_commands]
+    ends = _end_offsets(bootstrap, stream_topics + projected_topics(topics))
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     committed: dict = {}
     try:
         existing = {g["group_id"] for g in admin.list_groups()}
-        groups = [g for g in stream_groups() if g in existing]
+        groups = [g for g in stream_groups(topics) if g in existing]
         for group in groups:
             for offsets in admin.list_group_offsets(group).values():
                 for tp, meta in offsets.items():
@@ -54,10 +53,10 @@ def lag(bootstrap: str, engine: sa.Engine) -> dict[str, int]:
     done = positions(engine)
     out = {"intake": 0, "case_writer": 0, "projector": 0}
     for tp, end in ends.items():
-        if tp.topic == topology.records_topic():
+        if tp.topic == topics.records:
             meta = committed.get(tp)
             out["intake"] += end - (meta.offset if meta and meta.offset >= 0 else 0)
-        elif tp.topic == topology.commands_topic():
+        elif tp.topic == topics.case_commands:
             meta = committed.get(tp)
             out["case_writer"] += end - (meta.offset if meta and meta.offset >= 0 else 0)
         else:
@@ -65,8 +64,8 @@ def lag(bootstrap: str, engine: sa.Engine) -> dict[str, int]:
     return out
 
 
-def settled(bootstrap: str, engine: sa.Engine) -> bool:
-    return not any(lag(bootstrap, engine).values())
+def settled(bootstrap: str, topics: Topics, engine: sa.Engine) -> bool:
+    return not any(lag(bootstrap, topics, engine).values())
 
 
 class NotSettled(RuntimeError):
@@ -75,6 +74,7 @@ class NotSettled(RuntimeError):
 
 def wait_settled(
     bootstrap: str,
+    topics: Topics,
     engine: sa.Engine,
     posted: int,
     procs: Sequence[subprocess.Popen],
@@ -93,7 +93,7 @@ def wait_settled(
         received = sum(r[1] for r in intake_rows(engine))
         if on_progress:
             on_progress(received)
-        if received >= posted and not any(lag(bootstrap, engine).values()):
+        if received >= posted and not any(lag(bootstrap, topics, engine).values()):
             return
         time.sleep(interval)
-    raise NotSettled(f"not settled after {timeout:.0f}s: lag {lag(bootstrap, engine)}")
+    raise NotSettled(f"not settled after {timeout:.0f}s: lag {lag(bootstrap, topics, engine)}")

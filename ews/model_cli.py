@@ -1,21 +1,20 @@
 """``ews model ...``: build training data, train, evaluate, list, promote and roll back models.
 
-``register(subparsers)`` adds the ``model`` command group to the ``ews`` command;
-``python -m models.cli COMMAND ...`` runs the same commands standalone.
-
-Environment: ``EWS_MODEL_DIR`` (model registry, default ``var/models``), ``EWS_BOOTSTRAP``
-(Kafka, default ``127.0.0.1:9092``), ``EWS_TOPIC_PREFIX`` (topic names, default ``ews``).
+Argument handling and the Kafka edge only (reading the case-events log, asking the model-events
+topic which version is in service, publishing promotions); the work itself is in
+``models.workbench`` and the modules it calls.  ``register(subparsers)`` adds the ``model``
+command group to the ``ews`` command.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from schemas.settings import Settings
 
 DEFAULT_SYNTH_CASES = 3000
 EPILOG = """\
@@ -32,32 +31,64 @@ with real data from the log:
 """
 
 
-def _bootstrap(args: argparse.Namespace) -> str:
-    return getattr(args, "bootstrap", None) or os.environ.get("EWS_BOOTSTRAP", "127.0.0.1:9092")
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env().replace(
+        bootstrap=getattr(args, "bootstrap", None), model_dir=getattr(args, "model_dir", None)
+    )
 
 
 def _registry(args: argparse.Namespace):  # noqa: ANN202 - models.registry.Registry
     from models.registry import Registry
 
-    return Registry(getattr(args, "model_dir", None))
+    return Registry(_settings(args).model_dir)
 
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+# ---- the Kafka edge ------------------------------------------------------------------------
+
+
+def read_case_events(settings: Settings) -> list:
+    """Every envelope on the case-events topic, from the first offset to the current end."""
+    from schemas.events import Envelope
+    from streams.log import check_reachable, read_from_start
+
+    check_reachable(settings.bootstrap)
+    topic = settings.topics.case_events
+    return [
+        Envelope.from_bytes(m.value)
+        for m in read_from_start(settings.bootstrap, topic, client_id="ews-model-dataset")
+    ]
+
+
+def in_service(settings: Settings):  # noqa: ANN201 - models.promotion.InService
+    """Which model is in service, as the model-events topic says now."""
+    from models.promotion import decode, fold
+    from streams.log import check_reachable, read_from_start
+
+    check_reachable(settings.bootstrap)
+    messages = read_from_start(
+        settings.bootstrap, settings.topics.model_events, 15.0, "ews-model-cli"
+    )
+    return fold(e for m in messages if (e := decode(m.value)) is not None)
+
+
+def publish(settings: Settings, event: dict[str, Any]) -> None:
+    from models.promotion import MODEL_KEY, encode
+    from streams.log import append
+
+    append(settings.bootstrap, settings.topics.model_events, MODEL_KEY, encode(event))
+
+
 # ---- data --------------------------------------------------------------------------------
-
-
-def _synthetic_events(cases: int, seed: int, progress: bool) -> list:
-    from models.synthetic import event_log, generate_county
-
-    return list(event_log(generate_county(cases, seed=seed, progress=progress)))
 
 
 def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
     """Snapshots from --dataset, --events, --from-kafka, or a synthetic county."""
-    from models.dataset import build_dataset, read_dataset, read_events_jsonl, read_events_kafka
+    from models.dataset import build_dataset, read_dataset, read_events_jsonl
+    from models.workbench import synthetic_events
 
     progress = not args.quiet
     if getattr(args, "dataset", None):
@@ -67,16 +98,16 @@ def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
         _say(f"replaying events from {args.events}")
         events = list(read_events_jsonl(args.events))
     elif getattr(args, "from_kafka", False):
-        from streams.topology import case_events_topic
-
-        _say(f"replaying {case_events_topic()} on {_bootstrap(args)} from the first offset")
-        events = list(read_events_kafka(_bootstrap(args)))
+        settings = _settings(args)
+        topic = settings.topics.case_events
+        _say(f"replaying {topic} on {settings.bootstrap} from the first offset")
+        events = read_case_events(settings)
     else:
         _say(
             f"no data given (--events, --dataset or --from-kafka): generating a synthetic county "
             f"of {args.cases} cases (seed {args.seed}) to {purpose} on"
         )
-        events = _synthetic_events(args.cases, args.seed, progress)
+        events = synthetic_events(args.cases, args.seed, progress)
     _say(f"{len(events):,} events; building point-in-time snapshots")
     return build_dataset(
         events, horizon_days=args.horizon, every_days=args.every, progress=progress
@@ -88,45 +119,49 @@ def _in_service_version(args: argparse.Namespace) -> str | None:
         return args.in_service
     if getattr(args, "no_kafka", False):
         return None
-    from models.promotion import in_service
-
+    settings = _settings(args)
     try:
-        return in_service(_bootstrap(args)).version
+        return in_service(settings).version
     except Exception as exc:  # broker down or topic missing: say so, carry on without it
         _say(
-            f"(could not read the model-events topic on {_bootstrap(args)}: {exc}; "
+            f"(could not read the model-events topic on {settings.bootstrap}: {exc}; "
             "comparing without the model in service)"
         )
         return None
+
+
+def _train_config(args: argparse.Namespace):  # noqa: ANN202 - models.train.TrainConfig
+    from models.train import TrainConfig
+
+    return TrainConfig(
+        horizon_days=args.horizon,
+        test_fraction=args.test_fraction,
+        calibration_fraction=args.calibration_fraction,
+        budget=args.budget,
+        **({"C": args.C, "calibration": args.calibration} if hasattr(args, "C") else {}),
+    )
 
 
 # ---- commands ----------------------------------------------------------------------------
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from models.dataset import write_events_jsonl
-    from models.synthetic import generate_county
+    from models.workbench import write_synthetic
 
-    cases = list(
-        generate_county(
-            args.cases, seed=args.seed, start=args.start, days=args.days, progress=not args.quiet
-        )
+    written = write_synthetic(
+        args.cases,
+        args.seed,
+        args.events_out,
+        records_out=args.records,
+        start=args.start,
+        days=args.days,
+        progress=not args.quiet,
     )
     if args.records:
-        from models.synthetic import posting_order
-
-        Path(args.records).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.records, "w", encoding="utf-8") as fh:
-            for r in posting_order(cases):
-                fh.write(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n")
         _say(f"records: {args.records}")
-    from models.synthetic import event_log
-
-    Path(args.events_out).parent.mkdir(parents=True, exist_ok=True)
-    n = write_events_jsonl(event_log(cases), args.events_out)
-    escalated = sum(c.escalated_at is not None for c in cases)
     print(
-        f"{len(cases):,} cases ({escalated:,} escalate), {n:,} events written to {args.events_out}"
+        f"{written.cases:,} cases ({written.escalated:,} escalate), {written.events:,} events "
+        f"written to {args.events_out}"
     )
     return 0
 
@@ -161,11 +196,9 @@ def _print_metrics(report: dict[str, Any]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.card import write_card
     from models.registry import ModelRefused
-    from models.train import TrainConfig, train_and_evaluate
+    from models.workbench import train_version
 
-    began = time.perf_counter()
     rows = _load_snapshots(args, "train")
     registry = _registry(args)
     live_version = _in_service_version(args)
@@ -175,37 +208,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             live = registry.load(live_version)
         except ModelRefused as exc:
             _say(f"(model in service {live_version} cannot be compared: {exc})")
-    config = TrainConfig(
-        horizon_days=args.horizon,
-        test_fraction=args.test_fraction,
-        calibration_fraction=args.calibration_fraction,
-        budget=args.budget,
-        C=args.C,
-        calibration=args.calibration,
-    )
     _say(f"{len(rows):,} snapshots; fitting on the earlier window, testing on the later one")
-    result = train_and_evaluate(rows, config, in_service=live, progress=not args.quiet)
-    result.metadata["train_seconds"] = round(time.perf_counter() - began, 1)
-    version = registry.save(result.model, result.metadata)
-    folder = registry.path(version)
-    card = write_card(
-        folder, version, result.metadata, result.report, result.test_rows, result.test_scores
-    )
-    (folder / "report.json").write_text(
-        json.dumps(result.report, ensure_ascii=False, indent=1), encoding="utf-8"
-    )
-    print(f"saved model {version} in {folder}")
-    _print_metrics(result.report)
-    print(f"model card: {card}")
-    print(f"to put it in service: ews model promote {version}")
+    trained = train_version(rows, _train_config(args), registry, live, progress=not args.quiet)
+    print(f"saved model {trained.version} in {trained.folder}")
+    _print_metrics(trained.report)
+    print(f"model card: {trained.card}")
+    print(f"to put it in service: ews model promote {trained.version}")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from models.card import write_card
-    from models.train import evaluate_scorers, rules_probability, temporal_split
+    from models.workbench import evaluate_version
 
     registry = _registry(args)
     versions = registry.versions()
@@ -218,47 +231,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         registry.load(live_version) if live_version and live_version != candidate.version else None
     )
     rows = _load_snapshots(args, "evaluate")
-    split = temporal_split(rows, args.horizon, args.test_fraction, args.calibration_fraction)
-    test_rows = [rows[i] for i in split.test]
-    cal_rows = [rows[i] for i in split.calibration]
-    X = [r.features for r in test_rows]
-    scores: dict[str, np.ndarray] = {"candidate": candidate.model.predict_proba(X)[:, 1]}
-    probs = dict(scores)
-    scores["rules"] = np.array([r.rule_score for r in test_rows])
-    probs["rules"] = rules_probability(cal_rows, test_rows)
-    if live is not None:
-        scores["in_service"] = probs["in_service"] = live.model.predict_proba(X)[:, 1]
-    report = evaluate_scorers(test_rows, scores, probs, args.budget)
-    report["windows"] = split.windows
-    report["sizes"] = {
-        "train": {
-            "snapshots": len(split.train),
-            "escalations": int(sum(rows[i].label for i in split.train)),
-        },
-        "calibration": {
-            "snapshots": len(cal_rows),
-            "escalations": int(sum(r.label for r in cal_rows)),
-        },
-        "test": {"snapshots": len(test_rows), "escalations": int(sum(r.label for r in test_rows))},
-        "cases": len({r.case_id for r in rows}),
-    }
-    report["in_service_version"] = live.version if live is not None else None
+    against = live.version if live else "rules"
     out = (
         Path(args.out)
         if args.out
-        else registry.root
-        / "reports"
-        / (f"{candidate.version}-vs-{live.version if live else 'rules'}")
+        else registry.root / "reports" / f"{candidate.version}-vs-{against}"
     )
-    meta = dict(candidate.metadata)
-    meta["label"] = meta.get("label", "escalates within the horizon")
-    card = write_card(out, candidate.version, meta, report, test_rows, scores)
+    result = evaluate_version(rows, candidate, _train_config(args), out, live)
+    versus = f"in service {live.version}" if live else "no model in service"
     print(
-        f"candidate {candidate.version} vs {'in service ' + live.version if live else 'no model in service'} vs rules, "
-        f"on {len(test_rows):,} snapshots from {split.windows['test'][0]} to {split.windows['test'][1]}"
+        f"candidate {candidate.version} vs {versus} vs rules, on {result.test_snapshots:,} "
+        f"snapshots from {result.test_window[0]} to {result.test_window[1]}"
     )
-    _print_metrics(report)
-    print(f"report: {card}  (the in-sample windows of this data were not used)")
+    _print_metrics(result.report)
+    print(f"report: {result.card}  (the in-sample windows of this data were not used)")
     return 0
 
 
@@ -287,25 +273,24 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+SHOWN_METADATA = (
+    "version",
+    "created_at",
+    "code_version",
+    "sha256",
+    "label",
+    "data_window",
+    "sizes",
+    "params",
+    "fit_seconds",
+    "train_seconds",
+)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     registry = _registry(args)
     meta = registry.metadata(args.version)
-    keep = {
-        k: meta[k]
-        for k in (
-            "version",
-            "created_at",
-            "code_version",
-            "sha256",
-            "label",
-            "data_window",
-            "sizes",
-            "params",
-            "fit_seconds",
-            "train_seconds",
-        )
-        if k in meta
-    }
+    keep = {k: meta[k] for k in SHOWN_METADATA if k in meta}
     keep["metrics"] = meta.get("metrics")
     print(json.dumps(keep, ensure_ascii=False, indent=2))
     print(f"model card: {registry.path(args.version) / 'card.md'}")
@@ -313,22 +298,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from models.promotion import in_service, promoted_event, publish
-    from models.registry import ModelRefused
+    from models.promotion import promoted_event
 
-    registry = _registry(args)
-    try:
-        loaded = registry.load(args.version)  # refuse tampered or foreign artifacts up front
-    except ModelRefused as exc:
-        _say(f"refused: {exc}")
-        return 1
-    current = in_service(_bootstrap(args)).version
+    settings = _settings(args)
+    loaded = _registry(args).load(args.version)  # refuse tampered or foreign artifacts up front
+    current = in_service(settings).version
     if current == args.version:
         print(f"{args.version} is already in service")
         return 0
     publish(
-        _bootstrap(args),
-        promoted_event(args.version, current, loaded.metadata.get("sha256"), args.reason),
+        settings, promoted_event(args.version, current, loaded.metadata.get("sha256"), args.reason)
     )
     print(
         f"promoted {args.version} (was {current or 'none'}); running scorers switch without a restart"
@@ -337,19 +316,15 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from models.promotion import in_service, publish, rolled_back_event
-    from models.registry import ModelRefused
+    from models.promotion import rolled_back_event
 
-    state = in_service(_bootstrap(args))
+    settings = _settings(args)
+    state = in_service(settings)
     if state.previous is None:
         _say(f"nothing to roll back to (in service: {state.version or 'none'})")
         return 1
-    try:
-        _registry(args).load(state.previous)
-    except ModelRefused as exc:
-        _say(f"refused: {exc}")
-        return 1
-    publish(_bootstrap(args), rolled_back_event(state.previous, state.version, args.reason))
+    _registry(args).load(state.previous)
+    publish(settings, rolled_back_event(state.previous, state.version, args.reason))
     print(f"rolled back from {state.version} to {state.previous}")
     return 0
 
@@ -564,24 +539,3 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="model_command", required=True, metavar="MODEL_COMMAND")
     add_model_commands(sub)
     return p
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m models.cli",
-        description="Escalation-risk model commands (the same as `ews model ...`).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = p.add_subparsers(dest="model_command", required=True, metavar="COMMAND")
-    add_model_commands(sub)
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,11 @@
-"""Starting and stopping the system's worker processes (used by the demo, tests and benches)."""
+"""Starting and stopping the system's worker processes (used by the demo, tests and benches).
+
+A child gets its settings through ``EWS_*`` variables (``schemas.settings.process_env``), the
+same way an operator's supervisor would start it.
+"""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,26 +13,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from schemas.settings import Settings, process_env
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env(bootstrap: str, prefix: str, db_url: str | None = None) -> dict[str, str]:
-    env = dict(os.environ, EWS_BOOTSTRAP=bootstrap, EWS_TOPIC_PREFIX=prefix)
-    if db_url:
-        env["EWS_DB_URL"] = db_url
-    env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+def project_path(path: str | Path) -> Path:
+    """A settings path: absolute as given, relative to the project folder otherwise."""
+    return Path(path) if Path(path).is_absolute() else PROJECT_ROOT / path
 
 
-def start(
-    args: list[str], bootstrap: str, prefix: str, log: Path, db_url: str | None = None
-) -> subprocess.Popen:
-    """Run ``ews <args>`` as a child process, output appended to ``log``."""
+def start(args: list[str], settings: Settings, log: Path) -> subprocess.Popen:
+    """Run ``ews <args>`` as a child process with ``settings``, output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     out = open(log, "ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", *args],
-        env=_env(bootstrap, prefix, db_url),
+        [sys.executable, "-m", "ews.cli", *args],
+        env=process_env(settings, PYTHONPATH=str(PROJECT_ROOT)),
         stdout=out,
         stderr=subprocess.STDOUT,
         cwd=PROJECT_ROOT,
@@ -37,20 +37,20 @@ def start(
     )
 
 
-def start_worker(bootstrap: str, prefix: str, log: Path, role: str = "all") -> subprocess.Popen:
-    return start(["worker", "--role", role], bootstrap, prefix, log)
+def start_worker(settings: Settings, log: Path, role: str = "all") -> subprocess.Popen:
+    return start(["worker", "--role", role], settings, log)
 
 
-def start_workers(bootstrap: str, prefix: str, logs: Path) -> list[subprocess.Popen]:
+def start_workers(settings: Settings, logs: Path) -> list[subprocess.Popen]:
     """One process per stage (intake, cases), so the stages use both cores."""
+    prefix = settings.topic_prefix
     return [
-        start_worker(bootstrap, prefix, logs / f"{prefix}-{role}.log", role)
-        for role in ("intake", "cases")
+        start_worker(settings, logs / f"{prefix}-{role}.log", role) for role in ("intake", "cases")
     ]
 
 
-def start_projector(bootstrap: str, prefix: str, db_url: str, log: Path) -> subprocess.Popen:
-    return start(["project"], bootstrap, prefix, log, db_url)
+def start_projector(settings: Settings, log: Path) -> subprocess.Popen:
+    return start(["project"], settings, log)
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30.0) -> None:

@@ -4,15 +4,15 @@ For every case, the log is replayed and the case is looked at every ``every_days
 default) while it is open, starting when its first record reached the system:
 
 * the state at snapshot time ``t`` is the fold of the case's events received by ``t``
-  (``streams.case.step``, exactly what the stream's case table holds at ``t``), and the features
-  are ``models.features.case_features(state, t)``: nothing from after ``t``;
+  (``domain.case.step``, exactly what the stream's case table holds at ``t``), and the features
+  are ``domain.risk.features.case_features(state, t)``: nothing from after ``t``;
 * the label is 1 when the case escalates (a record with ``follow_up_status == "escalated"``)
   within ``horizon_days`` after ``t``, by the escalation's domain time (``found_at``);
 * a snapshot is taken only while the case is open and has not escalated yet, and only when the
   whole horizon lies inside the log (later snapshots would have unknown labels).
 
-Events come from a JSONL file of envelopes (``read_events_jsonl``) or from the Kafka case-events
-topic, read from the first offset (``read_events_kafka``).
+Events come from a JSONL file of envelopes (``read_events_jsonl``) or from any iterable of
+envelopes (the operator tools read the case-events topic from its first offset).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from models.features import case_features, full_text, is_open_as_of, known_records, timestamp
-from models.rules import hits_from_features, level_of, score_hits
-from schemas.events import Envelope
+from domain.case import CaseState, step
+from domain.risk.features import case_features, full_text, is_open_as_of, known_records, timestamp
+from domain.risk.rules import hits_from_features, level_of, score_hits
+from schemas.events import Envelope, RecordAppended
 from schemas.record import CHINA_TZ
-from streams.case import CaseState, step
 
 DAY = 86400.0
 
@@ -86,21 +86,6 @@ def write_events_jsonl(events: Iterable[Envelope], path: str | Path) -> int:
     return n
 
 
-def read_events_kafka(
-    bootstrap: str, topic: str | None = None, timeout_s: float = 30.0
-) -> Iterator[Envelope]:
-    """Every envelope on the case-events topic, from the first offset to the current end."""
-    from models.promotion import check_reachable
-    from streams.log import read_from_start
-    from streams.topology import case_events_topic
-
-    check_reachable(bootstrap)
-    for m in read_from_start(
-        bootstrap, topic or case_events_topic(), timeout_s, "ews-model-dataset"
-    ):
-        yield Envelope.from_bytes(m.value)
-
-
 def group_by_case(events: Iterable[Envelope]) -> dict[str, list[Envelope]]:
     """The log's events per case, in sequence order, duplicates (same seq) dropped."""
     cases: dict[str, dict[int, Envelope]] = defaultdict(dict)
@@ -115,10 +100,9 @@ def group_by_case(events: Iterable[Envelope]) -> dict[str, list[Envelope]]:
 def escalation_time(events: Iterable[Envelope]) -> float | None:
     """Domain time (epoch seconds) of a case's first escalation, None if it never escalated."""
     times = [
-        timestamp(ev.payload["record"]["found_at"])
+        timestamp(ev.event.found_at)
         for ev in events
-        if ev.event_type == "RecordAppended"
-        and ev.payload.get("record", {}).get("follow_up_status") == "escalated"
+        if isinstance(ev.event, RecordAppended) and ev.event.escalated
     ]
     return min(times) if times else None
 
@@ -144,7 +128,7 @@ def case_snapshots(
     every_days: float = 7.0,
 ) -> list[Snapshot]:
     """The point-in-time snapshots of one case (its events in sequence order)."""
-    first = next((ev for ev in events if ev.event_type == "RecordAppended"), None)
+    first = next((ev for ev in events if isinstance(ev.event, RecordAppended)), None)
     if first is None:
         return []
     escalated = escalation_time(events)

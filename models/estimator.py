@@ -1,6 +1,6 @@
 """The escalation-risk classifier: feature dicts in, probabilities out (scikit-learn API).
 
-``EscalationRiskModel`` takes a batch of feature dicts (``models.features.case_features``) and
+``EscalationRiskModel`` takes a batch of feature dicts (``domain.risk.features.case_features``) and
 builds one sparse design matrix from three blocks:
 
 * numeric: counts and money as ``log1p``, then standardised (``StandardScaler``);
@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from models.features import CATEGORICAL_FEATURES, LOG_FEATURES, NUMERIC_FEATURES, TEXT_FEATURE
+from domain.risk.features import CATEGORICAL_FEATURES, LOG_FEATURES, NUMERIC_FEATURES, TEXT_FEATURE
 from models.text import CharNgramHasher
 
 Rows = Sequence[Mapping[str, Any]]

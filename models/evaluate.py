@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from models.features import as_datetime
+from domain.risk.features import as_datetime
 
 
 def week_of(as_of: str) -> str:

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from domain.risk.features import PETITION_LIMIT_DAYS
+from domain.risk.lexicon import GROUP_BY_CODE, hits
 from models.estimator import EscalationRiskModel, base_model
-from models.features import PETITION_LIMIT_DAYS
-from models.lexicon import GROUP_BY_CODE, hits
 from models.text import char_ngrams, ngram_slots
 from schemas.categories import BY_CODE
 from schemas.record import FOLLOW_UP_STATUSES

@@ -13,16 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import socket
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from streams.topology import model_events_topic
-
 PROMOTED = "ModelPromoted"
 ROLLED_BACK = "ModelRolledBack"
+MODEL_KEY = b"model"  # every model event has this key: one partition, one order
 EVENT_TYPES = (PROMOTED, ROLLED_BACK)
 
 
@@ -108,41 +106,6 @@ def _user() -> str:
         return "unknown"
 
 
-def check_reachable(bootstrap: str, timeout_s: float = 3.0) -> None:
-    """Fail fast, with a clear message, when no broker listens at ``bootstrap``."""
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            socket.create_connection(
-                (host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s
-            ).close()
-            return
-        except (OSError, ValueError):
-            continue
-    raise ConnectionError(
-        f"no Kafka broker reachable at {bootstrap} (start one with `ews broker start`, "
-        "or pass --bootstrap / set EWS_BOOTSTRAP)"
-    )
-
-
-def publish(bootstrap: str, event: dict[str, Any], topic: str | None = None) -> None:
-    """Publish one model event and wait until the broker has it (acks=all)."""
-    from kafka import KafkaProducer
-
-    check_reachable(bootstrap)
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        client_id="ews-model-cli",
-    )
-    try:
-        value = json.dumps(event, ensure_ascii=False).encode("utf-8")
-        producer.send(topic or model_events_topic(), key=b"model", value=value).get(timeout=30)
-        producer.flush()
-    finally:
-        producer.close()
-
-
 def decode(value: bytes) -> dict[str, Any] | None:
     """A model event from message bytes; None for anything that is not one."""
     try:
@@ -152,19 +115,6 @@ def decode(value: bytes) -> dict[str, Any] | None:
     return event if isinstance(event, dict) and event.get("event_type") in EVENT_TYPES else None
 
 
-def read_events(
-    bootstrap: str, topic: str | None = None, timeout_s: float = 15.0
-) -> Iterator[dict[str, Any]]:
-    """Every model event so far, from the first offset."""
-    from streams.log import read_from_start
-
-    check_reachable(bootstrap)
-    for m in read_from_start(bootstrap, topic or model_events_topic(), timeout_s, "ews-model-cli"):
-        event = decode(m.value)
-        if event is not None:
-            yield event
-
-
-def in_service(bootstrap: str, topic: str | None = None) -> InService:
-    """The in-service state as the topic says now."""
-    return fold(read_events(bootstrap, topic))
+def encode(event: dict[str, Any]) -> bytes:
+    """A model event as message bytes (keyed by ``MODEL_KEY``)."""
+    return json.dumps(event, ensure_ascii=False).encode("utf-8")

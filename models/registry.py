@@ -1,10 +1,15 @@
 """Versioned model artifacts on disk: skops files with metadata, loaded only when trusted.
 
-Layout (``$EWS_MODEL_DIR``, default ``var/models``)::
+Layout under the registry root (given to ``Registry``)::
 
     versions/v0001/model.skops      the fitted model (skops format: no pickle)
     versions/v0001/metadata.json    data window, features, metrics, code version, sha256, ...
     versions/v0001/card.md          the model card, with its PNG plots beside it
+    .tmp-<random>/                  a save in progress (or one killed mid-way; safe to delete)
+
+A version is saved whole or not at all: everything is written into a temporary folder in the
+registry root, which is then renamed to its version folder.  A version folder without
+``metadata.json`` (left by an older, non-atomic save) is not a version; its name stays taken.
 
 Loading refuses, with ``ModelRefused`` and a message saying why:
 
@@ -19,10 +24,14 @@ Which version is in service is not kept here: it is the fold of the model-events
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +39,14 @@ from typing import Any
 
 import skops.io as sio
 
-from models.features import FEATURE_SET_VERSION
+from domain.risk.features import FEATURE_SET_VERSION
 
 ARTIFACT = "model.skops"
 METADATA = "metadata.json"
 KIND = "dispute-ews/escalation-risk"
+TMP_PREFIX = ".tmp-"
+VERSION_NAME = re.compile(r"v(\d+)")
+SAVE_ATTEMPTS = 100  # version names tried before giving up (each lost only to another save)
 
 # Every type a model artifact of ours may contain (every node of the skops file is checked,
 # not only the ones skops itself would distrust).  Nothing else is ever loaded.
@@ -96,10 +108,6 @@ def artifact_types(path: Path) -> set[str]:
     return found
 
 
-def model_dir(path: str | Path | None = None) -> Path:
-    return Path(path or os.environ.get("EWS_MODEL_DIR", "var/models"))
-
-
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -129,11 +137,23 @@ def code_version() -> str | None:
         return None
 
 
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a JSON file whole or not at all (a temporary file, then an atomic replace)."""
+    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
+    try:
+        tmp.write_text(
+            json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class Registry:
     """The model versions under one directory."""
 
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = model_dir(root)
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
 
     @property
     def versions_dir(self) -> Path:
@@ -145,9 +165,14 @@ class Registry:
         return self.versions_dir / version
 
     def versions(self) -> list[str]:
+        """The complete versions (folders with their metadata), oldest first."""
         if not self.versions_dir.exists():
             return []
-        return sorted(p.name for p in self.versions_dir.iterdir() if (p / METADATA).exists())
+        return sorted(
+            p.name
+            for p in self.versions_dir.iterdir()
+            if not p.name.startswith(".") and (p / METADATA).is_file()
+        )
 
     def metadata(self, version: str) -> dict[str, Any]:
         meta_path = self.path(version) / METADATA
@@ -165,47 +190,65 @@ class Registry:
         return meta
 
     def _next_version(self) -> str:
-        numbers = [int(v[1:]) for v in self.versions() if v[1:].isdigit()]
-        return f"v{(max(numbers) + 1 if numbers else 1):04d}"
+        """One past the highest version name in use, complete or not."""
+        numbers = [0]
+        if self.versions_dir.exists():
+            for p in self.versions_dir.iterdir():
+                match = VERSION_NAME.fullmatch(p.name)
+                if match:
+                    numbers.append(int(match.group(1)))
+        return f"v{max(numbers) + 1:04d}"
 
     def save(self, model: Any, metadata: dict[str, Any]) -> str:
-        """Save a new version; returns its name.  ``metadata`` is completed and written."""
+        """Save a new version; returns its name.  ``metadata`` is completed and written.
+
+        Nothing is visible under ``versions/`` until the artifact and its metadata are both
+        written: a save that fails (or is killed) leaves no version behind.
+        """
         self.versions_dir.mkdir(parents=True, exist_ok=True)
-        while True:
-            version = self._next_version()
-            try:
-                self.path(version).mkdir()
-                break
-            except FileExistsError:
-                continue
-        folder = self.path(version)
-        artifact = folder / ARTIFACT
-        sio.dump(model, artifact)
-        untrusted = sorted(t for t in artifact_types(artifact) if t not in TRUSTED_TYPES)
-        if untrusted:
-            raise ModelRefused(
-                f"refusing to save: the model contains types outside the allow-list: {untrusted}"
+        staging = self.root / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            artifact = staging / ARTIFACT
+            sio.dump(model, artifact)
+            untrusted = sorted(t for t in artifact_types(artifact) if t not in TRUSTED_TYPES)
+            if untrusted:
+                raise ModelRefused(
+                    f"refusing to save: the model contains types outside the allow-list: "
+                    f"{untrusted}"
+                )
+            meta = dict(metadata)
+            meta.update(
+                kind=KIND,
+                artifact=ARTIFACT,
+                sha256=sha256_of(artifact),
+                feature_set_version=FEATURE_SET_VERSION,
             )
-        meta = dict(metadata)
-        meta.update(
-            kind=KIND,
-            version=version,
-            artifact=ARTIFACT,
-            sha256=sha256_of(artifact),
-            feature_set_version=FEATURE_SET_VERSION,
-        )
-        meta.setdefault("code_version", code_version())
-        (folder / METADATA).write_text(
-            json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-        )
-        return version
+            meta.setdefault("code_version", code_version())
+            version = self._next_version()
+            for _ in range(SAVE_ATTEMPTS):
+                meta["version"] = version
+                _write_json(staging / METADATA, meta)
+                try:
+                    os.rename(staging, self.path(version))
+                    return version
+                except OSError as exc:
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+                # another save took this name first: take the next one
+                number = max(int(version[1:]) + 1, int(self._next_version()[1:]))
+                version = f"v{number:04d}"
+            raise ModelRefused(
+                f"could not allocate a version name in {self.versions_dir} "
+                f"after {SAVE_ATTEMPTS} attempts"
+            )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def update_metadata(self, version: str, **fields: Any) -> None:
         meta = self.metadata(version)
         meta.update(fields)
-        (self.path(version) / METADATA).write_text(
-            json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-        )
+        _write_json(self.path(version) / METADATA, meta)
 
     def load(self, version: str) -> LoadedModel:
         """Load a version after checking its metadata, its sha256 and every type inside it."""

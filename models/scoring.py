@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.case import CaseState
+from domain.risk.features import as_datetime, case_features, full_text, known_records, timestamp
+from domain.risk.rules import RuleHit, hits_from_features, level_of
 from models.explain import Factor, explain_rows
-from models.features import as_datetime, case_features, full_text, known_records, timestamp
 from models.registry import LoadedModel
-from models.rules import RuleHit, hits_from_features, level_of
 from schemas.record import CHINA_TZ
-from streams.case import CaseState
 
 # Probability of escalation within the horizon (30 days by default) -> level.
 # The rules can raise a level, never lower it.

@@ -18,11 +18,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from domain.case import CaseState
 from models.promotion import InService, apply, decode
 from models.registry import LoadedModel, ModelRefused, Registry
 from models.scoring import CaseScore, score_cases
-from streams.case import CaseState
-from streams.topology import model_events_topic
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +29,13 @@ log = logging.getLogger(__name__)
 class ModelInService:
     def __init__(
         self,
-        registry: Registry | None = None,
+        registry: Registry,
         bootstrap: str | None = None,
-        topic: str | None = None,
+        topic: str = "ews.model-events",
     ) -> None:
-        self.registry = registry or Registry()
+        self.registry = registry
         self.bootstrap = bootstrap
-        self.topic = topic or model_events_topic()
+        self.topic = topic
         self.state = InService()
         self.last_error: str | None = None
         self._loaded: LoadedModel | None = None

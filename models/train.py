@@ -25,10 +25,10 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 
+from domain.risk.features import FEATURE_NAMES, timestamp
 from models.dataset import DAY, Snapshot
 from models.estimator import EscalationRiskModel
 from models.evaluate import per_category, scorer_metrics, week_of
-from models.features import FEATURE_NAMES, timestamp
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -10,15 +9,10 @@ from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-DEFAULT_URL = "sqlite:///var/ews.db"
 
 
-def database_url() -> str:
-    return os.environ.get("EWS_DB_URL", DEFAULT_URL)
-
-
-def make_engine(url: str | None = None) -> sa.Engine:
-    url = url or database_url()
+def make_engine(url: str) -> sa.Engine:
+    """An engine for a SQLAlchemy URL (SQLite: the folder is created, WAL mode)."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if str(path) != ":memory:":

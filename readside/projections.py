@@ -9,109 +9,127 @@ import json
 from typing import Any
 
 from schemas.categories import BY_CODE
-from schemas.events import DeadLetter, Envelope, IntakeReceipt
+from schemas.events import (
+    CaseClosed,
+    CaseEvent,
+    CaseOpened,
+    CaseReopened,
+    Envelope,
+    RecordAppended,
+)
+from schemas.receipts import DeadLetter, IntakeReceipt
 from schemas.record import ESCALATION_KINDS, FOLLOW_UP_STATUSES
 
 Row = dict[str, Any]
 
 
-def apply_to_case(row: Row | None, event: Envelope) -> Row | None:
-    """The case row after ``event``; ``None`` if the event does not make or touch a case row.
+def apply_to_case(row: Row | None, envelope: Envelope) -> Row | None:
+    """The case row after the event; ``None`` if the event does not make or touch a case row.
 
     An event whose ``seq`` is not above the row's ``last_seq`` was applied before (a re-emitted
     duplicate) and leaves the row as it is.
     """
-    if row is not None and event.seq <= row["last_seq"]:
+    if row is not None and envelope.seq <= row["last_seq"]:
         return row
-    p = event.payload
-    if event.event_type == "CaseOpened":
-        row = {
-            "case_id": event.case_id,
-            "township": p["township"],
-            "village": p.get("village"),
-            "ref_no": p["ref_no"],
-            "category": p["category"],
-            "status": "open",
-            "opened_at": event.occurred_at,
-            "closed_at": None,
-            "last_found_at": event.occurred_at,
-            "record_count": 0,
-            "people_involved": None,
-            "amount_involved_yuan": None,
-            "is_petition": None,
-            "petition_received_on": None,
-            "follow_up_status": "new",
-            "escalation_kind": None,
-        }
-    elif row is None:
-        return None  # an event of a case whose opening this projection has not seen
-    else:
-        row = dict(row)
-        if event.event_type == "RecordAppended":
-            r = p["record"]
-            row["record_count"] += 1
-            row["last_found_at"] = max(row["last_found_at"] or "", r["found_at"])
-            row["follow_up_status"] = r.get("follow_up_status", row["follow_up_status"])
-            for name in (
-                "people_involved",
-                "amount_involved_yuan",
-                "is_petition",
-                "petition_received_on",
-                "escalation_kind",
-                "village",
-            ):
-                if r.get(name) is not None:
-                    row[name] = r[name]
-            if r.get("record_kind") == "correction":
-                row["category"] = r["category"]
-        elif event.event_type == "CaseClosed":
-            row["status"] = "closed"
-            row["closed_at"] = event.occurred_at
-        elif event.event_type == "CaseReopened":
-            row["status"] = "open"
-            row["closed_at"] = None
-    row["last_seq"] = event.seq
-    row["updated_at"] = event.recorded_at
+    match envelope.event:
+        case CaseOpened() as e:
+            row = _opened_row(envelope, e)
+        case _ if row is None:
+            return None  # an event of a case whose opening this projection has not seen
+        case RecordAppended() as e:
+            row = _appended_row(row, e)
+        case CaseClosed():
+            row = dict(row, status="closed", closed_at=envelope.occurred_at)
+        case CaseReopened():
+            row = dict(row, status="open", closed_at=None)
+        case _:
+            row = dict(row)
+    row["last_seq"] = envelope.seq
+    row["updated_at"] = envelope.recorded_at
     return row
 
 
-def timeline_row(event: Envelope) -> Row:
+def _opened_row(envelope: Envelope, e: CaseOpened) -> Row:
     return {
-        "event_id": event.event_id,
-        "case_id": event.case_id,
-        "seq": event.seq,
-        "event_type": event.event_type,
-        "occurred_at": event.occurred_at,
-        "recorded_at": event.recorded_at,
-        "summary": summarize(event),
-        "payload": json.dumps(event.payload, ensure_ascii=False, sort_keys=True),
+        "case_id": envelope.case_id,
+        "township": e.township,
+        "village": e.village,
+        "ref_no": e.ref_no,
+        "category": e.category,
+        "status": "open",
+        "opened_at": envelope.occurred_at,
+        "closed_at": None,
+        "last_found_at": envelope.occurred_at,
+        "record_count": 0,
+        "people_involved": None,
+        "amount_involved_yuan": None,
+        "is_petition": None,
+        "petition_received_on": None,
+        "follow_up_status": "new",
+        "escalation_kind": None,
     }
 
 
-def summarize(event: Envelope) -> str:
+LATEST_VALUE_FIELDS = (
+    "people_involved",
+    "amount_involved_yuan",
+    "is_petition",
+    "petition_received_on",
+    "escalation_kind",
+    "village",
+)
+
+
+def _appended_row(row: Row, e: RecordAppended) -> Row:
+    r = e.record
+    row = dict(row)
+    row["record_count"] += 1
+    row["last_found_at"] = max(row["last_found_at"] or "", e.found_at)
+    row["follow_up_status"] = r.get("follow_up_status", row["follow_up_status"])
+    for name in LATEST_VALUE_FIELDS:
+        if r.get(name) is not None:
+            row[name] = r[name]
+    row["category"] = e.corrected_category or row["category"]
+    return row
+
+
+def timeline_row(envelope: Envelope) -> Row:
+    return {
+        "event_id": envelope.event_id,
+        "case_id": envelope.case_id,
+        "seq": envelope.seq,
+        "event_type": envelope.event_type,
+        "occurred_at": envelope.occurred_at,
+        "recorded_at": envelope.recorded_at,
+        "summary": summarize(envelope.event),
+        "payload": json.dumps(envelope.event.payload(), ensure_ascii=False, sort_keys=True),
+    }
+
+
+RECORD_KINDS = {"initial": "首报", "follow_up": "续报", "correction": "更正"}
+
+
+def summarize(event: CaseEvent) -> str:
     """One line a duty officer can read in the case timeline."""
-    p = event.payload
-    if event.event_type == "CaseOpened":
-        cat = BY_CODE.get(p["category"])
-        label = cat.label if cat else p["category"]
-        return f"立案 {p['township']} {p.get('village') or ''} {p['ref_no']} [{label}]".replace(
-            "  ", " "
-        )
-    if event.event_type == "RecordAppended":
-        r = p["record"]
-        status = FOLLOW_UP_STATUSES.get(r.get("follow_up_status", ""), "")
-        kind = {"initial": "首报", "follow_up": "续报", "correction": "更正"}.get(
-            r.get("record_kind", ""), ""
-        )
-        extra = ESCALATION_KINDS.get(r.get("escalation_kind") or "", "")
-        text = r.get("description", "")
-        text = text if len(text) <= 60 else text[:60] + "…"
-        return " ".join(x for x in (kind, status, extra, text) if x)
-    if event.event_type == "CaseClosed":
-        return f"结案 ({FOLLOW_UP_STATUSES.get(p.get('outcome', ''), p.get('outcome', ''))})"
-    if event.event_type == "CaseReopened":
-        return "重新打开"
-    return event.event_type
+    match event:
+        case CaseOpened():
+            cat = BY_CODE.get(event.category)
+            label = cat.label if cat else event.category
+            line = f"立案 {event.township} {event.village or ''} {event.ref_no} [{label}]"
+            return line.replace("  ", " ")
+        case RecordAppended():
+            r = event.record
+            status = FOLLOW_UP_STATUSES.get(r.get("follow_up_status", ""), "")
+            kind = RECORD_KINDS.get(r.get("record_kind", ""), "")
+            extra = ESCALATION_KINDS.get(r.get("escalation_kind") or "", "")
+            text = r.get("description", "")
+            text = text if len(text) <= 60 else text[:60] + "…"
+            return " ".join(x for x in (kind, status, extra, text) if x)
+        case CaseClosed():
+            return f"结案 ({FOLLOW_UP_STATUSES.get(event.outcome, event.outcome)})"
+        case CaseReopened():
+            return "重新打开"
+    return event.type_name()
 
 
 def receipt_row(receipt: IntakeReceipt) -> Row:

@@ -30,8 +30,9 @@ from readside.tables import (
     projection_failures,
     projection_offsets,
 )
-from schemas.events import DeadLetter, Envelope, IntakeReceipt, receipts_from_bytes
-from streams import topology
+from schemas.events import Envelope
+from schemas.receipts import DeadLetter, IntakeReceipt, receipts_from_bytes
+from schemas.topics import Topics
 
 log = logging.getLogger("ews.projector")
 # errors caused by a message's content (not by the database being unreachable)
@@ -47,12 +48,8 @@ class Message:
     value: bytes
 
 
-def projected_topics() -> list[str]:
-    return [
-        topology.case_events_topic(),
-        topology.receipts_topic(),
-        topology.dead_letters_topic(),
-    ]
+def projected_topics(topics: Topics) -> list[str]:
+    return [topics.case_events, topics.intake_receipts, topics.dead_letters]
 
 
 def _chunks(items: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
@@ -67,10 +64,10 @@ def _existing(conn: sa.Connection, column: sa.Column, ids: list[str]) -> set[str
     return found
 
 
-def apply_batch(conn: sa.Connection, batch: Sequence[Message]) -> dict[str, int]:
+def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -> dict[str, int]:
     """Apply one batch of log messages in the caller's transaction; return row counts."""
-    events_topic = topology.case_events_topic()
-    receipts_topic = topology.receipts_topic()
+    events_topic = topics.case_events
+    receipts_topic = topics.intake_receipts
     events: list[Envelope] = []
     receipts: list[IntakeReceipt] = []
     deads: list[DeadLetter] = []
@@ -258,9 +255,12 @@ def positions(engine: sa.Engine) -> dict[tuple[str, int], int]:
 class Projector:
     """Follows the log and keeps the read models up to date."""
 
-    def __init__(self, engine: sa.Engine, bootstrap: str, max_batch: int = 5000) -> None:
+    def __init__(
+        self, engine: sa.Engine, bootstrap: str, topics: Topics, max_batch: int = 5000
+    ) -> None:
         self.engine = engine
         self.bootstrap = bootstrap
+        self.topics = topics
         self.max_batch = max_batch
         self.stopped = threading.Event()
         self.applied = 0
@@ -275,7 +275,7 @@ class Projector:
             fetch_max_bytes=32 * 1024 * 1024,
         )
         tps: list[TopicPartition] = []
-        for topic in projected_topics():
+        for topic in projected_topics(self.topics):
             parts = None
             deadline = time.monotonic() + 30
             while not parts and time.monotonic() < deadline:
@@ -328,14 +328,14 @@ class Projector:
         one bad message never stops the projector.  A database that is down still raises."""
         try:
             with self.engine.begin() as conn:
-                apply_batch(conn, batch)
+                apply_batch(conn, batch, self.topics)
             return
         except DATA_ERRORS as exc:
             log.error("batch of %d failed (%s); applying one by one", len(batch), exc)
         for m in batch:
             try:
                 with self.engine.begin() as conn:
-                    apply_batch(conn, [m])
+                    apply_batch(conn, [m], self.topics)
             except DATA_ERRORS as exc:
                 with self.engine.begin() as conn:
                     record_failures(conn, [(m, exc)])

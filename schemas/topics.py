@@ -2,17 +2,14 @@
 
 The record and case-event topics are the system of record: nothing is ever deleted from them
 (``retention.ms=-1``, ``retention.bytes=-1``) and replays read them from the first offset.
-Names carry a prefix (``EWS_TOPIC_PREFIX``, default ``ews``) so several deployments or test
-runs can share one broker.
+Names carry a prefix (setting ``EWS_TOPIC_PREFIX``, default ``ews``) so several deployments or
+test runs can share one broker.  Messages refer to a position by the topic's logical name
+(``records:<partition>:<offset>``), which does not depend on the prefix.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # room for a large case state or command list
@@ -26,61 +23,68 @@ class TopicSpec:
     doc: str
 
 
-def prefix() -> str:
-    return os.environ.get("EWS_TOPIC_PREFIX", "ews")
+@dataclass(frozen=True)
+class Topics:
+    """The topic names of one deployment (prefix) and their partition count."""
 
+    prefix: str = "ews"
+    partitions: int = 4
 
-def records_topic() -> str:
-    return f"{prefix()}.records"
+    def name(self, logical: str) -> str:
+        return f"{self.prefix}.{logical}"
 
+    @property
+    def records(self) -> str:
+        return self.name("records")
 
-def commands_topic() -> str:
-    return f"{prefix()}.case-commands"
+    @property
+    def case_commands(self) -> str:
+        return self.name("case-commands")
 
+    @property
+    def case_events(self) -> str:
+        return self.name("case-events")
 
-def case_events_topic() -> str:
-    return f"{prefix()}.case-events"
+    @property
+    def intake_receipts(self) -> str:
+        return self.name("intake-receipts")
 
+    @property
+    def dead_letters(self) -> str:
+        return self.name("dead-letters")
 
-def receipts_topic() -> str:
-    return f"{prefix()}.intake-receipts"
+    @property
+    def case_state_changelog(self) -> str:
+        """The case table's changelog (compacted): the latest state of every case."""
+        return self.name("case-state-changelog")
 
+    @property
+    def model_events(self) -> str:
+        return self.name("model-events")
 
-def dead_letters_topic() -> str:
-    return f"{prefix()}.dead-letters"
+    def group(self, stage: str) -> str:
+        """The consumer group of a stage of this deployment."""
+        return f"{self.prefix}-{stage}"
 
-
-def case_state_changelog_topic() -> str:
-    """The case table's changelog (compacted): the latest state of every case."""
-    return f"{prefix()}.case-state-changelog"
-
-
-def model_events_topic() -> str:
-    return f"{prefix()}.model-events"
-
-
-def partitions() -> int:
-    return int(os.environ.get("EWS_PARTITIONS", "4"))
-
-
-def all_topics() -> list[TopicSpec]:
-    n = partitions()
-    return [
-        TopicSpec(records_topic(), n, KEEP_FOREVER, "screening records as posted (raw bytes)"),
-        TopicSpec(
-            commands_topic(),
-            n,
-            {**KEEP_FOREVER, "max.message.bytes": str(MAX_MESSAGE_BYTES)},
-            "commands to a case, in the case's partition",
-        ),
-        TopicSpec(case_events_topic(), n, KEEP_FOREVER, "domain events, keyed by case id"),
-        TopicSpec(receipts_topic(), n, KEEP_FOREVER, "one intake receipt per posted record"),
-        TopicSpec(dead_letters_topic(), n, KEEP_FOREVER, "rejected records with the reason"),
-        TopicSpec(
-            case_state_changelog_topic(),
-            n,
-            {"cleanup.policy": "compact", "max.message.bytes": str(MAX_MESSAGE_BYTES)},
-            "latest state of every case (the case table's changelog)",
-        ),
-        TopicSpec(model_events_topic(), 1, KEEP_FOREVER, "model promotions and roll-backs"),
-    ]
+    def all(self) -> list[TopicSpec]:
+        n = self.partitions
+        big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+        return [
+            TopicSpec(self.records, n, KEEP_FOREVER, "screening records as posted (raw bytes)"),
+            TopicSpec(
+                self.case_commands,
+                n,
+                {**KEEP_FOREVER, **big},
+                "commands to a case, in the case's partition",
+            ),
+            TopicSpec(self.case_events, n, KEEP_FOREVER, "domain events, keyed by case id"),
+            TopicSpec(self.intake_receipts, n, KEEP_FOREVER, "one intake receipt per record"),
+            TopicSpec(self.dead_letters, n, KEEP_FOREVER, "rejected records with the reason"),
+            TopicSpec(
+                self.case_state_changelog,
+                n,
+                {"cleanup.policy": "compact", **big},
+                "latest state of every case (the case table's changelog)",
+            ),
+            TopicSpec(self.model_events, 1, KEEP_FOREVER, "model promotions and roll-backs"),
+        ]

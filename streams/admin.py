@@ -7,12 +7,11 @@ import time
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from streams.topology import TopicSpec, all_topics
+from schemas.topics import TopicSpec
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec] | None = None) -> list[str]:
+def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
-    specs = all_topics() if specs is None else specs
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ews-admin")
     try:
         existing = set(admin.list_topics())

@@ -2,12 +2,12 @@
 
 Two agents, each with concurrency 1 (faust can commit past an in-flight message otherwise):
 
-* ``intake``: records topic -> ``streams.intake.admit`` -> commands on the case-commands topic
+* ``intake``: records topic -> ``domain.intake.admit`` -> commands on the case-commands topic
   (one list per case partition per batch) or a dead letter per bad record, plus the batch's
   intake receipts (one per message, sent as one list);
-* ``case_writer``: case-commands topic -> ``streams.case.decide`` against the case's state in
+* ``case_writer``: case-commands topic -> ``domain.case.decide`` against the case's state in
   the ``cases`` table (changelogged, so a restarted worker recovers it) -> events on the
-  case-events topic keyed by case id -> ``streams.case.step`` into the table.
+  case-events topic keyed by case id -> ``domain.case.step`` into the table.
 
 A worker runs both (role ``all``) or one of them (``intake`` / ``cases``), so the stages can
 use separate cores and scale separately; more partitions and more workers per role scale out.
@@ -25,7 +25,8 @@ Crash safety (at-least-once in, exactly-once effect out):
 A crash at any point therefore either re-emits the same events with the same ids (consumers
 drop them) or finds the record's fingerprint already in the state (nothing to emit).
 
-Run it with ``ews worker``.
+Run it with ``ews worker``; ``create_app(settings, role)`` builds the app (nothing is built
+at import).
 """
 
 from __future__ import annotations
@@ -42,26 +43,25 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
 
-from schemas.events import (
-    DeadLetter,
-    IntakeReceipt,
-    SubmitRecord,
-    command_messages,
-    commands_from_bytes,
-    partition_for,
-    receipts_to_bytes,
-)
-from streams import topology
-from streams.case import CaseState, handle_command
-from streams.intake import Admitted, Posted, admit
+from domain.case import CaseState, handle_command
+from domain.intake import Admitted, Posted, admit
+from schemas.commands import SubmitRecord, command_messages, commands_from_bytes
+from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
+from schemas.settings import Settings
+from schemas.topics import MAX_MESSAGE_BYTES, Topics
 
 log = logging.getLogger("ews.stream")
 
-BATCH_SIZE = int(os.environ.get("EWS_BATCH_SIZE", "500"))
-BATCH_WITHIN = float(os.environ.get("EWS_BATCH_WITHIN", "0.2"))
-COMMAND_BATCH_SIZE = 4  # messages of up to BATCH_SIZE commands each
+COMMAND_BATCH_SIZE = 4  # messages of up to settings.batch_size commands each
+
+
+def partition_for(case_id: str, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key): the partition of a case on every
+    topic keyed by case id, whoever produces it."""
+    return (murmur2(case_id.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
 class Utf8(codecs.Codec):
@@ -76,58 +76,50 @@ class Utf8(codecs.Codec):
 
 codecs.register("utf8", Utf8())
 
-
-def bootstrap() -> str:
-    return os.environ.get("EWS_BOOTSTRAP", "127.0.0.1:9092")
-
-
-def _faust_dir() -> str:
-    path = Path(os.environ.get("EWS_FAUST_DIR", topology.PROJECT_ROOT / "var" / "faust"))
-    path.mkdir(parents=True, exist_ok=True)
-    return str(path)
-
-
 ROLES = {"all": ("intake", "cases"), "intake": ("intake",), "cases": ("cases",)}
 
 
-def group_id(role: str) -> str:
+def group_id(topics: Topics, role: str) -> str:
     """The consumer group (faust app id) of a worker role."""
-    return f"{topology.prefix()}-{'stream' if role == 'all' else role}"
+    return topics.group("stream" if role == "all" else role)
 
 
-def create_app(role: str = "all") -> faust.App:
+def create_app(settings: Settings, role: str = "all") -> faust.App:
     """The faust app of a worker role: ``all`` runs both agents in one process; ``intake`` and
     ``cases`` run one each, so the two stages can use two cores (and scale separately)."""
     if role not in ROLES:
         raise ValueError(f"unknown worker role {role!r}; use one of {', '.join(ROLES)}")
+    topics = settings.topics
+    datadir = Path(settings.faust_dir)
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        group_id(role),
-        broker=f"kafka://{bootstrap()}",
+        group_id(topics, role),
+        broker=f"kafka://{settings.bootstrap}",
         store="memory://",
-        topic_partitions=topology.partitions(),
+        topic_partitions=topics.partitions,
         topic_replication_factor=1,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger_ms=5,
-        producer_max_request_size=topology.MAX_MESSAGE_BYTES,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
         web_enabled=False,
         key_serializer="raw",
         value_serializer="raw",
         broker_commit_interval=1.0,
         # a worker that died (kill -9, power cut) leaves the group after this long, so its
         # partitions move to the others or to its restarted self
-        broker_session_timeout=float(os.environ.get("EWS_SESSION_TIMEOUT", "10")),
+        broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=3.0,
-        datadir=_faust_dir(),
+        datadir=str(datadir),
     )
     agents = ROLES[role]
     if "intake" in agents:
-        records = app.topic(topology.records_topic(), internal=False)
-        app.agent(records, concurrency=1, name="intake")(_intake(app))
+        records = app.topic(topics.records, internal=False)
+        app.agent(records, concurrency=1, name="intake")(_intake(app, settings))
     if "cases" in agents:
-        commands = app.topic(topology.commands_topic(), internal=False)
-        app.agent(commands, concurrency=1, name="case_writer")(_case_writer(app))
+        commands = app.topic(topics.case_commands, internal=False)
+        app.agent(commands, concurrency=1, name="case_writer")(_case_writer(app, settings))
     return app
 
 
@@ -139,16 +131,17 @@ async def _send(app: faust.App, topic: str, key: bytes | None, value: bytes, par
     )
 
 
-def _intake(app: faust.App):  # type: ignore[no-untyped-def]
-    n = topology.partitions()
+def _intake(app: faust.App, settings: Settings):  # type: ignore[no-untyped-def]
+    topics = settings.topics
+    n = topics.partitions
     commands, receipts, dead_letters = (
-        topology.commands_topic(),
-        topology.receipts_topic(),
-        topology.dead_letters_topic(),
+        topics.case_commands,
+        topics.intake_receipts,
+        topics.dead_letters,
     )
 
     async def intake(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN):
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             async with _or_die("intake"):
                 by_partition: dict[int, list[SubmitRecord]] = defaultdict(list)
                 batch_receipts: list[IntakeReceipt] = []
@@ -179,14 +172,15 @@ def _intake(app: faust.App):  # type: ignore[no-untyped-def]
     return intake
 
 
-def _case_writer(app: faust.App):  # type: ignore[no-untyped-def]
-    n = topology.partitions()
-    events = topology.case_events_topic()
-    dead_letters = topology.dead_letters_topic()
+def _case_writer(app: faust.App, settings: Settings):  # type: ignore[no-untyped-def]
+    topics = settings.topics
+    n = topics.partitions
+    events = topics.case_events
+    dead_letters = topics.dead_letters
     # use_partitioner: a case's changelog partition follows its key exactly like the
     # commands topic does, so table and commands stay co-partitioned.
     changelog = app.topic(
-        topology.case_state_changelog_topic(),
+        topics.case_state_changelog,
         partitions=n,
         compacting=True,
         deleting=False,
@@ -200,7 +194,7 @@ def _case_writer(app: faust.App):  # type: ignore[no-untyped-def]
     cases.value_serializer = "json"
 
     async def case_writer(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=BATCH_WITHIN):
+        async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
             async with _or_die("case writer"):
                 states: dict[str, CaseState] = {}
                 sent = []
@@ -230,7 +224,9 @@ def _case_writer(app: faust.App):  # type: ignore[no-untyped-def]
                             sent.append(await _send(app, events, key, e.to_bytes(), part))
                 # the events must be in the log before the new states go to the changelog
                 await asyncio.gather(*sent)
-                saved = [await _save(app, case_id, state, n) for case_id, state in states.items()]
+                saved = [
+                    await _save(app, topics, case_id, state) for case_id, state in states.items()
+                ]
                 await asyncio.gather(*saved)
                 for case_id, state in states.items():
                     cases.data[case_id] = state.to_dict()
@@ -238,15 +234,15 @@ def _case_writer(app: faust.App):  # type: ignore[no-untyped-def]
     return case_writer
 
 
-async def _save(app: faust.App, case_id: str, state: CaseState, n: int) -> Any:
+async def _save(app: faust.App, topics: Topics, case_id: str, state: CaseState) -> Any:
     """Produce the case's new state to the table's changelog; returns the delivery future.
 
     Produced directly (faust's own changelog path sends one buffered message at a time and was
     the pipeline's bottleneck), with the bytes the table's serializers write, so faust's
     recovery reads them back.  The caller updates the table only once this is delivered."""
     body = json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    topic = topology.case_state_changelog_topic()
-    return await _send(app, topic, case_id.encode("utf-8"), body, partition_for(case_id, n))
+    key, partition = case_id.encode("utf-8"), partition_for(case_id, topics.partitions)
+    return await _send(app, topics.case_state_changelog, key, body, partition)
 
 
 def _dead_command(m: Any, position: object, code: str, exc: Exception) -> DeadLetter:
@@ -281,6 +277,3 @@ async def _or_die(agent: str) -> AsyncIterator[None]:
 def _load(table: Any, case_id: str) -> CaseState:
     stored = table.get(case_id)
     return CaseState.from_dict(stored) if stored else CaseState(case_id=case_id)
-
-
-app = create_app(os.environ.get("EWS_WORKER_ROLE", "all"))

@@ -1,12 +1,14 @@
-"""Reading a topic of the log from its first offset to its end as it is now (kafka-python)."""
+"""The log through kafka-python: is a broker there, read a topic from its first offset to its end
+as it is now, append one message and wait for it."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 
 def read_from_start(
@@ -37,3 +39,31 @@ def read_from_start(
                 raise TimeoutError(f"no progress reading {topic} for {timeout_s}s")
     finally:
         consumer.close()
+
+
+def check_reachable(bootstrap: str, timeout_s: float = 3.0) -> None:
+    """Fail fast, with a clear message, when no broker listens at ``bootstrap``."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection(
+                (host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s
+            ).close()
+            return
+        except (OSError, ValueError):
+            continue
+    raise ConnectionError(
+        f"no Kafka broker reachable at {bootstrap} (start one with `ews broker start`, "
+        "or pass --bootstrap / set EWS_BOOTSTRAP)"
+    )
+
+
+def append(bootstrap: str, topic: str, key: bytes | None, value: bytes) -> None:
+    """Append one message and wait until the broker has it (acks=all)."""
+    check_reachable(bootstrap)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="ews-append")
+    try:
+        producer.send(topic, key=key, value=value).get(timeout=30)
+        producer.flush()
+    finally:
+        producer.close()

@@ -21,8 +21,6 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from streams import topology
-
 COLUMN_TITLES = {
     "乡镇": "township",
     "村(社区)": "village",
@@ -125,10 +123,12 @@ def read_messages(path: Path) -> Iterator[bytes]:
         raise ValueError(f"{path}: unknown file type {suffix!r} (use .jsonl, .csv or .xlsx)")
 
 
-def post_messages(bootstrap: str, messages: Iterable[bytes], progress: bool = False) -> int:
-    """Post raw record messages; return how many the broker acknowledged."""
+def post_messages(
+    bootstrap: str, topic: str, messages: Iterable[bytes], progress: bool = False
+) -> int:
+    """Post raw record messages to the records ``topic``; return how many the broker
+    acknowledged."""
     prod = producer(bootstrap)
-    topic = topology.records_topic()
     futures = []
     bar = None
     if progress:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from deploy.kafka_local import LocalBroker, free_port
+from schemas.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +41,18 @@ def topic_prefix(monkeypatch: pytest.MonkeyPatch) -> str:
     value = "t" + uuid.uuid4().hex[:10]
     monkeypatch.setenv("EWS_TOPIC_PREFIX", value)
     return value
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Settings:
+    """Settings of one test's deployment: the session's broker, fresh topics, its own folders."""
+    return Settings(
+        bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        db_url=f"sqlite:///{tmp_path / 'ews.db'}",
+        faust_dir=str(tmp_path / "faust"),
+        model_dir=str(tmp_path / "models"),
+    )
 
 
 def _pg_url() -> str | None:

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from domain.case import CaseState, handle_command
+from domain.intake import Admitted, Posted, admit
+from ews import processes
 from readside.db import make_engine, migrate
 from readside.projector import Message, apply_batch
 from readside.queries import intake_rows
 from readside.snapshot import snapshot
-from schemas.events import receipts_to_bytes
-from streams import processes, topology
-from streams.case import CaseState, handle_command
-from streams.intake import Admitted, Posted, admit
+from schemas.receipts import receipts_to_bytes
+from schemas.settings import Settings
+from schemas.topics import Topics
 from streams.log import read_from_start
 
 
@@ -34,24 +36,24 @@ def received_so_far(engine: sa.Engine) -> int:
     return sum(r[1] for r in intake_rows(engine))
 
 
-def start_pipeline(bootstrap: str, prefix: str, db_url: str, logs: Path) -> list:
+def start_pipeline(settings: Settings, logs: Path) -> list:
     return [
-        *processes.start_workers(bootstrap, prefix, logs),
-        processes.start_projector(bootstrap, prefix, db_url, logs / "projector.log"),
+        *processes.start_workers(settings, logs),
+        processes.start_projector(settings, logs / "projector.log"),
     ]
 
 
-def posted_records(bootstrap: str) -> list[Posted]:
+def posted_records(bootstrap: str, topics: Topics) -> list[Posted]:
     """Every message of the records topic, partition by partition, in offset order."""
     out = [
         Posted(r.topic, r.partition, r.offset, r.timestamp, r.value)
-        for r in read_from_start(bootstrap, topology.records_topic())
+        for r in read_from_start(bootstrap, topics.records)
     ]
     out.sort(key=lambda p: (p.partition, p.offset))
     return out
 
 
-def reference_snapshot(posted: list[Posted], workdir: Path) -> dict:
+def reference_snapshot(posted: list[Posted], workdir: Path, topics: Topics) -> dict:
     """Read models of an uninterrupted run over exactly these records, computed with the same
     pure intake and case code but without Kafka, crashes or batching."""
     states: dict[str, CaseState] = {}
@@ -62,20 +64,14 @@ def reference_snapshot(posted: list[Posted], workdir: Path) -> dict:
             cmd = out.command
             state = states.get(cmd.case_id, CaseState(cmd.case_id))
             states[cmd.case_id], events = handle_command(state, cmd)
-            log.extend(
-                Message(topology.case_events_topic(), 0, len(log), e.to_bytes()) for e in events
-            )
+            log.extend(Message(topics.case_events, 0, len(log), e.to_bytes()) for e in events)
         else:
-            log.append(
-                Message(topology.dead_letters_topic(), 0, len(log), out.dead_letter.to_bytes())
-            )
-        log.append(
-            Message(topology.receipts_topic(), 0, len(log), receipts_to_bytes([out.receipt]))
-        )
+            log.append(Message(topics.dead_letters, 0, len(log), out.dead_letter.to_bytes()))
+        log.append(Message(topics.intake_receipts, 0, len(log), receipts_to_bytes([out.receipt])))
     engine = make_engine(f"sqlite:///{workdir / 'reference.db'}")
     migrate(engine)
     with engine.begin() as conn:
-        apply_batch(conn, log)
+        apply_batch(conn, log, topics)
     snap = snapshot(engine)
     engine.dispose()
     return snap

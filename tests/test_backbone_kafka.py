@@ -8,17 +8,16 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
+from ews import processes
+from ews.demo_batch import demo_batch, expected_counts
+from ews.lag import wait_settled
 from readside.db import drop_all, make_engine, migrate
 from readside.projector import Projector
 from readside.queries import intake_rows
 from readside.snapshot import snapshot
 from readside.tables import dead_letters
-from streams import processes
 from streams.admin import ensure_topics
-from streams.demo_batch import demo_batch, expected_counts
-from streams.lag import wait_settled
 from streams.post import post_messages
-from streams.topology import all_topics
 from tests.support import (
     group_members,
     posted_records,
@@ -30,10 +29,11 @@ from tests.support import (
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
-def test_topics_keep_everything_and_have_partitions(kafka_bootstrap, topic_prefix):
+def test_topics_keep_everything_and_have_partitions(kafka_bootstrap, topic_prefix, settings):
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-    ensure_topics(kafka_bootstrap)
+    all_topics = settings.topics.all
+    ensure_topics(kafka_bootstrap, all_topics())
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
         described = {t["name"]: t for t in admin.describe_topics([s.name for s in all_topics()])}
@@ -49,16 +49,18 @@ def test_topics_keep_everything_and_have_partitions(kafka_bootstrap, topic_prefi
 
 
 def test_10k_records_reconcile_per_township_and_replay_is_identical(
-    kafka_bootstrap, topic_prefix, db_url, tmp_path
+    kafka_bootstrap, settings, db_url, tmp_path
 ):
-    ensure_topics(kafka_bootstrap)
+    settings = settings.replace(db_url=db_url)
+    topics = settings.topics
+    ensure_topics(kafka_bootstrap, topics.all())
     engine = make_engine(db_url)
     migrate(engine)
     batch = demo_batch(10_000, bad_fraction=0.05, duplicates=30)
-    procs = start_pipeline(kafka_bootstrap, topic_prefix, db_url, tmp_path)
+    procs = start_pipeline(settings, tmp_path)
     try:
-        assert post_messages(kafka_bootstrap, (p.data for p in batch)) == len(batch)
-        wait_settled(kafka_bootstrap, engine, len(batch), procs)
+        assert post_messages(kafka_bootstrap, topics.records, (p.data for p in batch)) == len(batch)
+        wait_settled(kafka_bootstrap, topics, engine, len(batch), procs)
     finally:
         for p in procs:
             processes.stop(p)
@@ -81,28 +83,28 @@ def test_10k_records_reconcile_per_township_and_replay_is_identical(
 
     # every valid record became events and rows exactly as an uninterrupted reference run
     live = snapshot(engine)
-    assert live == reference_snapshot(posted_records(kafka_bootstrap), tmp_path)
+    assert live == reference_snapshot(posted_records(kafka_bootstrap, topics), tmp_path, topics)
     assert len(live["case_timeline"]) > len(live["cases"]) > 1000
 
     # replay: drop every read model and rebuild it from the first offset
     drop_all(engine)
     migrate(engine)
-    Projector(engine, kafka_bootstrap).run(until_caught_up=True)
+    Projector(engine, kafka_bootstrap, topics).run(until_caught_up=True)
     assert snapshot(engine) == live
     engine.dispose()
 
 
 def test_kill_9_halfway_then_restart_loses_and_duplicates_nothing(
-    kafka_bootstrap, topic_prefix, tmp_path
+    kafka_bootstrap, topic_prefix, settings, tmp_path
 ):
-    ensure_topics(kafka_bootstrap)
-    db_url = f"sqlite:///{tmp_path / 'ews.db'}"
-    engine = make_engine(db_url)
+    topics = settings.topics
+    ensure_topics(kafka_bootstrap, topics.all())
+    engine = make_engine(settings.db_url)
     migrate(engine)
     batch = demo_batch(10_000, bad_fraction=0.05, duplicates=30, seed=11)
-    procs = start_pipeline(kafka_bootstrap, topic_prefix, db_url, tmp_path)
+    procs = start_pipeline(settings, tmp_path)
     try:
-        post_messages(kafka_bootstrap, (p.data for p in batch))
+        post_messages(kafka_bootstrap, topics.records, (p.data for p in batch))
         assert processes.wait_until(lambda: received_so_far(engine) >= len(batch) * 0.4, 300, 0.1)
         for p in procs[:2]:  # both workers: intake and case writer, mid-batch
             processes.kill_hard(p)
@@ -112,20 +114,18 @@ def test_kill_9_halfway_then_restart_loses_and_duplicates_nothing(
         for role in ("intake", "cases"):
             group = f"{topic_prefix}-{role}"
             assert processes.wait_until(lambda g=group: group_members(kafka_bootstrap, g) == 0, 60)
-        procs[:2] = processes.start_workers(kafka_bootstrap, topic_prefix, tmp_path / "restart1")
+        procs[:2] = processes.start_workers(settings, tmp_path / "restart1")
         assert processes.wait_until(lambda: received_so_far(engine) >= len(batch) * 0.7, 300, 0.1)
         processes.kill_hard(procs[2])  # the projector, mid-transaction
-        procs[2] = processes.start_projector(
-            kafka_bootstrap, topic_prefix, db_url, tmp_path / "p2.log"
-        )
-        wait_settled(kafka_bootstrap, engine, len(batch), procs)
+        procs[2] = processes.start_projector(settings, tmp_path / "p2.log")
+        wait_settled(kafka_bootstrap, topics, engine, len(batch), procs)
     finally:
         for p in procs:
             processes.stop(p)
 
     assert {t: (r, a, d) for t, r, a, d in intake_rows(engine)} == expected_counts(batch)
     live = snapshot(engine)
-    reference = reference_snapshot(posted_records(kafka_bootstrap), tmp_path)
+    reference = reference_snapshot(posted_records(kafka_bootstrap, topics), tmp_path, topics)
     for table in reference:
         extra = sorted(set(live[table]) - set(reference[table]))[:3]
         missing = sorted(set(reference[table]) - set(live[table]))[:3]
@@ -134,33 +134,31 @@ def test_kill_9_halfway_then_restart_loses_and_duplicates_nothing(
     engine.dispose()
 
 
-def test_single_worker_keeps_going_past_a_garbage_command(kafka_bootstrap, topic_prefix, tmp_path):
+def test_single_worker_keeps_going_past_a_garbage_command(kafka_bootstrap, settings, tmp_path):
     """One `ews worker` process (both agents); a foreign producer writes garbage to the
     commands topic: it becomes a dead letter, and the records around it are processed."""
     from kafka import KafkaProducer
 
-    from streams.topology import commands_topic
-
-    ensure_topics(kafka_bootstrap)
-    db_url = f"sqlite:///{tmp_path / 'ews.db'}"
-    engine = make_engine(db_url)
+    topics = settings.topics
+    ensure_topics(kafka_bootstrap, topics.all())
+    engine = make_engine(settings.db_url)
     migrate(engine)
     batch = demo_batch(200, bad_fraction=0.0)
     procs = [
-        processes.start_worker(kafka_bootstrap, topic_prefix, tmp_path / "worker.log"),
-        processes.start_projector(kafka_bootstrap, topic_prefix, db_url, tmp_path / "p.log"),
+        processes.start_worker(settings, tmp_path / "worker.log"),
+        processes.start_projector(settings, tmp_path / "p.log"),
     ]
     try:
-        post_messages(kafka_bootstrap, (p.data for p in batch[:100]))
+        post_messages(kafka_bootstrap, topics.records, (p.data for p in batch[:100]))
         producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
-        producer.send(commands_topic(), b"\x00not a command", partition=0).get(timeout=30)
+        producer.send(topics.case_commands, b"\x00not a command", partition=0).get(timeout=30)
         invalid = (
             b'[{"command_id":"x","case_id":"C1","record":{},"fingerprint":"f","received_at":"t"}]'
         )
-        producer.send(commands_topic(), invalid, partition=1).get(timeout=30)
+        producer.send(topics.case_commands, invalid, partition=1).get(timeout=30)
         producer.close()
-        post_messages(kafka_bootstrap, (p.data for p in batch[100:]))
-        wait_settled(kafka_bootstrap, engine, len(batch), procs)
+        post_messages(kafka_bootstrap, topics.records, (p.data for p in batch[100:]))
+        wait_settled(kafka_bootstrap, topics, engine, len(batch), procs)
     finally:
         for p in procs:
             processes.stop(p)

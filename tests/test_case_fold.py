@@ -1,8 +1,9 @@
 """The case as a fold of its events: decide and step, without Kafka."""
 
-from schemas.events import SubmitRecord, case_id_for
+from domain.case import CaseState, fold, handle_command
+from schemas.commands import SubmitRecord
+from schemas.events import case_id_for
 from schemas.record import fingerprint, validate
-from streams.case import CaseState, fold, handle_command
 
 CASE = case_id_for("周庄镇", "ZZ-1")
 
@@ -92,7 +93,7 @@ def test_a_correction_changes_the_category():
 
 
 def test_case_state_stays_small_however_long_the_texts():
-    from streams.case import MAX_RECORDS_KEPT, MAX_TEXT_KEPT
+    from domain.case import MAX_RECORDS_KEPT, MAX_TEXT_KEPT
 
     long_text = "讨薪" * 1990
     commands = [
@@ -111,7 +112,7 @@ def test_case_state_stays_small_however_long_the_texts():
 
 
 def test_large_command_lists_are_split_below_the_message_limit():
-    from schemas.events import command_messages, commands_from_bytes
+    from schemas.commands import command_messages, commands_from_bytes
 
     cmds = [submit(i % 20, description="讨" * 3900) for i in range(60)]
     messages = command_messages(cmds)

@@ -2,8 +2,8 @@
 
 import base64
 
-from streams.demo_batch import BAD_KINDS, Posting, demo_batch, spoil
-from streams.intake import Admitted, Posted, Rejected, admit
+from domain.intake import Admitted, Posted, Rejected, admit
+from ews.demo_batch import BAD_KINDS, Posting, demo_batch, spoil
 
 GOOD = {
     "township": "周庄镇",
@@ -75,7 +75,8 @@ def test_no_input_makes_intake_raise():
     import json
     import random
 
-    from schemas.events import commands_to_bytes, receipts_to_bytes
+    from schemas.commands import commands_to_bytes
+    from schemas.receipts import receipts_to_bytes
 
     rng = random.Random(5)
     base = json.dumps(GOOD, ensure_ascii=False).encode()
@@ -92,9 +93,15 @@ def test_no_input_makes_intake_raise():
         "",
         "\\ud800",
         "x" * 5000,
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-12:00",
     ]
+    deep = b'{"township": "\\u5468", "x": ' + b"[" * 100_000 + b'"\\u0041"' + b"]" * 100_000 + b"}"
+    verdicts = []
     for i in range(3000):
-        if i % 2:
+        if i == 0:
+            data = deep
+        elif i % 2:
             data = bytearray(base)
             for _ in range(rng.randint(1, 4)):
                 data[rng.randrange(len(data))] = rng.randrange(256)
@@ -111,3 +118,7 @@ def test_no_input_makes_intake_raise():
             commands_to_bytes([out.command])
         else:
             out.dead_letter.to_bytes()
+        verdicts.append((out.receipt.reason_code, data[:120]))
+    # every rejection names what is wrong with the input: none is an unexplained failure
+    assert [v for v in verdicts if v[0] == "internal_error"] == []
+    assert verdicts[0][0] not in (None, "internal_error")  # the deep one

@@ -1,4 +1,4 @@
-"""The analysts' command line: `ews model ...` and `python -m models.cli ...`."""
+"""The analysts' command line: `ews model ...`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from models.cli import main as model_cli
-from models.cli import register
+from ews.cli import main as ews_main
+from ews.model_cli import register
 from models.dataset import read_events_jsonl
 from models.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def model_cli(argv: list[str]) -> int:
+    return ews_main(["model", *argv])
 
 
 def test_register_adds_the_model_group_to_a_parser() -> None:
@@ -78,7 +82,8 @@ def test_synth_writes_events_that_replay(tmp_path) -> None:
         [
             sys.executable,
             "-m",
-            "models.cli",
+            "ews.cli",
+            "model",
             "synth",
             "--cases",
             "60",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from domain.case import CaseState, decide, step
 from models.explain import explain_rows
 from models.registry import LoadedModel
 from models.scoring import features_for, score_case, score_cases
 from models.text import CharNgramHasher, char_ngrams, ngram_slots
-from schemas.events import SubmitRecord, case_id_for
+from schemas.commands import SubmitRecord
+from schemas.events import case_id_for
 from schemas.record import fingerprint, validate
-from streams.case import CaseState, decide, step
 from tests.test_model_support import trained
 
 CN = dt.timezone(dt.timedelta(hours=8))

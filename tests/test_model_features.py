@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from domain.case import CaseState, decide, fold, step
+from domain.risk.features import case_features
+from domain.risk.rules import rule_hits
 from models.dataset import build_dataset, case_snapshots, group_by_case, log_end
-from models.features import case_features
-from models.rules import rule_hits
 from models.scoring import features_for
-from schemas.events import SubmitRecord, case_id_for
+from schemas.commands import SubmitRecord
+from schemas.events import case_id_for
 from schemas.record import fingerprint, validate
-from streams.case import CaseState, decide, fold, step
 from tests.test_model_support import county_events, county_snapshots
 
 CN = dt.timezone(dt.timedelta(hours=8))
@@ -184,9 +185,10 @@ def test_dataset_is_the_same_however_the_log_is_ordered() -> None:
 
 
 def test_a_later_correction_does_not_change_the_category_at_an_earlier_time():
-    from schemas.events import SubmitRecord, case_id_for
+    from domain.case import CaseState, handle_command
+    from schemas.commands import SubmitRecord
+    from schemas.events import case_id_for
     from schemas.record import fingerprint, validate
-    from streams.case import CaseState, handle_command
 
     case = case_id_for("周庄镇", "ZZ-9")
     state = CaseState(case)

@@ -10,9 +10,13 @@ import pytest
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
-from models.cli import main as model_cli
+from ews.cli import main as ews_main
 from models.registry import ModelRefused, Registry, sha256_of
 from tests.test_model_support import trained
+
+
+def model_cli(argv: list[str]) -> int:
+    return ews_main(["model", *argv])
 
 
 @pytest.fixture

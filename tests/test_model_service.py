@@ -7,18 +7,22 @@ import datetime as dt
 import pytest
 from kafka import KafkaProducer
 
-from models.cli import main as model_cli
+from domain.case import CaseState, decide, step
+from ews.cli import main as ews_main
 from models.dataset import read_dataset
 from models.promotion import InService, apply, promoted_event, rolled_back_event
 from models.registry import Registry
 from models.service import ModelInService
 from models.train import TrainConfig, train_and_evaluate
-from schemas.events import SubmitRecord, case_id_for
+from schemas.commands import SubmitRecord
+from schemas.events import case_id_for
 from schemas.record import fingerprint, validate
 from streams.admin import ensure_topics
-from streams.case import CaseState, decide, step
-from streams.topology import case_events_topic
 from tests.test_model_support import county_events, county_snapshots, trained
+
+
+def model_cli(argv: list[str]) -> int:
+    return ews_main(["model", *argv])
 
 
 def _state() -> CaseState:
@@ -60,7 +64,7 @@ def test_a_refused_version_leaves_the_current_model_in_service(tmp_path) -> None
     bad = registry.save(trained().model, trained().metadata)
     artifact = registry.path(bad) / "model.skops"
     artifact.write_bytes(artifact.read_bytes()[:-10])
-    service = ModelInService(registry)
+    service = ModelInService(registry, topic="unused")
     assert service.apply(promoted_event(good, None, None))
     assert not service.apply(promoted_event(bad, good, None))
     assert service.version == good and "sha256" in (service.last_error or "")
@@ -68,15 +72,14 @@ def test_a_refused_version_leaves_the_current_model_in_service(tmp_path) -> None
 
 
 @pytest.mark.kafka
-def test_promote_switch_and_roll_back_without_restart(
-    kafka_bootstrap, topic_prefix, tmp_path
-) -> None:
-    ensure_topics(kafka_bootstrap)
+def test_promote_switch_and_roll_back_without_restart(kafka_bootstrap, settings, tmp_path) -> None:
+    topics = settings.topics
+    ensure_topics(kafka_bootstrap, topics.all())
     registry = Registry(tmp_path / "models")
     opts = ["--model-dir", str(registry.root), "--bootstrap", kafka_bootstrap]
     a = registry.save(trained().model, trained().metadata)
     case = _state()
-    with ModelInService(registry, kafka_bootstrap).start() as service:
+    with ModelInService(registry, kafka_bootstrap, topics.model_events).start() as service:
         assert service.score([case])[0].model_version is None  # rules only until a promotion
         assert model_cli(["promote", a, *opts]) == 0
         assert service.wait_for(a, timeout=30)
@@ -96,17 +99,18 @@ def test_promote_switch_and_roll_back_without_restart(
         assert model_cli(["rollback", *opts]) == 1  # nothing before A
 
     # a service started now replays the topic from the first offset and agrees
-    with ModelInService(registry, kafka_bootstrap).start() as late:
+    with ModelInService(registry, kafka_bootstrap, topics.model_events).start() as late:
         assert late.wait_for(a, timeout=30)
 
 
 @pytest.mark.kafka
-def test_training_set_from_the_case_events_topic(kafka_bootstrap, topic_prefix, tmp_path) -> None:
-    ensure_topics(kafka_bootstrap)
+def test_training_set_from_the_case_events_topic(kafka_bootstrap, settings, tmp_path) -> None:
+    topics = settings.topics
+    ensure_topics(kafka_bootstrap, topics.all())
     events = county_events()
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=20)
     for ev in events:
-        producer.send(case_events_topic(), key=ev.case_id.encode(), value=ev.to_bytes())
+        producer.send(topics.case_events, key=ev.case_id.encode(), value=ev.to_bytes())
     producer.flush()
     producer.close()
     out = tmp_path / "snapshots.jsonl.gz"

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from domain.risk.features import timestamp
 from models.card import write_card
 from models.estimator import EscalationRiskModel
 from models.evaluate import at_budget
-from models.features import timestamp
 from models.train import temporal_split
 from tests.test_model_support import county_snapshots, trained
 

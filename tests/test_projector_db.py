@@ -2,16 +2,18 @@
 
 import sqlalchemy as sa
 
+from domain.case import CaseState, handle_command
+from domain.intake import Admitted, Posted, admit
+from ews.demo_batch import demo_batch, expected_counts
 from readside.db import drop_all, make_engine, migrate
 from readside.projector import Message, apply_batch
 from readside.queries import intake_rows
 from readside.snapshot import snapshot
 from readside.tables import case_timeline, cases, dead_letters
-from schemas.events import receipts_to_bytes
-from streams import topology
-from streams.case import CaseState, handle_command
-from streams.demo_batch import demo_batch, expected_counts
-from streams.intake import Admitted, Posted, admit
+from schemas.receipts import receipts_to_bytes
+from schemas.topics import Topics
+
+TOPICS = Topics()
 
 
 def offline_log(batch):
@@ -31,17 +33,17 @@ def offline_log(batch):
             state = states.get(cmd.case_id, CaseState(cmd.case_id))
             states[cmd.case_id], events = handle_command(state, cmd)
             for e in events:
-                put("e", topology.case_events_topic(), e.to_bytes())
+                put("e", TOPICS.case_events, e.to_bytes())
         else:
-            put("d", topology.dead_letters_topic(), out.dead_letter.to_bytes())
-        put("r", topology.receipts_topic(), receipts_to_bytes([out.receipt]))
+            put("d", TOPICS.dead_letters, out.dead_letter.to_bytes())
+        put("r", TOPICS.intake_receipts, receipts_to_bytes([out.receipt]))
     return log, states
 
 
 def project(engine, log, size):
     for i in range(0, len(log), size):
         with engine.begin() as conn:
-            apply_batch(conn, log[i : i + size])
+            apply_batch(conn, log[i : i + size], TOPICS)
 
 
 def test_read_models_reconcile_and_rebuild_identically(db_url):
@@ -101,12 +103,12 @@ def test_a_message_that_cannot_be_projected_is_kept_and_the_rest_applied(db_url,
     broken["case_id"], broken["event_id"] = "Cbroken", "f" * 32
     del broken["payload"]["township"]
     bad = [
-        Message(topology.case_events_topic(), 3, 0, json.dumps(broken).encode()),
-        Message(topology.case_events_topic(), 3, 1, b"\x00 not an event"),
+        Message(TOPICS.case_events, 3, 0, json.dumps(broken).encode()),
+        Message(TOPICS.case_events, 3, 1, b"\x00 not an event"),
     ]
     engine = make_engine(db_url)
     migrate(engine)
-    projector = Projector(engine, "unused:9092")
+    projector = Projector(engine, "unused:9092", TOPICS)
     projector._apply(log[:300] + bad + log[300:])
     with engine.connect() as conn:
         failures = conn.execute(sa.select(projection_failures)).mappings().all()

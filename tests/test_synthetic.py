@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from domain.case import fold
 from models.synthetic import (
     SPRING_FESTIVAL,
+    THREAT_KINDS,
+    TOWNSHIP_SHARE,
     TYPOS,
     VILLAGES,
     SyntheticCase,
@@ -21,11 +24,12 @@ from models.synthetic import (
     generate_county,
     iter_posting_order,
     main,
+    phrases,
     posting_order,
 )
+from models.synthetic.tables import PHRASES_FILE, load_phrases
 from schemas.categories import CODES
 from schemas.record import CLOSING_STATUSES, ESCALATION_KINDS, fingerprint, validate
-from streams.case import fold
 
 N_CASES = 12_000
 THREAT_WORDS = ("扬言", "进京", "喝药", "跳楼", "轻生", "堵", "拼命", "越级")
@@ -72,6 +76,43 @@ def test_command_line_writes_identical_files_for_the_same_seed(
     assert records == posting_order(generate_county(300, seed=5))
     events = outputs[0][1].decode("utf-8").splitlines()
     assert len(events) == len(list(event_log(generate_county(300, seed=5))))
+
+
+# ---- the phrase tables ---------------------------------------------------------------------
+
+
+def test_phrase_tables_load_from_the_yaml_and_cover_the_story() -> None:
+    """What an edit of phrases.yaml must keep: words for every category, township, threat
+    and escalation kind, and only the placeholders the generator fills in."""
+    words = load_phrases(PHRASES_FILE)
+    assert PHRASES_FILE.name == "phrases.yaml"
+    assert words == phrases()
+    assert VILLAGES == words.villages and TYPOS == words.typos
+    for table in (words.openings, words.measures, words.units):
+        assert set(table) == set(CODES) and all(table.values())
+    assert list(words.villages) == list(TOWNSHIP_SHARE) and all(words.villages.values())
+    assert tuple(words.threats) == THREAT_KINDS and all(words.threats.values())
+    assert set(words.escalation) == set(ESCALATION_KINDS) and all(words.escalation.values())
+    assert set(words.resolved) == {"money", "other"} and all(words.resolved.values())
+    assert all(len(pair) == 2 and pair[0] != pair[1] for pair in words.typos)
+    assert len(words.cn_digits) == 10 and len(words.surnames) > 50 and words.given_names
+    fill = {
+        "who": "甲",
+        "other": "乙",
+        "boss": "丙",
+        "v": "村",
+        "n": "3名",
+        "amt": "1万元",
+        "site": "工地",
+        "project": "小区",
+        "visits": 3,
+        "road": "路",
+    }
+    templates = [
+        t for table in (words.openings, words.escalation) for ts in table.values() for t in ts
+    ]
+    for template in [*templates, *words.repeat_visits]:
+        assert "{" not in template.format(**fill), template  # KeyError on an unknown placeholder
 
 
 # ---- the records are valid, and messy -----------------------------------------------------

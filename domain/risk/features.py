@@ -19,10 +19,11 @@ import datetime as dt
 from functools import lru_cache
 from typing import Any
 
-from models.holidays import days_to_spring_festival, in_two_sessions
-from models.lexicon import EXPLICIT_THREATS, GROUP_BY_CODE, PHRASE_GROUPS, hits
+from domain.case import CaseState, RecordSeen
+from domain.risk.holidays import days_to_spring_festival, in_two_sessions
+from domain.risk.lexicon import EXPLICIT_THREATS, GROUP_BY_CODE, PHRASE_GROUPS, hits
+from schemas.events import category_correction
 from schemas.record import CHINA_TZ, CLOSING_STATUSES
-from streams.case import CaseState, RecordSeen
 
 FEATURE_SET_VERSION = 1
 PETITION_LIMIT_DAYS = 60  # 信访工作条例: handle an accepted matter within 60 days
@@ -158,7 +159,7 @@ def case_text(records: list[RecordSeen]) -> str:
 
 def category_as_of(state: CaseState, records: list[RecordSeen]) -> str:
     """The case's category as the known records give it: corrections win, else the first."""
-    corrected = [r.category for r in records if r.record_kind == "correction" and r.category]
+    corrected = [c for r in records if (c := category_correction(r.record_kind, r.category))]
     if corrected:
         return corrected[-1]
     if records and records[0].category:

@@ -1,6 +1,6 @@
 """Risk and calming phrases of screening records (the product brief's phrasebook).
 
-Shared by the rules (``models.rules``) and the features (``models.features``): one list, so the
+Shared by the rules (``domain.risk.rules``) and the features (``domain.risk.features``): one list, so the
 two cannot disagree about what "an explicit threat" is.  Each group has a bilingual name used in
 explanations.
 """

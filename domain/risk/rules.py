@@ -1,6 +1,6 @@
 """Rules that never wait for a model: statutory deadlines, group size, explicit threats.
 
-Pure functions of a case state as of a point in time (the same records ``models.features``
+Pure functions of a case state as of a point in time (the same records ``domain.risk.features``
 uses).  ``rule_hits`` says which rules fire and at what level of the four-colour scale;
 ``rule_score`` orders cases by them and is the rules-only baseline the model is compared with.
 """
@@ -11,15 +11,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from models.features import (
+from domain.case import CaseState
+from domain.risk.features import (
     PETITION_LIMIT_DAYS,
     PETITION_WARN_DAYS,
     case_features,
     full_text,
     known_records,
 )
-from models.lexicon import EXPLICIT_THREATS, hits
-from streams.case import CaseState
+from domain.risk.lexicon import EXPLICIT_THREATS, hits
 
 GROUP_SIZE = 5  # 群体性事件: five or more people
 LARGE_GROUP_SIZE = 50
@@ -39,7 +39,7 @@ class RuleHit:
 
 
 def hits_from_features(f: dict[str, Any], full_text: str | None = None) -> list[RuleHit]:
-    """The rules that fire for a feature dict made by ``models.features.case_features``.
+    """The rules that fire for a feature dict made by ``domain.risk.features.case_features``.
 
     ``full_text`` is every known record's text (the feature ``text`` keeps only the latest
     characters); without it the feature text is searched for threats.

@@ -1,18 +1,15 @@
-"""Alembic environment: the URL comes from the caller (readside.db.migrate) or EWS_DB_URL."""
+"""Alembic environment: the URL comes from the caller (readside.db.migrate) or the settings."""
 
 from __future__ import annotations
-
-import os
 
 from alembic import context
 from sqlalchemy import create_engine
 
 from readside.tables import metadata
+from schemas.settings import Settings
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or os.environ.get(
-    "EWS_DB_URL", "sqlite:///var/ews.db"
-)
+url = config.get_main_option("sqlalchemy.url") or Settings.from_env().db_url
 
 if context.is_offline_mode():
     context.configure(url=url, target_metadata=metadata, literal_binds=True)

@@ -1,0 +1,157 @@
+"""The analyst's work as functions a notebook can call: make data, train, evaluate.
+
+``ews model ...`` (``ews.model_cli``) is argument handling around these; it also does the Kafka
+parts (reading the case-events log, asking which model is in service, publishing promotions),
+so that everything here runs on plain lists of events and snapshots::
+
+    from models import workbench
+    events = workbench.synthetic_events(3000, seed=2026)
+    rows = build_dataset(events)
+    trained = workbench.train_version(rows, TrainConfig(), Registry("var/models"))
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.card import write_card
+from models.dataset import Snapshot, write_events_jsonl
+from models.registry import LoadedModel, Registry
+from models.synthetic import event_log, generate_county, posting_order
+from models.train import (
+    TrainConfig,
+    evaluate_scorers,
+    rules_probability,
+    temporal_split,
+    train_and_evaluate,
+)
+from schemas.events import Envelope
+
+
+def synthetic_events(cases: int, seed: int, progress: bool = False) -> list[Envelope]:
+    """The case events of a synthetic county of ``cases`` cases."""
+    return list(event_log(generate_county(cases, seed=seed, progress=progress)))
+
+
+@dataclass(frozen=True)
+class SyntheticWritten:
+    cases: int
+    escalated: int
+    events: int
+
+
+def write_synthetic(
+    cases: int,
+    seed: int,
+    events_out: str | Path,
+    records_out: str | Path | None = None,
+    start: str = "2025-01-01",
+    days: int = 540,
+    progress: bool = False,
+) -> SyntheticWritten:
+    """Generate a county; write its case events (and, if asked, its records in posting order)."""
+    county = list(generate_county(cases, seed=seed, start=start, days=days, progress=progress))
+    if records_out:
+        Path(records_out).parent.mkdir(parents=True, exist_ok=True)
+        with open(records_out, "w", encoding="utf-8") as fh:
+            for r in posting_order(county):
+                fh.write(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n")
+    Path(events_out).parent.mkdir(parents=True, exist_ok=True)
+    n = write_events_jsonl(event_log(county), events_out)
+    escalated = sum(c.escalated_at is not None for c in county)
+    return SyntheticWritten(len(county), escalated, n)
+
+
+@dataclass(frozen=True)
+class TrainedVersion:
+    version: str
+    folder: Path
+    card: Path
+    report: dict[str, Any]
+
+
+def train_version(
+    rows: list[Snapshot],
+    config: TrainConfig,
+    registry: Registry,
+    in_service: LoadedModel | None = None,
+    progress: bool = False,
+) -> TrainedVersion:
+    """Fit, calibrate and evaluate on a temporal split; save as a new version with its card."""
+    began = time.perf_counter()
+    result = train_and_evaluate(rows, config, in_service=in_service, progress=progress)
+    result.metadata["train_seconds"] = round(time.perf_counter() - began, 1)
+    version = registry.save(result.model, result.metadata)
+    folder = registry.path(version)
+    card = write_card(
+        folder, version, result.metadata, result.report, result.test_rows, result.test_scores
+    )
+    (folder / "report.json").write_text(
+        json.dumps(result.report, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return TrainedVersion(version, folder, card, result.report)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    candidate: str
+    in_service: str | None
+    report: dict[str, Any]
+    card: Path
+    test_window: tuple[str, str]
+    test_snapshots: int
+
+
+def evaluate_version(
+    rows: list[Snapshot],
+    candidate: LoadedModel,
+    config: TrainConfig,
+    out: Path,
+    in_service: LoadedModel | None = None,
+) -> Evaluation:
+    """Compare a candidate with the model in service and the rules on the later window."""
+    split = temporal_split(
+        rows, config.horizon_days, config.test_fraction, config.calibration_fraction
+    )
+    test_rows = [rows[i] for i in split.test]
+    cal_rows = [rows[i] for i in split.calibration]
+    X = [r.features for r in test_rows]
+    scores: dict[str, np.ndarray] = {"candidate": candidate.model.predict_proba(X)[:, 1]}
+    probs = dict(scores)
+    scores["rules"] = np.array([r.rule_score for r in test_rows])
+    probs["rules"] = rules_probability(cal_rows, test_rows)
+    if in_service is not None:
+        scores["in_service"] = probs["in_service"] = in_service.model.predict_proba(X)[:, 1]
+    report = evaluate_scorers(test_rows, scores, probs, config.budget)
+    report["windows"] = split.windows
+    report["sizes"] = {
+        "train": _size(rows[i] for i in split.train),
+        "calibration": _size(cal_rows),
+        "test": _size(test_rows),
+        "cases": len({r.case_id for r in rows}),
+    }
+    report["in_service_version"] = in_service.version if in_service is not None else None
+    meta = dict(candidate.metadata)
+    meta["label"] = meta.get("label", "escalates within the horizon")
+    card = write_card(out, candidate.version, meta, report, test_rows, scores)
+    window = split.windows["test"]
+    return Evaluation(
+        candidate.version,
+        in_service.version if in_service is not None else None,
+        report,
+        card,
+        (window[0], window[1]),
+        len(test_rows),
+    )
+
+
+def _size(rows: Iterable[Snapshot]) -> dict[str, int]:
+    rows = list(rows)
+    return {"snapshots": len(rows), "escalations": int(sum(r.label for r in rows))}

@@ -1,0 +1,98 @@
+"""The one settings object of dispute-ews: every knob an operator sets, read once.
+
+``Settings.from_env()`` is the only place in the code that reads the environment; everything
+else receives a ``Settings`` (or the few values it needs) as an argument.  Each field names its
+environment variable and says what it means; the README's configuration table is
+``settings_table()`` (a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.topics import Topics
+
+
+def _setting(default: Any, env: str, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value its setting cannot take."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bootstrap: str = _setting("127.0.0.1:9092", "EWS_BOOTSTRAP", "Kafka bootstrap servers")
+    db_url: str = _setting(
+        "sqlite:///var/ews.db",
+        "EWS_DB_URL",
+        "read-side database (SQLAlchemy URL; `postgresql://...` for production)",
+    )
+    topic_prefix: str = _setting(
+        "ews", "EWS_TOPIC_PREFIX", "prefix of every topic and consumer group"
+    )
+    partitions: int = _setting(
+        4, "EWS_PARTITIONS", "partitions of the record, command and event topics (at creation)"
+    )
+    batch_size: int = _setting(500, "EWS_BATCH_SIZE", "intake batch: most records per batch")
+    batch_within: float = _setting(
+        0.2, "EWS_BATCH_WITHIN", "intake batch: most seconds to wait for a full batch"
+    )
+    session_timeout: float = _setting(
+        10.0,
+        "EWS_SESSION_TIMEOUT",
+        "seconds after which a dead worker leaves its consumer group",
+    )
+    faust_dir: str = _setting("var/faust", "EWS_FAUST_DIR", "faust's local data folder")
+    model_dir: str = _setting("var/models", "EWS_MODEL_DIR", "model registry folder")
+    kafka_jars: str = _setting(
+        ".cache/kafka-jars", "EWS_KAFKA_JARS", "cache of the local broker's jars"
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``EWS_*`` variables (``os.environ`` unless given); defaults otherwise."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            kind = type(f.default)
+            try:
+                values[f.name] = kind(raw)
+            except ValueError:
+                raise SettingsError(
+                    f"{f.metadata['env']}={raw!r} is not a valid {kind.__name__}"
+                ) from None
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (``None`` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix, self.partitions)
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as ``EWS_*`` variables, for a child process."""
+        return {f.metadata["env"]: str(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a child process: this one's, with ``settings`` on top."""
+    return {**os.environ, **settings.as_env(), **extra}
+
+
+def settings_table() -> str:
+    """The configuration table of the README (markdown)."""
+    lines = ["| variable | meaning | default |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        lines.append(f"| `{f.metadata['env']}` | {f.metadata['doc']} | `{f.default}` |")
+    return "\n".join(lines)

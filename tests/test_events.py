@@ -1,0 +1,81 @@
+"""Typed events: one class per type, one registry for reading them, upcasting of older shapes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from schemas import events as ev
+from schemas.events import (
+    EVENT_CLASSES,
+    CaseClosed,
+    CaseOpened,
+    Envelope,
+    EventNotReadable,
+    RecordAppended,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def envelope(event: ev.CaseEvent, seq: int = 1) -> Envelope:
+    return Envelope(
+        "e1",
+        "C1",
+        seq,
+        "2026-03-01T09:00:00+08:00",
+        "2026-03-01T01:00:00.000+00:00",
+        "records:0:1",
+        event,
+    )
+
+
+def test_events_round_trip_through_bytes() -> None:
+    record = {
+        "found_at": "2026-03-01T09:00:00+08:00",
+        "record_kind": "correction",
+        "category": "land_expropriation",
+    }
+    for event in (
+        CaseOpened("周庄镇", None, "ZZ-1", "neighbour"),
+        RecordAppended("fp", record),
+        CaseClosed("resolved"),
+    ):
+        e = envelope(event)
+        back = Envelope.from_bytes(e.to_bytes())
+        assert back == e and back.event_type == type(event).__name__
+    assert RecordAppended("fp", record).corrected_category == "land_expropriation"
+    assert RecordAppended("fp", {**record, "record_kind": "follow_up"}).corrected_category is None
+
+
+def test_an_older_shape_is_upcast_on_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 1 of CaseClosed said `result`; pretend version 2 renamed it `outcome`."""
+    monkeypatch.setattr(CaseClosed, "version", 2)
+    monkeypatch.setitem(ev.UPCASTERS, ("CaseClosed", 1), lambda p: {"outcome": p["result"]})
+    stored = envelope(CaseClosed("resolved")).to_dict()
+    stored.update(schema_version=1, payload={"result": "withdrawn"})
+    assert Envelope.from_dict(stored).event == CaseClosed("withdrawn")
+    assert Envelope.from_dict(stored).to_dict()["schema_version"] == 2
+
+
+def test_what_cannot_be_read_says_why() -> None:
+    stored = envelope(CaseClosed("resolved")).to_dict()
+    with pytest.raises(EventNotReadable, match="unknown event type 'CaseExploded'"):
+        Envelope.from_dict({**stored, "event_type": "CaseExploded"})
+    with pytest.raises(EventNotReadable, match="newer than this code reads"):
+        Envelope.from_dict({**stored, "schema_version": 9})
+    with pytest.raises(EventNotReadable, match="lacks outcome"):
+        Envelope.from_dict({**stored, "payload": {}})
+
+
+def test_event_type_names_are_written_only_in_their_module() -> None:
+    names = "|".join(EVENT_CLASSES)
+    literal = re.compile(rf"""["']({names})["']""")
+    found = []
+    for folder in ("schemas", "domain", "streams", "readside", "models", "alerts", "ews"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name != "events.py" and literal.search(path.read_text(encoding="utf-8")):
+                found.append(str(path.relative_to(ROOT)))
+    assert found == []
