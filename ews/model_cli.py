@@ -195,6 +195,33 @@ def _print_metrics(report: dict[str, Any]) -> None:
         )
 
 
+def _print_decision(report: dict[str, Any]) -> None:
+    d = report.get("decision")
+    if not d:
+        return
+    b = d["budget"]
+    print(
+        f"\nlevels on the test window ({d['weeks']} weeks, {b['open_cases_per_week']:g} open cases a week):"
+    )
+    print(f"{'level':<8}{'per week':>10}{'max/week':>10}{'precision':>11}{'recall':>9}")
+    for level, m in d["levels"].items():
+        precision = "-" if m["precision"] is None else f"{m['precision']:.3f}"
+        print(
+            f"{level:<8}{m['per_week']:>10}{m['max_per_week']:>10}{precision:>11}{m['recall']:>9.3f}"
+        )
+    print(
+        f"budget (red <= {b['red_per_week']}, red+orange <= {b['red_orange_per_week']} per "
+        f"{b['for_open_cases']} open cases a week) kept in {b['weeks_kept']}/{d['weeks']} weeks; "
+        f"higher level, higher escalation rate: {'yes' if d['monotone'] else 'NO'}"
+    )
+    rules = report.get("rules") or {}
+    if rules:
+        print(
+            "rules: "
+            + ", ".join(f"{c} p={m['precision']:.2f} (n={m['fired']})" for c, m in rules.items())
+        )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from models.registry import ModelRefused
     from models.workbench import train_version
@@ -212,6 +239,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     trained = train_version(rows, _train_config(args), registry, live, progress=not args.quiet)
     print(f"saved model {trained.version} in {trained.folder}")
     _print_metrics(trained.report)
+    _print_decision(trained.report)
     print(f"model card: {trained.card}")
     print(f"to put it in service: ews model promote {trained.version}")
     return 0
@@ -244,6 +272,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"snapshots from {result.test_window[0]} to {result.test_window[1]}"
     )
     _print_metrics(result.report)
+    _print_decision(result.report)
     print(f"report: {result.card}  (the in-sample windows of this data were not used)")
     return 0
 

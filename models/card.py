@@ -223,6 +223,7 @@ def card_markdown(version: str, metadata: dict[str, Any], report: dict[str, Any]
         )
     lines += [
         "",
+        *decision_lines(report),
         "## Model",
         "",
         "Logistic regression on structured case features (people, money, prior and skip-level "
@@ -244,6 +245,61 @@ def card_markdown(version: str, metadata: dict[str, Any], report: dict[str, Any]
         "",
     ]
     return "\n".join(lines)
+
+
+LEVEL_NAMES = {"red": "red 红", "orange": "orange 橙", "yellow": "yellow 黄", "blue": "blue 蓝"}
+
+
+def decision_lines(report: dict[str, Any]) -> list[str]:
+    """The levels as the duty desk would have lived them on the test window, and each rule's
+    precision there."""
+    d = report.get("decision")
+    if not d:
+        return []
+    b = d["budget"]
+    cut = d["cutoffs"]
+    lines = [
+        "## Levels on the test window (what the duty desk would have seen)",
+        "",
+        f"Cut-offs (chosen on the calibration window): red p >= {cut['red']:.3f}, orange >= "
+        f"{cut['orange']:.3f}, yellow >= {cut['yellow']:.3f}; rules the policy lets raise a "
+        "level raise it.",
+        "",
+        "| level | cases per week | most in a week | escalated (precision) | share of escalations (recall) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for level, m in d["levels"].items():
+        lines.append(
+            f"| {LEVEL_NAMES[level]} | {m['per_week']} | {m['max_per_week']} | "
+            f"{_fmt(m['precision'])} | {_fmt(m['recall'])} |"
+        )
+    lines += [
+        "",
+        f"Budget: red at most {b['red_per_week']}, red + orange at most "
+        f"{b['red_orange_per_week']} per week for {b['for_open_cases']:,} open cases (scaled to "
+        f"{b['open_cases_per_week']:,} open cases a week here): kept in {b['weeks_kept']} of "
+        f"{d['weeks']} weeks.  Each higher level escalates more often: "
+        f"{'yes' if d['monotone'] else 'NO'}.",
+        "",
+    ]
+    rules = report.get("rules") or {}
+    if rules:
+        lines += [
+            "### Rules on the test window",
+            "",
+            "| rule | fired (snapshots) | escalated (precision) | lift over base rate |",
+            "|---|---:|---:|---:|",
+        ]
+        for code, m in rules.items():
+            lines.append(
+                f"| `{code}` | {m['fired']} | {_fmt(m['precision'])} | {_fmt(m['lift'], 2)} |"
+            )
+        lines += [
+            "",
+            "The policy file says which rules may raise a level (`rules:` and `deadlines:`).",
+            "",
+        ]
+    return lines
 
 
 def write_card(

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from domain.case import CaseState, step
-from domain.risk.features import case_features, full_text, is_open_as_of, known_records, timestamp
-from domain.risk.rules import hits_from_features, level_of, score_hits
+from domain.risk.features import case_features, is_open_as_of, known_records, timestamp
+from domain.risk.rules import evaluate_rules, level_of, score_hits
 from schemas.events import Envelope, RecordAppended
 from schemas.record import CHINA_TZ
 
@@ -45,7 +45,8 @@ class Snapshot:
     features: dict[str, Any]
     escalated_at: str | None = None
     rule_score: float = 0.0
-    rule_level: str | None = None
+    rule_level: str | None = None  # the level the rules raise the case to (None: no raise)
+    rule_codes: tuple[str, ...] = ()  # every rule that fired, raising or not
 
     @property
     def category(self) -> str:
@@ -56,7 +57,7 @@ class Snapshot:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Snapshot:
-        return cls(**d)
+        return cls(**{**d, "rule_codes": tuple(d.get("rule_codes", ()))})
 
 
 # ---- reading the log ------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def case_snapshots(
         records = known_records(state, now)
         if is_open_as_of(records):
             features = case_features(state, now)
-            found = hits_from_features(features, full_text(records))
+            found = evaluate_rules(state, now, features=features)
             label = int(escalated is not None and escalated <= t + horizon)
             out.append(
                 Snapshot(
@@ -160,6 +161,7 @@ def case_snapshots(
                     escalated_at=_iso(escalated) if escalated is not None else None,
                     rule_score=score_hits(found),
                     rule_level=level_of(found),
+                    rule_codes=tuple(h.code for h in found),
                 )
             )
         elif t >= last_event:

@@ -12,32 +12,17 @@ does not change which factors push the score up.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from domain.risk.assess import Factor
 from domain.risk.features import PETITION_LIMIT_DAYS
-from domain.risk.lexicon import GROUP_BY_CODE, hits
+from domain.risk.policy import default_policy
 from models.estimator import EscalationRiskModel, base_model
 from models.text import char_ngrams, ngram_slots
 from schemas.categories import BY_CODE
 from schemas.record import FOLLOW_UP_STATUSES
-
-
-@dataclass(frozen=True)
-class Factor:
-    code: str  # the feature (or "text")
-    zh: str
-    en: str
-    weight: float  # contribution to the log-odds
-
-    def text(self) -> str:
-        return f"{self.zh} / {self.en}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "zh": self.zh, "en": self.en, "weight": round(self.weight, 4)}
-
 
 Phrase = Callable[[float], tuple[str, str]]
 
@@ -140,8 +125,9 @@ PHRASES: dict[str, tuple[Phrase, Phrase | None]] = {
 
 
 def _signal_phrase(code: str, text: str) -> tuple[str, str]:
-    group = GROUP_BY_CODE[code]
-    words = hits(text, group.phrases)[:3]
+    lexicon = default_policy().lexicon
+    group = lexicon.group(code)
+    words = lexicon.hits(text, group.phrases)[:3]
     said = f"（{'、'.join(words)}）" if words else ""
     said_en = f" ({', '.join(words)})" if words else ""
     return f"记录中有{group.zh}{said}", f"records mention {group.en}{said_en}"

@@ -26,9 +26,11 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 
 from domain.risk.features import FEATURE_NAMES, timestamp
+from domain.risk.policy import default_policy
 from models.dataset import DAY, Snapshot
 from models.estimator import EscalationRiskModel
 from models.evaluate import per_category, scorer_metrics, week_of
+from models.levels import choose_cutoffs, decision_view, rule_precision
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,12 @@ def train_and_evaluate(
         p_live = in_service.model.predict_proba(X_test)[:, 1]
         scores["in_service"] = probabilities["in_service"] = p_live
     report = evaluate_scorers(test_rows, scores, probabilities, config.budget)
+    policy = default_policy()
+    cutoffs = choose_cutoffs(
+        cal_rows, model.predict_proba(_features(rows, split.calibration))[:, 1], policy
+    )
+    report["decision"] = decision_view(test_rows, p_model, cutoffs, policy)
+    report["rules"] = rule_precision(test_rows)
     steps.update(1)
     y_test = np.array([r.label for r in test_rows])
     report["windows"] = split.windows
@@ -208,6 +216,8 @@ def train_and_evaluate(
         "features": list(FEATURE_NAMES),
         "params": asdict(config),
         "fit_seconds": round(fit_seconds, 2),
+        "level_cutoffs": cutoffs,
+        "policy_version": policy.version,
         "metrics": {
             name: {k: v for k, v in m.items() if k != "reliability"}
             for name, m in report["scorers"].items()

@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from domain.risk.policy import default_policy
 from models.card import write_card
 from models.dataset import Snapshot, write_events_jsonl
+from models.levels import decision_view, rule_precision
 from models.registry import LoadedModel, Registry
 from models.synthetic import event_log, generate_county, posting_order
 from models.train import (
@@ -138,6 +140,10 @@ def evaluate_version(
         "cases": len({r.case_id for r in rows}),
     }
     report["in_service_version"] = in_service.version if in_service is not None else None
+    policy = default_policy()
+    cutoffs = candidate.metadata.get("level_cutoffs") or policy.levels
+    report["decision"] = decision_view(test_rows, scores["candidate"], cutoffs, policy)
+    report["rules"] = rule_precision(test_rows)
     meta = dict(candidate.metadata)
     meta["label"] = meta.get("label", "escalates within the horizon")
     card = write_card(out, candidate.version, meta, report, test_rows, scores)

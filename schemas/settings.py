@@ -50,6 +50,11 @@ class Settings:
     )
     faust_dir: str = _setting("var/faust", "EWS_FAUST_DIR", "faust's local data folder")
     model_dir: str = _setting("var/models", "EWS_MODEL_DIR", "model registry folder")
+    risk_policy: str = _setting(
+        "",
+        "EWS_RISK_POLICY",
+        "risk policy file (YAML; empty: the packaged domain/risk/policy.yaml)",
+    )
     kafka_jars: str = _setting(
         ".cache/kafka-jars", "EWS_KAFKA_JARS", "cache of the local broker's jars"
     )

@@ -62,6 +62,20 @@ class Topics:
     def model_events(self) -> str:
         return self.name("model-events")
 
+    @property
+    def risk_assessments(self) -> str:
+        return self.name("risk-assessments")
+
+    @property
+    def clock(self) -> str:
+        """Ticks of time, one per partition per tick (re-assessment of open cases)."""
+        return self.name("clock")
+
+    @property
+    def risk_watch_changelog(self) -> str:
+        """The scorer's table of watched cases (compacted)."""
+        return self.name("risk-watch-changelog")
+
     def group(self, stage: str) -> str:
         """The consumer group of a stage of this deployment."""
         return f"{self.prefix}-{stage}"
@@ -87,4 +101,12 @@ class Topics:
                 "latest state of every case (the case table's changelog)",
             ),
             TopicSpec(self.model_events, 1, KEEP_FOREVER, "model promotions and roll-backs"),
+            TopicSpec(self.risk_assessments, n, KEEP_FOREVER, "RiskAssessed, keyed by case id"),
+            TopicSpec(self.clock, n, KEEP_FOREVER, "clock ticks, one per partition"),
+            TopicSpec(
+                self.risk_watch_changelog,
+                n,
+                {"cleanup.policy": "compact", **big},
+                "the scorer's latest view of every case",
+            ),
         ]

@@ -92,7 +92,9 @@ def test_factors_are_written_from_the_cases_own_values() -> None:
 def test_rules_alone_when_no_model_is_in_service() -> None:
     score = score_case(None, BIG)
     assert score.model_version is None and score.factors == ()
-    assert score.level == "red"  # the explicit threat never waits for a model
+    # the explicit threat never waits for a model: alone, the rules set the level
+    assert score.level == "orange"
+    assert "explicit_threat" in {r.code for r in score.rules}
 
 
 def test_ngram_slots_match_the_hashed_columns() -> None:

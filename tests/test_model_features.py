@@ -8,7 +8,7 @@ import json
 
 from domain.case import CaseState, decide, fold, step
 from domain.risk.features import case_features
-from domain.risk.rules import rule_hits
+from domain.risk.rules import evaluate_rules, rule_hits
 from models.dataset import build_dataset, case_snapshots, group_by_case, log_end
 from models.scoring import features_for
 from schemas.commands import SubmitRecord
@@ -95,8 +95,14 @@ def test_rules_fire_on_group_size_threats_and_deadlines() -> None:
     early = {h.code for h in rule_hits(state, dt.datetime(2025, 3, 2, tzinfo=CN))}
     assert early == {"group_size"}
     later = {h.code: h for h in rule_hits(state, dt.datetime(2025, 3, 12, tzinfo=CN))}
-    assert "explicit_threat" in later and later["explicit_threat"].level == "red"
+    # beside a model the threat is a reason, not a level (the policy says so); alone, orange
+    assert "explicit_threat" in later and later["explicit_threat"].level is None
     assert "堵路" in later["explicit_threat"].zh
+    alone = evaluate_rules(state, dt.datetime(2025, 3, 12, tzinfo=CN), alone=True)
+    assert {h.code: h.level for h in alone}["explicit_threat"] == "orange"
+
+
+def test_deadline_rules_say_the_limit_the_start_and_the_days_left() -> None:
     petition = [
         _record(
             "2025-01-05T09:00:00+08:00",
@@ -109,10 +115,37 @@ def test_rules_fire_on_group_size_threats_and_deadlines() -> None:
     ]
     cid, evs = _case(petition)
     st = fold(cid, evs)
-    assert rule_hits(st, dt.datetime(2025, 1, 20, tzinfo=CN)) == []
-    due = {h.code for h in rule_hits(st, dt.datetime(2025, 2, 25, tzinfo=CN))}
-    overdue = {h.code for h in rule_hits(st, dt.datetime(2025, 3, 15, tzinfo=CN))}
-    assert due == {"petition_due_soon"} and overdue == {"petition_overdue"}
+
+    def hits(day: str) -> dict:
+        at = dt.datetime.fromisoformat(day + "T09:00:00+08:00")
+        return {h.code: h for h in rule_hits(st, at)}
+
+    assert hits("2025-01-10") == {}
+    soon = hits("2025-01-18")["accept_decision_approaching"]  # 15 days to decide acceptance
+    assert soon.deadline == {
+        "rule": "accept_decision",
+        "limit_days": 15,
+        "starts_on": "2025-01-05",
+        "due_on": "2025-01-20",
+        "days_left": 2,
+    }
+    assert "2025-01-05" in soon.zh and "还剩2天" in soon.zh
+    assert set(hits("2025-03-04")) == {"accept_decision_overdue", "handling_approaching"}
+    late = hits("2025-03-15")
+    assert set(late) == {"accept_decision_overdue", "handling_overdue"}
+    assert late["handling_overdue"].deadline["days_left"] == -9  # due 6 March
+    assert "超期9天" in late["handling_overdue"].zh
+    # a resolved case owes nothing
+    done = _record(
+        "2025-03-01T10:00:00+08:00",
+        "已调解，双方签字。",
+        category="邻里纠纷",
+        record_kind="follow_up",
+        follow_up_status="resolved",
+    )
+    cid2, evs2 = _case([*petition, done])
+    at = dt.datetime(2025, 3, 15, 9, tzinfo=CN)
+    assert [h for h in rule_hits(fold(cid2, evs2), at) if h.deadline] == []
 
 
 def test_snapshots_label_the_horizon_and_stop_at_escalation() -> None:
@@ -123,7 +156,8 @@ def test_snapshots_label_the_horizon_and_stop_at_escalation() -> None:
     assert [r.as_of[:10] for r in rows] == ["2025-03-01", "2025-03-08", "2025-03-15"]
     assert [r.label for r in rows] == [0, 1, 1]  # escalates within 14 days of 8 and 15 March
     assert rows[0].features["people_max"] == 8 and rows[2].features["people_max"] == 32
-    assert rows[2].rule_level == "red"
+    assert rows[2].rule_level is None  # beside a model the threat is a reason, not a level
+    assert "explicit_threat" in rows[2].rule_codes
 
 
 def test_snapshots_need_a_complete_horizon_and_an_open_case() -> None:

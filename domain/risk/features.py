@@ -21,7 +21,8 @@ from typing import Any
 
 from domain.case import CaseState, RecordSeen
 from domain.risk.holidays import days_to_spring_festival, in_two_sessions
-from domain.risk.lexicon import EXPLICIT_THREATS, GROUP_BY_CODE, PHRASE_GROUPS, hits
+from domain.risk.lexicon import SIGNAL_GROUPS
+from domain.risk.policy import RiskPolicy, default_policy
 from schemas.events import category_correction
 from schemas.record import CHINA_TZ, CLOSING_STATUSES
 
@@ -57,7 +58,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "pay_dispute_pre_festival",
     "has_measures",
     "n_measures",
-    *(f"signal_{g.code}" for g in PHRASE_GROUPS),
+    *(f"signal_{code}" for code in SIGNAL_GROUPS),
     "threat_latest",
     "calming_latest",
 )
@@ -167,12 +168,17 @@ def category_as_of(state: CaseState, records: list[RecordSeen]) -> str:
     return state.category
 
 
-def case_features(state: CaseState, as_of: dt.datetime | str) -> dict[str, Any]:
+def case_features(
+    state: CaseState, as_of: dt.datetime | str, policy: RiskPolicy | None = None
+) -> dict[str, Any]:
     """Features of ``state`` as of ``as_of``; nothing recorded or found after ``as_of`` is used.
+    Phrases come from the policy's lexicon (the packaged policy unless given).
 
     Values are plain numbers and strings (JSON-ready, human-readable: people are people, money
     is yuan, days are days); ``models.estimator`` turns them into model inputs.
     """
+    policy = policy or default_policy()
+    lexicon = policy.lexicon
     now = as_datetime(as_of)
     cutoff = now.timestamp()
     records = known_records(state, now)
@@ -217,13 +223,13 @@ def case_features(state: CaseState, as_of: dt.datetime | str) -> dict[str, Any]:
     f["n_measures"] = len(measures)
 
     all_text = full_text(records)
-    for g in PHRASE_GROUPS:
-        f[f"signal_{g.code}"] = len(hits(all_text, g.phrases))
+    for g in lexicon.groups:
+        f[f"signal_{g.code}"] = len(lexicon.hits(all_text, g.phrases))
     latest_text = (
         (records[-1].description + "。" + (records[-1].measures_taken or "")) if records else ""
     )
-    f["threat_latest"] = len(hits(latest_text, EXPLICIT_THREATS))
-    f["calming_latest"] = len(hits(latest_text, GROUP_BY_CODE["calming"].phrases))
+    f["threat_latest"] = len(lexicon.hits(latest_text, lexicon.threats))
+    f["calming_latest"] = len(lexicon.hits(latest_text, lexicon.group("calming").phrases))
 
     f["category"] = category or "unknown"
     f["township"] = state.township or "unknown"

@@ -1,13 +1,32 @@
-"""Risk and calming phrases of screening records (the product brief's phrasebook).
+"""Risk and calming phrases of screening records, and how they are found in a text.
 
-Shared by the rules (``domain.risk.rules``) and the features (``domain.risk.features``): one list, so the
-two cannot disagree about what "an explicit threat" is.  Each group has a bilingual name used in
-explanations.
+The phrases themselves are configuration (``domain/risk/policy.yaml``, section ``lexicon``);
+this module says what a match is.  A phrase counts in a clause unless a negation ends at most
+``negation_window`` characters before it (暂无赴京苗头, 没有过激言行, 否认要去北京) or the same
+clause says it is over after it (堵路情况已平息).  The rules and the features share one
+``Lexicon``, so they cannot disagree about what "an explicit threat" is.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# The signal groups are features of the model: their codes are fixed here, their phrases are
+# configuration.  The policy must define exactly these groups.
+SIGNAL_GROUPS: tuple[str, ...] = (
+    "group",
+    "organising",
+    "hierarchy",
+    "blocking",
+    "media",
+    "self_harm",
+    "deadline",
+    "repeat",
+    "temper",
+    "calming",
+)
+CLAUSE_END = re.compile(r"[。，；！？,;!?\n]")
 
 
 @dataclass(frozen=True)
@@ -19,96 +38,44 @@ class PhraseGroup:
     raises_risk: bool = True
 
 
-PHRASE_GROUPS: tuple[PhraseGroup, ...] = (
-    PhraseGroup(
-        "group",
-        "群体性迹象",
-        "signs of a group",
-        ("集体", "联名", "群体", "一起去", "十几户", "几十人"),
-    ),
-    PhraseGroup(
-        "organising", "组织串联", "organising", ("微信群", "串联", "拉横幅", "横幅", "组织")
-    ),
-    PhraseGroup(
-        "hierarchy",
-        "扬言越级上访",
-        "talk of going over the county's head",
-        ("到市里", "到省里", "进京", "赴京", "越级", "去北京", "上北京", "省信访", "市信访"),
-    ),
-    PhraseGroup(
-        "blocking",
-        "堵路堵门聚集",
-        "blocking or gathering",
-        ("堵路", "堵门", "围堵", "聚集", "静坐", "堵大门"),
-    ),
-    PhraseGroup(
-        "media",
-        "网络媒体曝光",
-        "media or online exposure",
-        ("网上发帖", "曝光", "找记者", "发抖音", "发视频", "媒体"),
-    ),
-    PhraseGroup(
-        "self_harm",
-        "轻生或暴力言行",
-        "self-harm or violence",
-        ("轻生", "喝药", "持刀", "跳楼", "自焚", "寻死", "拼命", "同归于尽", "打人"),
-    ),
-    PhraseGroup(
-        "deadline",
-        "节点敏感期",
-        "sensitive period",
-        ("春节前", "年底", "两会期间", "两会", "过年前"),
-    ),
-    PhraseGroup(
-        "repeat",
-        "反复信访",
-        "repeated visits",
-        ("多次反映", "重复访", "反复", "又来", "再次反映", "老上访户"),
-    ),
-    PhraseGroup(
-        "temper",
-        "情绪激动",
-        "agitated",
-        ("情绪激动", "情绪不稳", "态度强硬", "说话很冲", "过激", "很不满", "活不下去"),
-    ),
-    PhraseGroup(
-        "calming",
-        "已缓和",
-        "calming down",
-        (
-            "已调解",
-            "达成协议",
-            "已兑付",
-            "已结清",
-            "情绪稳定",
-            "息诉罢访",
-            "撤回",
-            "已支付",
-            "表示满意",
-        ),
-        raises_risk=False,
-    ),
-)
-GROUP_BY_CODE = {g.code: g for g in PHRASE_GROUPS}
+@dataclass(frozen=True)
+class Lexicon:
+    threats: tuple[str, ...]
+    groups: tuple[PhraseGroup, ...]
+    negations_before: tuple[str, ...] = ()
+    cancelled_after: tuple[str, ...] = ()
+    negation_window: int = 3
 
-# What the rules treat as an explicit threat that must never wait for a model.
-EXPLICIT_THREATS: tuple[str, ...] = (
-    "赴京",
-    "进京",
-    "去北京",
-    "跳楼",
-    "喝药",
-    "轻生",
-    "自焚",
-    "持刀",
-    "同归于尽",
-    "堵路",
-    "堵门",
-    "围堵",
-    "拉横幅",
-)
+    def group(self, code: str) -> PhraseGroup:
+        return next(g for g in self.groups if g.code == code)
 
+    def hits(self, text: str, phrases: tuple[str, ...]) -> list[str]:
+        """The phrases that occur in ``text`` and count (not negated), in list order."""
+        found = [p for p in phrases if p in text]
+        if not found:
+            return []
+        clauses = CLAUSE_END.split(text)
+        return [p for p in found if any(self._counts(c, p) for c in clauses if p in c)]
 
-def hits(text: str, phrases: tuple[str, ...]) -> list[str]:
-    """The phrases that occur in ``text``, in list order."""
-    return [p for p in phrases if p in text]
+    def _counts(self, clause: str, phrase: str) -> bool:
+        """Does some occurrence of ``phrase`` in ``clause`` stand un-negated?"""
+        start = clause.find(phrase)
+        while start >= 0:
+            if not self._negated(clause, start) and not self._cancelled(
+                clause, start + len(phrase)
+            ):
+                return True
+            start = clause.find(phrase, start + 1)
+        return False
+
+    def _negated(self, clause: str, start: int) -> bool:
+        before = clause[max(0, start - self.negation_window - 4) : start]
+        for neg in self.negations_before:
+            end = before.rfind(neg)
+            if end >= 0 and len(before) - (end + len(neg)) <= self.negation_window:
+                return True
+        return False
+
+    def _cancelled(self, clause: str, end: int) -> bool:
+        after = clause[end:]
+        return any(word in after for word in self.cancelled_after)

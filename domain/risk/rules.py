@@ -1,8 +1,10 @@
 """Rules that never wait for a model: statutory deadlines, group size, explicit threats.
 
-Pure functions of a case state as of a point in time (the same records ``domain.risk.features``
-uses).  ``rule_hits`` says which rules fire and at what level of the four-colour scale;
-``rule_score`` orders cases by them and is the rules-only baseline the model is compared with.
+Pure functions of a case state as of a point in time (the same records ``features`` uses),
+driven by the risk policy: its lexicon (with negations), its thresholds, its deadline rules and
+which level each rule may raise a case to (``RuleHit.level``; None: the rule is a reason shown
+to the duty officer and a feature of the model, but sets no level).  ``rule_score`` orders
+cases by the rules alone: the baseline the model is compared with.
 """
 
 from __future__ import annotations
@@ -11,78 +13,96 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from domain.case import CaseState
+from domain.case import CaseState, RecordSeen
 from domain.risk.features import (
-    PETITION_LIMIT_DAYS,
-    PETITION_WARN_DAYS,
+    as_datetime,
     case_features,
     full_text,
     known_records,
+    status_as_of,
+    timestamp,
 )
-from domain.risk.lexicon import EXPLICIT_THREATS, hits
+from domain.risk.policy import DeadlineRule, RiskPolicy, default_policy
+from schemas.record import CHINA_TZ
 
-GROUP_SIZE = 5  # 群体性事件: five or more people
-LARGE_GROUP_SIZE = 50
-LEVEL_WEIGHT = {"red": 8.0, "orange": 4.0, "yellow": 2.0, "blue": 1.0}
 LEVELS = ("red", "orange", "yellow", "blue")
+RANK = {level: i for i, level in enumerate(LEVELS)}
 
 
 @dataclass(frozen=True)
 class RuleHit:
     code: str
-    level: str  # red | orange | yellow | blue
+    level: str | None  # the level this hit raises the case to (policy); None: a reason only
     zh: str
     en: str
+    weight: float = 1.0  # ordering weight in the rules-only baseline
+    deadline: dict[str, Any] | None = None  # rule, limit_days, starts_on, due_on, days_left
 
     def text(self) -> str:
         return f"{self.zh} / {self.en}"
 
+    def to_dict(self) -> dict[str, Any]:
+        d = {"code": self.code, "level": self.level, "zh": self.zh, "en": self.en}
+        if self.deadline is not None:
+            d["deadline"] = self.deadline
+        return d
 
-def hits_from_features(f: dict[str, Any], full_text: str | None = None) -> list[RuleHit]:
-    """The rules that fire for a feature dict made by ``domain.risk.features.case_features``.
 
-    ``full_text`` is every known record's text (the feature ``text`` keeps only the latest
-    characters); without it the feature text is searched for threats.
-    """
-    out: list[RuleHit] = []
-    threats = hits(f.get("text", "") if full_text is None else full_text, EXPLICIT_THREATS)
-    if threats:
-        words = "、".join(threats[:3])
-        out.append(
-            RuleHit("explicit_threat", "red", f"明确扬言（{words}）", f"explicit threat ({words})")
-        )
+def evaluate_rules(
+    state: CaseState,
+    as_of: dt.datetime | str,
+    policy: RiskPolicy | None = None,
+    features: dict[str, Any] | None = None,
+    alone: bool = False,
+) -> list[RuleHit]:
+    """The rules that fire for a case as of ``as_of``: deadlines first, then the others.
+    ``alone``: no model is in service, so the levels are the policy's ``alone`` ones."""
+    policy = policy or default_policy()
+    pick = (lambda r: r.alone) if alone else (lambda r: r.raises)
+    now = as_datetime(as_of)
+    records = known_records(state, now)
+    f = features if features is not None else case_features(state, now, policy)
+    out = deadline_hits(records, now.astimezone(CHINA_TZ).date(), policy, alone)
+    recent_days = policy.rule("explicit_threat").params.get("within_days", 36500)
+    recent = [r for r in records if now.timestamp() - timestamp(r.found_at) <= recent_days * 86400]
+    out.extend(_threat_hits(full_text(recent), policy, pick))
+    out.extend(_other_hits(f, policy, pick))
+    return out
+
+
+Pick = Any  # RuleSetting -> the level it sets in this mode
+
+
+def _threat_hits(text: str, policy: RiskPolicy, pick: Pick) -> list[RuleHit]:
+    threats = policy.lexicon.hits(text, policy.lexicon.threats)
+    if not threats:
+        return []
+    words = "、".join(threats[:3])
+    raises = pick(policy.rule("explicit_threat"))
+    return [
+        RuleHit("explicit_threat", raises, f"明确扬言（{words}）", f"explicit threat ({words})", 8)
+    ]
+
+
+def _other_hits(f: dict[str, Any], policy: RiskPolicy, pick: Pick) -> list[RuleHit]:
+    out = []
     people = int(f.get("people_max", 0))
-    if people >= LARGE_GROUP_SIZE:
+    large, group = policy.rule("large_group"), policy.rule("group_size")
+    if people >= large.params["people"]:
         out.append(
-            RuleHit("large_group", "red", f"涉及人数{people}人", f"{people} people involved")
+            RuleHit(
+                "large_group", pick(large), f"涉及人数{people}人", f"{people} people involved", 8
+            )
         )
-    elif people >= GROUP_SIZE:
+    elif people >= group.params["people"]:
+        n = group.params["people"]
         out.append(
             RuleHit(
                 "group_size",
-                "orange",
-                f"涉及人数达{people}人（≥5人）",
-                f"{people} people involved (5 or more)",
-            )
-        )
-    if f.get("petition_overdue"):
-        days = int(f["petition_days"])
-        out.append(
-            RuleHit(
-                "petition_overdue",
-                "red",
-                f"信访事项已受理{days}天，超过{PETITION_LIMIT_DAYS}天办理时限",
-                f"petition open {days} days, past the {PETITION_LIMIT_DAYS}-day limit",
-            )
-        )
-    elif f.get("petition_due_soon"):
-        left = int(PETITION_LIMIT_DAYS - f["petition_days"])
-        out.append(
-            RuleHit(
-                "petition_due_soon",
-                "yellow",
-                f"信访办理时限仅剩{left}天（≤{PETITION_WARN_DAYS}天）",
-                f"{left} days left of the petition time limit",
+                pick(group),
+                f"涉及人数达{people}人（≥{n}人）",
+                f"{people} people involved ({n} or more)",
+                4,
             )
         )
     skip = int(f.get("prior_skip_level", 0))
@@ -90,36 +110,100 @@ def hits_from_features(f: dict[str, Any], full_text: str | None = None) -> list[
         out.append(
             RuleHit(
                 "prior_skip_level",
-                "orange",
+                pick(policy.rule("prior_skip_level")),
                 f"曾越级上访{skip}次",
                 f"{skip} earlier skip-level petition(s)",
+                4,
             )
         )
     visits = int(f.get("prior_visits", 0))
-    if visits >= 3:
+    repeat = policy.rule("repeat_visits")
+    if visits >= repeat.params["visits"]:
         out.append(
-            RuleHit("repeat_visits", "yellow", f"此前上访{visits}次", f"{visits} earlier visits")
+            RuleHit(
+                "repeat_visits", pick(repeat), f"此前上访{visits}次", f"{visits} earlier visits", 2
+            )
         )
     return out
 
 
+def deadline_hits(
+    records: list[RecordSeen], today: dt.date, policy: RiskPolicy, alone: bool = False
+) -> list[RuleHit]:
+    """Statutory clocks that are close to their limit or past it on ``today`` (China time)."""
+    if not records or not _latest(records, "is_petition"):
+        return []
+    status = status_as_of(records)
+    out = []
+    for rule in policy.deadlines:
+        if status not in rule.while_status:
+            continue
+        start = _start_date(records, rule)
+        if start is None:
+            continue
+        due = start + dt.timedelta(days=rule.limit_days)
+        left = (due - today).days
+        if left < 0:
+            level = rule.alone_overdue if alone else rule.raises_overdue
+            out.append(_deadline_hit(rule, start, due, left, "overdue", level))
+        elif left <= policy.approaching_days:
+            level = rule.alone_approaching if alone else rule.raises_approaching
+            out.append(_deadline_hit(rule, start, due, left, "approaching", level))
+    return out
+
+
+def _deadline_hit(
+    rule: DeadlineRule, start: dt.date, due: dt.date, left: int, kind: str, level: str | None
+) -> RuleHit:
+    facts = {
+        "rule": rule.code,
+        "limit_days": rule.limit_days,
+        "starts_on": start.isoformat(),
+        "due_on": due.isoformat(),
+        "days_left": left,
+    }
+    head = f"{rule.zh}（{rule.limit_days}天，自{start.isoformat()}起）"
+    if kind == "overdue":
+        zh = f"{head}已于{due.isoformat()}到期，超期{-left}天"
+        en = f"{rule.en} ({rule.limit_days} days from {start}) was due {due}: {-left} days overdue"
+        return RuleHit(f"{rule.code}_overdue", level, zh, en, 8, facts)
+    zh = f"{head}将于{due.isoformat()}到期，还剩{left}天"
+    en = f"{rule.en} ({rule.limit_days} days from {start}) is due {due}: {left} days left"
+    return RuleHit(f"{rule.code}_approaching", level, zh, en, 2, facts)
+
+
+def _latest(records: list[RecordSeen], name: str) -> Any:
+    for r in reversed(records):
+        value = getattr(r, name)
+        if value is not None:
+            return value
+    return None
+
+
+def _start_date(records: list[RecordSeen], rule: DeadlineRule) -> dt.date | None:
+    value = _latest(records, rule.starts)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
 def rule_hits(state: CaseState, as_of: dt.datetime | str) -> list[RuleHit]:
-    """The rules that fire for a case as of ``as_of``."""
-    records = known_records(state, as_of)
-    return hits_from_features(case_features(state, as_of), full_text(records))
+    """The rules that fire for a case as of ``as_of`` under the packaged policy."""
+    return evaluate_rules(state, as_of)
 
 
 def score_hits(found: list[RuleHit]) -> float:
-    """An ordering score: the sum of the level weights of the rules that fire."""
-    return float(sum(LEVEL_WEIGHT[h.level] for h in found))
+    """An ordering score: the sum of the weights of the rules that fire."""
+    return float(sum(h.weight for h in found))
 
 
 def level_of(found: list[RuleHit]) -> str | None:
-    """The highest level among the rules that fire (None when none fires)."""
-    for level in LEVELS:
-        if any(h.level == level for h in found):
-            return level
-    return None
+    """The highest level the firing rules raise a case to (None when none raises one)."""
+    levels = [h.level for h in found if h.level is not None]
+    return min(levels, key=RANK.__getitem__) if levels else None
 
 
 def rule_score(state: CaseState, as_of: dt.datetime | str) -> float:

@@ -1,0 +1,176 @@
+"""Risk decisions: from a probability and the rules that fire to a level, and from a stream of
+case events and clock ticks to the ``RiskAssessed`` events a duty officer should see.
+
+Pure, in the style of a fold: the scorer keeps one ``Watch`` per case; ``observe`` applies a
+case event to it, ``decide`` turns a fresh ``Assessment`` into the new watch and the event to
+emit (None when nothing a duty officer would notice changed), and ``ticks_between`` says which
+re-assessment times of the policy's schedule fall in an interval of time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from domain.case import CaseState, step
+from domain.risk.features import timestamp
+from domain.risk.policy import Reassess, RiskPolicy
+from domain.risk.rules import RANK, RuleHit
+from schemas.events import Envelope
+from schemas.record import CHINA_TZ
+from schemas.risk import RiskAssessed, assessment_id
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One reason the model gave: a feature's push on the log-odds, said in words."""
+
+    code: str
+    zh: str
+    en: str
+    weight: float
+
+    def text(self) -> str:
+        return f"{self.zh} / {self.en}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "zh": self.zh, "en": self.en, "weight": round(self.weight, 4)}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the scorer found for one case at one time."""
+
+    case_id: str
+    as_of: str
+    probability: float
+    level: str  # red | orange | yellow | blue
+    model_version: str | None
+    rules: tuple[RuleHit, ...] = ()
+    factors: tuple[Factor, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case_id": self.case_id,
+            "as_of": self.as_of,
+            "probability": round(self.probability, 6),
+            "level": self.level,
+            "model_version": self.model_version,
+            "rules": [r.to_dict() for r in self.rules],
+            "factors": [f.to_dict() for f in self.factors],
+        }
+
+
+# (states, as_of per state) -> one assessment per state; the stream gets one injected
+Assessor = Callable[[Sequence[CaseState], Sequence[dt.datetime]], list[Assessment]]
+
+
+def level_for(probability: float, cutoffs: dict[str, float], rules: Sequence[RuleHit]) -> str:
+    """The level of a probability under the cut-offs, raised (never lowered) by the rules
+    that the policy lets raise one."""
+    level = next(
+        (name for name in ("red", "orange", "yellow") if probability >= cutoffs[name]), "blue"
+    )
+    for hit in rules:
+        if hit.level is not None and RANK[hit.level] < RANK[level]:
+            level = hit.level
+    return level
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the scorer keeps of one case: its state and what was last said about it."""
+
+    case: CaseState
+    level: str | None = None
+    probability: float | None = None
+    rule_codes: tuple[str, ...] = ()
+    assessed_as_of: str | None = None  # the latest as_of assessed (case change or tick)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case.to_dict(),
+            "level": self.level,
+            "probability": self.probability,
+            "rule_codes": list(self.rule_codes),
+            "assessed_as_of": self.assessed_as_of,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Watch:
+        return cls(
+            case=CaseState.from_dict(d["case"]),
+            level=d.get("level"),
+            probability=d.get("probability"),
+            rule_codes=tuple(d.get("rule_codes", ())),
+            assessed_as_of=d.get("assessed_as_of"),
+        )
+
+
+def observe(watch: Watch, envelope: Envelope) -> Watch:
+    """A case event seen by the scorer (a repeat changes nothing)."""
+    return replace(watch, case=step(watch.case, envelope))
+
+
+def decide(
+    watch: Watch, found: Assessment, trigger: str, policy: RiskPolicy
+) -> tuple[Watch, RiskAssessed | None]:
+    """The watch after an assessment, and the event to emit if a duty officer would notice:
+    a new level, a probability moved by more than the policy's band, or other rules firing."""
+    codes = tuple(sorted(h.code for h in found.rules))
+    seen = replace(watch, assessed_as_of=max(filter(None, (watch.assessed_as_of, found.as_of))))
+    unchanged = (
+        watch.level == found.level
+        and watch.probability is not None
+        and abs(watch.probability - found.probability) <= policy.reassess.unchanged_band
+        and watch.rule_codes == codes
+    )
+    if unchanged:
+        return seen, None
+    case = watch.case
+    event = RiskAssessed(
+        assessment_id=assessment_id(case.case_id, case.seq, found.as_of),
+        case_id=case.case_id,
+        case_seq=case.seq,
+        as_of=found.as_of,
+        trigger=trigger,
+        probability=round(found.probability, 6),
+        level=found.level,
+        township=case.township,
+        category=case.category,
+        model_version=found.model_version,
+        policy_version=policy.version,
+        rules=tuple(h.to_dict() for h in found.rules),
+        factors=tuple(f.to_dict() for f in found.factors),
+    )
+    return replace(seen, level=found.level, probability=found.probability, rule_codes=codes), event
+
+
+def case_moment(state: CaseState) -> dt.datetime:
+    """The moment a case state describes: its latest record's receipt or finding, whichever is
+    later (deterministic, so reprocessing assesses the same moment)."""
+    if not state.records:
+        return dt.datetime.fromtimestamp(0, tz=CHINA_TZ)
+    latest = max(max(timestamp(r.recorded_at), timestamp(r.found_at)) for r in state.records)
+    return dt.datetime.fromtimestamp(latest, tz=CHINA_TZ)
+
+
+def ticks_between(
+    after: dt.datetime | None, until: dt.datetime, schedule: Reassess
+) -> list[dt.datetime]:
+    """The re-assessment times of the schedule in (after, until], China time.  With no
+    ``after``, only the latest tick at or before ``until``."""
+    until = until.astimezone(CHINA_TZ)
+    step_ = dt.timedelta(hours=schedule.every_hours)
+    base = dt.datetime(2000, 1, 1, schedule.at_hour, tzinfo=CHINA_TZ)  # the grid's origin
+    anchor = base + step_ * ((until - base) // step_)
+    if after is None:
+        return [anchor]
+    out = []
+    t = anchor
+    while t > after.astimezone(CHINA_TZ):
+        out.append(t)
+        t -= step_
+    return sorted(out)

@@ -1,0 +1,328 @@
+"""The risk policy: levels, capacity, re-assessment, statutory limits, deadline and other
+rules, and the lexicon, read from one versioned YAML file (``domain/risk/policy.yaml`` unless
+the setting ``EWS_RISK_POLICY`` names another).
+
+``load_policy(path)`` checks every key and value and raises ``PolicyError`` naming the file and
+line of the first problem; what it returns is plain frozen data the rest of the domain reads.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from domain.risk.lexicon import SIGNAL_GROUPS, Lexicon, PhraseGroup
+
+DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
+LEVELS = ("red", "orange", "yellow", "blue")
+RULE_CODES = ("explicit_threat", "large_group", "group_size", "prior_skip_level", "repeat_visits")
+DATE_FIELDS = ("petition_received_on", "found_at")
+STATUSES = ("new", "mediating", "agreed", "escalated", "resolved", "withdrawn")
+
+
+class PolicyError(ValueError):
+    """The policy file is not valid; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Capacity:
+    open_cases: int
+    red_per_week: int
+    red_orange_per_week: int
+    headroom: float = 1.0  # share of the budget the cut-offs aim at
+
+
+@dataclass(frozen=True)
+class Reassess:
+    every_hours: float
+    at_hour: int
+    unchanged_band: float
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    code: str
+    zh: str
+    en: str
+    starts: str  # a record field holding the date the clock starts
+    limit: str  # a key of statutory_limits
+    limit_days: int
+    while_status: tuple[str, ...]
+    raises_approaching: str | None
+    raises_overdue: str | None
+    alone_approaching: str | None = None  # the levels when no model is in service
+    alone_overdue: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleSetting:
+    raises: str | None  # the level it sets beside a model (None: a reason only)
+    alone: str | None  # the level it sets when no model is in service (rules alone)
+    params: dict[str, int]
+
+
+@dataclass(frozen=True)
+class RiskPolicy:
+    version: str
+    levels: dict[str, float]  # red / orange / yellow -> lowest probability of that level
+    capacity: Capacity
+    reassess: Reassess
+    statutory_limits: dict[str, int]
+    approaching_days: int
+    deadlines: tuple[DeadlineRule, ...]
+    rules: dict[str, RuleSetting]
+    lexicon: Lexicon
+    source: str = "policy.yaml"
+
+    def rule(self, code: str) -> RuleSetting:
+        return self.rules[code]
+
+
+# ---- reading with line numbers ------------------------------------------------------------
+
+
+class _Node:
+    """A YAML node with its place in the file, for messages that name the line."""
+
+    def __init__(self, node: yaml.Node, path: str, source: str) -> None:
+        self.node, self.path, self.source = node, path, source
+
+    def fail(self, message: str) -> PolicyError:
+        line = self.node.start_mark.line + 1
+        return PolicyError(f"{self.source}:{line}: {self.path}: {message}")
+
+    def mapping(self, keys: tuple[str, ...] | None = None) -> dict[str, _Node]:
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.fail("expected a mapping")
+        out: dict[str, _Node] = {}
+        for k, v in self.node.value:
+            name = str(k.value)
+            if keys is not None and name not in keys:
+                raise _Node(k, f"{self.path}.{name}", self.source).fail(
+                    f"unknown key (expected one of: {', '.join(keys)})"
+                )
+            out[name] = _Node(v, f"{self.path}.{name}", self.source)
+        return out
+
+    def require(self, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, _Node]:
+        found = self.mapping(keys + optional)
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise self.fail(f"missing {', '.join(missing)}")
+        return found
+
+    def items(self) -> list[_Node]:
+        if not isinstance(self.node, yaml.SequenceNode):
+            raise self.fail("expected a list")
+        return [_Node(v, f"{self.path}[{i}]", self.source) for i, v in enumerate(self.node.value)]
+
+    def scalar(self) -> Any:
+        if not isinstance(self.node, yaml.ScalarNode):
+            raise self.fail("expected a single value")
+        return yaml.safe_load(yaml.serialize(self.node))
+
+    def text(self) -> str:
+        value = self.scalar()
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail("expected text")
+        return value
+
+    def number(self, low: float, high: float, integer: bool = False) -> float:
+        value = self.scalar()
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or not low <= value <= high:
+            kind = "a whole number" if integer else "a number"
+            raise self.fail(f"expected {kind} from {low:g} to {high:g}, got {value!r}")
+        return value
+
+    def level(self) -> str | None:
+        value = self.scalar()
+        if value is not None and value not in LEVELS[:3]:
+            raise self.fail(f"expected red, orange, yellow or null, got {value!r}")
+        return value
+
+    def words(self) -> tuple[str, ...]:
+        out = tuple(w.text() for w in self.items())
+        if not out:
+            raise self.fail("expected at least one word")
+        return out
+
+
+def parse_policy(text: str, source: str = "policy.yaml") -> RiskPolicy:
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise PolicyError(f"{source}{line}: not valid YAML: {exc}") from None
+    if root is None:
+        raise PolicyError(f"{source}: empty")
+    top = _Node(root, "policy", source).require(
+        (
+            "version",
+            "levels",
+            "capacity",
+            "reassess",
+            "statutory_limits",
+            "deadlines",
+            "rules",
+            "lexicon",
+        )
+    )
+    limits_node = top["statutory_limits"]
+    limits = {k: int(v.number(1, 3650, True)) for k, v in limits_node.mapping().items()}
+    return RiskPolicy(
+        version=str(top["version"].scalar()),
+        levels=_levels(top["levels"]),
+        capacity=_capacity(top["capacity"]),
+        reassess=_reassess(top["reassess"]),
+        statutory_limits=limits,
+        approaching_days=int(
+            top["deadlines"]
+            .mapping(("approaching_days", "rules"))["approaching_days"]
+            .number(0, 365, True)
+        ),
+        deadlines=_deadlines(top["deadlines"], limits),
+        rules=_rules(top["rules"]),
+        lexicon=_lexicon(top["lexicon"]),
+        source=source,
+    )
+
+
+def _levels(node: _Node) -> dict[str, float]:
+    m = node.require(LEVELS[:3])
+    levels = {k: float(m[k].number(0.0, 1.0)) for k in LEVELS[:3]}
+    if not levels["red"] > levels["orange"] > levels["yellow"]:
+        raise node.fail("cut-offs must fall from red to orange to yellow")
+    return levels
+
+
+def _capacity(node: _Node) -> Capacity:
+    m = node.require(("open_cases", "red_per_week", "red_orange_per_week", "headroom"))
+    cap = Capacity(
+        *(
+            int(m[k].number(1, 10**7, True))
+            for k in ("open_cases", "red_per_week", "red_orange_per_week")
+        ),
+        headroom=float(m["headroom"].number(0.05, 1.0)),
+    )
+    if cap.red_orange_per_week < cap.red_per_week:
+        raise node.fail("red_orange_per_week must be at least red_per_week")
+    return cap
+
+
+def _reassess(node: _Node) -> Reassess:
+    m = node.require(("every_hours", "at_hour", "unchanged_band"))
+    return Reassess(
+        float(m["every_hours"].number(1, 24 * 30)),
+        int(m["at_hour"].number(0, 23, True)),
+        float(m["unchanged_band"].number(0.0, 1.0)),
+    )
+
+
+def _deadlines(node: _Node, limits: dict[str, int]) -> tuple[DeadlineRule, ...]:
+    out = []
+    keys = ("code", "zh", "en", "starts", "limit", "while_status", "raises")
+    for item in node.mapping()["rules"].items():
+        m = item.require(keys, optional=("alone",))
+        if m["starts"].text() not in DATE_FIELDS:
+            raise m["starts"].fail(f"expected one of {', '.join(DATE_FIELDS)}")
+        if m["limit"].text() not in limits:
+            raise m["limit"].fail(f"not a statutory limit (have {', '.join(limits)})")
+        statuses = m["while_status"].words()
+        for i, s in enumerate(statuses):
+            if s not in STATUSES:
+                raise m["while_status"].items()[i].fail(f"unknown status {s!r}")
+        raises = m["raises"].require(("approaching", "overdue"))
+        alone = m["alone"].require(("approaching", "overdue")) if "alone" in m else raises
+        out.append(
+            DeadlineRule(
+                code=m["code"].text(),
+                zh=m["zh"].text(),
+                en=m["en"].text(),
+                starts=m["starts"].text(),
+                limit=m["limit"].text(),
+                limit_days=limits[m["limit"].text()],
+                while_status=statuses,
+                raises_approaching=raises["approaching"].level(),
+                raises_overdue=raises["overdue"].level(),
+                alone_approaching=alone["approaching"].level(),
+                alone_overdue=alone["overdue"].level(),
+            )
+        )
+    return tuple(out)
+
+
+def _rules(node: _Node) -> dict[str, RuleSetting]:
+    m = node.require(RULE_CODES)
+    out = {}
+    for code, item in m.items():
+        settings = item.mapping()
+        if "raises" not in settings:
+            raise item.fail("missing raises")
+        params = {
+            k: int(v.number(1, 100_000, True))
+            for k, v in settings.items()
+            if k not in ("raises", "alone")
+        }
+        raises = settings["raises"].level()
+        alone = settings["alone"].level() if "alone" in settings else raises
+        out[code] = RuleSetting(raises, alone, params)
+    for code, needs in (
+        ("large_group", "people"),
+        ("group_size", "people"),
+        ("repeat_visits", "visits"),
+    ):
+        if needs not in out[code].params:
+            raise m[code].fail(f"missing {needs}")
+    return out
+
+
+def _lexicon(node: _Node) -> Lexicon:
+    m = node.require(
+        ("negation_window", "negations_before", "cancelled_after", "threats", "groups")
+    )
+    groups_node = m["groups"]
+    groups = []
+    found = groups_node.mapping()
+    for code in SIGNAL_GROUPS:
+        if code not in found:
+            raise groups_node.fail(f"missing group {code} (the model's features need it)")
+    for code, g in found.items():
+        if code not in SIGNAL_GROUPS:
+            raise g.fail(f"unknown group (the model knows: {', '.join(SIGNAL_GROUPS)})")
+        gm = g.mapping(("zh", "en", "phrases", "raises_risk"))
+        raises = gm["raises_risk"].scalar() if "raises_risk" in gm else True
+        if not isinstance(raises, bool):
+            raise gm["raises_risk"].fail("expected true or false")
+        groups.append(
+            PhraseGroup(code, gm["zh"].text(), gm["en"].text(), gm["phrases"].words(), raises)
+        )
+    groups.sort(key=lambda g: SIGNAL_GROUPS.index(g.code))
+    return Lexicon(
+        threats=m["threats"].words(),
+        groups=tuple(groups),
+        negations_before=m["negations_before"].words(),
+        cancelled_after=m["cancelled_after"].words(),
+        negation_window=int(m["negation_window"].number(0, 20, True)),
+    )
+
+
+def load_policy(path: str | Path | None = None) -> RiskPolicy:
+    """The policy in ``path`` (the packaged default if None), checked."""
+    file = Path(path) if path else DEFAULT_POLICY
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{file}: cannot read: {exc.strerror}") from None
+    return parse_policy(text, str(file))
+
+
+@functools.cache
+def default_policy() -> RiskPolicy:
+    """The packaged policy, read once on first use."""
+    return load_policy(DEFAULT_POLICY)

@@ -1,0 +1,141 @@
+"""Levels set against what the duty desk can handle, and the decision as the desk lives it.
+
+* ``choose_cutoffs``: on the calibration window, the probability cut-offs for red and orange
+  such that, with the cases the rules already raise, red and red + orange stay within the
+  policy's weekly budget (scaled from its ``open_cases`` to the county's open cases: snapshots
+  are one per open case per week, so the budget is a share of snapshots);
+* ``decision_view``: per level, the cases per week, precision and recall, whether each higher
+  level has a higher observed escalation rate, and in how many weeks the budget held;
+* ``rule_precision``: how often each rule's cases escalated, so the policy can say which rules
+  earn the right to raise a level.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from domain.risk.policy import RiskPolicy
+from domain.risk.rules import LEVELS, RANK
+from models.dataset import Snapshot
+from models.evaluate import week_of
+
+
+def levels_of(
+    probs: Sequence[float], rule_levels: Sequence[str | None], cutoffs: dict[str, float]
+) -> list[str]:
+    """The level of each snapshot: its probability's level, raised by its rules."""
+    out = []
+    for p, floor in zip(probs, rule_levels, strict=True):
+        level = next((n for n in ("red", "orange", "yellow") if p >= cutoffs[n]), "blue")
+        if floor is not None and RANK[floor] < RANK[level]:
+            level = floor
+        out.append(level)
+    return out
+
+
+def _cut(probs: np.ndarray, forced: np.ndarray, weeks: np.ndarray, share: float) -> float:
+    """The lowest cut-off at which, in every week, the rows at or above it together with the
+    forced rows number at most ``share`` of that week's rows (rounded up)."""
+    codes, week_idx = np.unique(weeks, return_inverse=True)
+    sizes = np.bincount(week_idx, minlength=len(codes))
+    room = np.ceil(share * sizes) - np.bincount(week_idx, weights=forced, minlength=len(codes))
+    if (room < 0).any():
+        return 1.0  # the rules alone fill the budget
+    candidates = np.unique(probs[~forced])[::-1]  # high to low: lower cut-offs admit more
+
+    def fits(cut: float) -> bool:
+        over = (~forced) & (probs >= cut)
+        return bool((np.bincount(week_idx, weights=over, minlength=len(codes)) <= room).all())
+
+    lo, hi = 0, len(candidates) - 1  # find the last candidate that still fits
+    if hi < 0 or not fits(candidates[0]):
+        return 1.0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(candidates[mid]):
+            lo = mid
+        else:
+            hi = mid - 1
+    return float(candidates[lo])
+
+
+def choose_cutoffs(
+    rows: Sequence[Snapshot], probs: np.ndarray, policy: RiskPolicy
+) -> dict[str, float]:
+    cap = policy.capacity
+    floors = np.array([r.rule_level for r in rows], dtype=object)
+    weeks = np.array([week_of(r.as_of) for r in rows])
+    share = cap.headroom / cap.open_cases
+    red = _cut(probs, floors == "red", weeks, cap.red_per_week * share)
+    orange = _cut(probs, np.isin(floors, ["red", "orange"]), weeks, cap.red_orange_per_week * share)
+    orange = min(orange, red)
+    yellow = min(policy.levels["yellow"], orange / 2)
+    return {"red": round(red, 6), "orange": round(orange, 6), "yellow": round(yellow, 6)}
+
+
+def decision_view(
+    rows: Sequence[Snapshot], probs: np.ndarray, cutoffs: dict[str, float], policy: RiskPolicy
+) -> dict[str, Any]:
+    """The levels as the desk would have lived them on these snapshots."""
+    levels = levels_of(probs.tolist(), [r.rule_level for r in rows], cutoffs)
+    weeks = [week_of(r.as_of) for r in rows]
+    y = np.array([r.label for r in rows])
+    per_week: dict[str, Counter] = defaultdict(Counter)
+    for w, level in zip(weeks, levels, strict=True):
+        per_week[w][level] += 1
+    n_weeks = max(len(per_week), 1)
+    positives = max(int(y.sum()), 1)
+    out: dict[str, Any] = {"cutoffs": cutoffs, "weeks": len(per_week), "levels": {}}
+    for level in LEVELS:
+        mask = np.array([lv == level for lv in levels])
+        counts = [per_week[w][level] for w in per_week]
+        out["levels"][level] = {
+            "per_week": round(float(mask.sum()) / n_weeks, 1),
+            "max_per_week": int(max(counts, default=0)),
+            "precision": round(float(y[mask].mean()), 4) if mask.any() else None,
+            "recall": round(float(y[mask].sum()) / positives, 4),
+        }
+    rates = [
+        out["levels"][lv]["precision"]
+        for lv in LEVELS
+        if out["levels"][lv]["precision"] is not None
+    ]
+    out["monotone"] = all(a > b for a, b in zip(rates, rates[1:], strict=False))
+    cap = policy.capacity
+    kept = 0
+    for counts in per_week.values():
+        open_cases = sum(counts.values())
+        red_budget = cap.red_per_week * open_cases / cap.open_cases
+        ro_budget = cap.red_orange_per_week * open_cases / cap.open_cases
+        kept += counts["red"] <= np.ceil(red_budget) and counts["red"] + counts[
+            "orange"
+        ] <= np.ceil(ro_budget)
+    out["budget"] = {
+        "red_per_week": cap.red_per_week,
+        "red_orange_per_week": cap.red_orange_per_week,
+        "for_open_cases": cap.open_cases,
+        "open_cases_per_week": round(len(rows) / n_weeks, 1),
+        "weeks_kept": int(kept),
+    }
+    return out
+
+
+def rule_precision(rows: Sequence[Snapshot]) -> dict[str, dict[str, Any]]:
+    """Per rule: how many snapshots it fired on, and how many of them escalated."""
+    fired: dict[str, list[int]] = defaultdict(list)
+    for r in rows:
+        for code in set(r.rule_codes):
+            fired[code].append(r.label)
+    base = float(np.mean([r.label for r in rows])) if rows else 0.0
+    return {
+        code: {
+            "fired": len(labels),
+            "precision": round(float(np.mean(labels)), 4),
+            "lift": round(float(np.mean(labels)) / base, 2) if base else None,
+        }
+        for code, labels in sorted(fired.items())
+    }

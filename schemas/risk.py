@@ -1,0 +1,70 @@
+"""Risk assessments and clock ticks: what the scoring stage reads and writes.
+
+``RiskAssessed`` goes to the ``risk-assessments`` topic keyed by case id, one per assessment a
+duty officer would notice (a new level, a probability that moved, a rule that started or stopped
+firing).  Its id derives from the case, the case's event ``seq`` it saw and the ``as_of`` time,
+so reprocessing the same input gives the same id and consumers drop the repeat.
+
+``ClockTicked`` goes to the ``clock`` topic, once per partition: time as an event.  The scorer
+re-assesses open cases when a tick arrives, so tests move time by posting ticks, and a restart
+re-reads the ticks it had not finished rather than skipping or repeating them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+RISK_NAMESPACE = uuid.UUID("3b0f7a52-1c9e-4d8e-9a51-6d2c8e4f7b10")
+LEVELS = ("red", "orange", "yellow", "blue")
+TRIGGERS = ("case_changed", "time_passed")
+
+
+def assessment_id(case_id: str, case_seq: int, as_of: str) -> str:
+    return uuid.uuid5(RISK_NAMESPACE, f"{case_id}|{case_seq}|{as_of}").hex
+
+
+@dataclass(frozen=True)
+class RiskAssessed:
+    assessment_id: str
+    case_id: str
+    case_seq: int  # the case's last event when assessed
+    as_of: str  # ISO 8601, China time
+    trigger: str  # case_changed | time_passed
+    probability: float
+    level: str  # red | orange | yellow | blue
+    township: str
+    category: str
+    model_version: str | None
+    policy_version: str
+    rules: tuple[dict[str, Any], ...] = field(default=())  # code, level, zh, en[, deadline]
+    factors: tuple[dict[str, Any], ...] = field(default=())  # code, zh, en, weight
+    version: int = 1
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RiskAssessed:
+        d = json.loads(data)
+        d["rules"] = tuple(d.get("rules", ()))
+        d["factors"] = tuple(d.get("factors", ()))
+        return cls(**d)
+
+    def reasons_zh(self) -> list[str]:
+        """What a duty officer reads: rules (deadlines first), then the model's factors."""
+        return [r["zh"] for r in self.rules] + [f["zh"] for f in self.factors]
+
+
+@dataclass(frozen=True)
+class ClockTicked:
+    at: str  # ISO 8601, China time: the moment the scorer assesses "as of"
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self)).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ClockTicked:
+        return cls(**json.loads(data))

@@ -1,0 +1,112 @@
+"""The risk policy file: read, checked with the line of any error, and its lexicon's negations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from domain.risk.policy import (
+    DEFAULT_POLICY,
+    PolicyError,
+    default_policy,
+    load_policy,
+    parse_policy,
+)
+
+TEXT = DEFAULT_POLICY.read_text(encoding="utf-8")
+
+
+def test_the_packaged_policy_is_valid_and_versioned() -> None:
+    policy = default_policy()
+    assert (
+        policy.version and policy.levels["red"] > policy.levels["orange"] > policy.levels["yellow"]
+    )
+    assert policy.statutory_limits["accept"] == 15 and policy.statutory_limits["handle"] == 60
+    assert {d.code for d in policy.deadlines} == {"accept_decision", "handling"}
+
+
+def _broken(old: str, new: str) -> str:
+    assert old in TEXT
+    return TEXT.replace(old, new, 1)
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("  red: 0.40", "  red: 1.40", "expected a number from 0 to 1"),
+        ("  red: 0.40", "  red: 0.10", "must fall from red to orange to yellow"),
+        ("  accept: 15 ", "  accept: fifteen ", "expected a whole number"),
+        ("      limit: handle\n", "      limit: handel\n", "not a statutory limit"),
+        (
+            "  large_group: {raises: null,",
+            "  large_group: {raises: purple,",
+            "expected red, orange",
+        ),
+        ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
+        (
+            "    calming:\n",
+            "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",
+            "unknown group",
+        ),
+    ],
+)
+def test_an_error_names_its_line(old: str, new: str, says: str) -> None:
+    text = _broken(old, new)
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, "mine.yaml")
+    line = _line_of(text, new.strip().split("\n")[0])
+    message = str(err.value)
+    assert says in message and message.startswith("mine.yaml:")
+    assert abs(int(message.split(":")[1]) - line) <= 1, message
+
+
+def test_a_file_that_is_not_yaml_or_missing_says_so(tmp_path: Path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("version: [1\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="p.yaml:2: not valid YAML"):
+        load_policy(bad)
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "none.yaml")
+
+
+def test_changing_the_file_changes_behaviour_without_code(tmp_path: Path) -> None:
+    from domain.risk.assess import level_for
+    from domain.risk.rules import RuleHit
+
+    strict = parse_policy(_broken("  red: 0.40", "  red: 0.90"))
+    hit = RuleHit("explicit_threat", None, "明确扬言", "threat")
+    assert level_for(0.5, default_policy().levels, [hit]) == "red"
+    assert level_for(0.5, strict.levels, [hit]) == "orange"
+
+
+CALM = [
+    "仍在调解中，暂无赴京苗头。",
+    "当事人情绪稳定，没有过激言行，未发现聚集。",
+    "经核实，当事人否认要去北京上访。",
+    "前期堵路情况已平息。",
+    "双方表示不会再到省里上访。",
+]
+RISKY = [
+    ("扬言要去北京上访", "去北京"),
+    ("没拿到钱就要去北京", "去北京"),  # a negation far before the phrase does not count
+    ("工人在镇政府门口堵路", "堵路"),
+    ("暂无结果，当事人说要跳楼", "跳楼"),  # the negation is in another clause
+]
+
+
+@pytest.mark.parametrize("text", CALM)
+def test_negated_and_settled_phrases_fire_nothing(text: str) -> None:
+    lx = default_policy().lexicon
+    every = lx.threats + tuple(p for g in lx.groups if g.raises_risk for p in g.phrases)
+    assert lx.hits(text, every) == []
+
+
+@pytest.mark.parametrize(("text", "word"), RISKY)
+def test_plain_threats_still_fire(text: str, word: str) -> None:
+    lx = default_policy().lexicon
+    assert word in lx.hits(text, lx.threats)
