@@ -24,6 +24,8 @@ typical use:
   ews project                    keep the SQL read models up to date
   ews post records.csv           post a township's records (.jsonl, .csv, .xlsx)
   ews counts                     received = accepted + dead-lettered, per township
+  ews risk                       open cases by risk level, most urgent first
+  ews clock run                  re-assess open cases as time passes (ticks)
   ews replay                     drop and rebuild every read model from the log
 """
 
@@ -72,9 +74,20 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.app import create_app
+    from streams.app import ROLES, create_app
 
-    app = create_app(_settings(args), args.role)
+    settings = _settings(args)
+    assessor = policy = None
+    if "risk" in ROLES[args.role]:
+        from domain.risk.policy import load_policy
+        from models.registry import Registry
+        from models.service import ModelInService
+
+        policy = load_policy(settings.risk_policy or None)
+        topic = settings.topics.model_events
+        service = ModelInService(Registry(settings.model_dir), settings.bootstrap, topic)
+        assessor = service.start(wait=30).assessor(policy)
+    app = create_app(settings, args.role, assessor, policy)
     sys.argv = ["ews-worker", "worker", "-l", args.loglevel, "--without-web"]
     app.main()
     return 0
@@ -182,6 +195,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_clock(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import time
+
+    from domain.risk.assess import ticks_between
+    from domain.risk.policy import load_policy
+    from streams.clock import last_tick, publish_ticks
+
+    settings = _settings(args)
+    schedule = load_policy(settings.risk_policy or None).reassess
+    topics = settings.topics
+    while True:
+        now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.UTC)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        due = ticks_between(last_tick(settings.bootstrap, topics), now, schedule)
+        publish_ticks(settings.bootstrap, topics, due)
+        for t in due:
+            print(f"tick {t.isoformat()}", flush=True)
+        if args.action == "tick":
+            if not due:
+                print(f"no tick due up to {now.isoformat()} (the last one is on the topic)")
+            return 0
+        time.sleep(args.interval)
+
+
+def cmd_risk(args: argparse.Namespace) -> int:
+    from readside.db import make_engine
+    from readside.queries import risk_table
+
+    print(risk_table(make_engine(_settings(args).db_url), args.township, args.limit))
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     if args.table:
         print(settings_table())
@@ -249,8 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--role",
         default="all",
-        choices=["all", "intake", "cases"],
-        help="run both agents (all, default) or one: intake (stateless) or cases (case table)",
+        choices=["all", "intake", "cases", "risk"],
+        help="run every stage (all, default) or one: intake (stateless), cases (case table) "
+        "or risk (scores cases as they change and as time passes, with the model in service)",
     )
     with_kafka(sp)
 
@@ -291,6 +339,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("TOWNSHIP", "REF_NO"),
         help="find by township and reference number",
     )
+    with_db(sp)
+
+    sp = add(
+        "clock",
+        cmd_clock,
+        "post clock ticks: open cases are re-assessed as time passes (deadlines, quiet cases)",
+    )
+    sp.add_argument(
+        "action",
+        choices=["tick", "run"],
+        help="tick: post the ticks due up to now and stop; run: keep doing it",
+    )
+    sp.add_argument(
+        "--now",
+        help="the time to tick up to (ISO 8601, China time if no offset); default: the clock",
+    )
+    sp.add_argument("--interval", type=float, default=60.0, help="seconds between checks (run)")
+    with_kafka(sp)
+
+    sp = add("risk", cmd_risk, "open cases by risk level, most urgent first")
+    sp.add_argument("--township", help="one township (default: the county)")
+    sp.add_argument("--limit", type=int, default=30, help="cases listed (default 30)")
     with_db(sp)
 
     sp = add("settings", cmd_settings, "print the settings in force (EWS_* variables)")

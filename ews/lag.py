@@ -1,4 +1,4 @@
-"""How far each consumer is behind the log: the stream's consumer group and the projector.
+"""How far each consumer is behind the log: the stream's stages and the projector.
 
 ``settled()`` is true when every posted record has been through intake, every command through
 the case writer, and every event, receipt and dead letter into the read models.
@@ -36,8 +36,14 @@ def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]
 
 def lag(bootstrap: str, topics: Topics, engine: sa.Engine) -> dict[str, int]:
     """Messages not yet processed, per stage."""
-    stream_topics = [topics.records, topics.case_commands]
-    ends = _end_offsets(bootstrap, stream_topics + projected_topics(topics))
+    stage_of = {
+        topics.records: "intake",
+        topics.case_commands: "case_writer",
+        topics.case_events: "scorer",
+        topics.clock: "scorer",
+    }
+    projected = set(projected_topics(topics))
+    ends = _end_offsets(bootstrap, sorted(set(stage_of) | projected))
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     committed: dict = {}
     try:
@@ -51,15 +57,13 @@ def lag(bootstrap: str, topics: Topics, engine: sa.Engine) -> dict[str, int]:
     finally:
         admin.close()
     done = positions(engine)
-    out = {"intake": 0, "case_writer": 0, "projector": 0}
+    out = {"intake": 0, "case_writer": 0, "scorer": 0, "projector": 0}
     for tp, end in ends.items():
-        if tp.topic == topics.records:
+        stage = stage_of.get(tp.topic)
+        if stage is not None:
             meta = committed.get(tp)
-            out["intake"] += end - (meta.offset if meta and meta.offset >= 0 else 0)
-        elif tp.topic == topics.case_commands:
-            meta = committed.get(tp)
-            out["case_writer"] += end - (meta.offset if meta and meta.offset >= 0 else 0)
-        else:
+            out[stage] += end - (meta.offset if meta and meta.offset >= 0 else 0)
+        if tp.topic in projected:
             out["projector"] += end - done.get((tp.topic, tp.partition), 0)
     return out
 

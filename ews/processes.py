@@ -41,12 +41,13 @@ def start_worker(settings: Settings, log: Path, role: str = "all") -> subprocess
     return start(["worker", "--role", role], settings, log)
 
 
+STAGES = ("intake", "cases", "risk")
+
+
 def start_workers(settings: Settings, logs: Path) -> list[subprocess.Popen]:
-    """One process per stage (intake, cases), so the stages use both cores."""
+    """One process per stage (intake, cases, risk), so the stages use the cores there are."""
     prefix = settings.topic_prefix
-    return [
-        start_worker(settings, logs / f"{prefix}-{role}.log", role) for role in ("intake", "cases")
-    ]
+    return [start_worker(settings, logs / f"{prefix}-{role}.log", role) for role in STAGES]
 
 
 def start_projector(settings: Settings, log: Path) -> subprocess.Popen:

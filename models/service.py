@@ -12,6 +12,7 @@ scores a batch of case states with whatever model is in service at the time of t
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -19,6 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.case import CaseState
+from domain.risk.assess import Assessment, Assessor
+from domain.risk.policy import RiskPolicy
 from models.promotion import InService, apply, decode
 from models.registry import LoadedModel, ModelRefused, Registry
 from models.scoring import CaseScore, score_cases
@@ -43,6 +46,7 @@ class ModelInService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition()
+        self.caught_up = threading.Event()
 
     # ---- the pure part and the swap ---------------------------------------------------------
     @property
@@ -79,6 +83,14 @@ class ModelInService:
         """Score a batch of case states with the model in service now (rules only if none)."""
         return score_cases(self._loaded, states, **kwargs)
 
+    def assessor(self, policy: RiskPolicy) -> Assessor:
+        """The scoring stage's assessor: the model in service at each call, under ``policy``."""
+
+        def assess(states: Sequence[CaseState], times: Sequence[dt.datetime]) -> list[Assessment]:
+            return score_cases(self._loaded, states, times, policy)
+
+        return assess
+
     def wait_for(self, version: str, timeout: float = 30.0) -> bool:
         """Block until ``version`` is in service (True) or the timeout passes (False)."""
         deadline = time.monotonic() + timeout
@@ -91,11 +103,15 @@ class ModelInService:
         return True
 
     # ---- the edge: a background consumer ----------------------------------------------------
-    def start(self) -> ModelInService:
+    def start(self, wait: float = 0.0) -> ModelInService:
+        """Follow the topic in the background; with ``wait``, block up to that many seconds
+        until the events that were on the topic at start have been applied."""
         if self.bootstrap is None:
             raise ValueError("ModelInService.start needs bootstrap servers")
         self._thread = threading.Thread(target=self._run, name="model-in-service", daemon=True)
         self._thread.start()
+        if wait and not self.caught_up.wait(wait):
+            log.warning("model events not read within %.0fs; scoring with what is known", wait)
         return self
 
     def _run(self) -> None:
@@ -111,7 +127,10 @@ class ModelInService:
             tp = TopicPartition(self.topic, 0)
             consumer.assign([tp])
             consumer.seek_to_beginning(tp)
+            end = consumer.end_offsets([tp])[tp]
             while not self._stop.is_set():
+                if not self.caught_up.is_set() and consumer.position(tp) >= end:
+                    self.caught_up.set()
                 for messages in consumer.poll(timeout_ms=200).values():
                     for m in messages:
                         event = decode(m.value)

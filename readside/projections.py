@@ -5,6 +5,7 @@ The projector (``readside.projector``) does the I/O around these functions.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -19,6 +20,7 @@ from schemas.events import (
 )
 from schemas.receipts import DeadLetter, IntakeReceipt
 from schemas.record import ESCALATION_KINDS, FOLLOW_UP_STATUSES
+from schemas.risk import RiskAssessed
 
 Row = dict[str, Any]
 
@@ -165,3 +167,34 @@ def count_receipts(receipts: list[Row]) -> dict[str, tuple[int, int, int]]:
         c[0] += 1
         c[1 if r["outcome"] == "accepted" else 2] += 1
     return {k: (a, b, c) for k, (a, b, c) in out.items()}
+
+
+def risk_row(a: RiskAssessed) -> Row:
+    """The read-model row of an assessment (the same shape for history and current)."""
+    return {
+        "assessment_id": a.assessment_id,
+        "case_id": a.case_id,
+        "case_seq": a.case_seq,
+        "as_of": a.as_of,
+        "trigger": a.trigger,
+        "probability": a.probability,
+        "level": a.level,
+        "township": a.township,
+        "category": a.category,
+        "model_version": a.model_version,
+        "policy_version": a.policy_version,
+        "reasons": json.dumps(a.reasons_zh(), ensure_ascii=False),
+        "rules": json.dumps(list(a.rules), ensure_ascii=False, sort_keys=True),
+        "factors": json.dumps(list(a.factors), ensure_ascii=False, sort_keys=True),
+    }
+
+
+def newer(row: Row | None, a: RiskAssessed) -> bool:
+    """Is ``a`` later than the current row (by the case's events, then by time)?"""
+    if row is None:
+        return True
+    return (a.case_seq, timestamp_key(a.as_of)) > (row["case_seq"], timestamp_key(row["as_of"]))
+
+
+def timestamp_key(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso).timestamp()

@@ -22,6 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from readside import projections as pj
 from readside.tables import (
+    case_risk,
     case_timeline,
     cases,
     dead_letters,
@@ -29,9 +30,11 @@ from readside.tables import (
     intake_receipts,
     projection_failures,
     projection_offsets,
+    risk_assessments,
 )
 from schemas.events import Envelope
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_from_bytes
+from schemas.risk import RiskAssessed
 from schemas.topics import Topics
 
 log = logging.getLogger("ews.projector")
@@ -49,7 +52,12 @@ class Message:
 
 
 def projected_topics(topics: Topics) -> list[str]:
-    return [topics.case_events, topics.intake_receipts, topics.dead_letters]
+    return [
+        topics.case_events,
+        topics.intake_receipts,
+        topics.dead_letters,
+        topics.risk_assessments,
+    ]
 
 
 def _chunks(items: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
@@ -71,6 +79,7 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -
     events: list[Envelope] = []
     receipts: list[IntakeReceipt] = []
     deads: list[DeadLetter] = []
+    risks: list[RiskAssessed] = []
     unreadable: list[tuple[Message, Exception]] = []
     for m in batch:
         try:
@@ -78,6 +87,8 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -
                 events.append(Envelope.from_bytes(m.value))
             elif m.topic == receipts_topic:
                 receipts.extend(receipts_from_bytes(m.value))
+            elif m.topic == topics.risk_assessments:
+                risks.append(RiskAssessed.from_bytes(m.value))
             else:
                 deads.append(DeadLetter.from_bytes(m.value))
         except Exception as exc:  # kept in projection_failures, never silently skipped
@@ -86,6 +97,7 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -
     stats = {"events": _apply_events(conn, events)}
     stats["receipts"] = _apply_receipts(conn, receipts)
     stats["dead_letters"] = _apply_dead_letters(conn, deads)
+    stats["risk"] = _apply_risk(conn, risks)
     _save_positions(conn, batch)
     return stats
 
@@ -212,6 +224,35 @@ def _apply_dead_letters(conn: sa.Connection, deads: list[DeadLetter]) -> int:
     new = [r for did, r in unique.items() if did not in seen]
     if new:
         conn.execute(sa.insert(dead_letters), new)
+    return len(new)
+
+
+def _apply_risk(conn: sa.Connection, risks: list[RiskAssessed]) -> int:
+    """Every new assessment into the history; the latest per case into ``case_risk``."""
+    if not risks:
+        return 0
+    unique = {a.assessment_id: a for a in risks}
+    seen = _existing(conn, risk_assessments.c.assessment_id, list(unique))
+    new = [a for aid, a in unique.items() if aid not in seen]
+    if not new:
+        return 0
+    conn.execute(sa.insert(risk_assessments), [pj.risk_row(a) for a in new])
+    current: dict[str, dict] = {}
+    for part in _chunks(list({a.case_id for a in new})):
+        query = sa.select(case_risk).where(case_risk.c.case_id.in_(part))
+        current.update({r["case_id"]: dict(r) for r in conn.execute(query).mappings()})
+    known = set(current)
+    for a in new:
+        if pj.newer(current.get(a.case_id), a):
+            current[a.case_id] = pj.risk_row(a)
+    changed = [r for r in current.values() if r["assessment_id"] in {a.assessment_id for a in new}]
+    for row in changed:
+        if row["case_id"] in known:
+            conn.execute(
+                sa.update(case_risk).where(case_risk.c.case_id == row["case_id"]).values(row)
+            )
+        else:
+            conn.execute(sa.insert(case_risk).values(row))
     return len(new)
 
 

@@ -1,6 +1,6 @@
 """The stream processor (faust-streaming): the Kafka edge around the pure intake and case fold.
 
-Two agents, each with concurrency 1 (faust can commit past an in-flight message otherwise):
+Agents, each with concurrency 1 (faust can commit past an in-flight message otherwise):
 
 * ``intake``: records topic -> ``domain.intake.admit`` -> commands on the case-commands topic
   (one list per case partition per batch) or a dead letter per bad record, plus the batch's
@@ -9,8 +9,12 @@ Two agents, each with concurrency 1 (faust can commit past an in-flight message 
   the ``cases`` table (changelogged, so a restarted worker recovers it) -> events on the
   case-events topic keyed by case id -> ``domain.case.step`` into the table.
 
-A worker runs both (role ``all``) or one of them (``intake`` / ``cases``), so the stages can
-use separate cores and scale separately; more partitions and more workers per role scale out.
+* the scorer (``streams.scorer``, role ``risk``): case-events and clock ticks ->
+  ``RiskAssessed`` on the risk-assessments topic.
+
+A worker runs every stage (role ``all``) or one of them (``intake`` / ``cases`` / ``risk``),
+so the stages can use separate cores and scale separately; more partitions and more workers
+per role scale out.
 
 Crash safety (at-least-once in, exactly-once effect out):
 
@@ -48,6 +52,8 @@ from faust.serializers import codecs
 
 from domain.case import CaseState, handle_command
 from domain.intake import Admitted, Posted, admit
+from domain.risk.assess import Assessor
+from domain.risk.policy import RiskPolicy
 from schemas.commands import SubmitRecord, command_messages, commands_from_bytes
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
 from schemas.settings import Settings
@@ -76,7 +82,12 @@ class Utf8(codecs.Codec):
 
 codecs.register("utf8", Utf8())
 
-ROLES = {"all": ("intake", "cases"), "intake": ("intake",), "cases": ("cases",)}
+ROLES = {
+    "all": ("intake", "cases", "risk"),
+    "intake": ("intake",),
+    "cases": ("cases",),
+    "risk": ("risk",),
+}
 
 
 def group_id(topics: Topics, role: str) -> str:
@@ -84,11 +95,20 @@ def group_id(topics: Topics, role: str) -> str:
     return topics.group("stream" if role == "all" else role)
 
 
-def create_app(settings: Settings, role: str = "all") -> faust.App:
-    """The faust app of a worker role: ``all`` runs both agents in one process; ``intake`` and
-    ``cases`` run one each, so the two stages can use two cores (and scale separately)."""
+def create_app(
+    settings: Settings,
+    role: str = "all",
+    assessor: Assessor | None = None,
+    policy: RiskPolicy | None = None,
+) -> faust.App:
+    """The faust app of a worker role: ``all`` runs every stage in one process; ``intake``,
+    ``cases`` and ``risk`` run one each, so the stages can use several cores (and scale
+    separately).  The risk stage needs an ``assessor`` (the model in service, or the rules)
+    and the risk ``policy``."""
     if role not in ROLES:
         raise ValueError(f"unknown worker role {role!r}; use one of {', '.join(ROLES)}")
+    if "risk" in ROLES[role] and (assessor is None or policy is None):
+        raise ValueError("the risk stage needs an assessor and a risk policy")
     topics = settings.topics
     datadir = Path(settings.faust_dir)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +140,10 @@ def create_app(settings: Settings, role: str = "all") -> faust.App:
     if "cases" in agents:
         commands = app.topic(topics.case_commands, internal=False)
         app.agent(commands, concurrency=1, name="case_writer")(_case_writer(app, settings))
+    if "risk" in agents:
+        from streams.scorer import add_scorer  # the scorer uses this module's helpers
+
+        add_scorer(app, settings, assessor, policy)  # type: ignore[arg-type]
     return app
 
 

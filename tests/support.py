@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from domain.case import CaseState, handle_command
 from domain.intake import Admitted, Posted, admit
+from domain.risk.assess import watch_events
+from domain.risk.policy import default_policy
 from ews import processes
 from readside.db import make_engine, migrate
 from readside.projector import Message, apply_batch
@@ -55,9 +57,11 @@ def posted_records(bootstrap: str, topics: Topics) -> list[Posted]:
 
 def reference_snapshot(posted: list[Posted], workdir: Path, topics: Topics) -> dict:
     """Read models of an uninterrupted run over exactly these records, computed with the same
-    pure intake and case code but without Kafka, crashes or batching."""
+    pure intake, case and risk code (no model in service) but without Kafka, crashes or
+    batching."""
     states: dict[str, CaseState] = {}
     log: list[Message] = []
+    watches: dict = {}
     for p in posted:
         out = admit(p)
         if isinstance(out, Admitted):
@@ -65,6 +69,11 @@ def reference_snapshot(posted: list[Posted], workdir: Path, topics: Topics) -> d
             state = states.get(cmd.case_id, CaseState(cmd.case_id))
             states[cmd.case_id], events = handle_command(state, cmd)
             log.extend(Message(topics.case_events, 0, len(log), e.to_bytes()) for e in events)
+            changed, assessed = watch_events(watches, events, rules_alone, default_policy())
+            watches.update(changed)
+            log.extend(
+                Message(topics.risk_assessments, 0, len(log), a.to_bytes()) for a in assessed
+            )
         else:
             log.append(Message(topics.dead_letters, 0, len(log), out.dead_letter.to_bytes()))
         log.append(Message(topics.intake_receipts, 0, len(log), receipts_to_bytes([out.receipt])))
@@ -75,3 +84,9 @@ def reference_snapshot(posted: list[Posted], workdir: Path, topics: Topics) -> d
     snap = snapshot(engine)
     engine.dispose()
     return snap
+
+
+def rules_alone(states, times):  # noqa: ANN001, ANN201 - the scorer with no model in service
+    from models.scoring import score_cases
+
+    return score_cases(None, states, times, default_policy())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections import Counter
 
 import pytest
@@ -17,6 +18,7 @@ from readside.queries import intake_rows
 from readside.snapshot import snapshot
 from readside.tables import dead_letters
 from streams.admin import ensure_topics
+from streams.log import read_from_start
 from streams.post import post_messages
 from tests.support import (
     group_members,
@@ -85,6 +87,7 @@ def test_10k_records_reconcile_per_township_and_replay_is_identical(
     live = snapshot(engine)
     assert live == reference_snapshot(posted_records(kafka_bootstrap, topics), tmp_path, topics)
     assert len(live["case_timeline"]) > len(live["cases"]) > 1000
+    assert len(live["case_risk"]) > 500  # the scorer assessed the open cases
 
     # replay: drop every read model and rebuild it from the first offset
     drop_all(engine)
@@ -106,18 +109,18 @@ def test_kill_9_halfway_then_restart_loses_and_duplicates_nothing(
     try:
         post_messages(kafka_bootstrap, topics.records, (p.data for p in batch))
         assert processes.wait_until(lambda: received_so_far(engine) >= len(batch) * 0.4, 300, 0.1)
-        for p in procs[:2]:  # both workers: intake and case writer, mid-batch
+        for p in procs[:3]:  # every worker: intake, case writer and scorer, mid-batch
             processes.kill_hard(p)
         # restart once the dead members' sessions have expired (EWS_SESSION_TIMEOUT): faust
         # 0.15 can leave a partition unfetched when a worker joins while a dead one is
         # still in the group and then is evicted (a second rebalance)
-        for role in ("intake", "cases"):
+        for role in processes.STAGES:
             group = f"{topic_prefix}-{role}"
             assert processes.wait_until(lambda g=group: group_members(kafka_bootstrap, g) == 0, 60)
-        procs[:2] = processes.start_workers(settings, tmp_path / "restart1")
+        procs[:3] = processes.start_workers(settings, tmp_path / "restart1")
         assert processes.wait_until(lambda: received_so_far(engine) >= len(batch) * 0.7, 300, 0.1)
-        processes.kill_hard(procs[2])  # the projector, mid-transaction
-        procs[2] = processes.start_projector(settings, tmp_path / "p2.log")
+        processes.kill_hard(procs[3])  # the projector, mid-transaction
+        procs[3] = processes.start_projector(settings, tmp_path / "p2.log")
         wait_settled(kafka_bootstrap, topics, engine, len(batch), procs)
     finally:
         for p in procs:
@@ -131,6 +134,13 @@ def test_kill_9_halfway_then_restart_loses_and_duplicates_nothing(
         missing = sorted(set(reference[table]) - set(live[table]))[:3]
         assert not extra and not missing, f"{table}: extra {extra}, missing {missing}"
     assert live == reference
+    # on the risk topic itself: a repeat after the crash is the same assessment, byte for byte
+    risk = [m.value for m in read_from_start(kafka_bootstrap, topics.risk_assessments)]
+    by_id: dict[str, set[bytes]] = {}
+    for value in risk:
+        by_id.setdefault(json.loads(value)["assessment_id"], set()).add(value)
+    assert all(len(v) == 1 for v in by_id.values())
+    assert len(by_id) == len(reference["risk_assessments"]) > 500
     engine.dispose()
 
 

@@ -35,7 +35,11 @@ def old_log(topics: Topics) -> list[Message]:
 
 
 def as_json(snap: dict) -> dict:
-    """Rows as the fixture stores them (JSON has lists, not tuples)."""
+    """Rows as the fixture stores them (JSON has lists, not tuples), for the read models the
+    fixture knows; read models added since must be empty after an old log."""
+    known = _load("read_models.json.gz")
+    assert all(not rows for table, rows in snap.items() if table not in known)
+    snap = {table: rows for table, rows in snap.items() if table in known}
     return json.loads(json.dumps(snap, ensure_ascii=False, sort_keys=True, default=str))
 
 

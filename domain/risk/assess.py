@@ -3,22 +3,23 @@ case events and clock ticks to the ``RiskAssessed`` events a duty officer should
 
 Pure, in the style of a fold: the scorer keeps one ``Watch`` per case; ``observe`` applies a
 case event to it, ``decide`` turns a fresh ``Assessment`` into the new watch and the event to
-emit (None when nothing a duty officer would notice changed), and ``ticks_between`` says which
-re-assessment times of the policy's schedule fall in an interval of time.
+emit (None when nothing a duty officer would notice changed).  ``watch_events`` and
+``watch_tick`` are the scorer's two steps (state and input in, state and output out), and
+``ticks_between`` says which re-assessment times of the policy's schedule fall in an interval.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from domain.case import CaseState, step
-from domain.risk.features import timestamp
+from domain.risk.features import is_open_as_of, timestamp
 from domain.risk.policy import Reassess, RiskPolicy
 from domain.risk.rules import RANK, RuleHit
-from schemas.events import Envelope
+from schemas.events import Envelope, RecordAppended
 from schemas.record import CHINA_TZ
 from schemas.risk import RiskAssessed, assessment_id
 
@@ -174,3 +175,65 @@ def ticks_between(
         out.append(t)
         t -= step_
     return sorted(out)
+
+
+def _open(state: CaseState) -> bool:
+    """Open after its latest record (a closing record is followed by CaseClosed)."""
+    return state.status == "open" and is_open_as_of(list(state.records))
+
+
+def watch_events(
+    watches: Mapping[str, Watch],
+    envelopes: Iterable[Envelope],
+    assess: Assessor,
+    policy: RiskPolicy,
+) -> tuple[dict[str, Watch], list[RiskAssessed]]:
+    """A batch of case events: each folded into its case's watch; every record that leaves its
+    case open is assessed as of its own moment (all in one call to ``assess``).  Returns the
+    watches that changed and the events to emit, in log order.  Batching does not change the
+    result: the same events give the same assessments however they are split."""
+    changed: dict[str, Watch] = {}
+    due: list[CaseState] = []
+    for envelope in envelopes:
+        cid = envelope.case_id
+        before = changed.get(cid) or watches.get(cid) or Watch(CaseState(cid))
+        after = observe(before, envelope)
+        changed[cid] = after
+        fresh = after.case.seq > before.case.seq
+        if fresh and isinstance(envelope.event, RecordAppended) and _open(after.case):
+            due.append(after.case)
+    found = assess(due, [case_moment(state) for state in due])
+    said = {cid: replace(w, case=CaseState(cid)) for cid, w in changed.items()}
+    emitted = []
+    for state, assessment in zip(due, found, strict=True):
+        judged, event = decide(
+            replace(said[state.case_id], case=state), assessment, "case_changed", policy
+        )
+        said[state.case_id] = judged
+        if event is not None:
+            emitted.append(event)
+    return {cid: replace(said[cid], case=w.case) for cid, w in changed.items()}, emitted
+
+
+def watch_tick(
+    watches: Mapping[str, Watch], at: dt.datetime, assess: Assessor, policy: RiskPolicy
+) -> tuple[dict[str, Watch], list[RiskAssessed]]:
+    """A clock tick: every open case not yet assessed at ``at`` (and known by then) is assessed
+    as of ``at``.  A tick already applied to a case changes nothing, so a tick read twice (after
+    a restart) is applied once."""
+    cutoff = at.timestamp()
+    due = sorted(
+        (cid, w)
+        for cid, w in watches.items()
+        if _open(w.case)
+        and (w.assessed_as_of is None or timestamp(w.assessed_as_of) < cutoff)
+        and case_moment(w.case).timestamp() <= cutoff
+    )
+    found = assess([w.case for _, w in due], [at] * len(due))
+    changed: dict[str, Watch] = {}
+    emitted = []
+    for (cid, w), assessment in zip(due, found, strict=True):
+        changed[cid], event = decide(w, assessment, "time_passed", policy)
+        if event is not None:
+            emitted.append(event)
+    return changed, emitted

@@ -1,0 +1,55 @@
+"""Time as events: clock ticks on the clock topic, one per partition per tick.
+
+The scorer re-assesses open cases when a tick arrives.  ``publish_ticks`` posts ticks for given
+times (tests and ``ews clock tick --now`` move time this way, without sleeping); ``last_tick``
+reads the latest tick posted, so a restarted ticker continues after it: no tick is skipped and
+none is posted twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from schemas.risk import ClockTicked
+from schemas.topics import Topics
+from streams.log import check_reachable
+
+
+def publish_ticks(bootstrap: str, topics: Topics, times: Iterable[dt.datetime]) -> int:
+    """Post a tick for each time to every partition of the clock topic; returns how many times."""
+    check_reachable(bootstrap)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="ews-clock")
+    n = 0
+    try:
+        for at in times:
+            body = ClockTicked(at.isoformat()).to_bytes()
+            for p in range(topics.partitions):
+                producer.send(topics.clock, value=body, partition=p)
+            n += 1
+        producer.flush()
+    finally:
+        producer.close()
+    return n
+
+
+def last_tick(bootstrap: str, topics: Topics) -> dt.datetime | None:
+    """The time of the latest tick on the clock topic (partition 0), None if there is none."""
+    check_reachable(bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topics.clock, 0)
+        consumer.assign([tp])
+        end = consumer.end_offsets([tp])[tp]
+        if end == 0:
+            return None
+        consumer.seek(tp, end - 1)
+        for _ in range(50):
+            for messages in consumer.poll(timeout_ms=200).values():
+                for m in messages:
+                    return dt.datetime.fromisoformat(ClockTicked.from_bytes(m.value).at)
+        raise TimeoutError(f"could not read the last tick of {topics.clock}")
+    finally:
+        consumer.close()

@@ -1,0 +1,159 @@
+"""The scoring stage: case events and clock ticks in, ``RiskAssessed`` out.
+
+Two agents of one faust app share a table of watched cases (``domain.risk.assess.Watch``,
+changelogged like the case writer's table):
+
+* ``risk_events``: case-events topic -> ``observe`` each event -> after every appended record
+  that leaves the case open, an assessment of the case as of that record's moment (all of a
+  batch's in one call to the injected ``Assessor``, so the model predicts on arrays) -> the
+  ``RiskAssessed`` events a duty officer would notice, to the risk-assessments topic;
+* ``risk_clock``: clock topic (one tick per partition) -> every open case of that partition
+  not yet assessed at the tick's time is assessed as of it (deadlines come closer, a case goes
+  quiet, a sensitive period begins).
+
+Every state of a case is assessed as of its own moment and a tick as of its own time, so the
+output does not depend on how messages were batched: reprocessing after a crash yields the same
+assessment ids (consumers drop the repeats), and a tick already applied to a case is not applied
+again.  The same fail-fast rule as the other agents holds: unreadable input is dead-lettered,
+anything else stops the process before faust can acknowledge the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+import faust
+
+from domain.case import CaseState
+from domain.risk.assess import Assessor, Watch, watch_events, watch_tick
+from domain.risk.features import as_datetime
+from domain.risk.policy import RiskPolicy
+from schemas.events import Envelope
+from schemas.receipts import DeadLetter
+from schemas.risk import ClockTicked
+from schemas.settings import Settings
+from schemas.topics import Topics
+from streams.app import _or_die, _send, partition_for
+
+log = logging.getLogger("ews.scorer")
+CHUNK = 500  # cases per call to the assessor when a tick re-assesses a partition
+
+
+def add_scorer(app: faust.App, settings: Settings, assessor: Assessor, policy: RiskPolicy) -> None:
+    """Add the scoring agents and their table to ``app``."""
+    topics = settings.topics
+    n = topics.partitions
+    changelog = app.topic(
+        topics.risk_watch_changelog,
+        partitions=n,
+        compacting=True,
+        deleting=False,
+        key_serializer="utf8",
+        value_serializer="json",
+    )
+    table = app.Table(
+        "risk-watch", default=None, partitions=n, use_partitioner=True, changelog_topic=changelog
+    )
+    table.key_serializer = "utf8"
+    table.value_serializer = "json"
+    turn = asyncio.Lock()  # the two agents take turns on the table
+    scorer = _Scorer(app, topics, table, assessor, policy)
+
+    async def risk_events(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
+            async with turn, _or_die("scorer"):
+                await scorer.on_events([e.message for e in batch])
+
+    async def risk_clock(stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(16, within=settings.batch_within):
+            async with turn, _or_die("scorer clock"):
+                for event in batch:
+                    await scorer.on_tick(event.message)
+
+    events_topic = app.topic(topics.case_events, internal=False)
+    clock_topic = app.topic(topics.clock, internal=False)
+    app.agent(events_topic, concurrency=1, name="risk_events")(risk_events)
+    app.agent(clock_topic, concurrency=1, name="risk_clock")(risk_clock)
+
+
+class _Scorer:
+    def __init__(
+        self, app: faust.App, topics: Topics, table: Any, assessor: Assessor, policy: RiskPolicy
+    ) -> None:
+        self.app, self.topics, self.table = app, topics, table
+        self.assess, self.policy = assessor, policy
+
+    def _watch(self, case_id: str) -> Watch:
+        stored = self.table.get(case_id)
+        return Watch.from_dict(stored) if stored else Watch(CaseState(case_id))
+
+    async def on_events(self, messages: list[Any]) -> None:
+        envelopes, sent = [], []
+        for m in messages:
+            try:
+                envelopes.append(Envelope.from_bytes(m.value))
+            except Exception as exc:  # not an event this code can read: keep it, go on
+                sent.append(await self._dead(m, "unreadable_event", exc))
+        watches = {e.case_id: self._watch(e.case_id) for e in envelopes}
+        changed, emitted = watch_events(watches, envelopes, self.assess, self.policy)
+        sent.extend([await self._emit(event) for event in emitted])
+        await self._commit(changed, sent)
+
+    async def on_tick(self, m: Any) -> None:
+        try:
+            at = as_datetime(ClockTicked.from_bytes(m.value).at)
+        except Exception as exc:
+            await asyncio.gather(await self._dead(m, "unreadable_tick", exc))
+            return
+        n = self.topics.partitions
+        mine = {
+            case_id: Watch.from_dict(stored)
+            for case_id, stored in list(self.table.data.items())
+            if stored is not None and partition_for(case_id, n) == m.partition
+        }
+        ids = sorted(mine)
+        for i in range(0, len(ids), CHUNK):
+            chunk = {cid: mine[cid] for cid in ids[i : i + CHUNK]}
+            changed, emitted = watch_tick(chunk, at, self.assess, self.policy)
+            await self._commit(changed, [await self._emit(event) for event in emitted])
+
+    async def _emit(self, event: Any) -> Any:
+        key = event.case_id.encode("utf-8")
+        part = partition_for(event.case_id, self.topics.partitions)
+        return await _send(self.app, self.topics.risk_assessments, key, event.to_bytes(), part)
+
+    async def _commit(self, watches: dict[str, Watch], sent: list) -> None:
+        """Assessments delivered first, then the watches to the changelog, then the table."""
+        await asyncio.gather(*sent)
+        saved = []
+        for case_id, w in watches.items():
+            body = json.dumps(w.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+            part = partition_for(case_id, self.topics.partitions)
+            saved.append(
+                await _send(
+                    self.app, self.topics.risk_watch_changelog, case_id.encode(), body, part
+                )
+            )
+        await asyncio.gather(*saved)
+        for case_id, w in watches.items():
+            self.table.data[case_id] = w.to_dict()
+
+    async def _dead(self, m: Any, code: str, exc: Exception) -> Any:
+        log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, exc)
+        logical = m.topic.split(".", 1)[-1]
+        dead = DeadLetter(
+            dead_letter_id=f"{logical}:{m.partition}:{m.offset}",
+            source_topic=m.topic,
+            source_partition=m.partition,
+            source_offset=m.offset,
+            reason_code=code,
+            reason=f"{type(exc).__name__}: {exc}"[:300],
+            original_b64=base64.b64encode(m.value or b"").decode("ascii"),
+            received_at=dt.datetime.fromtimestamp(m.timestamp, tz=dt.UTC).isoformat(),
+        )
+        return await _send(self.app, self.topics.dead_letters, m.key, dead.to_bytes(), m.partition)

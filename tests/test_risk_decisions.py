@@ -1,0 +1,137 @@
+"""The scorer's steps without Kafka: case events and ticks in, RiskAssessed out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from domain.case import CaseState, handle_command
+from domain.risk.assess import Watch, level_for, ticks_between, watch_events, watch_tick
+from domain.risk.policy import default_policy
+from domain.risk.rules import RuleHit
+from models.scoring import score_cases
+from schemas.commands import SubmitRecord
+from schemas.events import Envelope, case_id_for
+from schemas.record import fingerprint, validate
+
+CN = dt.timezone(dt.timedelta(hours=8))
+POLICY = default_policy()
+
+
+def rules_alone(states, times):  # noqa: ANN001, ANN201 - the scorer with no model in service
+    return score_cases(None, states, times, POLICY)
+
+
+def case_events(ref: str, records: list[dict]) -> list[Envelope]:
+    state, out = None, []
+    for i, raw in enumerate(records):
+        record = validate({"township": "周庄镇", "ref_no": ref, **raw})
+        state = state or CaseState(case_id_for("周庄镇", ref))
+        cmd = SubmitRecord(
+            f"records:0:{ref}{i}", state.case_id, record, fingerprint(record), record["found_at"]
+        )
+        state, events = handle_command(state, cmd)
+        out.extend(events)
+    return out
+
+
+THREAT = case_events(
+    "ZZ-1",
+    [
+        {
+            "category": "拖欠农民工工资",
+            "found_at": "2026-01-10T09:00:00+08:00",
+            "description": "60名农民工讨薪，扬言要去北京上访，还要堵路。",
+            "people_involved": 60,
+        }
+    ],
+)
+CALM = case_events(
+    "ZZ-2",
+    [
+        {
+            "category": "邻里纠纷",
+            "found_at": "2026-01-10T09:00:00+08:00",
+            "description": "两户因排水口角，仍在调解中，暂无赴京苗头，没有过激言行。",
+            "people_involved": 2,
+        }
+    ],
+)
+PETITION = case_events(
+    "ZZ-3",
+    [
+        {
+            "category": "农村宅基地纠纷",
+            "found_at": "2026-01-05T09:00:00+08:00",
+            "description": "宅基地界址争议，已受理信访。",
+            "people_involved": 2,
+            "is_petition": True,
+            "petition_received_on": "2026-01-05",
+        }
+    ],
+)
+
+
+def test_a_threat_is_orange_and_a_calm_quarrel_is_blue() -> None:
+    watches, out = watch_events({}, THREAT + CALM, rules_alone, POLICY)
+    by_case = {e.case_id: e for e in out}
+    threat, calm = by_case[THREAT[0].case_id], by_case[CALM[0].case_id]
+    assert threat.level in ("red", "orange") and threat.policy_version == POLICY.version
+    assert any("去北京" in r for r in threat.reasons_zh())
+    assert calm.level == "blue" and calm.rules == ()  # 暂无赴京苗头 fires nothing
+    assert watches[calm.case_id].level == "blue"
+
+
+def test_batching_does_not_change_what_is_said() -> None:
+    log = THREAT + CALM + PETITION
+    _, whole = watch_events({}, log, rules_alone, POLICY)
+    watches: dict[str, Watch] = {}
+    parts = []
+    for e in log:  # one event per batch
+        changed, out = watch_events(watches, [e], rules_alone, POLICY)
+        watches.update(changed)
+        parts.extend(out)
+    assert parts == whole
+    # and a batch seen again (redelivered after a crash) says nothing new
+    assert watch_events(watches, log, rules_alone, POLICY)[1] == []
+
+
+def test_time_turns_a_petition_approaching_then_overdue_once_each() -> None:
+    watches, first = watch_events({}, PETITION, rules_alone, POLICY)
+    assert [r["code"] for r in first[0].rules] == []
+    said = []
+    for day in ("2026-01-12", "2026-01-18", "2026-01-18", "2026-01-21", "2026-01-22"):
+        at = dt.datetime.fromisoformat(day + "T08:00:00+08:00")
+        changed, out = watch_tick(watches, at, rules_alone, POLICY)
+        watches.update(changed)
+        said.extend(out)
+    # nothing on the 12th (8 days left), approaching on the 18th once though ticked twice,
+    # overdue on the 21st, nothing new on the 22nd (same level, same rules)
+    assert [(e.as_of[:10], e.trigger) for e in said] == [
+        ("2026-01-18", "time_passed"),
+        ("2026-01-21", "time_passed"),
+    ]
+    soon, late = said[0].rules[0], said[1].rules[0]
+    assert soon["code"] == "accept_decision_approaching" and soon["deadline"]["days_left"] == 2
+    assert (
+        soon["deadline"]["starts_on"] == "2026-01-05" and soon["deadline"]["due_on"] == "2026-01-20"
+    )
+    assert late["code"] == "accept_decision_overdue" and late["deadline"]["days_left"] == -1
+    assert said[1].level == "orange"  # rules alone: an overdue decision is orange (policy)
+
+
+def test_the_rules_raise_a_level_never_lower_it() -> None:
+    cut = POLICY.levels
+    orange = RuleHit("x", "orange", "", "")
+    assert level_for(0.99, cut, [orange]) == "red"
+    assert level_for(0.0, cut, [orange]) == "orange"
+    assert level_for(0.0, cut, [RuleHit("y", None, "", "")]) == "blue"
+
+
+def test_ticks_follow_the_schedule_and_none_is_repeated() -> None:
+    schedule = POLICY.reassess  # daily at 08:00 China time
+    at = dt.datetime(2026, 3, 1, 7, 0, tzinfo=CN)
+    assert ticks_between(None, at, schedule) == [dt.datetime(2026, 2, 28, 8, 0, tzinfo=CN)]
+    last = dt.datetime(2026, 3, 1, 8, 0, tzinfo=CN)
+    later = ticks_between(last, dt.datetime(2026, 3, 3, 9, 0, tzinfo=CN), schedule)
+    assert later == [dt.datetime(2026, 3, d, 8, 0, tzinfo=CN) for d in (2, 3)]
+    assert ticks_between(later[-1], dt.datetime(2026, 3, 3, 20, 0, tzinfo=CN), schedule) == []
