@@ -96,15 +96,20 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
             )
         num = self._numeric(X)
         cat = self._categorical(X)
-        text = self._hashed_text(X)
         if fitting:
             self.scaler_ = StandardScaler().fit(num)
             self.onehot_ = OneHotEncoder(handle_unknown="ignore").fit(cat)
-            self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(text)
+        if self.text_weight:
+            text = self._hashed_text(X)
+            if fitting:
+                self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(text)
+            text_block = self.tfidf_.transform(text) * float(self.text_weight)
+        else:  # text switched off: the block stays, empty, so the layout is the same
+            text_block = sp.csr_matrix((len(X), self.text_n_features))
         blocks = [
             sp.csr_matrix(self.scaler_.transform(num)),
             sp.csr_matrix(self.onehot_.transform(cat)),
-            self.tfidf_.transform(text) * float(self.text_weight),
+            text_block,
         ]
         if fitting:
             widths = [b.shape[1] for b in blocks]
@@ -125,6 +130,7 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         ).fit(design, y)
         self.classes_ = self.classifier_.classes_
         self.n_design_features_ = design.shape[1]
+        self.column_means_ = np.asarray(design.mean(axis=0)).ravel()  # the average case
         return self
 
     def transform_design(self, X: Rows) -> sp.csr_matrix:
@@ -142,14 +148,18 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
     def contributions(self, X: Rows) -> tuple[sp.csr_matrix, float]:
-        """Per design column, each row's contribution to the log-odds, and the intercept.
-
-        Numeric columns are standardised, so a numeric contribution is relative to the average
-        training case; one-hot and text contributions are relative to "absent".
-        """
+        """Per design column, each row's contribution to the log-odds (coefficient x value),
+        and the intercept.  Subtract ``reference()`` to measure against the average case."""
         design = self.transform_design(X)
         coef = self.classifier_.coef_.ravel()
         return sp.csr_matrix(design.multiply(coef)), float(self.classifier_.intercept_[0])
+
+    def reference(self) -> np.ndarray:
+        """Per design column, the average training case's contribution: a row's contribution
+        minus this is what the row adds over the average case (the common reference)."""
+        coef = self.classifier_.coef_.ravel()
+        means = getattr(self, "column_means_", None)
+        return coef * means if means is not None else np.zeros_like(coef)
 
     def design_column(self, j: int) -> tuple[str, str]:
         """(block, what) of design column ``j``: a feature name, ``name=value``, or a hash slot."""

@@ -145,89 +145,122 @@ def _categorical_phrase(name: str, value: str) -> tuple[str, str]:
     return f"所在乡镇：{value}", f"township: {value}"
 
 
+# Features that move together are explained as one: the follow-up status and the measures
+# taken both say how far handling has come.
+GROUPS = {"status": "progress", "has_measures": "progress", "n_measures": "progress"}
+
+
 def explain_rows(
     model: Any, rows: Sequence[dict[str, Any]], top: int = 3, min_weight: float = 0.05
 ) -> list[list[Factor]]:
-    """The ``top`` factors that raise each row's score most (a batch of feature dicts)."""
+    """The ``top`` factors that raise each row's score most over the average training case
+    (a batch of feature dicts).  Every factor is measured against that one reference; features
+    that move together are summed into one factor (``GROUPS``)."""
     base: EscalationRiskModel = base_model(model)
     contrib, _ = base.contributions(rows)
-    design = base.transform_design(rows)
+    reference = base.reference()
+    design = base.transform_design(rows).tocsr()
+    contrib = contrib.tocsr()
     num_lo, _ = base.blocks_["numeric"]
     cat_lo, cat_hi = base.blocks_["categorical"]
     txt_lo, txt_hi = base.blocks_["text"]
-    contrib = contrib.tocsr()
-    design = design.tocsr()
-    cat_names = base.onehot_.get_feature_names_out(base.categorical_features_)
-    ngram_range = tuple(base.hasher_.ngram_range)
-    n_features = base.text_n_features
+    cat_names = [str(n) for n in base.onehot_.get_feature_names_out(base.categorical_features_)]
+    cat_of = [
+        next(c for c in base.categorical_features_ if n.startswith(c + "_")) for n in cat_names
+    ]
+    cat_reference: dict[str, float] = {}
+    for k, cat in enumerate(cat_of):
+        cat_reference[cat] = cat_reference.get(cat, 0.0) + float(reference[cat_lo + k])
+    text_reference = float(reference[txt_lo:txt_hi].sum())
     out: list[list[Factor]] = []
     for i, row in enumerate(rows):
         lo, hi = contrib.indptr[i], contrib.indptr[i + 1]
-        c_idx, c_dat = contrib.indices[lo:hi], contrib.data[lo:hi]
-        in_text = c_idx >= txt_lo
-        text_total = float(c_dat[in_text].sum())
-        c = dict(zip(c_idx[~in_text].tolist(), c_dat[~in_text].tolist(), strict=True))
+        c = dict(zip(contrib.indices[lo:hi].tolist(), contrib.data[lo:hi].tolist(), strict=True))
         lo, hi = design.indptr[i], design.indptr[i + 1]
         x = dict(zip(design.indices[lo:hi].tolist(), design.data[lo:hi].tolist(), strict=True))
-        found: list[Factor] = []
+        weights: dict[str, float] = {}
         for k, name in enumerate(base.numeric_features_):
-            w = c.get(num_lo + k, 0.0)
+            weights[name] = c.get(num_lo + k, 0.0) - float(reference[num_lo + k])
+        for cat in base.categorical_features_:
+            weights[cat] = -cat_reference.get(cat, 0.0)
+        for j, w in c.items():
+            if cat_lo <= j < cat_hi:
+                weights[cat_of[j - cat_lo]] += w
+        text_w = sum(w for j, w in c.items() if j >= txt_lo) - text_reference
+        grouped: dict[str, float] = {}
+        for name, w in weights.items():
+            key = GROUPS.get(name, name)
+            grouped[key] = grouped.get(key, 0.0) + w
+        found: list[Factor] = []
+        for name, w in grouped.items():
             if w <= min_weight:
                 continue
-            value = float(row.get(name, 0) or 0)
-            high = x.get(num_lo + k, 0.0) > 0
-            if name.startswith("signal_"):
-                if value <= 0:
-                    continue
-                zh, en = _signal_phrase(name.removeprefix("signal_"), str(row.get("text", "")))
-            elif name in PHRASES:
-                present, absent = PHRASES[name]
-                if high and value != 0:
-                    zh, en = present(value)
-                elif absent is not None:
-                    zh, en = absent(value)
-                else:
-                    continue
-            else:
-                continue
-            found.append(Factor(name, zh, en, w))
-        per_feature: dict[str, float] = {}
-        for j, w in c.items():
-            if cat_lo <= j < cat_hi and w > min_weight:
-                label = str(cat_names[j - cat_lo])
-                per_feature[label] = per_feature.get(label, 0.0) + w
-        for label, w in per_feature.items():
-            name, value = label, ""
-            for cat in base.categorical_features_:
-                if label.startswith(cat + "_"):
-                    name, value = cat, label[len(cat) + 1 :]
-            zh, en = _categorical_phrase(name, value)
-            found.append(Factor(name, zh, en, w))
-        if text_total > min_weight:
-            text = str(row.get("text", ""))
-            grams = sorted(
-                {g for g in char_ngrams(text, ngram_range) if len(g) >= 2 and g.strip() == g}
-            )
-            slots = ngram_slots(grams, n_features)
-            text_c = dict(zip(c_idx[in_text].tolist(), c_dat[in_text].tolist(), strict=True))
-            scored = sorted(
-                ((text_c.get(txt_lo + j, 0.0), g) for j, g in zip(slots, grams, strict=True)),
-                reverse=True,
-            )
-            words = [g for w, g in scored[:3] if w > 0]
-            if words:
-                quoted = "".join(f"“{g}”" for g in words)
-                found.append(
-                    Factor(
-                        "text",
-                        f"记录用语{quoted}等",
-                        f"wording in the records such as {', '.join(words)}",
-                        text_total,
-                    )
-                )
+            said = _phrase(base, name, row, x, num_lo)
+            if said is not None:
+                found.append(Factor(name, *said, w))
+        if text_w > min_weight:
+            found.extend(_text_factor(base, row, c, txt_lo, text_w))
         found.sort(key=lambda f: -f.weight)
         out.append(found[:top])
     return out
+
+
+def _phrase(
+    base: EscalationRiskModel, name: str, row: dict[str, Any], x: dict[int, float], num_lo: int
+) -> tuple[str, str] | None:
+    """The words for a factor that raises the score, from the case's own values."""
+    if name == "progress":
+        status = str(row.get("status", ""))
+        n = int(row.get("n_measures", 0) or 0)
+        said = FOLLOW_UP_STATUSES.get(status, status)
+        if n == 0:
+            return f"处置进展：{said}，尚未采取措施", f"handling: {status}, no measures taken yet"
+        return f"处置进展：{said}，已采取措施{n}项", f"handling: {status}, {n} measure(s) taken"
+    if name in base.categorical_features_:
+        return _categorical_phrase(name, str(row.get(name, "")))
+    if name not in base.numeric_features_:
+        return None
+    value = float(row.get(name, 0) or 0)
+    if name.startswith("signal_"):
+        if value <= 0:
+            return None
+        return _signal_phrase(name.removeprefix("signal_"), str(row.get("text", "")))
+    if name not in PHRASES:
+        return None
+    present, absent = PHRASES[name]
+    high = x.get(num_lo + base.numeric_features_.index(name), 0.0) > 0
+    if high and value != 0:
+        return present(value)
+    return absent(value) if absent is not None else None
+
+
+def _text_factor(
+    base: EscalationRiskModel, row: dict[str, Any], c: dict[int, float], txt_lo: int, total: float
+) -> list[Factor]:
+    text = str(row.get("text", ""))
+    grams = sorted(
+        {
+            g
+            for g in char_ngrams(text, tuple(base.hasher_.ngram_range))
+            if len(g) >= 2 and g.strip() == g
+        }
+    )
+    slots = ngram_slots(grams, base.text_n_features)
+    scored = sorted(
+        ((c.get(txt_lo + j, 0.0), g) for j, g in zip(slots, grams, strict=True)), reverse=True
+    )
+    words = [g for w, g in scored[:3] if w > 0]
+    if not words:
+        return []
+    quoted = "".join(f"“{g}”" for g in words)
+    return [
+        Factor(
+            "text",
+            f"记录用语{quoted}等",
+            f"wording in the records such as {', '.join(words)}",
+            total,
+        )
+    ]
 
 
 def log_odds(model: Any, rows: Sequence[dict[str, Any]]) -> np.ndarray:

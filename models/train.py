@@ -40,7 +40,7 @@ class TrainConfig:
     calibration_fraction: float = 0.15
     budget: int = 20  # alerts the duty desk can look at per week
     C: float = 0.1
-    text_weight: float = 1.0
+    text_weight: float = 0.0  # the text block: off, an ablation showed no gain (models/README)
     calibration: str = "sigmoid"  # or "isotonic"
 
 

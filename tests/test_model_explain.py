@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from domain.case import CaseState, decide, step
+from domain.risk.policy import default_policy
 from models.explain import explain_rows
 from models.registry import LoadedModel
 from models.scoring import features_for, score_case, score_cases
@@ -103,3 +104,50 @@ def test_ngram_slots_match_the_hashed_columns() -> None:
     cols = set(hasher.transform([text]).indices.tolist())
     grams = char_ngrams(text, (1, 2))
     assert set(ngram_slots(grams, 2**12)) == cols
+
+
+def test_explanations_name_no_person_and_explain_handling_as_one_factor() -> None:
+    from tests.test_model_support import county_snapshots
+
+    rows = [s.features for s in county_snapshots()[:600]]
+    explained = explain_rows(trained().model, rows, top=6, min_weight=0.0)
+    codes = [f.code for factors in explained for f in factors]
+    assert not {"status", "has_measures", "n_measures"} & set(codes)  # grouped as "progress"
+    assert "progress" in codes
+    assert "text" not in codes  # the text block is off by default (no gain in the ablation)
+    named = _state(
+        {
+            "township": "城关镇",
+            "ref_no": "CG-2026-0777",
+            "category": "邻里纠纷",
+            "found_at": "2026-01-20T09:00:00+08:00",
+            "description": "王建国与李秀英因院墙口角，王建国情绪激动。",
+            "parties": "王建国、李秀英",
+        }
+    )
+    factors = score_case(_loaded(), named).factors
+    assert factors and not any("王建国" in f.zh or "李秀英" in f.zh for f in factors)
+
+
+def test_deadline_and_rule_reasons_come_before_the_model_factors() -> None:
+    from domain.risk.assess import Watch, decide
+
+    overdue = _state(
+        {
+            "township": "城关镇",
+            "ref_no": "CG-2026-0888",
+            "category": "拖欠农民工工资",
+            "found_at": "2026-01-02T09:00:00+08:00",
+            "description": "三十多名农民工讨薪，扬言要去北京。",
+            "people_involved": 35,
+            "is_petition": True,
+            "petition_received_on": "2026-01-02",
+        }
+    )
+    found = score_case(_loaded(), overdue, "2026-03-20T08:00:00+08:00")
+    _, event = decide(Watch(overdue), found, "time_passed", default_policy())
+    reasons = event.reasons_zh()
+    # still at "new": the decision on acceptance and the handling are both overdue, first
+    assert reasons[0].startswith("受理告知时限") and "超期62天" in reasons[0]
+    assert reasons[1].startswith("信访事项办理时限") and "超期" in reasons[1]
+    assert len(reasons) > len(event.rules)  # the model's factors follow the rules
