@@ -188,9 +188,10 @@ def train_and_evaluate(
         scores["in_service"] = probabilities["in_service"] = p_live
     report = evaluate_scorers(test_rows, scores, probabilities, config.budget)
     policy = default_policy()
-    cutoffs = choose_cutoffs(
-        cal_rows, model.predict_proba(_features(rows, split.calibration))[:, 1], policy
-    )
+    # every week before the test window, so a busy season seen once is budgeted for
+    before = np.concatenate([split.train, split.calibration])
+    p_before = model.predict_proba(_features(rows, before))[:, 1]
+    cutoffs = choose_cutoffs([rows[i] for i in before], p_before, policy)
     report["decision"] = decision_view(test_rows, p_model, cutoffs, policy)
     report["rules"] = rule_precision(test_rows)
     steps.update(1)
