@@ -64,11 +64,13 @@ def run_demo(
     ensure_topics(bootstrap, topics.all())
     engine = make_engine(db_url)
     migrate(engine)
+    settings = settings.replace(model_dir=str(VAR / f"{run}-models"))
+    _promote_a_model(settings)
     workers = processes.start_workers(settings, logs)
     projector = processes.start_projector(settings, logs / f"{run}-projector.log")
     pids = ", ".join(str(w.pid) for w in workers)
     print(
-        f"-- intake and case-writer workers (pids {pids}), projector (pid {projector.pid}); logs in {logs}"
+        f"-- intake, case-writer and risk workers (pids {pids}), projector (pid {projector.pid}); logs in {logs}"
     )
     try:
         print(
@@ -78,7 +80,13 @@ def run_demo(
         jsonl = VAR / f"{run}-records.jsonl"
         jsonl.write_bytes(b"\n".join(p.data for p in batch) + b"\n")
         t_post = time.monotonic()
-        posted = post_messages(bootstrap, topics.records, (p.data for p in batch), progress=True)
+        posted = post_messages(
+            bootstrap,
+            topics.records,
+            (p.data for p in batch),
+            progress=True,
+            timestamps_ms=(p.posted_at_ms for p in batch),
+        )
         print(f"   posted {posted} records ({jsonl})")
         ok = _wait(settings, engine, posted, [*workers, projector])
         elapsed = time.monotonic() - t_post
@@ -86,6 +94,9 @@ def run_demo(
             f"-- {'all records processed' if ok else 'NOT all records processed'} in {elapsed:.1f}s ({posted / elapsed:.0f} records/s from post to read model)"
         )
         code = _report(engine, batch)
+        end = _tick_to_the_end(settings, batch)
+        ok = _wait(settings, engine, posted, [*workers, projector]) and ok
+        _report_risk(engine, end)
         print("-- replaying the log into a fresh database ...", flush=True)
         replay_engine = make_engine(f"sqlite:///{VAR / (run + '-replay.db')}")
         migrate(replay_engine)
@@ -104,6 +115,73 @@ def run_demo(
             print("-- stopped workers, projector and broker")
     print(f"read models: {db_url}   (try: EWS_DB_URL={db_url} .venv/bin/ews counts)")
     return code
+
+
+TRAINING_CASES, TRAINING_SEED = 3000, 99  # another county than the demo's records (seed 7)
+
+
+def _promote_a_model(settings: Settings) -> None:
+    """Train a risk model on a separate synthetic county and put it in service, as an analyst
+    would (`ews model train`, `ews model promote`), so the scorer has a model to use."""
+    from ews.model_cli import in_service, publish
+    from models.dataset import build_dataset
+    from models.promotion import promoted_event
+    from models.registry import Registry
+    from models.train import TrainConfig
+    from models.workbench import synthetic_events, train_version
+
+    print(
+        f"-- training a risk model on another synthetic county ({TRAINING_CASES} cases, "
+        f"seed {TRAINING_SEED}) ...",
+        flush=True,
+    )
+    rows = build_dataset(synthetic_events(TRAINING_CASES, TRAINING_SEED))
+    trained = train_version(rows, TrainConfig(), Registry(settings.model_dir))
+    cand = trained.report["scorers"]["candidate"]
+    print(
+        f"   {trained.version}: AP {cand['average_precision']:.3f} (rules alone "
+        f"{trained.report['scorers']['rules']['average_precision']:.3f}) on its test window; "
+        f"card {trained.card}"
+    )
+    sha = Registry(settings.model_dir).metadata(trained.version).get("sha256")
+    publish(settings, promoted_event(trained.version, in_service(settings).version, sha, "demo"))
+    print(f"   promoted {trained.version}: the risk worker scores with it")
+
+
+def _tick_to_the_end(settings: Settings, batch: list) -> dt.datetime:
+    """The records replay 18 months; move the clock to the morning after the last one, so
+    every open case is assessed as of then (deadlines, quiet cases)."""
+    from domain.risk.assess import ticks_between
+    from domain.risk.policy import load_policy
+    from streams.clock import publish_ticks
+
+    last = max(p.posted_at_ms for p in batch) / 1000
+    until = dt.datetime.fromtimestamp(last, tz=dt.UTC) + dt.timedelta(days=1)
+    schedule = load_policy(settings.risk_policy or None).reassess
+    ticks = ticks_between(None, until, schedule)
+    publish_ticks(settings.bootstrap, settings.topics, ticks)
+    print(f"\n-- clock ticked to {ticks[-1].isoformat()}: open cases re-assessed as of then")
+    return ticks[-1]
+
+
+def _report_risk(engine: sa.Engine, as_of: dt.datetime) -> None:
+    from readside.queries import LEVEL_ZH, level_counts, risk_lines, risk_rows
+
+    counts = level_counts(engine)
+    total = max(sum(counts.values()), 1)
+    print(f"\n== risk of the open cases as of {as_of:%Y-%m-%d %H:%M} (four-colour scale)")
+    for level, zh in LEVEL_ZH.items():
+        n = counts.get(level, 0)
+        print(f"   {level:<7}{zh}  {n:>5}  {'#' * max(0, round(40 * n / total))}")
+    riskiest = risk_rows(engine, levels=("red", "orange", "yellow", "blue"))[:3]
+    if riskiest:
+        print("\n== the three riskiest open cases")
+    with engine.connect() as conn:
+        for r in riskiest:
+            print(f"   {r['township']} {r['ref_no']} ({r['case_id']})")
+            for line in risk_lines(conn, r["case_id"]):
+                print("  " + line)
+    print("   (ews risk lists them all; ews case --ref TOWNSHIP REF_NO shows one)")
 
 
 def _wait(settings: Settings, engine: sa.Engine, posted: int, procs: list) -> bool:

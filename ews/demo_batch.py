@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from schemas.receipts import UNKNOWN_TOWNSHIP
 from schemas.record import MAX_TEXT_CHARS
@@ -32,6 +32,7 @@ class Posting:
     township: str
     expect: str  # "accepted" or a dead-letter reason code
     duplicate: bool = False
+    posted_at_ms: int | None = None  # when a clerk would have posted it (found + minutes)
 
 
 def _dump(record: dict) -> bytes:
@@ -94,9 +95,29 @@ def demo_batch(
             out.append(spoil(record, next(kinds), rng))
         else:
             out.append(Posting(_dump(record), record["township"], "accepted"))
+    out_first = list(out)
     good = [p for p in out if p.expect == "accepted"]
     for p in rng.sample(good, min(duplicates, len(good))):
         out.insert(rng.randrange(len(out) + 1), Posting(p.data, p.township, "accepted", True))
+    return _stamped(out, {id(p): r for p, r in zip(out_first, records, strict=True)})
+
+
+def _stamped(postings: list[Posting], records: dict[int, dict]) -> list[Posting]:
+    """Each posting with the time a clerk would have posted it: its record's found time plus
+    2-27 minutes (as the synthetic county's event log has it), never earlier than the one
+    before; a re-post comes right after the posting before it."""
+    from models.synthetic.county import found_at_key
+
+    out, last = [], 0
+    for p in postings:
+        record = records.get(id(p))
+        if record is not None and not p.duplicate:
+            delay = 120 + int.from_bytes(p.data[-3:], "big") % 1500
+            at = int((found_at_key(record).timestamp() + delay) * 1000)
+        else:
+            at = last + 1
+        last = max(at, last + 1)
+        out.append(replace(p, posted_at_ms=last))
     return out
 
 

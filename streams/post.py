@@ -124,10 +124,15 @@ def read_messages(path: Path) -> Iterator[bytes]:
 
 
 def post_messages(
-    bootstrap: str, topic: str, messages: Iterable[bytes], progress: bool = False
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[bytes],
+    progress: bool = False,
+    timestamps_ms: Iterable[int | None] | None = None,
 ) -> int:
     """Post raw record messages to the records ``topic``; return how many the broker
-    acknowledged."""
+    acknowledged.  ``timestamps_ms``: the time each was posted (a replay of history), else now."""
+    stamps = iter(timestamps_ms) if timestamps_ms is not None else None
     prod = producer(bootstrap)
     futures = []
     bar = None
@@ -137,7 +142,8 @@ def post_messages(
         bar = tqdm(unit="rec", desc="posting")
     try:
         for data in messages:
-            futures.append(prod.send(topic, key=key_for(data), value=data))
+            at = next(stamps) if stamps is not None else None
+            futures.append(prod.send(topic, key=key_for(data), value=data, timestamp_ms=at))
             if bar is not None:
                 bar.update(1)
         prod.flush()

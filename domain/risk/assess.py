@@ -115,6 +115,26 @@ def observe(watch: Watch, envelope: Envelope) -> Watch:
     return replace(watch, case=step(watch.case, envelope))
 
 
+# a model factor says the same as these rules: shown once, as the rule
+SAID_BY_RULES: dict[str, frozenset[str]] = {
+    "prior_skip_level": frozenset({"prior_skip_level"}),
+    "prior_visits": frozenset({"repeat_visits"}),
+    "people_max": frozenset({"group_size", "large_group"}),
+    "people_latest": frozenset({"group_size", "large_group"}),
+    "petition_days": frozenset({"handling_approaching", "handling_overdue"}),
+    "petition_overdue": frozenset({"handling_overdue"}),
+    "petition_due_soon": frozenset({"handling_approaching"}),
+}
+
+
+def reasons(found: Assessment) -> tuple[tuple[RuleHit, ...], tuple[Factor, ...]]:
+    """The rules (deadlines first, as the rules give them) and the model factors that say
+    something the rules do not."""
+    fired = {h.code for h in found.rules}
+    factors = tuple(f for f in found.factors if not SAID_BY_RULES.get(f.code, frozenset()) & fired)
+    return found.rules, factors
+
+
 def decide(
     watch: Watch, found: Assessment, trigger: str, policy: RiskPolicy
 ) -> tuple[Watch, RiskAssessed | None]:
@@ -143,8 +163,8 @@ def decide(
         category=case.category,
         model_version=found.model_version,
         policy_version=policy.version,
-        rules=tuple(h.to_dict() for h in found.rules),
-        factors=tuple(f.to_dict() for f in found.factors),
+        rules=tuple(h.to_dict() for h in reasons(found)[0]),
+        factors=tuple(f.to_dict() for f in reasons(found)[1]),
     )
     return replace(seen, level=found.level, probability=found.probability, rule_codes=codes), event
 
