@@ -99,5 +99,6 @@ def settings_table() -> str:
     """The configuration table of the README (markdown)."""
     lines = ["| variable | meaning | default |", "|---|---|---|"]
     for f in dataclasses.fields(Settings):
-        lines.append(f"| `{f.metadata['env']}` | {f.metadata['doc']} | `{f.default}` |")
+        default = f"`{f.default}`" if f.default != "" else "(empty)"
+        lines.append(f"| `{f.metadata['env']}` | {f.metadata['doc']} | {default} |")
     return "\n".join(lines)
