@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 
+from bench.bench_intake import _cpu_seconds as cpu_seconds  # noqa: E402
 from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
 from domain.case import CaseState, handle_command  # noqa: E402
 from domain.intake import Admitted, Posted, admit  # noqa: E402
@@ -103,7 +104,7 @@ def run_pipeline(settings: Settings, data: list[bytes], rate: float | None, work
         t0 = time.time()
         post(settings.bootstrap, topics.records, data, rate)
         out = drain(settings.bootstrap, topics.risk_assessments, quiet=6.0, timeout=900)
-        cpu = {" ".join(p.args[3:]): _cpu(p.pid) for p in procs}
+        cpu = {" ".join(p.args[3:]): cpu_seconds(p.pid) for p in procs}
     finally:
         for p in procs:
             processes.stop(p)
@@ -182,16 +183,6 @@ def _figures(out: list[tuple[float, bytes]], t0: float, n: int, cpu: dict) -> di
         "p99_ms": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1) if lat else None,
         "cpu_s": cpu,
     }
-
-
-def _cpu(pid: int) -> float:
-    import os
-
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
-    except (OSError, IndexError, ValueError):
-        return float("nan")
 
 
 def main() -> int:

@@ -20,7 +20,7 @@ typical use:
   ews demo                       the whole pipeline on demo data, broker started for you
   ews broker start               a local Kafka broker on 127.0.0.1:9092
   ews topics                     create the topics (partitions, keep-forever retention)
-  ews worker                     the stream processor (intake + case writer)
+  ews worker                     the stream processor (intake, case writer, risk scorer)
   ews project                    keep the SQL read models up to date
   ews post records.csv           post a township's records (.jsonl, .csv, .xlsx)
   ews counts                     received = accepted + dead-lettered, per township
@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("topics", cmd_topics, "create the system's topics with their partitions and retention")
     with_kafka(sp)
 
-    sp = add("worker", cmd_worker, "run the stream processor (intake and case writer agents)")
+    sp = add("worker", cmd_worker, "run the stream processor (intake, case writer and risk scorer)")
     sp.add_argument("--loglevel", default="warn", choices=["debug", "info", "warn", "error"])
     sp.add_argument(
         "--role",

@@ -100,44 +100,30 @@ projection_failures = sa.Table(
     sa.Column("value_b64", sa.Text, nullable=False),
 )
 
-# every RiskAssessed, and the latest one per case (the level a duty officer sees now)
-risk_assessments = sa.Table(
-    "risk_assessments",
-    metadata,
-    sa.Column("assessment_id", sa.String(32), primary_key=True),
-    sa.Column("case_id", sa.String(32), nullable=False, index=True),
-    sa.Column("case_seq", sa.Integer, nullable=False),
-    sa.Column("as_of", sa.String(40), nullable=False),
-    sa.Column("trigger", sa.String(16), nullable=False),
-    sa.Column("probability", sa.Float, nullable=False),
-    sa.Column("level", sa.String(8), nullable=False, index=True),
-    sa.Column("township", sa.String(32), nullable=False, index=True),
-    sa.Column("category", sa.String(32), nullable=False),
-    sa.Column("model_version", sa.String(16)),
-    sa.Column("policy_version", sa.String(32), nullable=False),
-    sa.Column("reasons", sa.Text, nullable=False),
-    sa.Column("rules", sa.Text, nullable=False),
-    sa.Column("factors", sa.Text, nullable=False),
-)
 
-case_risk = sa.Table(
-    "case_risk",
-    metadata,
-    sa.Column("case_id", sa.String(32), primary_key=True),
-    sa.Column("assessment_id", sa.String(32), nullable=False),
-    sa.Column("case_seq", sa.Integer, nullable=False),
-    sa.Column("as_of", sa.String(40), nullable=False),
-    sa.Column("trigger", sa.String(16), nullable=False),
-    sa.Column("probability", sa.Float, nullable=False),
-    sa.Column("level", sa.String(8), nullable=False, index=True),
-    sa.Column("township", sa.String(32), nullable=False, index=True),
-    sa.Column("category", sa.String(32), nullable=False),
-    sa.Column("model_version", sa.String(16)),
-    sa.Column("policy_version", sa.String(32), nullable=False),
-    sa.Column("reasons", sa.Text, nullable=False),
-    sa.Column("rules", sa.Text, nullable=False),
-    sa.Column("factors", sa.Text, nullable=False),
-)
+def _risk_columns(key: str) -> list[sa.Column]:
+    """The columns of an assessment; ``key`` is the primary key."""
+    return [
+        sa.Column("assessment_id", sa.String(32), primary_key=key == "assessment_id"),
+        sa.Column("case_id", sa.String(32), primary_key=key == "case_id", index=key != "case_id"),
+        sa.Column("case_seq", sa.Integer, nullable=False),
+        sa.Column("as_of", sa.String(40), nullable=False),
+        sa.Column("trigger", sa.String(16), nullable=False),
+        sa.Column("probability", sa.Float, nullable=False),
+        sa.Column("level", sa.String(8), nullable=False, index=True),
+        sa.Column("township", sa.String(32), nullable=False, index=True),
+        sa.Column("category", sa.String(32), nullable=False),
+        sa.Column("model_version", sa.String(16)),
+        sa.Column("policy_version", sa.String(32), nullable=False),
+        sa.Column("reasons", sa.Text, nullable=False),
+        sa.Column("rules", sa.Text, nullable=False),
+        sa.Column("factors", sa.Text, nullable=False),
+    ]
+
+
+# every RiskAssessed, and the latest one per case (the level a duty officer sees now)
+risk_assessments = sa.Table("risk_assessments", metadata, *_risk_columns("assessment_id"))
+case_risk = sa.Table("case_risk", metadata, *_risk_columns("case_id"))
 
 READ_MODELS = (
     cases,

@@ -123,7 +123,8 @@ def is_open_as_of(records: list[RecordSeen]) -> bool:
     return bool(records) and records[-1].follow_up_status not in CLOSING_STATUSES
 
 
-def _latest(records: list[RecordSeen], name: str) -> Any:
+def latest_value(records: list[RecordSeen], name: str) -> Any:
+    """The latest non-empty value of a record field among ``records``."""
     for r in reversed(records):
         value = getattr(r, name)
         if value is not None:
@@ -191,7 +192,7 @@ def case_features(
     f["n_corrections"] = sum(r.record_kind == "correction" for r in records)
     f["records_last_30d"] = sum(cutoff - t <= 30 * 86400 for t in found)
 
-    people_latest = _latest(records, "people_involved")
+    people_latest = latest_value(records, "people_involved")
     people_first = _first(records, "people_involved")
     f["people_max"] = _max(records, "people_involved")
     f["people_latest"] = float(people_latest or 0)
@@ -200,8 +201,8 @@ def case_features(
     f["prior_visits"] = _max(records, "prior_visits")
     f["prior_skip_level"] = _max(records, "prior_skip_level")
 
-    petition = bool(_latest(records, "is_petition"))
-    received = _latest(records, "petition_received_on")
+    petition = bool(latest_value(records, "is_petition"))
+    received = latest_value(records, "petition_received_on")
     petition_days = _days(cutoff - timestamp(received)) if (petition and received) else 0.0
     f["is_petition"] = int(petition)
     f["petition_days"] = petition_days

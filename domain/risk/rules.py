@@ -19,6 +19,7 @@ from domain.risk.features import (
     case_features,
     full_text,
     known_records,
+    latest_value,
     status_as_of,
     timestamp,
 )
@@ -131,7 +132,7 @@ def deadline_hits(
     records: list[RecordSeen], today: dt.date, policy: RiskPolicy, alone: bool = False
 ) -> list[RuleHit]:
     """Statutory clocks that are close to their limit or past it on ``today`` (China time)."""
-    if not records or not _latest(records, "is_petition"):
+    if not records or not latest_value(records, "is_petition"):
         return []
     status = status_as_of(records)
     out = []
@@ -172,16 +173,8 @@ def _deadline_hit(
     return RuleHit(f"{rule.code}_approaching", level, zh, en, 2, facts)
 
 
-def _latest(records: list[RecordSeen], name: str) -> Any:
-    for r in reversed(records):
-        value = getattr(r, name)
-        if value is not None:
-            return value
-    return None
-
-
 def _start_date(records: list[RecordSeen], rule: DeadlineRule) -> dt.date | None:
-    value = _latest(records, rule.starts)
+    value = latest_value(records, rule.starts)
     if not value:
         return None
     try:
