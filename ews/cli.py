@@ -229,6 +229,39 @@ def cmd_risk(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_routes(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from domain.alerts.routing import load_routing
+    from schemas.categories import category_code
+
+    routing = load_routing(args.file or _settings(args).routing or None)
+    category = category_code(args.category) or args.category
+    at = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    rule = routing.levels[args.level]
+    units = routing.units_for(category, args.township, args.level)
+    print(
+        f"routing {routing.version}: {category} / {args.township} / {args.level} at {at.isoformat()}"
+    )
+    if not rule.alert:
+        print(f"level {args.level} raises no alert: nobody is notified")
+        return 0
+    print(f"units: {', '.join(units) or '(no route matches)'}")
+    for r in routing.recipients(category, args.township, args.level, at):
+        print(f"  {r.role:<12} {r.receiver:<22} {r.zh}  {r.url}")
+    print(
+        f"acknowledge within {rule.acknowledge_within}, feedback within {rule.feedback_within}; then:"
+    )
+    for step in range(1, len(routing.escalation) + 1):
+        names = ", ".join(
+            r.receiver for r in routing.escalation_recipients(step, units, args.township)
+        )
+        print(f"  escalation {step}: {names}")
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     if args.table:
         print(settings_table())
@@ -362,6 +395,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--township", help="one township (default: the county)")
     sp.add_argument("--limit", type=int, default=30, help="cases listed (default 30)")
     with_db(sp)
+
+    sp = add("routes", cmd_routes, "show who an alert would reach (like amtool config routes test)")
+    sp.add_argument("action", choices=["test"])
+    sp.add_argument("--category", required=True, help="category code or Chinese name")
+    sp.add_argument("--township", required=True)
+    sp.add_argument("--level", required=True, choices=["red", "orange", "yellow", "blue"])
+    sp.add_argument("--at", help="when (ISO 8601, China time if no offset; default now)")
+    sp.add_argument("--file", help="routing file (default $EWS_ROUTING or the packaged one)")
 
     sp = add("settings", cmd_settings, "print the settings in force (EWS_* variables)")
     sp.add_argument("--table", action="store_true", help="every setting, as the README's table")

@@ -9,7 +9,7 @@ is a submitted record.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 MAX_COMMAND_MESSAGE = 700_000  # bytes; Kafka's default message limit is 1 MB
@@ -36,10 +36,55 @@ class SubmitRecord:
         }
 
 
-COMMAND_CLASSES = {cls.command_type: cls for cls in (SubmitRecord,)}
+ALERT_ACTIONS = ("acknowledge", "feedback", "resolve", "escalate", "reassign")
 
 
-def command_from_dict(d: dict[str, Any]) -> SubmitRecord:
+@dataclass(frozen=True)
+class AlertCommand:
+    """What a duty officer asks of a case's alert (from the CLI now, a web console later)."""
+
+    command_id: str
+    case_id: str
+    action: str  # one of ALERT_ACTIONS
+    by: str  # the officer
+    unit: str  # the unit the officer acts for ("county_desk" for the county duty desk)
+    at: str  # ISO 8601
+    text: str | None = None  # feedback: what was done
+    measures: str | None = None
+    to_unit: str | None = None  # reassign: the unit it goes to
+    satisfaction: str | None = None  # resolve: 回访满意度 (satisfied | unsatisfied)
+
+    command_type: ClassVar[str] = "AlertCommand"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "command_type": self.command_type}
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What became of one notification attempt (from the notifier)."""
+
+    command_id: str
+    case_id: str
+    alert_id: str
+    receiver: str
+    key: str
+    outcome: str  # delivered | failed | given_up
+    attempt: int
+    detail: str
+    at: str
+
+    command_type: ClassVar[str] = "DeliveryReport"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "command_type": self.command_type}
+
+
+Command = SubmitRecord | AlertCommand | DeliveryReport
+COMMAND_CLASSES = {cls.command_type: cls for cls in (SubmitRecord, AlertCommand, DeliveryReport)}
+
+
+def command_from_dict(d: dict[str, Any]) -> Any:
     d = dict(d)
     kind = d.pop("command_type", SubmitRecord.command_type)
     cls = COMMAND_CLASSES.get(kind)

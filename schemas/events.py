@@ -49,7 +49,10 @@ class CaseEvent:
         return cls.__name__
 
     def payload(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,152 @@ class CaseReopened(CaseEvent):
     reason: str
 
 
+# ---- the case's alert: raised from risk assessments, handled by duty officers ----------------
+
+
+@dataclass(frozen=True)
+class _WithTuples(CaseEvent):
+    """Lists in the payload come back from JSON as lists: keep them as tuples."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if isinstance(getattr(self, f.name), list):
+                object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
+
+
+@dataclass(frozen=True)
+class AlertRaised(_WithTuples):
+    alert_id: str
+    level: str
+    township: str
+    category: str
+    units: tuple[str, ...]
+    reasons: tuple[str, ...]
+    probability: float
+    assessment_id: str
+    acknowledge_by: str
+    feedback_by: str
+
+
+@dataclass(frozen=True)
+class AlertUpgraded(_WithTuples):
+    alert_id: str
+    level: str
+    previous_level: str
+    reasons: tuple[str, ...]
+    probability: float
+    assessment_id: str
+    acknowledge_by: str
+    feedback_by: str
+
+
+@dataclass(frozen=True)
+class NotificationRequested(CaseEvent):
+    """A message to send to one recipient; ``key`` lets the receiver drop a duplicate."""
+
+    alert_id: str
+    receiver: str
+    zh: str
+    url: str
+    role: str
+    unit: str | None
+    key: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class NotificationDelivered(CaseEvent):
+    alert_id: str
+    receiver: str
+    key: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class NotificationFailed(CaseEvent):
+    alert_id: str
+    receiver: str
+    key: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotificationGivenUp(CaseEvent):
+    alert_id: str
+    receiver: str
+    key: str
+    attempts: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AlertAcknowledged(CaseEvent):
+    alert_id: str
+    by: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class FeedbackReported(CaseEvent):
+    alert_id: str
+    by: str
+    unit: str
+    text: str
+    measures: str | None
+
+
+@dataclass(frozen=True)
+class AlertEscalated(_WithTuples):
+    alert_id: str
+    step: int
+    to: tuple[str, ...]
+    reason: str
+    acknowledge_by: str
+
+
+@dataclass(frozen=True)
+class AlertReassigned(_WithTuples):
+    alert_id: str
+    units: tuple[str, ...]
+    by: str
+
+
+@dataclass(frozen=True)
+class AlertResolved(CaseEvent):
+    alert_id: str
+    by: str
+    unit: str
+    satisfaction: str | None
+
+
+@dataclass(frozen=True)
+class CommandRejected(CaseEvent):
+    command_id: str
+    action: str
+    by: str
+    reason: str
+
+
+ALERT_EVENTS: tuple[type[CaseEvent], ...] = (
+    AlertRaised,
+    AlertUpgraded,
+    NotificationRequested,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationGivenUp,
+    AlertAcknowledged,
+    FeedbackReported,
+    AlertEscalated,
+    AlertReassigned,
+    AlertResolved,
+    CommandRejected,
+)
+
+CASE_EVENTS: tuple[type[CaseEvent], ...] = (CaseOpened, RecordAppended, CaseClosed, CaseReopened)
 EVENT_CLASSES: dict[str, type[CaseEvent]] = {
-    cls.type_name(): cls for cls in (CaseOpened, RecordAppended, CaseClosed, CaseReopened)
+    cls.type_name(): cls for cls in (*CASE_EVENTS, *ALERT_EVENTS)
 }
 
 # (event type, stored version) -> function lifting that payload to the next version

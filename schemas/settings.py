@@ -55,6 +55,11 @@ class Settings:
         "EWS_RISK_POLICY",
         "risk policy file (YAML; empty: the packaged domain/risk/policy.yaml)",
     )
+    routing: str = _setting(
+        "",
+        "EWS_ROUTING",
+        "alert routing file (YAML; empty: the packaged domain/alerts/routing.yaml)",
+    )
     kafka_jars: str = _setting(
         ".cache/kafka-jars", "EWS_KAFKA_JARS", "cache of the local broker's jars"
     )

@@ -11,20 +11,18 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from domain.config import LEVELS, ConfigError, Node, compose
 from domain.risk.lexicon import SIGNAL_GROUPS, Lexicon, PhraseGroup
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
-LEVELS = ("red", "orange", "yellow", "blue")
+
 RULE_CODES = ("explicit_threat", "large_group", "group_size", "prior_skip_level", "repeat_visits")
 DATE_FIELDS = ("petition_received_on", "found_at")
 STATUSES = ("new", "mediating", "agreed", "escalated", "resolved", "withdrawn")
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigError):
     """The policy file is not valid; the message names the file and line."""
 
 
@@ -82,86 +80,8 @@ class RiskPolicy:
         return self.rules[code]
 
 
-# ---- reading with line numbers ------------------------------------------------------------
-
-
-class _Node:
-    """A YAML node with its place in the file, for messages that name the line."""
-
-    def __init__(self, node: yaml.Node, path: str, source: str) -> None:
-        self.node, self.path, self.source = node, path, source
-
-    def fail(self, message: str) -> PolicyError:
-        line = self.node.start_mark.line + 1
-        return PolicyError(f"{self.source}:{line}: {self.path}: {message}")
-
-    def mapping(self, keys: tuple[str, ...] | None = None) -> dict[str, _Node]:
-        if not isinstance(self.node, yaml.MappingNode):
-            raise self.fail("expected a mapping")
-        out: dict[str, _Node] = {}
-        for k, v in self.node.value:
-            name = str(k.value)
-            if keys is not None and name not in keys:
-                raise _Node(k, f"{self.path}.{name}", self.source).fail(
-                    f"unknown key (expected one of: {', '.join(keys)})"
-                )
-            out[name] = _Node(v, f"{self.path}.{name}", self.source)
-        return out
-
-    def require(self, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, _Node]:
-        found = self.mapping(keys + optional)
-        missing = [k for k in keys if k not in found]
-        if missing:
-            raise self.fail(f"missing {', '.join(missing)}")
-        return found
-
-    def items(self) -> list[_Node]:
-        if not isinstance(self.node, yaml.SequenceNode):
-            raise self.fail("expected a list")
-        return [_Node(v, f"{self.path}[{i}]", self.source) for i, v in enumerate(self.node.value)]
-
-    def scalar(self) -> Any:
-        if not isinstance(self.node, yaml.ScalarNode):
-            raise self.fail("expected a single value")
-        return yaml.safe_load(yaml.serialize(self.node))
-
-    def text(self) -> str:
-        value = self.scalar()
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail("expected text")
-        return value
-
-    def number(self, low: float, high: float, integer: bool = False) -> float:
-        value = self.scalar()
-        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok or not low <= value <= high:
-            kind = "a whole number" if integer else "a number"
-            raise self.fail(f"expected {kind} from {low:g} to {high:g}, got {value!r}")
-        return value
-
-    def level(self) -> str | None:
-        value = self.scalar()
-        if value is not None and value not in LEVELS[:3]:
-            raise self.fail(f"expected red, orange, yellow or null, got {value!r}")
-        return value
-
-    def words(self) -> tuple[str, ...]:
-        out = tuple(w.text() for w in self.items())
-        if not out:
-            raise self.fail("expected at least one word")
-        return out
-
-
 def parse_policy(text: str, source: str = "policy.yaml") -> RiskPolicy:
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise PolicyError(f"{source}{line}: not valid YAML: {exc}") from None
-    if root is None:
-        raise PolicyError(f"{source}: empty")
-    top = _Node(root, "policy", source).require(
+    top = compose(text, source, "policy", PolicyError).require(
         (
             "version",
             "levels",
@@ -193,7 +113,7 @@ def parse_policy(text: str, source: str = "policy.yaml") -> RiskPolicy:
     )
 
 
-def _levels(node: _Node) -> dict[str, float]:
+def _levels(node: Node) -> dict[str, float]:
     m = node.require(LEVELS[:3])
     levels = {k: float(m[k].number(0.0, 1.0)) for k in LEVELS[:3]}
     if not levels["red"] > levels["orange"] > levels["yellow"]:
@@ -201,7 +121,7 @@ def _levels(node: _Node) -> dict[str, float]:
     return levels
 
 
-def _capacity(node: _Node) -> Capacity:
+def _capacity(node: Node) -> Capacity:
     m = node.require(("open_cases", "red_per_week", "red_orange_per_week", "headroom"))
     cap = Capacity(
         *(
@@ -215,7 +135,7 @@ def _capacity(node: _Node) -> Capacity:
     return cap
 
 
-def _reassess(node: _Node) -> Reassess:
+def _reassess(node: Node) -> Reassess:
     m = node.require(("every_hours", "at_hour", "unchanged_band"))
     return Reassess(
         float(m["every_hours"].number(1, 24 * 30)),
@@ -224,7 +144,7 @@ def _reassess(node: _Node) -> Reassess:
     )
 
 
-def _deadlines(node: _Node, limits: dict[str, int]) -> tuple[DeadlineRule, ...]:
+def _deadlines(node: Node, limits: dict[str, int]) -> tuple[DeadlineRule, ...]:
     out = []
     keys = ("code", "zh", "en", "starts", "limit", "while_status", "raises")
     for item in node.mapping()["rules"].items():
@@ -257,7 +177,7 @@ def _deadlines(node: _Node, limits: dict[str, int]) -> tuple[DeadlineRule, ...]:
     return tuple(out)
 
 
-def _rules(node: _Node) -> dict[str, RuleSetting]:
+def _rules(node: Node) -> dict[str, RuleSetting]:
     m = node.require(RULE_CODES)
     out = {}
     for code, item in m.items():
@@ -282,7 +202,7 @@ def _rules(node: _Node) -> dict[str, RuleSetting]:
     return out
 
 
-def _lexicon(node: _Node) -> Lexicon:
+def _lexicon(node: Node) -> Lexicon:
     m = node.require(
         ("negation_window", "negations_before", "cancelled_after", "threats", "groups")
     )

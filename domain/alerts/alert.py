@@ -1,0 +1,364 @@
+"""A case's alert as the fold of its events: raised from a risk assessment, routed to the
+responsible unit, acknowledged (签收), reported back on (处置反馈), resolved (办结), or
+escalated when nobody acts in time.  Pure: no Kafka, no SQL, no HTTP.
+
+* ``decide(state, input, routing)`` -> events, for each kind of input: a ``RiskAssessed``, a
+  duty officer's ``AlertCommand``, a ``DeliveryReport`` from the notifier, or a clock tick;
+* ``step(state, envelope)`` -> state; ``handle`` does both and wraps the events in envelopes
+  with deterministic ids, so reprocessing an input gives the same events.
+
+One open alert per case.  A stale or duplicate command (acknowledging a resolved alert, twice;
+feedback from a unit the alert was not routed to) becomes a ``CommandRejected`` with the
+reason, never an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any
+
+from domain.alerts.message import alert_message
+from domain.alerts.routing import Recipient, Routing
+from schemas.commands import AlertCommand, DeliveryReport
+from schemas.events import (
+    AlertAcknowledged,
+    AlertEscalated,
+    AlertRaised,
+    AlertReassigned,
+    AlertResolved,
+    AlertUpgraded,
+    CaseEvent,
+    CommandRejected,
+    Envelope,
+    FeedbackReported,
+    NotificationDelivered,
+    NotificationFailed,
+    NotificationGivenUp,
+    NotificationRequested,
+    event_id,
+)
+from schemas.risk import RiskAssessed
+
+RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+DESK = "county_desk"  # the county duty desk may act on every alert
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: str  # ISO 8601
+
+
+@dataclass(frozen=True)
+class AlertState:
+    case_id: str
+    seq: int = 0
+    alert_id: str | None = None
+    status: str = "none"  # none | open | acknowledged | resolved
+    level: str | None = None
+    township: str = ""
+    category: str = ""
+    units: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    acknowledge_by: str | None = None
+    feedback_by: str | None = None
+    notified_at: str | None = None  # when the level was last sent
+    rounds: int = 0  # notification rounds so far (raise, repeat, upgrade, escalation)
+    escalation_step: int = 0
+    feedbacks: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("open", "acknowledged")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AlertState:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def _at(iso: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(iso)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+# ---- decide ---------------------------------------------------------------------------------
+
+
+def decide(state: AlertState, given: Any, routing: Routing) -> list[CaseEvent]:
+    match given:
+        case RiskAssessed():
+            return _on_assessment(state, given, routing)
+        case AlertCommand():
+            return _on_command(state, given, routing)
+        case DeliveryReport():
+            return _on_delivery(state, given)
+        case Tick():
+            return _on_tick(state, _at(given.at), routing)
+    raise TypeError(f"not an alert input: {type(given).__name__}")
+
+
+def _deadlines(level: str, now: dt.datetime, routing: Routing) -> tuple[str, str]:
+    rule = routing.levels[level]
+    return _iso(now + rule.acknowledge_within), _iso(now + rule.feedback_within)
+
+
+def _notify(
+    state: AlertState,
+    recipients: list[Recipient],
+    level: str,
+    reasons: tuple[str, ...],
+    due: str,
+    note: str = "",
+) -> list[NotificationRequested]:
+    title, body = alert_message(
+        level, state.township, state.category, reasons, state.case_id, due[:16], note
+    )
+    return [
+        NotificationRequested(
+            alert_id=state.alert_id or "",
+            receiver=r.receiver,
+            zh=r.zh,
+            url=r.url,
+            role=r.role,
+            unit=r.unit,
+            key=f"{state.alert_id}:{r.receiver}:{state.rounds + 1}",
+            title=title,
+            body=body,
+        )
+        for r in recipients
+    ]
+
+
+def _on_assessment(state: AlertState, a: RiskAssessed, routing: Routing) -> list[CaseEvent]:
+    rule = routing.levels[a.level]
+    if not rule.alert:
+        return []  # blue and yellow: no alert (the township sees them in its own list)
+    now = _at(a.as_of)
+    reasons = tuple(a.reasons_zh())
+    ack, feedback = _deadlines(a.level, now, routing)
+    if not state.active:
+        units = routing.units_for(a.category, a.township, a.level)
+        raised = AlertRaised(
+            alert_id=a.assessment_id,
+            level=a.level,
+            township=a.township,
+            category=a.category,
+            units=units,
+            reasons=reasons,
+            probability=a.probability,
+            assessment_id=a.assessment_id,
+            acknowledge_by=ack,
+            feedback_by=feedback,
+        )
+        fresh = replace(
+            state, alert_id=raised.alert_id, township=a.township, category=a.category, rounds=0
+        )
+        return [
+            raised,
+            *_notify(
+                fresh,
+                routing.recipients(a.category, a.township, a.level, now),
+                a.level,
+                reasons,
+                ack,
+            ),
+        ]
+    if RANK[a.level] < RANK[state.level or "blue"]:
+        upgraded = AlertUpgraded(
+            alert_id=state.alert_id or "",
+            level=a.level,
+            previous_level=state.level or "",
+            reasons=reasons,
+            probability=a.probability,
+            assessment_id=a.assessment_id,
+            acknowledge_by=ack,
+            feedback_by=feedback,
+        )
+        note = f"预警升级（{state.level}→{a.level}）"
+        recipients = routing.recipients(state.category, state.township, a.level, now)
+        return [upgraded, *_notify(state, recipients, a.level, reasons, ack, note)]
+    repeat_after = routing.levels[state.level or a.level].repeat_after
+    if (
+        a.level == state.level
+        and state.status == "open"
+        and state.notified_at is not None
+        and repeat_after is not None
+        and now - _at(state.notified_at) >= repeat_after
+    ):
+        recipients = routing.recipients(state.category, state.township, a.level, now)
+        return _notify(
+            state, recipients, a.level, reasons, state.acknowledge_by or ack, "重复提醒：尚未签收"
+        )
+    return []
+
+
+def _on_command(state: AlertState, c: AlertCommand, routing: Routing) -> list[CaseEvent]:
+    def rejected(reason: str) -> list[CaseEvent]:
+        return [CommandRejected(c.command_id, c.action, c.by, reason)]
+
+    if state.alert_id is None:
+        return rejected("该案件没有预警 / no alert for this case")
+    if state.status == "resolved":
+        return rejected("预警已办结 / the alert is already resolved")
+    if c.unit != DESK and c.unit not in state.units:
+        return rejected(f"预警未派给{c.unit} / the alert was not routed to {c.unit}")
+    alert_id = state.alert_id
+    if c.action == "acknowledge":
+        if state.status == "acknowledged":
+            return rejected("预警已签收 / the alert is already acknowledged")
+        return [AlertAcknowledged(alert_id, c.by, c.unit)]
+    if c.action == "feedback":
+        if not c.text:
+            return rejected("处置反馈需要内容 / feedback needs a text")
+        return [FeedbackReported(alert_id, c.by, c.unit, c.text, c.measures)]
+    if c.action == "resolve":
+        return [AlertResolved(alert_id, c.by, c.unit, c.satisfaction)]
+    if c.action == "escalate":
+        return _escalation(state, routing, _at(c.at), f"{c.by}要求升级 / escalated by {c.by}")
+    if c.action == "reassign":
+        if c.to_unit not in routing.units:
+            return rejected(f"没有单位{c.to_unit} / no unit {c.to_unit}")
+        unit = routing.units[c.to_unit]
+        on_duty = unit.on_duty(_at(c.at))
+        moved = AlertReassigned(alert_id, (c.to_unit,), c.by)
+        if on_duty is None:
+            return [moved]
+        zh, url = routing.receivers[on_duty]
+        recipient = Recipient(on_duty, zh, url, "unit_duty", c.to_unit)
+        return [
+            moved,
+            *_notify(
+                state,
+                [recipient],
+                state.level or "orange",
+                state.reasons,
+                state.acknowledge_by or c.at,
+                "改派",
+            ),
+        ]
+    return rejected(f"未知操作{c.action} / unknown action {c.action}")
+
+
+def _escalation(
+    state: AlertState, routing: Routing, now: dt.datetime, reason: str
+) -> list[CaseEvent]:
+    step = state.escalation_step + 1
+    recipients = routing.escalation_recipients(step, state.units, state.township)
+    if not recipients:
+        return []  # every step already taken
+    ack, _ = _deadlines(state.level or "orange", now, routing)
+    escalated = AlertEscalated(
+        state.alert_id or "", step, tuple(r.receiver for r in recipients), reason, ack
+    )
+    note = f"逐级上报（第{step}级）：{reason.split(' / ')[0]}"
+    return [
+        escalated,
+        *_notify(state, recipients, state.level or "orange", state.reasons, ack, note),
+    ]
+
+
+def _on_delivery(state: AlertState, r: DeliveryReport) -> list[CaseEvent]:
+    if r.outcome == "delivered":
+        return [NotificationDelivered(r.alert_id, r.receiver, r.key, r.attempt)]
+    if r.outcome == "failed":
+        return [NotificationFailed(r.alert_id, r.receiver, r.key, r.attempt, r.detail)]
+    return [NotificationGivenUp(r.alert_id, r.receiver, r.key, r.attempt, r.detail)]
+
+
+def _on_tick(state: AlertState, now: dt.datetime, routing: Routing) -> list[CaseEvent]:
+    """Escalate what nobody acknowledged, or reported back on, in time."""
+    if state.status == "open" and state.acknowledge_by and now >= _at(state.acknowledge_by):
+        return _escalation(state, routing, now, "超时未签收 / not acknowledged in time")
+    late = state.status == "acknowledged" and state.feedbacks == 0
+    if late and state.feedback_by and now >= _at(state.feedback_by):
+        return _escalation(state, routing, now, "超时未反馈 / no feedback in time")
+    return []
+
+
+# ---- step -----------------------------------------------------------------------------------
+
+
+def step(state: AlertState, envelope: Envelope) -> AlertState:
+    if envelope.seq <= state.seq:
+        return state
+    state = replace(state, seq=envelope.seq)
+    match envelope.event:
+        case AlertRaised() as e:
+            return replace(
+                state,
+                alert_id=e.alert_id,
+                status="open",
+                level=e.level,
+                township=e.township,
+                category=e.category,
+                units=e.units,
+                reasons=e.reasons,
+                acknowledge_by=e.acknowledge_by,
+                feedback_by=e.feedback_by,
+                notified_at=envelope.occurred_at,
+                rounds=1,
+                escalation_step=0,
+                feedbacks=0,
+            )
+        case AlertUpgraded() as e:
+            return replace(
+                state,
+                level=e.level,
+                reasons=e.reasons,
+                status="open",
+                acknowledge_by=e.acknowledge_by,
+                feedback_by=e.feedback_by,
+                notified_at=envelope.occurred_at,
+                rounds=state.rounds + 1,
+            )
+        case NotificationRequested() if envelope.event.key.endswith(f":{state.rounds + 1}"):
+            return replace(state, rounds=state.rounds + 1, notified_at=envelope.occurred_at)
+        case AlertAcknowledged():
+            return replace(state, status="acknowledged")
+        case FeedbackReported():
+            return replace(state, feedbacks=state.feedbacks + 1)
+        case AlertEscalated() as e:
+            return replace(
+                state,
+                escalation_step=e.step,
+                acknowledge_by=e.acknowledge_by,
+                rounds=state.rounds + 1,
+                status="open" if state.status == "open" else state.status,
+            )
+        case AlertReassigned() as e:
+            return replace(state, units=e.units, rounds=state.rounds + 1)
+        case AlertResolved():
+            return replace(state, status="resolved")
+    return state
+
+
+def handle(
+    state: AlertState, given: Any, routing: Routing, causation_id: str, recorded_at: str
+) -> tuple[AlertState, list[Envelope]]:
+    """decide + step: the events an input causes, in envelopes with deterministic ids."""
+    occurred = {
+        RiskAssessed: lambda g: g.as_of,
+        AlertCommand: lambda g: g.at,
+        DeliveryReport: lambda g: g.at,
+        Tick: lambda g: g.at,
+    }[type(given)](given)
+    out = []
+    for i, event in enumerate(decide(state, given, routing)):
+        envelope = Envelope(
+            event_id=event_id(state.case_id, causation_id, i),
+            case_id=state.case_id,
+            seq=state.seq + 1,
+            occurred_at=occurred,
+            recorded_at=recorded_at,
+            causation_id=causation_id,
+            event=event,
+        )
+        state = step(state, envelope)
+        out.append(envelope)
+    return state, out

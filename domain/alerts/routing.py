@@ -1,0 +1,293 @@
+"""Alert routing: who receives a case's alert, how fast it must be handled, who is told when
+nobody does.  Configuration, read from one YAML file (``domain/alerts/routing.yaml`` unless the
+setting ``EWS_ROUTING`` names another) and checked with the line of any error, in the spirit
+of Alertmanager's routing tree: the first route whose match fits gives the responsible units;
+each unit's duty roster says who is on duty at the time; the township always receives its own
+alerts and the county duty desk the levels it asks for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.config import LEVELS, ConfigError, Node, compose
+from schemas.categories import CODES
+from schemas.record import CHINA_TZ
+
+DEFAULT_ROUTING = Path(__file__).with_name("routing.yaml")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ESCALATION_STEPS = ("unit_head", "leader_in_charge")
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
+
+
+class RoutingError(ConfigError):
+    """The routing file is not valid; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class LevelRule:
+    alert: bool
+    acknowledge_within: dt.timedelta | None = None
+    feedback_within: dt.timedelta | None = None
+    repeat_after: dt.timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Shift:
+    days: frozenset[int]  # 0 = Monday
+    start: int  # minutes after midnight
+    end: int
+    receiver: str
+
+    def covers(self, at: dt.datetime) -> bool:
+        local = at.astimezone(CHINA_TZ)
+        minute = local.hour * 60 + local.minute
+        return local.weekday() in self.days and self.start <= minute < self.end
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    zh: str
+    head: str
+    roster: tuple[Shift, ...]
+
+    def on_duty(self, at: dt.datetime) -> str | None:
+        return next((s.receiver for s in self.roster if s.covers(at)), None)
+
+
+@dataclass(frozen=True)
+class Route:
+    categories: frozenset[str] | None
+    townships: frozenset[str] | None
+    levels: frozenset[str] | None
+    units: tuple[str, ...]
+
+    def matches(self, category: str, township: str, level: str) -> bool:
+        return all(
+            allowed is None or value in allowed
+            for allowed, value in (
+                (self.categories, category),
+                (self.townships, township),
+                (self.levels, level),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One person or group bot an alert goes to, and why."""
+
+    receiver: str
+    zh: str
+    url: str
+    role: str  # unit_duty | township | county_desk | unit_head | leader_in_charge
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Routing:
+    version: str
+    levels: dict[str, LevelRule]
+    escalation: tuple[str, ...]
+    units: dict[str, Unit]
+    routes: tuple[Route, ...]
+    township_receiver: str
+    township_url: str
+    desk_levels: frozenset[str]
+    desk_receiver: str
+    leaders: dict[str, str]  # township or "default" -> receiver
+    receivers: dict[str, tuple[str, str]]  # name -> (zh, url)
+
+    def units_for(self, category: str, township: str, level: str) -> tuple[str, ...]:
+        route = next((r for r in self.routes if r.matches(category, township, level)), None)
+        return route.units if route else ()
+
+    def _recipient(self, name: str, role: str, unit: str | None = None) -> Recipient:
+        zh, url = self.receivers[name]
+        return Recipient(name, zh, url, role, unit)
+
+    def recipients(
+        self, category: str, township: str, level: str, at: dt.datetime
+    ) -> list[Recipient]:
+        """Who an alert of this level goes to at ``at``: each routed unit's officer on duty,
+        the township, and the county duty desk for its levels (each receiver once)."""
+        out: list[Recipient] = []
+        for code in self.units_for(category, township, level):
+            unit = self.units[code]
+            on_duty = unit.on_duty(at)
+            if on_duty is not None:
+                out.append(self._recipient(on_duty, "unit_duty", code))
+        name = self.township_receiver.format(township=township)
+        out.append(
+            Recipient(name, f"{township}", self.township_url.format(township=township), "township")
+        )
+        if level in self.desk_levels:
+            out.append(self._recipient(self.desk_receiver, "county_desk"))
+        return _once(out)
+
+    def escalation_recipients(
+        self, step: int, units: tuple[str, ...], township: str
+    ) -> list[Recipient]:
+        """Who is told at escalation step ``step`` (1: the units' heads, 2: the leader)."""
+        if not 1 <= step <= len(self.escalation):
+            return []
+        kind = self.escalation[step - 1]
+        if kind == "unit_head":
+            return _once([self._recipient(self.units[u].head, kind, u) for u in units])
+        leader = self.leaders.get(township, self.leaders["default"])
+        return [self._recipient(leader, kind)]
+
+
+def _once(recipients: list[Recipient]) -> list[Recipient]:
+    seen: set[str] = set()
+    return [r for r in recipients if not (r.receiver in seen or seen.add(r.receiver))]
+
+
+# ---- reading the file -------------------------------------------------------------------------
+
+
+def duration(node: Node) -> dt.timedelta:
+    m = DURATION.match(str(node.scalar()))
+    if not m:
+        raise node.fail("expected a duration such as 30m, 4h or 3d")
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+    return dt.timedelta(**{unit: float(m.group(1))})
+
+
+def _clock(node: Node) -> int:
+    text = str(node.scalar())
+    m = re.match(r"^(\d{1,2}):(\d{2})$", text)
+    if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59:
+        raise node.fail("expected a time such as 08:00 (24:00 for the end of the day)")
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
+    top = compose(text, source, "routing", RoutingError).require(
+        (
+            "version",
+            "levels",
+            "escalation",
+            "units",
+            "routes",
+            "township",
+            "county_desk",
+            "leaders",
+            "receivers",
+        )
+    )
+    receivers = {}
+    for name, r in top["receivers"].mapping().items():
+        m = r.require(("zh", "url"))
+        receivers[name] = (m["zh"].text(), m["url"].text())
+
+    def receiver(node: Node) -> str:
+        name = node.text()
+        if name not in receivers:
+            raise node.fail(f"no receiver {name!r} under receivers")
+        return name
+
+    levels = {}
+    for name, node in top["levels"].require(LEVELS).items():
+        m = node.mapping(("alert", "acknowledge_within", "feedback_within", "repeat_after"))
+        alert = m["alert"].scalar() if "alert" in m else False
+        if not isinstance(alert, bool):
+            raise m["alert"].fail("expected true or false")
+        times = {
+            k: duration(m[k])
+            for k in ("acknowledge_within", "feedback_within", "repeat_after")
+            if k in m
+        }
+        if alert and len(times) < 3:
+            raise node.fail(
+                "an alerting level needs acknowledge_within, feedback_within and repeat_after"
+            )
+        levels[name] = LevelRule(alert, **times)
+    steps = top["escalation"].words()
+    for i, s in enumerate(steps):
+        if s not in ESCALATION_STEPS:
+            raise (
+                top["escalation"].items()[i].fail(f"expected one of {', '.join(ESCALATION_STEPS)}")
+            )
+    units = {}
+    for code, node in top["units"].mapping().items():
+        m = node.require(("zh", "head", "roster"))
+        shifts = []
+        for shift in m["roster"].items():
+            sm = shift.require(("days", "from", "to", "receiver"))
+            if sm["days"].is_scalar:
+                if sm["days"].scalar() != "all":
+                    raise sm["days"].fail(f"expected a list of days ({', '.join(DAYS)}) or all")
+                days = frozenset(range(7))
+            else:
+                words = sm["days"].words()
+                bad = [d for d in words if d not in DAYS]
+                if bad:
+                    raise sm["days"].fail(f"unknown day {bad[0]!r} (use {', '.join(DAYS)} or all)")
+                days = frozenset(DAYS.index(d) for d in words)
+            start, end = _clock(sm["from"]), _clock(sm["to"])
+            if start >= end:
+                raise sm["to"].fail("a shift must end after it starts")
+            shifts.append(Shift(days, start, end, receiver(sm["receiver"])))
+        units[code] = Unit(code, m["zh"].text(), receiver(m["head"]), tuple(shifts))
+    routes = []
+    for item in top["routes"].items():
+        m = item.require(("match", "units"))
+        match = m["match"].mapping(("category", "township", "level"))
+        if "category" in match:
+            for i, c in enumerate(match["category"].words()):
+                if c not in CODES:
+                    raise match["category"].items()[i].fail(f"unknown category {c!r}")
+        if "level" in match:
+            for i, lv in enumerate(match["level"].words()):
+                if lv not in LEVELS:
+                    raise match["level"].items()[i].fail(f"unknown level {lv!r}")
+        for i, u in enumerate(m["units"].words()):
+            if u not in units:
+                raise m["units"].items()[i].fail(f"no unit {u!r} under units")
+        routes.append(
+            Route(
+                *(
+                    frozenset(match[k].words()) if k in match else None
+                    for k in ("category", "township", "level")
+                ),
+                units=m["units"].words(),
+            )
+        )
+    town = top["township"].require(("receiver", "url"))
+    desk = top["county_desk"].require(("levels", "receiver"))
+    leaders = {k: receiver(v) for k, v in top["leaders"].mapping().items()}
+    if "default" not in leaders:
+        raise top["leaders"].fail("missing default")
+    return Routing(
+        version=str(top["version"].scalar()),
+        levels=levels,
+        escalation=steps,
+        units=units,
+        routes=tuple(routes),
+        township_receiver=town["receiver"].text(),
+        township_url=town["url"].text(),
+        desk_levels=frozenset(desk["levels"].words()),
+        desk_receiver=receiver(desk["receiver"]),
+        leaders=leaders,
+        receivers=receivers,
+    )
+
+
+def load_routing(path: str | Path | None = None) -> Routing:
+    file = Path(path) if path else DEFAULT_ROUTING
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RoutingError(f"{file}: cannot read: {exc.strerror}") from None
+    return parse_routing(text, str(file))
+
+
+@functools.cache
+def default_routing() -> Routing:
+    return load_routing(DEFAULT_ROUTING)

@@ -1,0 +1,196 @@
+"""The alert lifecycle without Kafka: assessments, officers' commands and ticks in, events out."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.alerts.alert import AlertState, Tick, handle
+from domain.alerts.message import mask_personal
+from domain.alerts.routing import RoutingError, default_routing, parse_routing
+from schemas.commands import AlertCommand
+from schemas.risk import RiskAssessed
+
+ROUTING = default_routing()
+CASE = "Cwages0001"
+
+
+def assessed(level: str, at: str, category: str = "unpaid_wages", seq: int = 2) -> RiskAssessed:
+    return RiskAssessed(
+        assessment_id=f"a-{level}-{at}",
+        case_id=CASE,
+        case_seq=seq,
+        as_of=at,
+        trigger="case_changed",
+        probability={"red": 0.6, "orange": 0.3, "yellow": 0.1, "blue": 0.01}[level],
+        level=level,
+        township="周庄镇",
+        category=category,
+        model_version="v0001",
+        policy_version="p1",
+        rules=(
+            {"code": "explicit_threat", "level": None, "zh": "明确扬言（赴京）", "en": "threat"},
+        ),
+    )
+
+
+def command(
+    action: str, unit: str = "hrss", at: str = "2026-03-02T10:10:00+08:00", **kw
+) -> AlertCommand:
+    return AlertCommand(f"cmd-{action}-{unit}-{at}", CASE, action, "张三", unit, at, **kw)
+
+
+def run(inputs: list, state: AlertState | None = None) -> tuple[AlertState, list]:
+    state = state or AlertState(CASE)
+    out = []
+    for i, given in enumerate(inputs):
+        state, envelopes = handle(
+            state, given, ROUTING, f"in-{i}-{getattr(given, 'at', '')}", "2026-03-02T02:00:00+00:00"
+        )
+        out.extend(e.event for e in envelopes)
+    return state, out
+
+
+def kinds(events: list) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+MONDAY_10 = "2026-03-02T10:00:00+08:00"  # a Monday, day shift at the labour bureau
+
+
+def test_a_red_wage_case_reaches_the_unit_on_duty_the_township_and_the_desk_once_each() -> None:
+    state, out = run([assessed("red", MONDAY_10)])
+    sent = [e for e in out if type(e).__name__ == "NotificationRequested"]
+    assert kinds(out)[0] == "AlertRaised" and state.status == "open" and state.units == ("hrss",)
+    assert sorted(e.receiver for e in sent) == ["county-desk", "hrss-duty-day", "township:周庄镇"]
+    assert len({e.key for e in sent}) == 3
+    assert (
+        "【红色预警】周庄镇 拖欠农民工工资" in sent[0].body and "明确扬言（赴京）" in sent[0].body
+    )
+    # at night the night shift is on duty
+    _, night = run([assessed("red", "2026-03-02T23:00:00+08:00")])
+    assert "hrss-duty-night" in {e.receiver for e in night if hasattr(e, "receiver")}
+
+
+def test_blue_and_yellow_notify_nobody() -> None:
+    assert (
+        run([assessed("blue", MONDAY_10, "neighbour"), assessed("yellow", MONDAY_10, "neighbour")])[
+            1
+        ]
+        == []
+    )
+
+
+def test_the_same_level_is_not_sent_again_before_its_repeat_interval() -> None:
+    state, _ = run([assessed("red", MONDAY_10)])
+    _, soon = run([assessed("red", "2026-03-02T11:00:00+08:00", seq=3)], state)
+    assert soon == []
+    _, later = run([assessed("red", "2026-03-02T14:30:00+08:00", seq=4)], state)  # 4h later
+    assert kinds(later) == ["NotificationRequested"] * 3
+    assert all(e.key.endswith(":2") for e in later)
+
+
+def test_a_higher_level_upgrades_the_open_alert() -> None:
+    state, _ = run([assessed("orange", MONDAY_10)])
+    state, out = run([assessed("red", "2026-03-02T11:00:00+08:00", seq=3)], state)
+    assert kinds(out)[0] == "AlertUpgraded" and state.level == "red"
+    assert "county-desk" in {e.receiver for e in out[1:]}
+
+
+def test_nobody_acknowledges_so_it_goes_to_the_head_then_the_leader() -> None:
+    state, _ = run([assessed("red", MONDAY_10)])  # acknowledge within 30 minutes
+    state, early = run([Tick("2026-03-02T10:20:00+08:00")], state)
+    assert early == []
+    state, first = run([Tick("2026-03-02T10:31:00+08:00")], state)
+    assert kinds(first) == ["AlertEscalated", "NotificationRequested"]
+    assert first[0].to == ("hrss-head",) and first[1].receiver == "hrss-head"
+    state, again = run([Tick("2026-03-02T10:40:00+08:00")], state)
+    assert again == []  # the new deadline has not passed
+    state, second = run([Tick("2026-03-02T11:02:00+08:00")], state)
+    assert second[0].to == ("county-leader",) and state.escalation_step == 2
+    assert run([Tick("2026-03-02T12:00:00+08:00")], state)[1] == []  # no step beyond the leader
+
+
+def test_an_acknowledged_alert_does_not_escalate_at_the_acknowledgement_deadline() -> None:
+    state, _ = run([assessed("red", MONDAY_10)])
+    state, out = run([command("acknowledge"), Tick("2026-03-02T10:45:00+08:00")], state)
+    assert kinds(out) == ["AlertAcknowledged"] and state.status == "acknowledged"
+    # but with no feedback within 24 hours it does
+    _, late = run([Tick("2026-03-03T10:05:00+08:00")], state)
+    assert kinds(late)[0] == "AlertEscalated" and "未反馈" in late[0].reason
+
+
+@pytest.mark.parametrize(
+    ("setup", "cmd", "says"),
+    [
+        ([], command("acknowledge"), "no alert for this case"),
+        ([command("acknowledge")], command("acknowledge"), "already acknowledged"),
+        ([command("resolve")], command("acknowledge"), "already resolved"),
+        ([], command("feedback", unit="police", text="已处理"), "not routed to police"),
+        ([], command("feedback", text=""), "feedback needs a text"),
+    ],
+)
+def test_stale_and_foreign_commands_are_rejected_with_a_reason(setup, cmd, says) -> None:  # noqa: ANN001
+    first = [] if "no alert" in says else [assessed("red", MONDAY_10)]
+    state, _ = run(first + setup)
+    state_after, out = run([cmd], state)
+    assert kinds(out) == ["CommandRejected"] and says in out[0].reason
+    assert state_after.status == state.status
+
+
+def test_the_desk_acts_on_any_alert_and_a_reassignment_notifies_the_new_unit() -> None:
+    state, _ = run([assessed("red", MONDAY_10)])
+    state, out = run([command("reassign", unit="county_desk", to_unit="police")], state)
+    assert kinds(out) == ["AlertReassigned", "NotificationRequested"] and state.units == ("police",)
+    assert out[1].receiver == "police-duty"
+    state, out = run(
+        [command("feedback", unit="police", text="已约谈包工头", measures="约谈")], state
+    )
+    assert kinds(out) == ["FeedbackReported"]
+
+
+def test_reprocessing_an_input_gives_the_same_events() -> None:
+    a = assessed("red", MONDAY_10)
+    _, one = handle(AlertState(CASE), a, ROUTING, "risk:0:5", "t")
+    _, two = handle(AlertState(CASE), a, ROUTING, "risk:0:5", "t")
+    assert [e.event_id for e in one] == [e.event_id for e in two] and one == two
+
+
+def test_personal_numbers_are_masked_in_messages() -> None:
+    text = "当事人身份证110101199003071234，电话13812345678。"
+    assert mask_personal(text) == "当事人身份证110101********1234，电话138****5678。"
+
+
+def test_a_routing_error_names_its_line() -> None:
+    from domain.alerts.routing import DEFAULT_ROUTING
+
+    text = DEFAULT_ROUTING.read_text(encoding="utf-8").replace("units: [hrss]", "units: [hrs]", 1)
+    with pytest.raises(
+        RoutingError, match=r"routing.yaml:\d+: routing.routes\[0\].units\[0\]: no unit 'hrs'"
+    ):
+        parse_routing(text, "routing.yaml")
+
+
+def test_routes_test_prints_who_would_be_notified(capsys) -> None:  # noqa: ANN001
+    from ews.cli import main
+
+    args = [
+        "routes",
+        "test",
+        "--category",
+        "拖欠农民工工资",
+        "--township",
+        "周庄镇",
+        "--level",
+        "red",
+    ]
+    assert main([*args, "--at", "2026-03-02T10:00"]) == 0
+    out = capsys.readouterr().out
+    assert "hrss-duty-day" in out and "township:周庄镇" in out and "county-desk" in out
+    assert "escalation 1: hrss-head" in out and "escalation 2: county-leader" in out
+    assert (
+        main(
+            ["routes", "test", "--category", "neighbour", "--township", "周庄镇", "--level", "blue"]
+        )
+        == 0
+    )
+    assert "nobody is notified" in capsys.readouterr().out
