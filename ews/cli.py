@@ -26,6 +26,9 @@ typical use:
   ews counts                     received = accepted + dead-lettered, per township
   ews risk                       open cases by risk level, most urgent first
   ews clock run                  re-assess open cases as time passes (ticks)
+  ews notify                     send the alerts' notifications (outbox, retries)
+  ews alerts --unit hrss         a unit's open alerts; ews alerts --kpi for the county's figures
+  ews alert ack CASE --by 张三 --unit hrss   acknowledge (also feedback, resolve, escalate)
   ews replay                     drop and rebuild every read model from the log
 """
 
@@ -87,7 +90,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         topic = settings.topics.model_events
         service = ModelInService(Registry(settings.model_dir), settings.bootstrap, topic)
         assessor = service.start(wait=30).assessor(policy)
-    app = create_app(settings, args.role, assessor, policy)
+    routing = None
+    if "alerts" in ROLES[args.role]:
+        from domain.alerts.routing import load_routing
+
+        routing = load_routing(settings.routing or None)
+    app = create_app(settings, args.role, assessor, policy, routing)
     sys.argv = ["ews-worker", "worker", "-l", args.loglevel, "--without-web"]
     app.main()
     return 0
@@ -262,6 +270,63 @@ def cmd_routes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notify(args: argparse.Namespace) -> int:
+    from alerts.notifier import Notifier
+    from domain.alerts.routing import load_routing
+    from readside.db import make_engine
+
+    settings = _settings(args)
+    engine = make_engine(settings.outbox_db)
+    routing = load_routing(settings.routing or None)
+    notifier = Notifier(engine, settings.bootstrap, settings.topics, routing)
+    try:
+        notifier.run()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from readside.alert_queries import kpi_text, queue_text
+    from readside.db import make_engine
+
+    engine = make_engine(_settings(args).db_url)
+    print(kpi_text(engine) if args.kpi else queue_text(engine, args.unit, args.township))
+    return 0
+
+
+def cmd_alert(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import uuid
+
+    from schemas.commands import AlertCommand, commands_to_bytes
+    from schemas.events import case_id_for
+    from streams.log import append
+
+    settings = _settings(args)
+    case_id = args.case_id if not args.ref else case_id_for(args.ref[0], args.ref[1])
+    command = AlertCommand(
+        command_id=f"cli:{uuid.uuid4().hex}",
+        case_id=case_id,
+        action=args.action,
+        by=args.by,
+        unit=args.unit,
+        at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        text=args.text,
+        measures=args.measures,
+        to_unit=args.to_unit,
+        satisfaction=args.satisfaction,
+    )
+    append(
+        settings.bootstrap,
+        settings.topics.alert_commands,
+        case_id.encode(),
+        commands_to_bytes([command]),
+    )
+    print(f"{args.action} sent for case {case_id} ({command.command_id}); see `ews case {case_id}`")
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     if args.table:
         print(settings_table())
@@ -329,9 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--role",
         default="all",
-        choices=["all", "intake", "cases", "risk"],
+        choices=["all", "intake", "cases", "risk", "alerts"],
         help="run every stage (all, default) or one: intake (stateless), cases (case table) "
-        "or risk (scores cases as they change and as time passes, with the model in service)",
+        "risk (scores cases as they change and as time passes, with the model in service) or "
+        "alerts (raises, routes and escalates alerts; applies duty officers' commands)",
     )
     with_kafka(sp)
 
@@ -396,6 +462,33 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=30, help="cases listed (default 30)")
     with_db(sp)
 
+    sp = add(
+        "notify",
+        cmd_notify,
+        "send the alerts' notifications (apprise: webhook, e-mail, group bots) from an outbox",
+    )
+    with_kafka(sp)
+
+    sp = add("alerts", cmd_alerts, "open alerts, most urgent first (a unit's queue), or the KPIs")
+    sp.add_argument("--unit", help="one unit's queue (a code from the routing file)")
+    sp.add_argument("--township", help="one township")
+    sp.add_argument("--kpi", action="store_true", help="the county's figures instead of the queue")
+    with_db(sp)
+
+    sp = add("alert", cmd_alert, "a duty officer's command on a case's alert")
+    sp.add_argument(
+        "action", choices=["ack", "acknowledge", "feedback", "resolve", "escalate", "reassign"]
+    )
+    sp.add_argument("case_id", nargs="?", help="case id (C...)")
+    sp.add_argument("--ref", nargs=2, metavar=("TOWNSHIP", "REF_NO"), help="find by reference")
+    sp.add_argument("--by", required=True, help="who acts (name or account)")
+    sp.add_argument("--unit", required=True, help="the unit acted for (county_desk: the duty desk)")
+    sp.add_argument("--text", help="feedback: what was done")
+    sp.add_argument("--measures", help="feedback: the measures taken")
+    sp.add_argument("--to-unit", help="reassign: the unit it goes to")
+    sp.add_argument("--satisfaction", choices=["satisfied", "basically_satisfied", "unsatisfied"])
+    with_kafka(sp)
+
     sp = add("routes", cmd_routes, "show who an alert would reach (like amtool config routes test)")
     sp.add_argument("action", choices=["test"])
     sp.add_argument("--category", required=True, help="category code or Chinese name")
@@ -417,8 +510,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "case" and not (args.case_id or args.ref):
-        parser.error("case: give a case id or --ref TOWNSHIP REF_NO")
+    if args.command in ("case", "alert") and not (args.case_id or args.ref):
+        parser.error(f"{args.command}: give a case id or --ref TOWNSHIP REF_NO")
+    if args.command == "alert" and args.action == "ack":
+        args.action = "acknowledge"
     return int(args.func(args) or 0)
 
 

@@ -23,6 +23,20 @@ def stream_groups(topics: Topics) -> list[str]:
     return [group_id(topics, role) for role in ROLES]
 
 
+def stages(topics: Topics) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each stream stage: (the consumer groups that run it, the topics it reads)."""
+    every = group_id(topics, "all")
+    return {
+        "intake": ((every, group_id(topics, "intake")), (topics.records,)),
+        "case_writer": ((every, group_id(topics, "cases")), (topics.case_commands,)),
+        "scorer": ((every, group_id(topics, "risk")), (topics.case_events, topics.clock)),
+        "alert_writer": (
+            (every, group_id(topics, "alerts")),
+            (topics.risk_assessments, topics.alert_commands, topics.clock),
+        ),
+    }
+
+
 def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     try:
@@ -36,33 +50,29 @@ def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]
 
 def lag(bootstrap: str, topics: Topics, engine: sa.Engine) -> dict[str, int]:
     """Messages not yet processed, per stage."""
-    stage_of = {
-        topics.records: "intake",
-        topics.case_commands: "case_writer",
-        topics.case_events: "scorer",
-        topics.clock: "scorer",
-    }
+    plan = stages(topics)
     projected = set(projected_topics(topics))
-    ends = _end_offsets(bootstrap, sorted(set(stage_of) | projected))
+    wanted = {t for _, ts in plan.values() for t in ts} | projected
+    ends = _end_offsets(bootstrap, sorted(wanted))
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    committed: dict = {}
+    committed: dict[str, dict] = {}  # group -> {tp: offset}
     try:
         existing = {g["group_id"] for g in admin.list_groups()}
-        groups = [g for g in stream_groups(topics) if g in existing]
-        for group in groups:
-            for offsets in admin.list_group_offsets(group).values():
-                for tp, meta in offsets.items():
-                    if tp not in committed or meta.offset > committed[tp].offset:
-                        committed[tp] = meta
+        for group in {g for groups, _ in plan.values() for g in groups} & existing:
+            offsets = committed.setdefault(group, {})
+            for found in admin.list_group_offsets(group).values():
+                for tp, meta in found.items():
+                    offsets[tp] = max(offsets.get(tp, 0), meta.offset if meta.offset >= 0 else 0)
     finally:
         admin.close()
     done = positions(engine)
-    out = {"intake": 0, "case_writer": 0, "scorer": 0, "projector": 0}
+    out = {stage: 0 for stage in plan} | {"projector": 0}
+    for stage, (groups, read) in plan.items():
+        for tp, end in ends.items():
+            if tp.topic in read:
+                at = max((committed.get(g, {}).get(tp, 0) for g in groups), default=0)
+                out[stage] += end - at
     for tp, end in ends.items():
-        stage = stage_of.get(tp.topic)
-        if stage is not None:
-            meta = committed.get(tp)
-            out[stage] += end - (meta.offset if meta and meta.offset >= 0 else 0)
         if tp.topic in projected:
             out["projector"] += end - done.get((tp.topic, tp.partition), 0)
     return out

@@ -41,11 +41,12 @@ def start_worker(settings: Settings, log: Path, role: str = "all") -> subprocess
     return start(["worker", "--role", role], settings, log)
 
 
-STAGES = ("intake", "cases", "risk")
+STAGES = ("intake", "cases", "risk", "alerts")
 
 
 def start_workers(settings: Settings, logs: Path) -> list[subprocess.Popen]:
-    """One process per stage (intake, cases, risk), so the stages use the cores there are."""
+    """One process per stage (intake, cases, risk, alerts), so the stages use the cores there
+    are."""
     prefix = settings.topic_prefix
     return [start_worker(settings, logs / f"{prefix}-{role}.log", role) for role in STAGES]
 

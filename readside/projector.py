@@ -20,12 +20,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from kafka import KafkaConsumer, TopicPartition
 
+from readside import alert_projections as ap
 from readside import projections as pj
 from readside.tables import (
+    alert_timeline,
+    alerts,
     case_risk,
     case_timeline,
     cases,
     dead_letters,
+    deliveries,
     intake_counts,
     intake_receipts,
     projection_failures,
@@ -57,6 +61,7 @@ def projected_topics(topics: Topics) -> list[str]:
         topics.intake_receipts,
         topics.dead_letters,
         topics.risk_assessments,
+        topics.alert_events,
     ]
 
 
@@ -80,6 +85,7 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -
     receipts: list[IntakeReceipt] = []
     deads: list[DeadLetter] = []
     risks: list[RiskAssessed] = []
+    alert_events: list[Envelope] = []
     unreadable: list[tuple[Message, Exception]] = []
     for m in batch:
         try:
@@ -89,6 +95,8 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -
                 receipts.extend(receipts_from_bytes(m.value))
             elif m.topic == topics.risk_assessments:
                 risks.append(RiskAssessed.from_bytes(m.value))
+            elif m.topic == topics.alert_events:
+                alert_events.append(Envelope.from_bytes(m.value))
             else:
                 deads.append(DeadLetter.from_bytes(m.value))
         except Exception as exc:  # kept in projection_failures, never silently skipped
@@ -98,6 +106,7 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -
     stats["receipts"] = _apply_receipts(conn, receipts)
     stats["dead_letters"] = _apply_dead_letters(conn, deads)
     stats["risk"] = _apply_risk(conn, risks)
+    stats["alerts"] = _apply_alert_events(conn, alert_events)
     _save_positions(conn, batch)
     return stats
 
@@ -254,6 +263,52 @@ def _apply_risk(conn: sa.Connection, risks: list[RiskAssessed]) -> int:
         else:
             conn.execute(sa.insert(case_risk).values(row))
     return len(new)
+
+
+def _apply_alert_events(conn: sa.Connection, events: list[Envelope]) -> int:
+    """Alert rows, the alert timeline and deliveries; an event seen before is skipped."""
+    if not events:
+        return 0
+    seen = _existing(conn, alert_timeline.c.event_id, list({e.event_id for e in events}))
+    fresh = []
+    for e in events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            fresh.append(e)
+    if not fresh:
+        return 0
+    conn.execute(sa.insert(alert_timeline), [ap.alert_timeline_row(e) for e in fresh])
+    _upsert(conn, alerts, alerts.c.alert_id, fresh, ap.alert_id_of, ap.apply_to_alert)
+    _upsert(conn, deliveries, deliveries.c.key, fresh, ap.delivery_key, ap.apply_to_delivery)
+    return len(fresh)
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, key: sa.Column, events, key_of, apply) -> None:  # noqa: ANN001
+    """Fold events into rows of ``table`` keyed by ``key_of(event)``, then write the changed."""
+    keys = list({k for e in events if (k := key_of(e.event))})
+    rows: dict[str, dict] = {}
+    for part in _chunks(keys):
+        rows.update(
+            {
+                r[key.name]: dict(r)
+                for r in conn.execute(sa.select(table).where(key.in_(part))).mappings()
+            }
+        )
+    known = set(rows)
+    changed = set()
+    for e in events:
+        k = key_of(e.event)
+        if not k:
+            continue
+        new = apply(rows.get(k), e)
+        if new is not None and new is not rows.get(k):
+            rows[k] = new
+            changed.add(k)
+    for k in changed:
+        if k in known:
+            conn.execute(sa.update(table).where(key == k).values(rows[k]))
+        else:
+            conn.execute(sa.insert(table).values(rows[k]))
 
 
 def _save_positions(conn: sa.Connection, batch: Sequence[Message]) -> None:

@@ -6,6 +6,7 @@ import json
 
 import sqlalchemy as sa
 
+from readside.alert_queries import alert_lines
 from readside.tables import case_risk, case_timeline, cases, intake_counts
 from schemas.categories import BY_CODE
 
@@ -46,7 +47,7 @@ def case_timeline_text(engine: sa.Engine, case_id: str) -> str:
             f"status {case['status']}, {case['record_count']} records, "
             f"people {case['people_involved'] or '?'}, amount {case['amount_involved_yuan'] or '?'} yuan"
         )
-        lines = [head, *risk_lines(conn, case_id)]
+        lines = [head, *risk_lines(conn, case_id), *alert_lines(conn, case_id)]
         for e in events:
             lines.append(
                 f"  #{e['seq']:<3} {e['occurred_at'][:16]}  {e['event_type']:<15} {e['summary']}"

@@ -125,6 +125,59 @@ def _risk_columns(key: str) -> list[sa.Column]:
 risk_assessments = sa.Table("risk_assessments", metadata, *_risk_columns("assessment_id"))
 case_risk = sa.Table("case_risk", metadata, *_risk_columns("case_id"))
 
+# a case's alerts, what happened to them, and every notification (from the alert events)
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("alert_id", sa.String(32), primary_key=True),
+    sa.Column("case_id", sa.String(32), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("level", sa.String(8), nullable=False),
+    sa.Column("township", sa.String(32), nullable=False, index=True),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("units", sa.Text, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("raised_at", sa.String(40), nullable=False),
+    sa.Column("acknowledge_by", sa.String(40)),
+    sa.Column("feedback_by", sa.String(40)),
+    sa.Column("acknowledged_at", sa.String(40)),
+    sa.Column("acknowledged_by", sa.String(64)),
+    sa.Column("first_feedback_at", sa.String(40)),
+    sa.Column("resolved_at", sa.String(40)),
+    sa.Column("resolved_by", sa.String(64)),
+    sa.Column("satisfaction", sa.String(16)),
+    sa.Column("escalation_step", sa.Integer, nullable=False),
+    sa.Column("last_seq", sa.Integer, nullable=False),
+)
+
+alert_timeline = sa.Table(
+    "alert_timeline",
+    metadata,
+    sa.Column("event_id", sa.String(32), primary_key=True),
+    sa.Column("case_id", sa.String(32), nullable=False, index=True),
+    sa.Column("alert_id", sa.String(32)),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("occurred_at", sa.String(40), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("alert_id", sa.String(32), nullable=False, index=True),
+    sa.Column("case_id", sa.String(32), nullable=False),
+    sa.Column("receiver", sa.String(64), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("unit", sa.String(32)),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_reason", sa.Text),
+    sa.Column("requested_at", sa.String(40), nullable=False),
+    sa.Column("delivered_at", sa.String(40)),
+)
+
 READ_MODELS = (
     cases,
     case_timeline,
@@ -134,4 +187,7 @@ READ_MODELS = (
     projection_failures,
     risk_assessments,
     case_risk,
+    alerts,
+    alert_timeline,
+    deliveries,
 )

@@ -46,6 +46,7 @@ ESCALATION_KINDS = {
     "extreme_act": "极端行为",
 }
 CLOSING_STATUSES = frozenset({"resolved", "withdrawn"})
+SATISFACTION = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,13 @@ FIELDS: tuple[Field, ...] = (
         False,
         "Set when follow_up_status is escalated: group_event 群体性事件 (5+ people), skip_level 越级上访 (to city, province or Beijing), extreme_act 极端行为.",
         choices=tuple(ESCALATION_KINDS),
+    ),
+    Field(
+        "satisfaction",
+        "enum",
+        False,
+        "At the closing follow-up visit (回访满意度): satisfied 满意, basically_satisfied 基本满意, unsatisfied 不满意.",
+        choices=tuple(SATISFACTION),
     ),
     Field("remarks", "text", False, "Anything else (备注).", max_len=1000),
 )

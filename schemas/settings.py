@@ -55,6 +55,11 @@ class Settings:
         "EWS_RISK_POLICY",
         "risk policy file (YAML; empty: the packaged domain/risk/policy.yaml)",
     )
+    outbox_db: str = _setting(
+        "sqlite:///var/outbox.db",
+        "EWS_OUTBOX_DB",
+        "the notifier's outbox (SQLAlchemy URL; kept apart from the read models, which replay drops)",
+    )
     routing: str = _setting(
         "",
         "EWS_ROUTING",

@@ -72,6 +72,19 @@ class Topics:
         return self.name("clock")
 
     @property
+    def alert_commands(self) -> str:
+        """Duty officers' commands and the notifier's delivery reports, keyed by case id."""
+        return self.name("alert-commands")
+
+    @property
+    def alert_events(self) -> str:
+        return self.name("alert-events")
+
+    @property
+    def alert_state_changelog(self) -> str:
+        return self.name("alert-state-changelog")
+
+    @property
     def risk_watch_changelog(self) -> str:
         """The scorer's table of watched cases (compacted)."""
         return self.name("risk-watch-changelog")
@@ -103,6 +116,14 @@ class Topics:
             TopicSpec(self.model_events, 1, KEEP_FOREVER, "model promotions and roll-backs"),
             TopicSpec(self.risk_assessments, n, KEEP_FOREVER, "RiskAssessed, keyed by case id"),
             TopicSpec(self.clock, n, KEEP_FOREVER, "clock ticks, one per partition"),
+            TopicSpec(self.alert_commands, n, KEEP_FOREVER, "officers' commands, delivery reports"),
+            TopicSpec(self.alert_events, n, KEEP_FOREVER, "the alerts' events, keyed by case id"),
+            TopicSpec(
+                self.alert_state_changelog,
+                n,
+                {"cleanup.policy": "compact", **big},
+                "the latest state of every case's alert",
+            ),
             TopicSpec(
                 self.risk_watch_changelog,
                 n,

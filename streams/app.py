@@ -50,6 +50,7 @@ import faust
 from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
 
+from domain.alerts.routing import Routing
 from domain.case import CaseState, handle_command
 from domain.intake import Admitted, Posted, admit
 from domain.risk.assess import Assessor
@@ -83,10 +84,11 @@ class Utf8(codecs.Codec):
 codecs.register("utf8", Utf8())
 
 ROLES = {
-    "all": ("intake", "cases", "risk"),
+    "all": ("intake", "cases", "risk", "alerts"),
     "intake": ("intake",),
     "cases": ("cases",),
     "risk": ("risk",),
+    "alerts": ("alerts",),
 }
 
 
@@ -100,6 +102,7 @@ def create_app(
     role: str = "all",
     assessor: Assessor | None = None,
     policy: RiskPolicy | None = None,
+    routing: Routing | None = None,
 ) -> faust.App:
     """The faust app of a worker role: ``all`` runs every stage in one process; ``intake``,
     ``cases`` and ``risk`` run one each, so the stages can use several cores (and scale
@@ -109,6 +112,8 @@ def create_app(
         raise ValueError(f"unknown worker role {role!r}; use one of {', '.join(ROLES)}")
     if "risk" in ROLES[role] and (assessor is None or policy is None):
         raise ValueError("the risk stage needs an assessor and a risk policy")
+    if "alerts" in ROLES[role] and routing is None:
+        raise ValueError("the alert stage needs the alert routing")
     topics = settings.topics
     datadir = Path(settings.faust_dir)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +149,10 @@ def create_app(
         from streams.scorer import add_scorer  # the scorer uses this module's helpers
 
         add_scorer(app, settings, assessor, policy)  # type: ignore[arg-type]
+    if "alerts" in agents:
+        from streams.alerter import add_alerter
+
+        add_alerter(app, settings, routing)  # type: ignore[arg-type]
     return app
 
 

@@ -48,6 +48,7 @@ COLUMN_TITLES = {
     "已采取措施": "measures_taken",
     "跟进状态": "follow_up_status",
     "升级类型": "escalation_kind",
+    "回访满意度": "satisfaction",
     "备注": "remarks",
 }
 

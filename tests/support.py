@@ -7,6 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from domain.alerts.alert import AlertState, handle
+from domain.alerts.routing import default_routing
 from domain.case import CaseState, handle_command
 from domain.intake import Admitted, Posted, admit
 from domain.risk.assess import watch_events
@@ -57,11 +59,12 @@ def posted_records(bootstrap: str, topics: Topics) -> list[Posted]:
 
 def reference_snapshot(posted: list[Posted], workdir: Path, topics: Topics) -> dict:
     """Read models of an uninterrupted run over exactly these records, computed with the same
-    pure intake, case and risk code (no model in service) but without Kafka, crashes or
-    batching."""
+    pure intake, case, risk (no model in service) and alert code, but without Kafka, crashes
+    or batching."""
     states: dict[str, CaseState] = {}
     log: list[Message] = []
     watches: dict = {}
+    alerts: dict = {}
     for p in posted:
         out = admit(p)
         if isinstance(out, Admitted):
@@ -74,6 +77,10 @@ def reference_snapshot(posted: list[Posted], workdir: Path, topics: Topics) -> d
             log.extend(
                 Message(topics.risk_assessments, 0, len(log), a.to_bytes()) for a in assessed
             )
+            for a in assessed:  # the alert writer, with the packaged routing
+                alert = alerts.get(a.case_id) or AlertState(a.case_id)
+                alerts[a.case_id], raised = handle(alert, a, default_routing(), a.assessment_id, "")
+                log.extend(Message(topics.alert_events, 0, len(log), e.to_bytes()) for e in raised)
         else:
             log.append(Message(topics.dead_letters, 0, len(log), out.dead_letter.to_bytes()))
         log.append(Message(topics.intake_receipts, 0, len(log), receipts_to_bytes([out.receipt])))

@@ -39,13 +39,19 @@ def command(
     return AlertCommand(f"cmd-{action}-{unit}-{at}", CASE, action, "张三", unit, at, **kw)
 
 
+def cause(given) -> str:  # noqa: ANN001 - the id an input arrives with
+    return (
+        getattr(given, "assessment_id", None)
+        or getattr(given, "command_id", None)
+        or f"tick:{given.at}"
+    )
+
+
 def run(inputs: list, state: AlertState | None = None) -> tuple[AlertState, list]:
     state = state or AlertState(CASE)
     out = []
-    for i, given in enumerate(inputs):
-        state, envelopes = handle(
-            state, given, ROUTING, f"in-{i}-{getattr(given, 'at', '')}", "2026-03-02T02:00:00+00:00"
-        )
+    for given in inputs:
+        state, envelopes = handle(state, given, ROUTING, cause(given), "2026-03-02T02:00:00+00:00")
         out.extend(e.event for e in envelopes)
     return state, out
 
@@ -86,7 +92,7 @@ def test_the_same_level_is_not_sent_again_before_its_repeat_interval() -> None:
     assert soon == []
     _, later = run([assessed("red", "2026-03-02T14:30:00+08:00", seq=4)], state)  # 4h later
     assert kinds(later) == ["NotificationRequested"] * 3
-    assert all(e.key.endswith(":2") for e in later)
+    assert all(e.key.endswith("-2") for e in later)
 
 
 def test_a_higher_level_upgrades_the_open_alert() -> None:
@@ -123,7 +129,11 @@ def test_an_acknowledged_alert_does_not_escalate_at_the_acknowledgement_deadline
     ("setup", "cmd", "says"),
     [
         ([], command("acknowledge"), "no alert for this case"),
-        ([command("acknowledge")], command("acknowledge"), "already acknowledged"),
+        (
+            [command("acknowledge")],
+            command("acknowledge", at="2026-03-02T10:20:00+08:00"),
+            "already acknowledged",
+        ),
         ([command("resolve")], command("acknowledge"), "already resolved"),
         ([], command("feedback", unit="police", text="已处理"), "not routed to police"),
         ([], command("feedback", text=""), "feedback needs a text"),
@@ -148,11 +158,24 @@ def test_the_desk_acts_on_any_alert_and_a_reassignment_notifies_the_new_unit() -
     assert kinds(out) == ["FeedbackReported"]
 
 
-def test_reprocessing_an_input_gives_the_same_events() -> None:
+def test_reprocessing_an_input_gives_the_same_events_and_a_repeat_none() -> None:
     a = assessed("red", MONDAY_10)
-    _, one = handle(AlertState(CASE), a, ROUTING, "risk:0:5", "t")
+    state, one = handle(AlertState(CASE), a, ROUTING, "risk:0:5", "t")
     _, two = handle(AlertState(CASE), a, ROUTING, "risk:0:5", "t")
     assert [e.event_id for e in one] == [e.event_id for e in two] and one == two
+    assert handle(state, a, ROUTING, "risk:0:5", "t") == (state, [])  # redelivered: nothing
+
+
+def test_a_channel_given_up_on_is_told_to_the_desk() -> None:
+    from schemas.commands import DeliveryReport
+
+    state, _ = run([assessed("red", MONDAY_10)])
+    report = DeliveryReport(
+        "d1", CASE, state.alert_id, "hrss-duty-day", "k", "given_up", 12, "refused", MONDAY_10
+    )
+    _, out = run([report], state)
+    assert kinds(out) == ["NotificationGivenUp", "NotificationRequested"]
+    assert out[1].receiver == "county-desk" and "未能送达hrss-duty-day" in out[1].body
 
 
 def test_personal_numbers_are_masked_in_messages() -> None:

@@ -109,7 +109,8 @@ def test_kill_9_halfway_then_restart_loses_and_duplicates_nothing(
     try:
         post_messages(kafka_bootstrap, topics.records, (p.data for p in batch))
         assert processes.wait_until(lambda: received_so_far(engine) >= len(batch) * 0.4, 300, 0.1)
-        for p in procs[:3]:  # every worker: intake, case writer and scorer, mid-batch
+        workers = len(processes.STAGES)
+        for p in procs[:workers]:  # every worker, mid-batch
             processes.kill_hard(p)
         # restart once the dead members' sessions have expired (EWS_SESSION_TIMEOUT): faust
         # 0.15 can leave a partition unfetched when a worker joins while a dead one is
@@ -117,10 +118,10 @@ def test_kill_9_halfway_then_restart_loses_and_duplicates_nothing(
         for role in processes.STAGES:
             group = f"{topic_prefix}-{role}"
             assert processes.wait_until(lambda g=group: group_members(kafka_bootstrap, g) == 0, 60)
-        procs[:3] = processes.start_workers(settings, tmp_path / "restart1")
+        procs[:workers] = processes.start_workers(settings, tmp_path / "restart1")
         assert processes.wait_until(lambda: received_so_far(engine) >= len(batch) * 0.7, 300, 0.1)
-        processes.kill_hard(procs[3])  # the projector, mid-transaction
-        procs[3] = processes.start_projector(settings, tmp_path / "p2.log")
+        processes.kill_hard(procs[workers])  # the projector, mid-transaction
+        procs[workers] = processes.start_projector(settings, tmp_path / "p2.log")
         wait_settled(kafka_bootstrap, topics, engine, len(batch), procs)
     finally:
         for p in procs:

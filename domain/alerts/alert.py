@@ -15,6 +15,7 @@ reason, never an error.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,6 +67,7 @@ class AlertState:
     rounds: int = 0  # notification rounds so far (raise, repeat, upgrade, escalation)
     escalation_step: int = 0
     feedbacks: int = 0
+    applied: tuple[str, ...] = ()  # the latest inputs applied (ids), so a repeat is ignored
 
     @property
     def active(self) -> bool:
@@ -97,7 +99,7 @@ def decide(state: AlertState, given: Any, routing: Routing) -> list[CaseEvent]:
         case AlertCommand():
             return _on_command(state, given, routing)
         case DeliveryReport():
-            return _on_delivery(state, given)
+            return _on_delivery(state, given, routing)
         case Tick():
             return _on_tick(state, _at(given.at), routing)
     raise TypeError(f"not an alert input: {type(given).__name__}")
@@ -106,6 +108,13 @@ def decide(state: AlertState, given: Any, routing: Routing) -> list[CaseEvent]:
 def _deadlines(level: str, now: dt.datetime, routing: Routing) -> tuple[str, str]:
     rule = routing.levels[level]
     return _iso(now + rule.acknowledge_within), _iso(now + rule.feedback_within)
+
+
+def notification_key(alert_id: str, receiver: str, round_: int) -> str:
+    """The idempotency key of one notification: ASCII (it travels as an HTTP header), the same
+    whenever the same alert round goes to the same receiver."""
+    who = hashlib.sha1(receiver.encode("utf-8")).hexdigest()[:12]
+    return f"{alert_id}-{who}-{round_}"
 
 
 def _notify(
@@ -127,7 +136,7 @@ def _notify(
             url=r.url,
             role=r.role,
             unit=r.unit,
-            key=f"{state.alert_id}:{r.receiver}:{state.rounds + 1}",
+            key=notification_key(state.alert_id or "", r.receiver, state.rounds + 1),
             title=title,
             body=body,
         )
@@ -263,12 +272,28 @@ def _escalation(
     ]
 
 
-def _on_delivery(state: AlertState, r: DeliveryReport) -> list[CaseEvent]:
+def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list[CaseEvent]:
     if r.outcome == "delivered":
         return [NotificationDelivered(r.alert_id, r.receiver, r.key, r.attempt)]
     if r.outcome == "failed":
         return [NotificationFailed(r.alert_id, r.receiver, r.key, r.attempt, r.detail)]
-    return [NotificationGivenUp(r.alert_id, r.receiver, r.key, r.attempt, r.detail)]
+    given_up = NotificationGivenUp(r.alert_id, r.receiver, r.key, r.attempt, r.detail)
+    if r.receiver == routing.desk_receiver:
+        return [given_up]  # the desk itself cannot be reached: the read model shows it
+    zh, url = routing.receivers[routing.desk_receiver]
+    desk = Recipient(routing.desk_receiver, zh, url, "county_desk")
+    note = f"通知未能送达{r.receiver}（已尝试{r.attempt}次），请电话联系"
+    return [
+        given_up,
+        *_notify(
+            state,
+            [desk],
+            state.level or "orange",
+            state.reasons,
+            state.acknowledge_by or r.at,
+            note,
+        ),
+    ]
 
 
 def _on_tick(state: AlertState, now: dt.datetime, routing: Routing) -> list[CaseEvent]:
@@ -317,7 +342,7 @@ def step(state: AlertState, envelope: Envelope) -> AlertState:
                 notified_at=envelope.occurred_at,
                 rounds=state.rounds + 1,
             )
-        case NotificationRequested() if envelope.event.key.endswith(f":{state.rounds + 1}"):
+        case NotificationRequested() if envelope.event.key.endswith(f"-{state.rounds + 1}"):
             return replace(state, rounds=state.rounds + 1, notified_at=envelope.occurred_at)
         case AlertAcknowledged():
             return replace(state, status="acknowledged")
@@ -338,10 +363,16 @@ def step(state: AlertState, envelope: Envelope) -> AlertState:
     return state
 
 
+APPLIED_KEPT = 200  # inputs remembered per case; a redelivered batch is far shorter
+
+
 def handle(
     state: AlertState, given: Any, routing: Routing, causation_id: str, recorded_at: str
 ) -> tuple[AlertState, list[Envelope]]:
-    """decide + step: the events an input causes, in envelopes with deterministic ids."""
+    """decide + step: the events an input causes, in envelopes with deterministic ids.  An
+    input already applied (same ``causation_id``, redelivered after a crash) causes nothing."""
+    if causation_id in state.applied:
+        return state, []
     occurred = {
         RiskAssessed: lambda g: g.as_of,
         AlertCommand: lambda g: g.at,
@@ -361,4 +392,5 @@ def handle(
         )
         state = step(state, envelope)
         out.append(envelope)
-    return state, out
+    applied = (*state.applied, causation_id)[-APPLIED_KEPT:]
+    return replace(state, applied=applied), out

@@ -13,6 +13,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from domain.config import LEVELS, ConfigError, Node, compose
 from schemas.categories import CODES
@@ -21,7 +22,7 @@ from schemas.record import CHINA_TZ
 DEFAULT_ROUTING = Path(__file__).with_name("routing.yaml")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ESCALATION_STEPS = ("unit_head", "leader_in_charge")
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 
 
 class RoutingError(ConfigError):
@@ -79,6 +80,19 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    retry_first: dt.timedelta
+    retry_max: dt.timedelta
+    attempts: int
+
+    def next_wait(self, attempts: int) -> dt.timedelta | None:
+        """How long to wait after ``attempts`` failed tries; None: give up."""
+        if attempts >= self.attempts:
+            return None
+        return min(self.retry_first * 2 ** (attempts - 1), self.retry_max)
+
+
+@dataclass(frozen=True)
 class Recipient:
     """One person or group bot an alert goes to, and why."""
 
@@ -102,6 +116,7 @@ class Routing:
     desk_receiver: str
     leaders: dict[str, str]  # township or "default" -> receiver
     receivers: dict[str, tuple[str, str]]  # name -> (zh, url)
+    delivery: Delivery
 
     def units_for(self, category: str, township: str, level: str) -> tuple[str, ...]:
         route = next((r for r in self.routes if r.matches(category, township, level)), None)
@@ -123,9 +138,8 @@ class Routing:
             if on_duty is not None:
                 out.append(self._recipient(on_duty, "unit_duty", code))
         name = self.township_receiver.format(township=township)
-        out.append(
-            Recipient(name, f"{township}", self.township_url.format(township=township), "township")
-        )
+        url = self.township_url.format(township=quote(township, safe=""))
+        out.append(Recipient(name, township, url, "township"))
         if level in self.desk_levels:
             out.append(self._recipient(self.desk_receiver, "county_desk"))
         return _once(out)
@@ -154,8 +168,8 @@ def _once(recipients: list[Recipient]) -> list[Recipient]:
 def duration(node: Node) -> dt.timedelta:
     m = DURATION.match(str(node.scalar()))
     if not m:
-        raise node.fail("expected a duration such as 30m, 4h or 3d")
-    unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+        raise node.fail("expected a duration such as 10s, 30m, 4h or 3d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
     return dt.timedelta(**{unit: float(m.group(1))})
 
 
@@ -173,6 +187,7 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
             "version",
             "levels",
             "escalation",
+            "delivery",
             "units",
             "routes",
             "township",
@@ -259,6 +274,7 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
                 units=m["units"].words(),
             )
         )
+    delivery = top["delivery"].require(("retry_first", "retry_max", "attempts"))
     town = top["township"].require(("receiver", "url"))
     desk = top["county_desk"].require(("levels", "receiver"))
     leaders = {k: receiver(v) for k, v in top["leaders"].mapping().items()}
@@ -276,6 +292,11 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
         desk_receiver=receiver(desk["receiver"]),
         leaders=leaders,
         receivers=receivers,
+        delivery=Delivery(
+            duration(delivery["retry_first"]),
+            duration(delivery["retry_max"]),
+            int(delivery["attempts"].number(1, 1000, True)),
+        ),
     )
 
 

@@ -1,0 +1,236 @@
+"""The notifier: alert events in, notifications out, delivery reports back to the alerts.
+
+* it reads the alert-events topic from its own position (kept in the outbox database, in the
+  same transaction as the outbox rows it adds), and puts every ``NotificationRequested`` in the
+  outbox once (its key is the primary key);
+* it sends what is due: marks the row ``sending`` (committed), sends once through apprise,
+  reports the outcome to the alert-commands topic (a ``DeliveryReport``, waited for), then
+  records the attempt and the row's new status; a failure is tried again after the routing's
+  back-off, and given up on after its last attempt;
+* a crash between sending and recording leaves the row ``sending``, so it is sent again with
+  the same idempotency key: a duplicate is only ever a send that was in flight at a crash, and
+  the receiver can drop it by the key.  Reports repeat with the same command id, so the alert
+  writer applies each once.
+
+``clock`` is injectable: tests move time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from alerts import outbox as ob
+from alerts.channels import send as send_once
+from domain.alerts.message import mask_personal
+from domain.alerts.routing import Routing
+from schemas.commands import DeliveryReport, commands_to_bytes
+from schemas.events import Envelope, EventNotReadable, NotificationRequested
+from schemas.topics import Topics
+
+log = logging.getLogger("ews.notifier")
+Sender = Callable[[str, str, str, str], tuple[bool, str]]
+
+
+class Notifier:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        bootstrap: str,
+        topics: Topics,
+        routing: Routing,
+        send: Sender = send_once,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine, self.bootstrap, self.topics, self.routing = engine, bootstrap, topics, routing
+        self.send, self.clock = send, clock
+        self.stopped = threading.Event()
+        ob.create(engine)
+
+    # ---- reading the alert events into the outbox -------------------------------------------
+    def _consumer(self) -> tuple[KafkaConsumer, list[TopicPartition]]:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="ews-notifier",
+        )
+        parts = None
+        deadline = time.monotonic() + 30
+        while not parts and time.monotonic() < deadline:
+            parts = consumer.partitions_for_topic(self.topics.alert_events)
+            if not parts:
+                time.sleep(0.2)
+        if not parts:
+            raise RuntimeError(
+                f"topic {self.topics.alert_events} does not exist (run `ews topics` first)"
+            )
+        tps = [TopicPartition(self.topics.alert_events, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        with self.engine.connect() as conn:
+            stored = {
+                (r.topic, r.partition): r.next_offset for r in conn.execute(sa.select(ob.positions))
+            }
+        for tp in tps:
+            if (tp.topic, tp.partition) in stored:
+                consumer.seek(tp, stored[(tp.topic, tp.partition)])
+            else:
+                consumer.seek_to_beginning(tp)
+        return consumer, tps
+
+    def take(self, messages: list) -> int:
+        """Put the notifications these alert-event messages ask for in the outbox, and the
+        position after them, in one transaction; returns how many were new."""
+        rows = []
+        for m in messages:
+            try:
+                envelope = Envelope.from_bytes(m.value)
+                e = envelope.event
+            except (EventNotReadable, ValueError, KeyError) as exc:
+                log.error("unreadable alert event at %s:%s: %s", m.partition, m.offset, exc)
+                continue
+            if isinstance(e, NotificationRequested):
+                rows.append(
+                    {
+                        "key": e.key,
+                        "alert_id": e.alert_id,
+                        "case_id": envelope.case_id,
+                        "receiver": e.receiver,
+                        "url": e.url,
+                        "title": e.title,
+                        "body": e.body,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": self.clock(),
+                        "last_reason": None,
+                    }
+                )
+        with self.engine.begin() as conn:
+            known = set()
+            if rows:
+                keys = [r["key"] for r in rows]
+                known = set(
+                    conn.execute(
+                        sa.select(ob.outbox.c.key).where(ob.outbox.c.key.in_(keys))
+                    ).scalars()
+                )
+            new = [r for r in {r["key"]: r for r in rows}.values() if r["key"] not in known]
+            if new:
+                conn.execute(sa.insert(ob.outbox), new)
+            self._save_positions(conn, messages)
+        return len(new)
+
+    def _save_positions(self, conn: sa.Connection, messages: list) -> None:
+        nexts: dict[tuple[str, int], int] = {}
+        for m in messages:
+            nexts[(m.topic, m.partition)] = max(nexts.get((m.topic, m.partition), 0), m.offset + 1)
+        for (topic, partition), offset in nexts.items():
+            where = (ob.positions.c.topic == topic) & (ob.positions.c.partition == partition)
+            if (
+                conn.execute(
+                    sa.update(ob.positions).where(where).values(next_offset=offset)
+                ).rowcount
+                == 0
+            ):
+                conn.execute(
+                    sa.insert(ob.positions).values(
+                        topic=topic, partition=partition, next_offset=offset
+                    )
+                )
+
+    # ---- sending what is due ------------------------------------------------------------------
+    def send_due(self, producer: KafkaProducer, limit: int = 100) -> int:
+        """Send every notification that is due now; returns how many were tried."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            due = (
+                conn.execute(
+                    sa.select(ob.outbox)
+                    .where(
+                        ob.outbox.c.status.in_(("pending", "sending")),
+                        ob.outbox.c.next_attempt_at <= now,
+                    )
+                    .order_by(ob.outbox.c.next_attempt_at, ob.outbox.c.key)
+                    .limit(limit)
+                )
+                .mappings()
+                .all()
+            )
+        for row in due:
+            self._send_one(producer, dict(row))
+        return len(due)
+
+    def _send_one(self, producer: KafkaProducer, row: dict) -> None:
+        key, attempt = row["key"], row["attempts"] + 1
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(ob.outbox).where(ob.outbox.c.key == key).values(status="sending")
+            )
+        delivered, detail = self.send(row["url"], row["title"], row["body"], key)
+        now = self.clock()
+        if delivered:
+            status, outcome, next_at = "delivered", "delivered", now
+        else:
+            wait = self.routing.delivery.next_wait(attempt)
+            if wait is None:
+                status, outcome, next_at = "given_up", "given_up", now
+            else:
+                status, outcome, next_at = "pending", "failed", now + wait.total_seconds()
+        report = DeliveryReport(
+            command_id=f"delivery:{key}:{attempt}",
+            case_id=row["case_id"],
+            alert_id=row["alert_id"],
+            receiver=row["receiver"],
+            key=key,
+            outcome=outcome,
+            attempt=attempt,
+            detail=mask_personal(detail),
+            at=dt.datetime.fromtimestamp(now, tz=dt.UTC).isoformat(timespec="seconds"),
+        )
+        body = commands_to_bytes([report])
+        producer.send(self.topics.alert_commands, key=row["case_id"].encode(), value=body).get(
+            timeout=30
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(ob.outbox)
+                .where(ob.outbox.c.key == key)
+                .values(
+                    status=status, attempts=attempt, next_attempt_at=next_at, last_reason=detail
+                )
+            )
+            conn.execute(
+                sa.insert(ob.attempts).values(
+                    key=key, attempt=attempt, at=now, outcome=outcome, detail=detail[:500]
+                )
+            )
+        if not delivered:
+            log.warning(
+                "%s to %s, attempt %d: %s", outcome, row["receiver"], attempt, mask_personal(detail)
+            )
+
+    def run(self, idle: float = 0.2) -> None:
+        """Follow the alert events and send, until stopped."""
+        consumer, _ = self._consumer()
+        producer = KafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", client_id="ews-notifier"
+        )
+        try:
+            while not self.stopped.is_set():
+                polled = consumer.poll(timeout_ms=int(idle * 1000), max_records=500)
+                messages = [m for batch in polled.values() for m in batch]
+                if messages:
+                    self.take(messages)
+                self.send_due(producer)
+        finally:
+            consumer.close()
+            producer.close()
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -1,0 +1,161 @@
+"""What duty officers and the county read about alerts: a unit's queue, an alert's timeline,
+deliveries, and the KPIs the county reports (签收时间, 按时反馈率, 按期办结率, 超期, 回访满意率)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+from typing import Any
+
+import sqlalchemy as sa
+
+from readside.tables import alert_timeline, alerts, case_timeline, cases, deliveries
+from schemas.events import RecordAppended
+from schemas.record import SATISFACTION
+
+RANK = sa.case({"red": 0, "orange": 1, "yellow": 2, "blue": 3}, value=alerts.c.level)
+LEVEL_ZH = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
+
+
+def queue(engine: sa.Engine, unit: str | None = None, township: str | None = None) -> list[dict]:
+    """Open alerts, most urgent first (level, then age); a unit sees those routed to it."""
+    query = (
+        sa.select(alerts, cases.c.ref_no)
+        .join(cases, cases.c.case_id == alerts.c.case_id, isouter=True)
+        .where(alerts.c.status.in_(("open", "acknowledged")))
+        .order_by(RANK, alerts.c.raised_at)
+    )
+    if township:
+        query = query.where(alerts.c.township == township)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    if unit and unit != "county_desk":
+        rows = [r for r in rows if unit in json.loads(r["units"])]
+    return rows
+
+
+def queue_text(engine: sa.Engine, unit: str | None = None, township: str | None = None) -> str:
+    rows = queue(engine, unit, township)
+    lines = [f"open alerts{' for ' + unit if unit else ''}: {len(rows)}"]
+    for r in rows:
+        reasons = json.loads(r["reasons"])
+        lines.append(
+            f"{r['level']:<7}{LEVEL_ZH[r['level']]} {r['status']:<13}{r['township']} {r['ref_no'] or r['case_id']}"
+            f"  raised {r['raised_at'][:16]}, acknowledge by {(r['acknowledge_by'] or '')[:16]}"
+            f"  units {','.join(json.loads(r['units']))}  {'; '.join(reasons[:1])}"
+        )
+    return "\n".join(lines)
+
+
+def alert_lines(conn: sa.Connection, case_id: str) -> list[str]:
+    """The case's alert events, for ``ews case``."""
+    rows = conn.execute(
+        sa.select(alert_timeline)
+        .where(alert_timeline.c.case_id == case_id)
+        .order_by(alert_timeline.c.seq)
+    ).mappings()
+    return [f"  alert #{r['seq']:<3} {r['occurred_at'][:16]}  {r['summary']}" for r in rows]
+
+
+def delivery_counts(engine: sa.Engine) -> dict[tuple[str, str], int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(deliveries.c.receiver, deliveries.c.status, sa.func.count()).group_by(
+                deliveries.c.receiver, deliveries.c.status
+            )
+        ).all()
+    return {(r, s): n for r, s, n in rows}
+
+
+def _minutes(start: str, end: str) -> float:
+    return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds() / 60
+
+
+def kpis(engine: sa.Engine, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The figures the county is judged on, from the read models."""
+    now = now or dt.datetime.now(dt.UTC)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(alerts)).mappings()]
+        closed = conn.execute(
+            sa.select(cases.c.petition_received_on, cases.c.closed_at).where(
+                cases.c.status == "closed",
+                cases.c.is_petition.is_(True),
+                cases.c.petition_received_on.is_not(None),
+            )
+        ).all()
+        payloads = (
+            conn.execute(
+                sa.select(case_timeline.c.payload).where(
+                    case_timeline.c.event_type == RecordAppended.type_name(),
+                    case_timeline.c.payload.like('%"satisfaction"%'),
+                )
+            )
+            .scalars()
+            .all()
+        )
+    ack: dict[str, list[float]] = {}
+    for r in rows:
+        if r["acknowledged_at"]:
+            ack.setdefault(r["level"], []).append(_minutes(r["raised_at"], r["acknowledged_at"]))
+    due = [
+        r
+        for r in rows
+        if r["feedback_by"]
+        and (r["first_feedback_at"] or dt.datetime.fromisoformat(r["feedback_by"]) <= now)
+    ]
+    on_time = [
+        r for r in due if r["first_feedback_at"] and r["first_feedback_at"] <= r["feedback_by"]
+    ]
+    in_limit = [
+        c
+        for c in closed
+        if dt.date.fromisoformat(c.closed_at[:10])
+        <= dt.date.fromisoformat(c.petition_received_on) + dt.timedelta(days=60)
+    ]
+    overdue: dict[str, int] = {}
+    for r in rows:
+        late = (
+            r["status"] == "open"
+            and r["acknowledge_by"]
+            and dt.datetime.fromisoformat(r["acknowledge_by"]) <= now
+        )
+        if late:
+            for unit in json.loads(r["units"]) or ["(none)"]:
+                overdue[unit] = overdue.get(unit, 0) + 1
+    said = [json.loads(p)["record"].get("satisfaction") for p in payloads]
+    said += [r["satisfaction"] for r in rows if r["satisfaction"]]
+    said = [s for s in said if s in SATISFACTION]
+    happy = [s for s in said if s != "unsatisfied"]
+    return {
+        "alerts": len(rows),
+        "acknowledge_minutes_median": {lv: round(statistics.median(v), 1) for lv, v in ack.items()},
+        "feedback_on_time": (len(on_time), len(due)),
+        "resolved_within_limit": (len(in_limit), len(closed)),
+        "overdue_per_unit": overdue,
+        "satisfaction": (len(happy), len(said)),
+    }
+
+
+def kpi_text(engine: sa.Engine, now: dt.datetime | None = None) -> str:
+    k = kpis(engine, now)
+
+    def share(pair: tuple[int, int]) -> str:
+        a, b = pair
+        return f"{a}/{b} = {a / b:.0%}" if b else "no cases yet"
+
+    ack = (
+        ", ".join(f"{lv} {m} min" for lv, m in sorted(k["acknowledge_minutes_median"].items()))
+        or "none acknowledged yet"
+    )
+    overdue = ", ".join(f"{u} {n}" for u, n in sorted(k["overdue_per_unit"].items())) or "none"
+    return "\n".join(
+        [
+            f"alerts raised: {k['alerts']}",
+            f"acknowledgement time, median (签收用时): {ack}",
+            f"feedback on time (按时反馈率): {share(k['feedback_on_time'])}",
+            f"petitions resolved within the 60-day limit (按期办结率, target 100%): {share(k['resolved_within_limit'])}",
+            f"alerts past their acknowledgement deadline, per unit (超期未签收): {overdue}",
+            f"satisfied at the closing follow-up visit (回访满意率, target 95%): {share(k['satisfaction'])}",
+        ]
+    )

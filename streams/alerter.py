@@ -1,0 +1,142 @@
+"""The alert writer: risk assessments, duty officers' commands, delivery reports and clock
+ticks in; the alerts' events out (``domain.alerts.alert``).
+
+Three agents of one faust app share a table of alert states (changelogged), keyed by case id
+like every input, so one writer decides for a case.  Every input is applied with
+``handle(state, input, routing, causation_id)``: events get deterministic ids and an input
+already applied (redelivered after a crash) causes nothing.  As elsewhere: unreadable input is
+dead-lettered, anything else stops the process before faust can acknowledge the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+import faust
+
+from domain.alerts.alert import AlertState, Tick, handle
+from domain.alerts.routing import Routing
+from schemas.commands import commands_from_bytes
+from schemas.receipts import DeadLetter
+from schemas.risk import ClockTicked, RiskAssessed
+from schemas.settings import Settings
+from schemas.topics import Topics
+from streams.app import _or_die, _send, partition_for
+
+log = logging.getLogger("ews.alerter")
+
+
+def add_alerter(app: faust.App, settings: Settings, routing: Routing) -> None:
+    """Add the alert writer's agents and table to ``app``."""
+    topics = settings.topics
+    n = topics.partitions
+    changelog = app.topic(
+        topics.alert_state_changelog,
+        partitions=n,
+        compacting=True,
+        deleting=False,
+        key_serializer="utf8",
+        value_serializer="json",
+    )
+    table = app.Table(
+        "alert-state", default=None, partitions=n, use_partitioner=True, changelog_topic=changelog
+    )
+    table.key_serializer = "utf8"
+    table.value_serializer = "json"
+    turn = asyncio.Lock()
+    writer = _AlertWriter(app, topics, table, routing)
+
+    def agent(name: str, topic: str, read: Any) -> None:
+        async def run(stream: faust.StreamT) -> None:
+            async for batch in stream.take_events(500, within=settings.batch_within):
+                async with turn, _or_die(f"alert writer ({name})"):
+                    await writer.apply([e.message for e in batch], read)
+
+        app.agent(app.topic(topic, internal=False), concurrency=1, name=name)(run)
+
+    agent("alert_risk", topics.risk_assessments, _read_assessment)
+    agent("alert_commands", topics.alert_commands, _read_commands)
+    agent("alert_clock", topics.clock, None)
+
+
+def _read_assessment(m: Any) -> list[tuple[str, str, Any]]:
+    a = RiskAssessed.from_bytes(m.value)
+    return [(a.case_id, a.assessment_id, a)]
+
+
+def _read_commands(m: Any) -> list[tuple[str, str, Any]]:
+    return [(c.case_id, c.command_id, c) for c in commands_from_bytes(m.value)]
+
+
+class _AlertWriter:
+    def __init__(self, app: faust.App, topics: Topics, table: Any, routing: Routing) -> None:
+        self.app, self.topics, self.table, self.routing = app, topics, table, routing
+
+    def _state(self, case_id: str) -> AlertState:
+        stored = self.table.get(case_id)
+        return AlertState.from_dict(stored) if stored else AlertState(case_id)
+
+    async def apply(self, messages: list[Any], read: Any) -> None:
+        inputs: list[tuple[str, str, Any]] = []
+        sent = []
+        for m in messages:
+            try:
+                inputs.extend(read(m) if read else self._tick(m))
+            except Exception as exc:  # not an input this code can read: keep it, go on
+                sent.append(await self._dead(m, "unreadable_alert_input", exc))
+        states: dict[str, AlertState] = {}
+        recorded = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        for case_id, cause, given in inputs:
+            state = states.get(case_id) or self._state(case_id)
+            states[case_id], events = handle(state, given, self.routing, cause, recorded)
+            for e in events:
+                part = partition_for(case_id, self.topics.partitions)
+                sent.append(
+                    await _send(
+                        self.app, self.topics.alert_events, case_id.encode(), e.to_bytes(), part
+                    )
+                )
+        await asyncio.gather(*sent)  # the events are in the log before the states change
+        saved = []
+        for case_id, state in states.items():
+            body = json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+            part = partition_for(case_id, self.topics.partitions)
+            saved.append(
+                await _send(
+                    self.app, self.topics.alert_state_changelog, case_id.encode(), body, part
+                )
+            )
+        await asyncio.gather(*saved)
+        for case_id, state in states.items():
+            self.table.data[case_id] = state.to_dict()
+
+    def _tick(self, m: Any) -> list[tuple[str, str, Any]]:
+        """A tick: every active alert of the tick's partition is checked against its deadlines."""
+        at = ClockTicked.from_bytes(m.value).at
+        n = self.topics.partitions
+        return [
+            (case_id, f"tick:{at}", Tick(at))
+            for case_id, stored in sorted(self.table.data.items())
+            if stored is not None
+            and partition_for(case_id, n) == m.partition
+            and stored.get("status") in ("open", "acknowledged")
+        ]
+
+    async def _dead(self, m: Any, code: str, exc: Exception) -> Any:
+        log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, exc)
+        dead = DeadLetter(
+            dead_letter_id=f"{m.topic.split('.', 1)[-1]}:{m.partition}:{m.offset}",
+            source_topic=m.topic,
+            source_partition=m.partition,
+            source_offset=m.offset,
+            reason_code=code,
+            reason=f"{type(exc).__name__}: {exc}"[:300],
+            original_b64=base64.b64encode(m.value or b"").decode("ascii"),
+            received_at=dt.datetime.fromtimestamp(m.timestamp, tz=dt.UTC).isoformat(),
+        )
+        return await _send(self.app, self.topics.dead_letters, m.key, dead.to_bytes(), m.partition)
