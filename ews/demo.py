@@ -20,6 +20,7 @@ from deploy.kafka_local import LocalBroker
 from ews import processes
 from ews.demo_batch import demo_batch, expected_counts
 from ews.lag import NotSettled, wait_settled
+from ews.receivers import MailReceiver, WebhookReceiver, routing_for
 from readside.db import make_engine, migrate
 from readside.projector import Projector
 from readside.queries import case_timeline_text, intake_rows, intake_table
@@ -66,7 +67,17 @@ def run_demo(
     migrate(engine)
     settings = settings.replace(model_dir=str(VAR / f"{run}-models"))
     _promote_a_model(settings)
+    webhook, mail = WebhookReceiver().start(), MailReceiver().start()
+    routing = routing_for(webhook, mail, VAR / f"{run}-routing.yaml")
+    settings = settings.replace(
+        routing=str(routing), outbox_db=f"sqlite:///{VAR / f'{run}-outbox.db'}"
+    )
+    print(
+        f"-- a webhook receiver on 127.0.0.1:{webhook.port} and an SMTP server on "
+        f"127.0.0.1:{mail.port} stand in for the units' group bots and the duty desk's mailbox"
+    )
     workers = processes.start_workers(settings, logs)
+    workers.append(processes.start(["notify"], settings, logs / f"{run}-notifier.log"))
     projector = processes.start_projector(settings, logs / f"{run}-projector.log")
     pids = ", ".join(str(w.pid) for w in workers)
     print(
@@ -94,9 +105,12 @@ def run_demo(
             f"-- {'all records processed' if ok else 'NOT all records processed'} in {elapsed:.1f}s ({posted / elapsed:.0f} records/s from post to read model)"
         )
         code = _report(engine, batch)
+        acked = _acknowledge_one(settings, engine)
         end = _tick_to_the_end(settings, batch)
         ok = _wait(settings, engine, posted, [*workers, projector]) and ok
         _report_risk(engine, end)
+        _wait_delivered(engine)
+        _report_alerts(engine, webhook, mail, acked, end)
         print("-- replaying the log into a fresh database ...", flush=True)
         replay_engine = make_engine(f"sqlite:///{VAR / (run + '-replay.db')}")
         migrate(replay_engine)
@@ -111,6 +125,8 @@ def run_demo(
         else:
             for proc in [*workers, projector]:
                 processes.stop(proc)
+            webhook.stop()
+            mail.stop()
             broker.stop()
             print("-- stopped workers, projector and broker")
     print(f"read models: {db_url}   (try: EWS_DB_URL={db_url} .venv/bin/ews counts)")
@@ -162,6 +178,103 @@ def _tick_to_the_end(settings: Settings, batch: list) -> dt.datetime:
     publish_ticks(settings.bootstrap, settings.topics, ticks)
     print(f"\n-- clock ticked to {ticks[-1].isoformat()}: open cases re-assessed as of then")
     return ticks[-1]
+
+
+def _acknowledge_one(settings: Settings, engine: sa.Engine) -> str | None:
+    """A duty officer of the first open alert's unit acknowledges it and reports back, as
+    `ews alert ack` and `ews alert feedback` would; the other open alerts are left alone."""
+    import json
+
+    from readside.alert_queries import queue
+    from schemas.commands import AlertCommand, commands_to_bytes
+    from streams.log import append
+
+    open_alerts = queue(engine)
+    if not open_alerts:
+        return None
+    first = open_alerts[0]
+    unit = (json.loads(first["units"]) or ["county_desk"])[0]
+    at = (dt.datetime.fromisoformat(first["raised_at"]) + dt.timedelta(minutes=12)).isoformat()
+    commands = [
+        AlertCommand(
+            f"demo:ack:{first['alert_id']}", first["case_id"], "acknowledge", "值班员王敏", unit, at
+        ),
+        AlertCommand(
+            f"demo:feedback:{first['alert_id']}",
+            first["case_id"],
+            "feedback",
+            "值班员王敏",
+            unit,
+            at,
+            text="已电话联系当事人，约定明日上午到现场协调。",
+            measures="电话联系，约定现场协调",
+        ),
+    ]
+    append(
+        settings.bootstrap,
+        settings.topics.alert_commands,
+        first["case_id"].encode(),
+        commands_to_bytes(commands),
+    )
+    print(
+        f"\n-- 值班员王敏 ({unit}) acknowledged the alert of {first['township']} {first['ref_no']} and reported back"
+    )
+    return first["case_id"]
+
+
+def _wait_delivered(engine: sa.Engine, timeout: float = 120.0) -> None:
+    """Until the notifier has delivered (or given up on) every notification."""
+    from readside.tables import deliveries
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            pending = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(deliveries)
+                .where(deliveries.c.status.in_(("requested", "retrying")))
+            ).scalar_one()
+        if pending == 0:
+            return
+        time.sleep(0.5)
+    print(f"   ({pending} notifications still on their way)")
+
+
+def _report_alerts(engine: sa.Engine, webhook, mail, acked: str | None, as_of: dt.datetime) -> None:  # noqa: ANN001
+    from readside.alert_queries import alert_lines, delivery_counts, kpi_text
+    from readside.tables import alerts
+
+    with engine.connect() as conn:
+        by_status = dict(
+            conn.execute(
+                sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
+            ).all()
+        )
+        escalated = conn.execute(
+            sa.select(alerts.c.case_id)
+            .where(alerts.c.escalation_step > 0, alerts.c.case_id != (acked or ""))
+            .order_by(alerts.c.raised_at.desc())
+            .limit(1)
+        ).scalar()
+    counts = delivery_counts(engine)
+    delivered = sum(n for (_, status), n in counts.items() if status == "delivered")
+    print("\n== alerts")
+    print("   " + ", ".join(f"{status} {n}" for status, n in sorted(by_status.items())))
+    keys = {r.key for r in webhook.items()}
+    print(
+        f"   notifications delivered: {delivered} ({len(webhook.items())} webhook posts with "
+        f"{len(keys)} distinct keys, {len(mail.received)} e-mails to the duty desk)"
+    )
+    with engine.connect() as conn:
+        for title, case_id in (("acknowledged", acked), ("left to escalate", escalated)):
+            if case_id:
+                print(f"   -- an alert {title} ({case_id}):")
+                for line in alert_lines(conn, case_id):
+                    if "已送达" not in line:  # deliveries are counted above
+                        print("   " + line)
+    print(f"\n== KPIs as of {as_of:%Y-%m-%d %H:%M} (ews alerts --kpi)")
+    for line in kpi_text(engine, as_of).splitlines():
+        print("   " + line)
 
 
 def _report_risk(engine: sa.Engine, as_of: dt.datetime) -> None:

@@ -72,6 +72,15 @@ def _minutes(start: str, end: str) -> float:
     return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds() / 60
 
 
+def _feedback_due(r: dict, now: dt.datetime) -> bool:
+    """Feedback was owed: given, or its deadline passed while the alert was still open."""
+    if r["first_feedback_at"]:
+        return True
+    if not r["feedback_by"] or dt.datetime.fromisoformat(r["feedback_by"]) > now:
+        return False
+    return not (r["resolved_at"] and r["resolved_at"] <= r["feedback_by"])
+
+
 def kpis(engine: sa.Engine, now: dt.datetime | None = None) -> dict[str, Any]:
     """The figures the county is judged on, from the read models."""
     now = now or dt.datetime.now(dt.UTC)
@@ -98,12 +107,7 @@ def kpis(engine: sa.Engine, now: dt.datetime | None = None) -> dict[str, Any]:
     for r in rows:
         if r["acknowledged_at"]:
             ack.setdefault(r["level"], []).append(_minutes(r["raised_at"], r["acknowledged_at"]))
-    due = [
-        r
-        for r in rows
-        if r["feedback_by"]
-        and (r["first_feedback_at"] or dt.datetime.fromisoformat(r["feedback_by"]) <= now)
-    ]
+    due = [r for r in rows if _feedback_due(r, now)]
     on_time = [
         r for r in due if r["first_feedback_at"] and r["first_feedback_at"] <= r["feedback_by"]
     ]
@@ -115,11 +119,8 @@ def kpis(engine: sa.Engine, now: dt.datetime | None = None) -> dict[str, Any]:
     ]
     overdue: dict[str, int] = {}
     for r in rows:
-        late = (
-            r["status"] == "open"
-            and r["acknowledge_by"]
-            and dt.datetime.fromisoformat(r["acknowledge_by"]) <= now
-        )
+        past = r["acknowledge_by"] and dt.datetime.fromisoformat(r["acknowledge_by"]) <= now
+        late = r["status"] == "open" and (past or r["escalation_step"] > 0)
         if late:
             for unit in json.loads(r["units"]) or ["(none)"]:
                 overdue[unit] = overdue.get(unit, 0) + 1
@@ -155,7 +156,7 @@ def kpi_text(engine: sa.Engine, now: dt.datetime | None = None) -> str:
             f"acknowledgement time, median (签收用时): {ack}",
             f"feedback on time (按时反馈率): {share(k['feedback_on_time'])}",
             f"petitions resolved within the 60-day limit (按期办结率, target 100%): {share(k['resolved_within_limit'])}",
-            f"alerts past their acknowledgement deadline, per unit (超期未签收): {overdue}",
+            f"open alerts past their acknowledgement deadline or escalated, per unit (超期未签收): {overdue}",
             f"satisfied at the closing follow-up visit (回访满意率, target 95%): {share(k['satisfaction'])}",
         ]
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 RISK_NAMESPACE = uuid.UUID("3b0f7a52-1c9e-4d8e-9a51-6d2c8e4f7b10")
 LEVELS = ("red", "orange", "yellow", "blue")
-TRIGGERS = ("case_changed", "time_passed")
+TRIGGERS = ("case_changed", "time_passed", "case_closed")
 
 
 def assessment_id(case_id: str, case_seq: int, as_of: str) -> str:
@@ -32,7 +32,7 @@ class RiskAssessed:
     case_id: str
     case_seq: int  # the case's last event when assessed
     as_of: str  # ISO 8601, China time
-    trigger: str  # case_changed | time_passed
+    trigger: str  # case_changed | time_passed | case_closed (the last word on a closed case)
     probability: float
     level: str  # red | orange | yellow | blue
     township: str

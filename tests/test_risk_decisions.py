@@ -135,3 +135,50 @@ def test_ticks_follow_the_schedule_and_none_is_repeated() -> None:
     later = ticks_between(last, dt.datetime(2026, 3, 3, 9, 0, tzinfo=CN), schedule)
     assert later == [dt.datetime(2026, 3, d, 8, 0, tzinfo=CN) for d in (2, 3)]
     assert ticks_between(later[-1], dt.datetime(2026, 3, 3, 20, 0, tzinfo=CN), schedule) == []
+
+
+def test_a_closed_case_gets_a_last_word_that_resolves_its_alert() -> None:
+    from domain.alerts.alert import AlertState, handle
+    from domain.alerts.routing import default_routing
+
+    resolved = case_events(
+        "ZZ-1",
+        [
+            {
+                "category": "拖欠农民工工资",
+                "found_at": "2026-01-10T09:00:00+08:00",
+                "description": "60名农民工讨薪，扬言要去北京上访，还要堵路。",
+                "people_involved": 60,
+            },
+            {
+                "category": "拖欠农民工工资",
+                "found_at": "2026-01-12T09:00:00+08:00",
+                "record_kind": "follow_up",
+                "follow_up_status": "resolved",
+                "description": "工资已结清，息诉罢访。",
+            },
+        ],
+    )
+    _, out = watch_events({}, resolved, rules_alone, POLICY)
+    assert [(e.trigger, e.level) for e in out] == [
+        ("case_changed", "orange"),
+        ("case_closed", "blue"),
+    ]
+    alert, said = AlertState(out[0].case_id), []
+    for a in out:
+        alert, events = handle(alert, a, default_routing(), a.assessment_id, "")
+        said.extend(type(e.event).__name__ for e in events)
+    assert said[0] == "AlertRaised" and said[-1] == "AlertResolved" and alert.status == "resolved"
+    # a case closed by its first record was never assessed open: nothing to say
+    at_once = case_events(
+        "ZZ-9",
+        [
+            {
+                "category": "邻里纠纷",
+                "found_at": "2026-01-10T09:00:00+08:00",
+                "follow_up_status": "resolved",
+                "description": "当场调解，已化解。",
+            }
+        ],
+    )
+    assert watch_events({}, at_once, rules_alone, POLICY)[1] == []

@@ -43,6 +43,7 @@ from schemas.risk import RiskAssessed
 
 RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 DESK = "county_desk"  # the county duty desk may act on every alert
+CASE_CLOSED = "结案（记录已化解或撤回）"  # who resolves an alert whose case was closed
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,10 @@ def _notify(
 
 
 def _on_assessment(state: AlertState, a: RiskAssessed, routing: Routing) -> list[CaseEvent]:
+    if a.trigger == "case_closed":  # the case was resolved or withdrawn: so is its alert
+        return (
+            [AlertResolved(state.alert_id or "", CASE_CLOSED, "case", None)] if state.active else []
+        )
     rule = routing.levels[a.level]
     if not rule.alert:
         return []  # blue and yellow: no alert (the township sees them in its own list)

@@ -19,7 +19,7 @@ from domain.case import CaseState, step
 from domain.risk.features import is_open_as_of, timestamp
 from domain.risk.policy import Reassess, RiskPolicy
 from domain.risk.rules import RANK, RuleHit
-from schemas.events import Envelope, RecordAppended
+from schemas.events import CaseClosed, Envelope, RecordAppended
 from schemas.record import CHINA_TZ
 from schemas.risk import RiskAssessed, assessment_id
 
@@ -136,14 +136,15 @@ def reasons(found: Assessment) -> tuple[tuple[RuleHit, ...], tuple[Factor, ...]]
 
 
 def decide(
-    watch: Watch, found: Assessment, trigger: str, policy: RiskPolicy
+    watch: Watch, found: Assessment, trigger: str, policy: RiskPolicy, force: bool = False
 ) -> tuple[Watch, RiskAssessed | None]:
     """The watch after an assessment, and the event to emit if a duty officer would notice:
     a new level, a probability moved by more than the policy's band, or other rules firing."""
     codes = tuple(sorted(h.code for h in found.rules))
     seen = replace(watch, assessed_as_of=max(filter(None, (watch.assessed_as_of, found.as_of))))
     unchanged = (
-        watch.level == found.level
+        not force
+        and watch.level == found.level
         and watch.probability is not None
         and abs(watch.probability - found.probability) <= policy.reassess.unchanged_band
         and watch.rule_codes == codes
@@ -176,6 +177,11 @@ def case_moment(state: CaseState) -> dt.datetime:
         return dt.datetime.fromtimestamp(0, tz=CHINA_TZ)
     latest = max(max(timestamp(r.recorded_at), timestamp(r.found_at)) for r in state.records)
     return dt.datetime.fromtimestamp(latest, tz=CHINA_TZ)
+
+
+def closing(state: CaseState) -> Assessment:
+    """The last assessment of a closed case: no risk left (an open alert is resolved by it)."""
+    return Assessment(state.case_id, case_moment(state).isoformat(), 0.0, "blue", None)
 
 
 def ticks_between(
@@ -222,13 +228,22 @@ def watch_events(
         fresh = after.case.seq > before.case.seq
         if fresh and isinstance(envelope.event, RecordAppended) and _open(after.case):
             due.append(after.case)
-    found = assess(due, [case_moment(state) for state in due])
+        elif fresh and isinstance(envelope.event, CaseClosed):
+            due.append(after.case)  # said in log order with the others: see closing()
+    open_ones = [state for state in due if state.status != "closed"]
+    assessed = iter(assess(open_ones, [case_moment(state) for state in open_ones]))
+    found = [closing(state) if state.status == "closed" else next(assessed) for state in due]
     said = {cid: replace(w, case=CaseState(cid)) for cid, w in changed.items()}
     emitted = []
     for state, assessment in zip(due, found, strict=True):
-        judged, event = decide(
-            replace(said[state.case_id], case=state), assessment, "case_changed", policy
-        )
+        trigger = "case_closed" if state.status == "closed" else "case_changed"
+        if trigger == "case_closed" and said[state.case_id].level in (None, "closed"):
+            continue  # never assessed (or already closed): nothing to take back
+        watch = replace(said[state.case_id], case=state)
+        closed = trigger == "case_closed"  # always said: an open alert must hear of it
+        judged, event = decide(watch, assessment, trigger, policy, force=closed)
+        if trigger == "case_closed":
+            judged = replace(judged, level="closed")  # reopened later: said afresh
         said[state.case_id] = judged
         if event is not None:
             emitted.append(event)

@@ -1,0 +1,59 @@
+"""Alert read models and KPIs from alert events, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from domain.alerts.alert import AlertState, Tick, handle
+from domain.alerts.routing import default_routing
+from readside.alert_queries import kpis, queue
+from readside.db import make_engine, migrate
+from readside.projector import Message, apply_batch
+from schemas.commands import AlertCommand, DeliveryReport
+from schemas.topics import Topics
+from tests.test_alert_lifecycle import MONDAY_10, assessed
+
+TOPICS = Topics()
+
+
+def test_alerts_deliveries_and_kpis(db_url: str) -> None:
+    routing = default_routing()
+    state, log = AlertState("Cwages0001"), []
+    inputs = [
+        (assessed("red", MONDAY_10), "a1"),
+        (
+            AlertCommand(
+                "c1", "Cwages0001", "acknowledge", "张三", "hrss", "2026-03-02T10:12:00+08:00"
+            ),
+            "c1",
+        ),
+    ]
+    for given, cause in inputs:
+        state, envelopes = handle(state, given, routing, cause, "2026-03-02T02:00:00+00:00")
+        log.extend(envelopes)
+    key = next(e.event.key for e in log if type(e.event).__name__ == "NotificationRequested")
+    report = DeliveryReport(
+        "d1", "Cwages0001", state.alert_id, "hrss-duty-day", key, "delivered", 2, "ok", MONDAY_10
+    )
+    state, envelopes = handle(state, report, routing, "d1", "2026-03-02T02:01:00+00:00")
+    log.extend(envelopes)
+    # a second case nobody acknowledges: escalated at its deadline
+    other, more = AlertState("Cwages0002"), []
+    a2 = assessed("orange", MONDAY_10)
+    a2 = a2.__class__(**{**a2.__dict__, "case_id": "Cwages0002", "assessment_id": "a2"})
+    for given, cause in ((a2, "a2"), (Tick("2026-03-02T12:05:00+08:00"), "t1")):
+        other, envelopes = handle(other, given, routing, cause, "2026-03-02T04:05:00+00:00")
+        more.extend(envelopes)
+    engine = make_engine(db_url)
+    migrate(engine)
+    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log + more)]
+    with engine.begin() as conn:
+        apply_batch(conn, messages, TOPICS)
+    with engine.begin() as conn:  # a redelivered batch changes nothing
+        apply_batch(conn, messages, TOPICS)
+    assert [r["level"] for r in queue(engine)] == ["red", "orange"]
+    assert [r["case_id"] for r in queue(engine, unit="police")] == []
+    k = kpis(engine, dt.datetime.fromisoformat("2026-03-02T13:00:00+08:00"))
+    assert k["alerts"] == 2 and k["acknowledge_minutes_median"] == {"red": 12.0}
+    assert k["overdue_per_unit"] == {"hrss": 1}  # the orange one, escalated, unacknowledged
+    engine.dispose()
