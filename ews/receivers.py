@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import json
 import threading
+import time
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,7 @@ class Received:
     key: str
     title: str
     body: str
+    at: float = 0.0  # when it arrived (epoch seconds)
 
 
 class WebhookReceiver:
@@ -50,6 +52,7 @@ class WebhookReceiver:
                     self.headers.get(KEY_HEADER, ""),
                     body.get("title", ""),
                     body.get("message", ""),
+                    time.time(),
                 )
                 with owner._lock:
                     owner.received.append(item)
@@ -97,7 +100,9 @@ class MailReceiver:
                 )
                 body = (part or b"").decode("utf-8", "replace")
                 key = body.rsplit("通知编号 ", 1)[-1].rstrip("）\n ") if "通知编号" in body else ""
-                owner.received.append(Received(",".join(envelope.rcpt_tos), key, subject, body))
+                owner.received.append(
+                    Received(",".join(envelope.rcpt_tos), key, subject, body, time.time())
+                )
                 return "250 OK"
 
         self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)

@@ -181,6 +181,8 @@ def test_a_channel_given_up_on_is_told_to_the_desk() -> None:
 def test_personal_numbers_are_masked_in_messages() -> None:
     text = "当事人身份证110101199003071234，电话13812345678。"
     assert mask_personal(text) == "当事人身份证110101********1234，电话138****5678。"
+    case = "案件：Cd13812345678abc0000a"  # digits inside a case id are not a phone number
+    assert mask_personal(case) == case
 
 
 def test_a_routing_error_names_its_line() -> None:

@@ -119,6 +119,7 @@ def notification_key(alert_id: str, receiver: str, round_: int) -> str:
 
 
 def _notify(
+    routing: Routing,
     state: AlertState,
     recipients: list[Recipient],
     level: str,
@@ -126,8 +127,9 @@ def _notify(
     due: str,
     note: str = "",
 ) -> list[NotificationRequested]:
+    link = routing.case_link.format(case_id=state.case_id) if routing.case_link else ""
     title, body = alert_message(
-        level, state.township, state.category, reasons, state.case_id, due[:16], note
+        level, state.township, state.category, reasons, state.case_id, due[:16], note, link
     )
     return [
         NotificationRequested(
@@ -176,6 +178,7 @@ def _on_assessment(state: AlertState, a: RiskAssessed, routing: Routing) -> list
         return [
             raised,
             *_notify(
+                routing,
                 fresh,
                 routing.recipients(a.category, a.township, a.level, now),
                 a.level,
@@ -196,7 +199,7 @@ def _on_assessment(state: AlertState, a: RiskAssessed, routing: Routing) -> list
         )
         note = f"预警升级（{state.level}→{a.level}）"
         recipients = routing.recipients(state.category, state.township, a.level, now)
-        return [upgraded, *_notify(state, recipients, a.level, reasons, ack, note)]
+        return [upgraded, *_notify(routing, state, recipients, a.level, reasons, ack, note)]
     repeat_after = routing.levels[state.level or a.level].repeat_after
     if (
         a.level == state.level
@@ -207,7 +210,13 @@ def _on_assessment(state: AlertState, a: RiskAssessed, routing: Routing) -> list
     ):
         recipients = routing.recipients(state.category, state.township, a.level, now)
         return _notify(
-            state, recipients, a.level, reasons, state.acknowledge_by or ack, "重复提醒：尚未签收"
+            routing,
+            state,
+            recipients,
+            a.level,
+            reasons,
+            state.acknowledge_by or ack,
+            "重复提醒：尚未签收",
         )
     return []
 
@@ -248,6 +257,7 @@ def _on_command(state: AlertState, c: AlertCommand, routing: Routing) -> list[Ca
         return [
             moved,
             *_notify(
+                routing,
                 state,
                 [recipient],
                 state.level or "orange",
@@ -273,7 +283,7 @@ def _escalation(
     note = f"逐级上报（第{step}级）：{reason.split(' / ')[0]}"
     return [
         escalated,
-        *_notify(state, recipients, state.level or "orange", state.reasons, ack, note),
+        *_notify(routing, state, recipients, state.level or "orange", state.reasons, ack, note),
     ]
 
 
@@ -291,6 +301,7 @@ def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list
     return [
         given_up,
         *_notify(
+            routing,
             state,
             [desk],
             state.level or "orange",

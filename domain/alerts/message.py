@@ -7,8 +7,9 @@ import re
 from schemas.categories import BY_CODE
 
 LEVEL_ZH = {"red": "红色", "orange": "橙色", "yellow": "黄色", "blue": "蓝色"}
-ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# stand-alone numbers only: digits inside an identifier (a case id) are left alone
+ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+PHONE = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)\d{4}(\d{4})(?![0-9A-Za-z])")
 
 
 def mask_personal(text: str) -> str:
@@ -24,6 +25,7 @@ def alert_message(
     ref: str,
     deadline: str,
     note: str = "",
+    link: str = "",
 ) -> tuple[str, str]:
     """(title, body) of an alert notification."""
     cat = BY_CODE.get(category)
@@ -33,5 +35,7 @@ def alert_message(
     if note:
         lines.append(note)
     lines.extend(f"· {r}" for r in reasons[:3])
-    lines.append(f"请于{deadline}前签收。案件：{ref}")
+    lines.append(f"请于{deadline.replace('T', ' ')}前签收。案件：{ref}")
+    if link:
+        lines.append(f"详情：{link}")
     return mask_personal(title), mask_personal("\n".join(lines))

@@ -117,6 +117,7 @@ class Routing:
     leaders: dict[str, str]  # township or "default" -> receiver
     receivers: dict[str, tuple[str, str]]  # name -> (zh, url)
     delivery: Delivery
+    case_link: str = ""  # {case_id} is filled in
 
     def units_for(self, category: str, township: str, level: str) -> tuple[str, ...]:
         route = next((r for r in self.routes if r.matches(category, township, level)), None)
@@ -183,7 +184,8 @@ def _clock(node: Node) -> int:
 
 def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
     top = compose(text, source, "routing", RoutingError).require(
-        (
+        optional=("case_link",),
+        keys=(
             "version",
             "levels",
             "escalation",
@@ -194,7 +196,7 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
             "county_desk",
             "leaders",
             "receivers",
-        )
+        ),
     )
     receivers = {}
     for name, r in top["receivers"].mapping().items():
@@ -292,6 +294,7 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
         desk_receiver=receiver(desk["receiver"]),
         leaders=leaders,
         receivers=receivers,
+        case_link=top["case_link"].text() if "case_link" in top else "",
         delivery=Delivery(
             duration(delivery["retry_first"]),
             duration(delivery["retry_max"]),
