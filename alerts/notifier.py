@@ -3,10 +3,10 @@
 * it reads the alert-events topic from its own position (kept in the outbox database, in the
   same transaction as the outbox rows it adds), and puts every ``NotificationRequested`` in the
   outbox once (its key is the primary key);
-* it sends what is due: marks the row ``sending`` (committed), sends once through apprise,
-  reports the outcome to the alert-commands topic (a ``DeliveryReport``, waited for), then
-  records the attempt and the row's new status; a failure is tried again after the routing's
-  back-off, and given up on after its last attempt;
+* it sends what is due, a batch at a time: marks the rows ``sending`` (committed), sends each
+  once through apprise (several at once), reports the outcomes to the alert-commands topic
+  (``DeliveryReport``s, waited for), then records the attempts and the rows' new status; a
+  failure is tried again after the routing's back-off, and given up on after its last attempt;
 * a crash between sending and recording leaves the row ``sending``, so it is sent again with
   the same idempotency key: a duplicate is only ever a send that was in flight at a crash, and
   the receiver can drop it by the key.  Reports repeat with the same command id, so the alert
@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -47,9 +48,11 @@ class Notifier:
         routing: Routing,
         send: Sender = send_once,
         clock: Callable[[], float] = time.time,
+        senders: int = 8,
     ) -> None:
         self.engine, self.bootstrap, self.topics, self.routing = engine, bootstrap, topics, routing
         self.send, self.clock = send, clock
+        self.pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="ews-send")
         self.stopped = threading.Event()
         ob.create(engine)
 
@@ -145,12 +148,15 @@ class Notifier:
                 )
 
     # ---- sending what is due ------------------------------------------------------------------
-    def send_due(self, producer: KafkaProducer, limit: int = 100) -> int:
-        """Send every notification that is due now; returns how many were tried."""
+    def send_due(self, producer: KafkaProducer, limit: int = 200) -> int:
+        """Send every notification that is due now, a batch at a time: the rows are marked
+        ``sending`` in one transaction, sent concurrently, their reports produced and waited
+        for together, and their outcomes recorded in one transaction.  Returns how many."""
         now = self.clock()
-        with self.engine.connect() as conn:
-            due = (
-                conn.execute(
+        with self.engine.begin() as conn:
+            due = [
+                dict(r)
+                for r in conn.execute(
                     sa.select(ob.outbox)
                     .where(
                         ob.outbox.c.status.in_(("pending", "sending")),
@@ -158,22 +164,68 @@ class Notifier:
                     )
                     .order_by(ob.outbox.c.next_attempt_at, ob.outbox.c.key)
                     .limit(limit)
+                ).mappings()
+            ]
+            if due:
+                keys = [r["key"] for r in due]
+                conn.execute(
+                    sa.update(ob.outbox).where(ob.outbox.c.key.in_(keys)).values(status="sending")
                 )
-                .mappings()
-                .all()
+        if not due:
+            return 0
+        results = list(
+            self.pool.map(lambda r: self.send(r["url"], r["title"], r["body"], r["key"]), due)
+        )
+        now = self.clock()
+        outcomes = [
+            self._outcome(row, ok, detail, now)
+            for row, (ok, detail) in zip(due, results, strict=True)
+        ]
+        futures = [
+            producer.send(
+                self.topics.alert_commands,
+                key=row["case_id"].encode(),
+                value=commands_to_bytes([report]),
             )
-        for row in due:
-            self._send_one(producer, dict(row))
+            for row, (report, _) in zip(due, outcomes, strict=True)
+        ]
+        producer.flush()
+        for f in futures:
+            f.get(timeout=30)  # every report is in the log before the outcomes are recorded
+        with self.engine.begin() as conn:
+            for row, (_report, values) in zip(due, outcomes, strict=True):
+                conn.execute(
+                    sa.update(ob.outbox).where(ob.outbox.c.key == row["key"]).values(values)
+                )
+            conn.execute(
+                sa.insert(ob.attempts),
+                [
+                    {
+                        "key": r.key,
+                        "attempt": r.attempt,
+                        "at": now,
+                        "outcome": r.outcome,
+                        "detail": r.detail[:500],
+                    }
+                    for r, _ in outcomes
+                ],
+            )
+        for report, _ in outcomes:
+            if report.outcome != "delivered":
+                log.warning(
+                    "%s to %s, attempt %d: %s",
+                    report.outcome,
+                    report.receiver,
+                    report.attempt,
+                    report.detail,
+                )
         return len(due)
 
-    def _send_one(self, producer: KafkaProducer, row: dict) -> None:
-        key, attempt = row["key"], row["attempts"] + 1
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.update(ob.outbox).where(ob.outbox.c.key == key).values(status="sending")
-            )
-        delivered, detail = self.send(row["url"], row["title"], row["body"], key)
-        now = self.clock()
+    def _outcome(
+        self, row: dict, delivered: bool, detail: str, now: float
+    ) -> tuple[DeliveryReport, dict]:
+        """The report of one attempt and the outbox row's new values."""
+        attempt = row["attempts"] + 1
         if delivered:
             status, outcome, next_at = "delivered", "delivered", now
         else:
@@ -183,37 +235,23 @@ class Notifier:
             else:
                 status, outcome, next_at = "pending", "failed", now + wait.total_seconds()
         report = DeliveryReport(
-            command_id=f"delivery:{key}:{attempt}",
+            command_id=f"delivery:{row['key']}:{attempt}",
             case_id=row["case_id"],
             alert_id=row["alert_id"],
             receiver=row["receiver"],
-            key=key,
+            key=row["key"],
             outcome=outcome,
             attempt=attempt,
             detail=mask_personal(detail),
             at=dt.datetime.fromtimestamp(now, tz=dt.UTC).isoformat(timespec="seconds"),
         )
-        body = commands_to_bytes([report])
-        producer.send(self.topics.alert_commands, key=row["case_id"].encode(), value=body).get(
-            timeout=30
-        )
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.update(ob.outbox)
-                .where(ob.outbox.c.key == key)
-                .values(
-                    status=status, attempts=attempt, next_attempt_at=next_at, last_reason=detail
-                )
-            )
-            conn.execute(
-                sa.insert(ob.attempts).values(
-                    key=key, attempt=attempt, at=now, outcome=outcome, detail=detail[:500]
-                )
-            )
-        if not delivered:
-            log.warning(
-                "%s to %s, attempt %d: %s", outcome, row["receiver"], attempt, mask_personal(detail)
-            )
+        values = {
+            "status": status,
+            "attempts": attempt,
+            "next_attempt_at": next_at,
+            "last_reason": detail,
+        }
+        return report, values
 
     def run(self, idle: float = 0.2) -> None:
         """Follow the alert events and send, until stopped."""
