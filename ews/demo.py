@@ -81,7 +81,8 @@ def run_demo(
     projector = processes.start_projector(settings, logs / f"{run}-projector.log")
     pids = ", ".join(str(w.pid) for w in workers)
     print(
-        f"-- intake, case-writer and risk workers (pids {pids}), projector (pid {projector.pid}); logs in {logs}"
+        f"-- intake, case-writer, risk and alert workers and the notifier (pids {pids}), "
+        f"projector (pid {projector.pid}); logs in {logs}"
     )
     try:
         print(
