@@ -8,6 +8,7 @@ the alert routing are read this way.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -17,6 +18,15 @@ LEVELS = ("red", "orange", "yellow", "blue")
 
 class ConfigError(ValueError):
     """A configuration file is not valid; the message names the file and line."""
+
+
+def read(path: str | Path | None, default: Path, error: type[ConfigError]) -> tuple[str, str]:
+    """(text, source) of a configuration file: ``path``, or the packaged ``default``."""
+    file = Path(path) if path else default
+    try:
+        return file.read_text(encoding="utf-8"), str(file)
+    except OSError as exc:
+        raise error(f"{file}: cannot read: {exc.strerror}") from None
 
 
 def compose(text: str, source: str, root: str, error: type[ConfigError] = ConfigError) -> Node:

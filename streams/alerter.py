@@ -11,7 +11,6 @@ dead-lettered, anything else stops the process before faust can acknowledge the 
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import json
 import logging
@@ -22,11 +21,10 @@ import faust
 from domain.alerts.alert import AlertState, Tick, handle
 from domain.alerts.routing import Routing
 from schemas.commands import commands_from_bytes
-from schemas.receipts import DeadLetter
 from schemas.risk import ClockTicked, RiskAssessed
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import _or_die, _send, partition_for
+from streams.app import _or_die, _send, changelogged_table, partition_for, unreadable
 
 log = logging.getLogger("ews.alerter")
 
@@ -35,19 +33,7 @@ def add_alerter(app: faust.App, settings: Settings, routing: Routing) -> None:
     """Add the alert writer's agents and table to ``app``."""
     topics = settings.topics
     n = topics.partitions
-    changelog = app.topic(
-        topics.alert_state_changelog,
-        partitions=n,
-        compacting=True,
-        deleting=False,
-        key_serializer="utf8",
-        value_serializer="json",
-    )
-    table = app.Table(
-        "alert-state", default=None, partitions=n, use_partitioner=True, changelog_topic=changelog
-    )
-    table.key_serializer = "utf8"
-    table.value_serializer = "json"
+    table = changelogged_table(app, "alert-state", topics.alert_state_changelog, n)
     turn = asyncio.Lock()
     writer = _AlertWriter(app, topics, table, routing)
 
@@ -128,15 +114,5 @@ class _AlertWriter:
         ]
 
     async def _dead(self, m: Any, code: str, exc: Exception) -> Any:
-        log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, exc)
-        dead = DeadLetter(
-            dead_letter_id=f"{m.topic.split('.', 1)[-1]}:{m.partition}:{m.offset}",
-            source_topic=m.topic,
-            source_partition=m.partition,
-            source_offset=m.offset,
-            reason_code=code,
-            reason=f"{type(exc).__name__}: {exc}"[:300],
-            original_b64=base64.b64encode(m.value or b"").decode("ascii"),
-            received_at=dt.datetime.fromtimestamp(m.timestamp, tz=dt.UTC).isoformat(),
-        )
+        dead = unreadable(m, code, exc)
         return await _send(self.app, self.topics.dead_letters, m.key, dead.to_bytes(), m.partition)

@@ -156,6 +156,43 @@ def create_app(
     return app
 
 
+def changelogged_table(app: faust.App, name: str, changelog_topic: str, partitions: int) -> Any:
+    """A table keyed by case id whose changelog partition follows its key exactly like the
+    input topics (``use_partitioner``), so table and input stay co-partitioned.  Keys are text
+    (recovery must restore str keys, as the agents look them up), values JSON."""
+    changelog = app.topic(
+        changelog_topic,
+        partitions=partitions,
+        compacting=True,
+        deleting=False,
+        key_serializer="utf8",
+        value_serializer="json",
+    )
+    table = app.Table(
+        name, default=None, partitions=partitions, use_partitioner=True, changelog_topic=changelog
+    )
+    table.key_serializer = "utf8"
+    table.value_serializer = "json"
+    return table
+
+
+def unreadable(m: Any, code: str, exc: Exception) -> DeadLetter:
+    """The dead letter of an input message this code cannot read."""
+    log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, exc)
+    return DeadLetter(
+        dead_letter_id=f"{m.topic.split('.', 1)[-1]}:{m.partition}:{m.offset}",
+        source_topic=m.topic,
+        source_partition=m.partition,
+        source_offset=m.offset,
+        reason_code=code,
+        reason=f"{type(exc).__name__}: {exc}"[:300],
+        original_b64=base64.b64encode(m.value or b"").decode("ascii"),
+        received_at=Posted(
+            m.topic, m.partition, m.offset, int(m.timestamp * 1000), None
+        ).received_at,
+    )
+
+
 async def _send(app: faust.App, topic: str, key: bytes | None, value: bytes, partition: int) -> Any:
     """Produce through faust's producer directly (its Topic.send costs several times more);
     faust still flushes this producer before it commits input offsets."""
@@ -212,19 +249,7 @@ def _case_writer(app: faust.App, settings: Settings):  # type: ignore[no-untyped
     dead_letters = topics.dead_letters
     # use_partitioner: a case's changelog partition follows its key exactly like the
     # commands topic does, so table and commands stay co-partitioned.
-    changelog = app.topic(
-        topics.case_state_changelog,
-        partitions=n,
-        compacting=True,
-        deleting=False,
-        key_serializer="utf8",  # recovery must restore str keys, as the agent looks them up
-        value_serializer="json",
-    )
-    cases = app.Table(
-        "cases", default=None, partitions=n, use_partitioner=True, changelog_topic=changelog
-    )
-    cases.key_serializer = "utf8"
-    cases.value_serializer = "json"
+    cases = changelogged_table(app, "cases", topics.case_state_changelog, n)
 
     async def case_writer(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):

@@ -21,8 +21,6 @@ anything else stops the process before faust can acknowledge the batch.
 from __future__ import annotations
 
 import asyncio
-import base64
-import datetime as dt
 import json
 import logging
 from typing import Any
@@ -34,11 +32,10 @@ from domain.risk.assess import Assessor, Watch, watch_events, watch_tick
 from domain.risk.features import as_datetime
 from domain.risk.policy import RiskPolicy
 from schemas.events import Envelope
-from schemas.receipts import DeadLetter
 from schemas.risk import ClockTicked
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import _or_die, _send, partition_for
+from streams.app import _or_die, _send, changelogged_table, partition_for, unreadable
 
 log = logging.getLogger("ews.scorer")
 CHUNK = 500  # cases per call to the assessor when a tick re-assesses a partition
@@ -48,19 +45,7 @@ def add_scorer(app: faust.App, settings: Settings, assessor: Assessor, policy: R
     """Add the scoring agents and their table to ``app``."""
     topics = settings.topics
     n = topics.partitions
-    changelog = app.topic(
-        topics.risk_watch_changelog,
-        partitions=n,
-        compacting=True,
-        deleting=False,
-        key_serializer="utf8",
-        value_serializer="json",
-    )
-    table = app.Table(
-        "risk-watch", default=None, partitions=n, use_partitioner=True, changelog_topic=changelog
-    )
-    table.key_serializer = "utf8"
-    table.value_serializer = "json"
+    table = changelogged_table(app, "risk-watch", topics.risk_watch_changelog, n)
     turn = asyncio.Lock()  # the two agents take turns on the table
     scorer = _Scorer(app, topics, table, assessor, policy)
 
@@ -144,16 +129,5 @@ class _Scorer:
             self.table.data[case_id] = w.to_dict()
 
     async def _dead(self, m: Any, code: str, exc: Exception) -> Any:
-        log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, exc)
-        logical = m.topic.split(".", 1)[-1]
-        dead = DeadLetter(
-            dead_letter_id=f"{logical}:{m.partition}:{m.offset}",
-            source_topic=m.topic,
-            source_partition=m.partition,
-            source_offset=m.offset,
-            reason_code=code,
-            reason=f"{type(exc).__name__}: {exc}"[:300],
-            original_b64=base64.b64encode(m.value or b"").decode("ascii"),
-            received_at=dt.datetime.fromtimestamp(m.timestamp, tz=dt.UTC).isoformat(),
-        )
+        dead = unreadable(m, code, exc)
         return await _send(self.app, self.topics.dead_letters, m.key, dead.to_bytes(), m.partition)

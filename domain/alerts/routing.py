@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from domain.config import LEVELS, ConfigError, Node, compose
+from domain.config import LEVELS, ConfigError, Node, compose, read
 from schemas.categories import CODES
 from schemas.record import CHINA_TZ
 
@@ -304,12 +304,8 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
 
 
 def load_routing(path: str | Path | None = None) -> Routing:
-    file = Path(path) if path else DEFAULT_ROUTING
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RoutingError(f"{file}: cannot read: {exc.strerror}") from None
-    return parse_routing(text, str(file))
+    """The routing in ``path`` (the packaged default if None), checked."""
+    return parse_routing(*read(path, DEFAULT_ROUTING, RoutingError))
 
 
 @functools.cache

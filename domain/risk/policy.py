@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.config import LEVELS, ConfigError, Node, compose
+from domain.config import LEVELS, ConfigError, Node, compose, read
 from domain.risk.lexicon import SIGNAL_GROUPS, Lexicon, PhraseGroup
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
@@ -234,12 +234,7 @@ def _lexicon(node: Node) -> Lexicon:
 
 def load_policy(path: str | Path | None = None) -> RiskPolicy:
     """The policy in ``path`` (the packaged default if None), checked."""
-    file = Path(path) if path else DEFAULT_POLICY
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{file}: cannot read: {exc.strerror}") from None
-    return parse_policy(text, str(file))
+    return parse_policy(*read(path, DEFAULT_POLICY, PolicyError))
 
 
 @functools.cache
