@@ -63,6 +63,8 @@ def risk_lines(conn: sa.Connection, case_id: str) -> list[str]:
     r = conn.execute(sa.select(case_risk).where(case_risk.c.case_id == case_id)).mappings().first()
     if r is None:
         return ["  risk: not assessed yet"]
+    if r["trigger"] == "case_closed":
+        return [f"  risk: none, the case was closed ({r['as_of'][:16]})"]
     lines = [
         f"  risk: {r['level']} {LEVEL_ZH[r['level']]}  p={r['probability']:.3f} as of "
         f"{r['as_of'][:16]}  (model {r['model_version'] or 'none: rules only'}, policy "

@@ -57,3 +57,42 @@ def test_alerts_deliveries_and_kpis(db_url: str) -> None:
     assert k["alerts"] == 2 and k["acknowledge_minutes_median"] == {"red": 12.0}
     assert k["overdue_per_unit"] == {"hrss": 1}  # the orange one, escalated, unacknowledged
     engine.dispose()
+
+
+def test_a_closed_case_says_closed_not_blue(db_url: str) -> None:
+    from domain.risk.assess import watch_events
+    from domain.risk.policy import default_policy
+    from readside.queries import risk_lines
+    from tests.test_risk_decisions import case_events, rules_alone
+
+    events = case_events(
+        "ZZ-5",
+        [
+            {
+                "category": "邻里纠纷",
+                "found_at": "2026-01-10T09:00:00+08:00",
+                "description": "口角，扬言要去北京。",
+            },
+            {
+                "category": "邻里纠纷",
+                "found_at": "2026-01-12T09:00:00+08:00",
+                "record_kind": "follow_up",
+                "follow_up_status": "resolved",
+                "description": "已调解。",
+            },
+        ],
+    )
+    _, said = watch_events({}, events, rules_alone, default_policy())
+    engine = make_engine(db_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        apply_batch(
+            conn,
+            [Message(TOPICS.risk_assessments, 0, i, a.to_bytes()) for i, a in enumerate(said)],
+            TOPICS,
+        )
+    with engine.connect() as conn:
+        assert risk_lines(conn, said[0].case_id) == [
+            "  risk: none, the case was closed (2026-01-12T09:05)"
+        ]
+    engine.dispose()
