@@ -93,6 +93,6 @@ def test_a_closed_case_says_closed_not_blue(db_url: str) -> None:
         )
     with engine.connect() as conn:
         assert risk_lines(conn, said[0].case_id) == [
-            "  risk: none, the case was closed (2026-01-12T09:05)"
+            "  risk: none, the case was closed (2026-01-12T09:00)"
         ]
     engine.dispose()
