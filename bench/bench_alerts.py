@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kafka import KafkaConsumer  # noqa: E402
 
 from alerts.channels import send  # noqa: E402
-from bench.bench_risk import post  # noqa: E402
+from bench.bench_risk import post, print_table  # noqa: E402
 from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
 from domain.alerts.alert import AlertState, handle  # noqa: E402
 from domain.alerts.routing import load_routing  # noqa: E402
@@ -244,12 +244,7 @@ def main() -> int:
     print(
         f"\n{args.records} red alerts, 3 recipients each; latency from post to arrival at the receiver"
     )
-    print(f"{'':<28}{'notif./s':>10}{'p50 ms':>10}{'p99 ms':>10}{'arrived':>10}")
-    for (name, load), r in results.items():
-        label = f"{name}, {'steady ' + str(int(args.rate)) + '/s' if load == 'steady' else 'burst'}"
-        print(
-            f"{label:<28}{r['per_s']:>10}{r['p50_ms'] or 0:>10}{r['p99_ms'] or 0:>10}{r['notifications']:>10}"
-        )
+    print_table(results, args.rate, ("notif./s", "per_s"), ("arrived", "notifications"))
     b, q = results[("baseline", "burst")], results[("pipeline", "burst")]
     print(f"burst notifications/s, pipeline / baseline: {q['per_s'] / max(b['per_s'], 1e-9):.1f}x")
     return 0

@@ -185,6 +185,22 @@ def _figures(out: list[tuple[float, bytes]], t0: float, n: int, cpu: dict) -> di
     }
 
 
+def print_table(
+    results: dict[tuple[str, str], dict],
+    rate: float,
+    speed: tuple[str, str],
+    count: tuple[str, str],
+) -> None:
+    """Both sides under both loads, one line each: speed, p50, p99 and how many came out;
+    ``speed`` and ``count`` are (column title, key in the results)."""
+    print(f"{'':<28}{speed[0]:>10}{'p50 ms':>10}{'p99 ms':>10}{count[0]:>10}")
+    for (name, load), r in results.items():
+        label = f"{name}, {'steady ' + str(int(rate)) + '/s' if load == 'steady' else 'burst'}"
+        print(
+            f"{label:<28}{r[speed[1]]:>10}{r['p50_ms'] or 0:>10}{r['p99_ms'] or 0:>10}{r[count[1]]:>10}"
+        )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -231,12 +247,7 @@ def main() -> int:
     print(
         f"\n{args.records} records, model {trained.version}; latency from post to RiskAssessed in the log"
     )
-    print(f"{'':<28}{'records/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'assessed':>10}")
-    for (name, load), r in results.items():
-        label = f"{name}, {'steady ' + str(int(args.rate)) + '/s' if load == 'steady' else 'burst'}"
-        print(
-            f"{label:<28}{r['records_per_s']:>10}{r['p50_ms'] or 0:>10}{r['p99_ms'] or 0:>10}{r['assessments']:>10}"
-        )
+    print_table(results, args.rate, ("records/s", "records_per_s"), ("assessed", "assessments"))
     b, q = results[("baseline", "burst")], results[("pipeline", "burst")]
     print(f"burst throughput, pipeline / baseline: {q['records_per_s'] / b['records_per_s']:.1f}x")
     return 0
