@@ -196,6 +196,8 @@ def _print_metrics(report: dict[str, Any]) -> None:
 
 
 def _print_decision(report: dict[str, Any]) -> None:
+    from models.card import cutoff_words, red_evidence_words
+
     d = report.get("decision")
     if not d:
         return
@@ -214,6 +216,9 @@ def _print_decision(report: dict[str, Any]) -> None:
         f"{b['for_open_cases']} open cases a week) kept in {b['weeks_kept']}/{d['weeks']} weeks; "
         f"higher level, higher escalation rate: {'yes' if d['monotone'] else 'NO'}"
     )
+    print(f"cut-offs: {cutoff_words(d['cutoffs'])}")
+    if d.get("red_evidence"):
+        print(red_evidence_words(d["red_evidence"]))
     rules = report.get("rules") or {}
     if rules:
         print(

@@ -250,6 +250,29 @@ def card_markdown(version: str, metadata: dict[str, Any], report: dict[str, Any]
 LEVEL_NAMES = {"red": "red 红", "orange": "orange 橙", "yellow": "yellow 黄", "blue": "blue 蓝"}
 
 
+def cutoff_words(cut: dict[str, float | None]) -> str:
+    red = "red: none from the model" if cut["red"] is None else f"red p >= {cut['red']:.3f}"
+    return f"{red}, orange p >= {cut['orange']:.3f}, yellow p >= {cut['yellow']:.3f}"
+
+
+def red_evidence_words(e: dict[str, Any]) -> str:
+    """Why the model does or does not set red, in one sentence."""
+    need = e["needed"]
+    measured = (
+        f"on the weeks before the test window, scored by models that had not seen the case, the "
+        f"red band's {e['red_snapshots']} case-weeks ({e['red_cases']} cases) escalated at "
+        f"{e['red_rate']:.1%} against orange's {e['orange_rate']:.1%}; red came out higher in "
+        f"{e['confidence']:.0%} of case resamples (needed: {need['confidence']:.0%}, with at "
+        f"least {need['min_cases']} cases)"
+    )
+    if e["earned"]:
+        return f"Red is set by the model: {measured}."
+    return (
+        f"Red is not set by the model, only by rules the policy lets raise it: {measured}.  "
+        "The model cannot tell its red cases from its orange ones, so they are all orange."
+    )
+
+
 def decision_lines(report: dict[str, Any]) -> list[str]:
     """The levels as the duty desk would have lived them on the test window, and each rule's
     precision there."""
@@ -261,10 +284,10 @@ def decision_lines(report: dict[str, Any]) -> list[str]:
     lines = [
         "## Levels on the test window (what the duty desk would have seen)",
         "",
-        f"Cut-offs (chosen on the calibration window): red p >= {cut['red']:.3f}, orange >= "
-        f"{cut['orange']:.3f}, yellow >= {cut['yellow']:.3f}; rules the policy lets raise a "
-        "level raise it.",
+        f"Cut-offs (chosen on the weeks before the test window): {cutoff_words(cut)}; rules "
+        "the policy lets raise a level raise it.",
         "",
+        *([red_evidence_words(d["red_evidence"]), ""] if d.get("red_evidence") else []),
         "| level | cases per week | most in a week | escalated (precision) | share of escalations (recall) |",
         "|---|---:|---:|---:|---:|",
     ]

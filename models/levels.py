@@ -6,6 +6,9 @@
   are one per open case per week, so the budget is a share of snapshots);
 * ``decision_view``: per level, the cases per week, precision and recall, whether each higher
   level has a higher observed escalation rate, and in how many weeks the budget held;
+* ``red_evidence``: whether the model's red band earns its place above orange (out-of-fold
+  scores, whole cases resampled); if not, the model sets no red cut-off and red comes only from
+  the rules the policy lets raise it;
 * ``rule_precision``: how often each rule's cases escalated, so the policy can say which rules
   earn the right to raise a level.
 """
@@ -23,14 +26,19 @@ from domain.risk.rules import LEVELS, RANK
 from models.dataset import Snapshot
 from models.evaluate import week_of
 
+Cutoffs = dict[str, float | None]  # red / orange / yellow; None: the model never gives it
+
 
 def levels_of(
-    probs: Sequence[float], rule_levels: Sequence[str | None], cutoffs: dict[str, float]
+    probs: Sequence[float], rule_levels: Sequence[str | None], cutoffs: Cutoffs
 ) -> list[str]:
     """The level of each snapshot: its probability's level, raised by its rules."""
     out = []
     for p, floor in zip(probs, rule_levels, strict=True):
-        level = next((n for n in ("red", "orange", "yellow") if p >= cutoffs[n]), "blue")
+        level = next(
+            (n for n in ("red", "orange", "yellow") if cutoffs[n] is not None and p >= cutoffs[n]),
+            "blue",
+        )
         if floor is not None and RANK[floor] < RANK[level]:
             level = floor
         out.append(level)
@@ -63,9 +71,66 @@ def _cut(probs: np.ndarray, forced: np.ndarray, weeks: np.ndarray, share: float)
     return float(candidates[lo])
 
 
+def _week_bands(weeks: np.ndarray, scores: np.ndarray, shares: Sequence[float]) -> np.ndarray:
+    """Per week, the band of each row when the week's rows are ranked by score and cut at the
+    given cumulative shares (rounded up): 0 for the top share, 1 for the next, ...;
+    ``len(shares)`` for the rest."""
+    band = np.full(len(scores), len(shares))
+    for week in np.unique(weeks):
+        rows = np.flatnonzero(weeks == week)
+        ranked = rows[np.argsort(-scores[rows], kind="stable")]
+        ends = [int(np.ceil(share * len(rows))) for share in shares]
+        for b, (start, end) in enumerate(zip([0, *ends], ends, strict=False)):
+            band[ranked[start:end]] = b
+    return band
+
+
+def red_evidence(
+    rows: Sequence[Snapshot], scores: np.ndarray, policy: RiskPolicy
+) -> dict[str, Any]:
+    """Does a red band earn its place above orange?
+
+    ``scores`` rank the snapshots (cross-fitted: from models that did not see their case).  Each
+    week, the top share of the red budget is the red band and the rest of the red + orange
+    budget the orange band.  Whole cases are resampled (a case's weekly snapshots are not
+    independent) to find how often the red band escalated more often than the orange one.
+    """
+    cap, rule = policy.capacity, policy.red_evidence
+    share = cap.headroom / cap.open_cases
+    weeks = np.array([week_of(r.as_of) for r in rows])
+    band = _week_bands(
+        weeks, np.asarray(scores), (cap.red_per_week * share, cap.red_orange_per_week * share)
+    )
+    y = np.array([r.label for r in rows], dtype=float)
+    _, case = np.unique([r.case_id for r in rows], return_inverse=True)
+    n_cases = int(case.max()) + 1 if len(rows) else 0
+    escalated = np.zeros((n_cases, 2))
+    seen = np.zeros((n_cases, 2))
+    for b in (0, 1):
+        np.add.at(escalated[:, b], case[band == b], y[band == b])
+        np.add.at(seen[:, b], case[band == b], 1)
+    rate = escalated.sum(0) / np.maximum(seen.sum(0), 1)
+    # each resample draws n_cases cases with replacement: a weight per case
+    rng = np.random.default_rng(0)
+    weights = rng.multinomial(n_cases, np.full(n_cases, 1 / max(n_cases, 1)), size=rule.resamples)
+    drawn_rate = (weights @ escalated) / np.maximum(weights @ seen, 1)
+    confidence = float((drawn_rate[:, 0] > drawn_rate[:, 1]).mean()) if n_cases else 0.0
+    red_cases = int((seen[:, 0] > 0).sum())
+    return {
+        "red_rate": round(float(rate[0]), 4),
+        "orange_rate": round(float(rate[1]), 4),
+        "red_snapshots": int(seen[:, 0].sum()),
+        "red_cases": red_cases,
+        "confidence": round(confidence, 3),
+        "needed": {"confidence": rule.confidence, "min_cases": rule.min_cases},
+        "earned": bool(confidence >= rule.confidence and red_cases >= rule.min_cases),
+    }
+
+
 def choose_cutoffs(
-    rows: Sequence[Snapshot], probs: np.ndarray, policy: RiskPolicy
-) -> dict[str, float]:
+    rows: Sequence[Snapshot], probs: np.ndarray, policy: RiskPolicy, red_earned: bool = True
+) -> Cutoffs:
+    """Cut-offs within the weekly budget; without ``red_earned`` the model sets no red."""
     cap = policy.capacity
     floors = np.array([r.rule_level for r in rows], dtype=object)
     weeks = np.array([week_of(r.as_of) for r in rows])
@@ -74,11 +139,15 @@ def choose_cutoffs(
     orange = _cut(probs, np.isin(floors, ["red", "orange"]), weeks, cap.red_orange_per_week * share)
     orange = min(orange, red)
     yellow = min(policy.levels["yellow"], orange / 2)
-    return {"red": round(red, 6), "orange": round(orange, 6), "yellow": round(yellow, 6)}
+    return {
+        "red": round(red, 6) if red_earned else None,
+        "orange": round(orange, 6),
+        "yellow": round(yellow, 6),
+    }
 
 
 def decision_view(
-    rows: Sequence[Snapshot], probs: np.ndarray, cutoffs: dict[str, float], policy: RiskPolicy
+    rows: Sequence[Snapshot], probs: np.ndarray, cutoffs: Cutoffs, policy: RiskPolicy
 ) -> dict[str, Any]:
     """The levels as the desk would have lived them on these snapshots."""
     levels = levels_of(probs.tolist(), [r.rule_level for r in rows], cutoffs)

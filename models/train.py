@@ -16,6 +16,7 @@ gap), so no label of a fitted window depends on what happens in a later one.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from domain.risk.policy import default_policy
 from models.dataset import DAY, Snapshot
 from models.estimator import EscalationRiskModel
 from models.evaluate import per_category, scorer_metrics, week_of
-from models.levels import choose_cutoffs, decision_view, rule_precision
+from models.levels import choose_cutoffs, decision_view, red_evidence, rule_precision
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,21 @@ def fit_calibrated(
     return calibrated.fit(X_cal, y_cal)
 
 
+def cross_fitted_scores(
+    rows: Sequence[Snapshot], idx: np.ndarray, config: TrainConfig, folds: int
+) -> np.ndarray:
+    """A score for each snapshot in ``idx`` from a model fitted without its case: the cases are
+    split into ``folds`` groups and each group is scored by a model fitted on the others."""
+    group = np.array([zlib.crc32(rows[i].case_id.encode()) % folds for i in idx])
+    scores = np.zeros(len(idx))
+    for k in range(folds):
+        fit_on, score = idx[group != k], group == k
+        model = EscalationRiskModel(C=config.C, text_weight=config.text_weight)
+        model.fit(_features(rows, fit_on), _labels(rows, fit_on))
+        scores[score] = model.decision_function(_features(rows, idx[score]))
+    return scores
+
+
 def evaluate_scorers(
     rows: Sequence[Snapshot],
     scores: dict[str, np.ndarray],
@@ -190,9 +206,14 @@ def train_and_evaluate(
     policy = default_policy()
     # every week before the test window, so a busy season seen once is budgeted for
     before = np.concatenate([split.train, split.calibration])
+    rows_before = [rows[i] for i in before]
     p_before = model.predict_proba(_features(rows, before))[:, 1]
-    cutoffs = choose_cutoffs([rows[i] for i in before], p_before, policy)
+    steps.set_postfix_str("red evidence")
+    folds = policy.red_evidence.folds
+    evidence = red_evidence(rows_before, cross_fitted_scores(rows, before, config, folds), policy)
+    cutoffs = choose_cutoffs(rows_before, p_before, policy, red_earned=evidence["earned"])
     report["decision"] = decision_view(test_rows, p_model, cutoffs, policy)
+    report["decision"]["red_evidence"] = evidence
     report["rules"] = rule_precision(test_rows)
     steps.update(1)
     y_test = np.array([r.label for r in test_rows])
@@ -218,6 +239,7 @@ def train_and_evaluate(
         "params": asdict(config),
         "fit_seconds": round(fit_seconds, 2),
         "level_cutoffs": cutoffs,
+        "red_evidence": evidence,
         "policy_version": policy.version,
         "metrics": {
             name: {k: v for k, v in m.items() if k != "reliability"}

@@ -143,6 +143,8 @@ def evaluate_version(
     policy = default_policy()
     cutoffs = candidate.metadata.get("level_cutoffs") or policy.levels
     report["decision"] = decision_view(test_rows, scores["candidate"], cutoffs, policy)
+    if candidate.metadata.get("red_evidence"):
+        report["decision"]["red_evidence"] = candidate.metadata["red_evidence"]
     report["rules"] = rule_precision(test_rows)
     meta = dict(candidate.metadata)
     meta["label"] = meta.get("label", "escalates within the horizon")

@@ -60,14 +60,15 @@ SMALL = _state(
 )
 
 
-def test_a_big_threatening_case_scores_red_with_reasons_in_both_languages() -> None:
+def test_a_big_threatening_case_scores_high_with_reasons_in_both_languages() -> None:
     big, small = score_cases(_loaded(), [BIG, SMALL])
     assert big.probability > 5 * small.probability
     # a higher level than the small case, as the model's own cut-offs place them
     order = ["red", "orange", "yellow", "blue"]
     assert order.index(big.level) < order.index(small.level) and small.level == "blue"
     cut = _loaded().metadata["level_cutoffs"]
-    assert big.level == next((n for n in order[:3] if big.probability >= cut[n]), "blue")
+    given = [n for n in order[:3] if cut[n] is not None]  # red only if the model earned it
+    assert big.level == next((n for n in given if big.probability >= cut[n]), "blue")
     assert big.model_version == "test"
     assert len(big.factors) == 3
     for f in big.factors:

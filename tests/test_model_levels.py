@@ -8,7 +8,8 @@ import pytest
 
 from domain.risk.policy import default_policy
 from models.dataset import Snapshot
-from models.levels import choose_cutoffs, decision_view
+from models.card import decision_lines
+from models.levels import choose_cutoffs, decision_view, levels_of, red_evidence
 
 
 def _rows(weeks: int, per_week: int, forced_red: int = 0) -> list[Snapshot]:
@@ -40,6 +41,46 @@ def test_cases_the_rules_raise_use_up_the_budget_first() -> None:
     assert choose_cutoffs(rows, probs, policy)["red"] == 1.0  # no room left for the model
 
 
+def _weekly_cases(weeks: int, cases: int, top_rate: float, next_rate: float) -> tuple:
+    """``cases`` open cases seen every week; the 12 highest-scored (the red and orange bands)
+    change each week and escalate, over the weeks, at exactly ``top_rate`` (the first 3) and
+    ``next_rate`` (the other 9)."""
+    rows, scores = [], []
+    for w in range(weeks):
+        day = f"2026-{1 + w // 4:02d}-{1 + (w % 4) * 7:02d}T09:00:00+08:00"
+        for i in range(cases):
+            rate = top_rate if i < 3 else next_rate if i < 12 else 0.0
+            case = f"C{w}-{i}" if i < 12 else f"C{i}"
+            escalated = (w * 12 + i) % 10 < rate * 10  # every tenth case-week, in turn
+            rows.append(Snapshot(case, day, int(escalated), {}))
+            scores.append(-i)
+    return rows, np.array(scores, dtype=float)
+
+
+def test_red_is_set_by_the_model_only_where_its_cases_escalate_more_than_orange() -> None:
+    policy = default_policy()  # red band: 3 of 2,000 a week; red + orange: 12
+    earned = red_evidence(*_weekly_cases(40, 2000, top_rate=0.8, next_rate=0.2), policy)
+    assert earned["earned"] and earned["confidence"] >= 0.95 and earned["red_cases"] == 120
+    assert earned["red_rate"] > earned["orange_rate"]
+    flat = red_evidence(*_weekly_cases(40, 2000, top_rate=0.3, next_rate=0.3), policy)
+    assert not flat["earned"] and flat["confidence"] < 0.95
+    few = red_evidence(*_weekly_cases(8, 2000, top_rate=0.8, next_rate=0.2), policy)
+    assert few["red_cases"] == 24 and not few["earned"]  # too few cases to tell, however clear
+
+
+def test_without_red_evidence_the_model_gives_no_red_and_its_top_cases_are_orange() -> None:
+    policy = default_policy()
+    rows = _rows(weeks=4, per_week=2000)
+    probs = np.random.default_rng(1).random(len(rows))
+    cut = choose_cutoffs(rows, probs, policy, red_earned=False)
+    assert cut["red"] is None
+    view = decision_view(rows, probs, cut, policy)
+    assert view["levels"]["red"]["per_week"] == 0
+    assert view["levels"]["orange"]["max_per_week"] <= 12  # 0.6 x 20
+    assert levels_of([0.999], [None], cut) == ["orange"]
+    assert levels_of([0.999], ["red"], cut) == ["red"]  # a rule the policy lets raise it
+
+
 @pytest.mark.slow
 def test_on_a_county_sized_synthetic_county_the_budget_holds_and_levels_rank() -> None:
     from models.dataset import build_dataset
@@ -54,10 +95,13 @@ def test_on_a_county_sized_synthetic_county_the_budget_holds_and_levels_rank() -
     alerted = levels["red"]["recall"] + levels["orange"]["recall"]
     n_alerted = levels["red"]["per_week"] + levels["orange"]["per_week"]
     assert n_alerted > 0 and alerted > 0
-    # escalation rate: red and orange above yellow, yellow above blue
-    assert (
-        min(levels["red"]["precision"], levels["orange"]["precision"])
-        > levels["yellow"]["precision"]
-    )
-    assert levels["yellow"]["precision"] > levels["blue"]["precision"]
+    # each level in use escalates more often than the one below it
+    rates = [m["precision"] for m in levels.values() if m["precision"] is not None]
+    assert len(rates) >= 3 and rates == sorted(rates, reverse=True) and d["monotone"]
+    # red from the model only with its evidence, which the card states either way
+    evidence = d["red_evidence"]
+    assert (d["cutoffs"]["red"] is not None) == evidence["earned"]
     assert set(report["rules"]) >= {"explicit_threat", "group_size"}
+    card = "\n".join(decision_lines(report))
+    assert ("Red is set by the model" in card) == evidence["earned"]
+    assert f"{evidence['confidence']:.0%} of case resamples" in card

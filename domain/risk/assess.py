@@ -68,11 +68,19 @@ class Assessment:
 Assessor = Callable[[Sequence[CaseState], Sequence[dt.datetime]], list[Assessment]]
 
 
-def level_for(probability: float, cutoffs: dict[str, float], rules: Sequence[RuleHit]) -> str:
-    """The level of a probability under the cut-offs, raised (never lowered) by the rules
-    that the policy lets raise one."""
+def level_for(
+    probability: float, cutoffs: dict[str, float | None], rules: Sequence[RuleHit]
+) -> str:
+    """The level of a probability under the cut-offs (a level whose cut-off is None is never
+    given by the probability), raised (never lowered) by the rules that the policy lets raise
+    one."""
     level = next(
-        (name for name in ("red", "orange", "yellow") if probability >= cutoffs[name]), "blue"
+        (
+            name
+            for name in ("red", "orange", "yellow")
+            if cutoffs.get(name) is not None and probability >= cutoffs[name]
+        ),
+        "blue",
     )
     for hit in rules:
         if hit.level is not None and RANK[hit.level] < RANK[level]:

@@ -35,6 +35,16 @@ class Capacity:
 
 
 @dataclass(frozen=True)
+class RedEvidence:
+    """What the model must show before it may set a red cut-off (see policy.yaml)."""
+
+    folds: int = 4
+    resamples: int = 1000
+    min_cases: int = 30
+    confidence: float = 0.95
+
+
+@dataclass(frozen=True)
 class Reassess:
     every_hours: float
     at_hour: int
@@ -68,6 +78,7 @@ class RiskPolicy:
     version: str
     levels: dict[str, float]  # red / orange / yellow -> lowest probability of that level
     capacity: Capacity
+    red_evidence: RedEvidence
     reassess: Reassess
     statutory_limits: dict[str, int]
     approaching_days: int
@@ -86,6 +97,7 @@ def parse_policy(text: str, source: str = "policy.yaml") -> RiskPolicy:
             "version",
             "levels",
             "capacity",
+            "red_evidence",
             "reassess",
             "statutory_limits",
             "deadlines",
@@ -99,6 +111,7 @@ def parse_policy(text: str, source: str = "policy.yaml") -> RiskPolicy:
         version=str(top["version"].scalar()),
         levels=_levels(top["levels"]),
         capacity=_capacity(top["capacity"]),
+        red_evidence=_red_evidence(top["red_evidence"]),
         reassess=_reassess(top["reassess"]),
         statutory_limits=limits,
         approaching_days=int(
@@ -133,6 +146,16 @@ def _capacity(node: Node) -> Capacity:
     if cap.red_orange_per_week < cap.red_per_week:
         raise node.fail("red_orange_per_week must be at least red_per_week")
     return cap
+
+
+def _red_evidence(node: Node) -> RedEvidence:
+    m = node.require(("folds", "resamples", "min_cases", "confidence"))
+    return RedEvidence(
+        folds=int(m["folds"].number(2, 20, True)),
+        resamples=int(m["resamples"].number(100, 100_000, True)),
+        min_cases=int(m["min_cases"].number(1, 10**6, True)),
+        confidence=float(m["confidence"].number(0.5, 1.0)),
+    )
 
 
 def _reassess(node: Node) -> Reassess:
