@@ -8,7 +8,6 @@ reprocessing the same message after a crash yields the same outputs and consumer
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from dataclasses import dataclass
 
@@ -16,6 +15,8 @@ from schemas.commands import SubmitRecord
 from schemas.events import case_id_for
 from schemas.receipts import UNKNOWN_TOWNSHIP, DeadLetter, IntakeReceipt
 from schemas.record import RecordRejected, fingerprint, parse_record, township_hint
+
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last time Python can write
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,16 @@ class Posted:
         return f"records:{self.partition}:{self.offset}"
 
     @property
+    def timestamp_readable(self) -> bool:
+        """Whether the message's Kafka timestamp is a time (a producer may set any integer)."""
+        return 0 <= self.timestamp_ms <= LATEST_MS
+
+    @property
     def received_at(self) -> str:
-        moment = dt.datetime.fromtimestamp(self.timestamp_ms / 1000, tz=dt.UTC)
+        """When the broker got the message; a timestamp that is not a time reads as the
+        nearest one that is (such a message is dead-lettered, see ``admit``)."""
+        ms = min(max(self.timestamp_ms, 0), LATEST_MS)
+        moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
         return moment.isoformat(timespec="milliseconds")
 
 
@@ -54,6 +63,9 @@ class Rejected:
 def admit(posted: Posted) -> Admitted | Rejected:
     """Validate one posted message and say what it becomes."""
     data = posted.value or b""
+    if not posted.timestamp_readable:
+        reason = f"the message's timestamp ({posted.timestamp_ms} ms) is not a time"
+        return _rejected(posted, data, "bad_timestamp", reason)
     try:
         return _admitted(posted, parse_record(data))
     except RecordRejected as exc:
@@ -83,14 +95,14 @@ def _admitted(posted: Posted, record: dict) -> Admitted:
 
 def _rejected(posted: Posted, data: bytes, code: str, reason: str) -> Rejected:
     township = township_hint(data)
-    dead = DeadLetter(
+    dead = DeadLetter.of(
+        data,
+        reason,
         dead_letter_id=posted.message_id,
         source_topic=posted.topic,
         source_partition=posted.partition,
         source_offset=posted.offset,
         reason_code=code,
-        reason=reason,
-        original_b64=base64.b64encode(data).decode("ascii"),
         received_at=posted.received_at,
         township=township,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import logging
 import sys
 from pathlib import Path
 
@@ -103,16 +104,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_project(args: argparse.Namespace) -> int:
     from readside.db import make_engine, migrate
-    from readside.projector import Projector
+    from readside.projector import Projector, ProjectorError
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = _settings(args)
     engine = make_engine(settings.db_url)
     migrate(engine)
-    projector = Projector(engine, settings.bootstrap, settings.topics)
+    projector = Projector(
+        engine, settings.bootstrap, settings.topics, broker_timeout=settings.broker_timeout
+    )
     try:
         n = projector.run(until_caught_up=args.until_caught_up)
     except KeyboardInterrupt:
         n = projector.applied
+    except ProjectorError as exc:
+        print(f"ews project: {exc}", file=sys.stderr)
+        return 1
     print(f"applied {n} messages to {engine.url.render_as_string()}")
     return 0
 

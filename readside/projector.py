@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError, OffsetOutOfRangeError
 
 from readside import alert_projections as ap
 from readside import projections as pj
@@ -45,6 +46,10 @@ log = logging.getLogger("ews.projector")
 # errors caused by a message's content (not by the database being unreachable)
 DATA_ERRORS = (sa.exc.DataError, sa.exc.IntegrityError, KeyError, TypeError, ValueError)
 CHUNK = 500  # ids per IN (...) query
+
+
+class ProjectorError(RuntimeError):
+    """The projector cannot go on without losing or repeating events (it says why)."""
 
 
 @dataclass(frozen=True)
@@ -352,12 +357,19 @@ class Projector:
     """Follows the log and keeps the read models up to date."""
 
     def __init__(
-        self, engine: sa.Engine, bootstrap: str, topics: Topics, max_batch: int = 5000
+        self,
+        engine: sa.Engine,
+        bootstrap: str,
+        topics: Topics,
+        max_batch: int = 5000,
+        broker_timeout: float = 30.0,
     ) -> None:
         self.engine = engine
         self.bootstrap = bootstrap
         self.topics = topics
         self.max_batch = max_batch
+        self.broker_timeout = broker_timeout
+        self.unreachable_since: float | None = None
         self.stopped = threading.Event()
         self.applied = 0
 
@@ -369,6 +381,7 @@ class Projector:
             client_id="ews-projector",
             max_poll_records=self.max_batch,
             fetch_max_bytes=32 * 1024 * 1024,
+            auto_offset_reset="none",  # never jump over or back to a position in silence
         )
         tps: list[TopicPartition] = []
         for topic in projected_topics(self.topics):
@@ -383,6 +396,22 @@ class Projector:
             tps.extend(TopicPartition(topic, p) for p in sorted(parts))
         consumer.assign(tps)
         stored = positions(self.engine)
+        ends = consumer.end_offsets(tps, timeout_ms=int(self.broker_timeout * 1000))
+        beyond = {
+            tp: stored[tp.topic, tp.partition]
+            for tp in tps
+            if stored.get((tp.topic, tp.partition), 0) > ends[tp]
+        }
+        if beyond:
+            consumer.close()
+            where = ", ".join(
+                f"{tp.topic}:{tp.partition} at {o} (log ends at {ends[tp]})"
+                for tp, o in beyond.items()
+            )
+            raise ProjectorError(
+                f"the read models are ahead of the log: {where}. The topics were recreated or "
+                "belong to another deployment; rebuild the read models with `ews replay`."
+            )
         for tp in tps:
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
@@ -391,25 +420,56 @@ class Projector:
                 consumer.seek(tp, offset)
         return consumer, tps
 
+    def _check_broker(self, consumer: KafkaConsumer, tps: list[TopicPartition]) -> None:
+        """While no data comes: is the broker there?  Logs while it is not, and gives up (the
+        supervisor restarts the projector) once it has been gone for ``broker_timeout``."""
+        try:
+            consumer.end_offsets(tps, timeout_ms=5000)
+        except KafkaError as exc:
+            now = time.monotonic()
+            self.unreachable_since = self.unreachable_since or now
+            gone = now - self.unreachable_since
+            if gone > self.broker_timeout:
+                raise ProjectorError(
+                    f"the broker at {self.bootstrap} has been unreachable for {gone:.0f}s "
+                    f"({type(exc).__name__}); stopping"
+                ) from exc
+            log.warning("broker at %s unreachable for %.0fs (%s)", self.bootstrap, gone, exc)
+        else:
+            if self.unreachable_since is not None:
+                log.warning("broker at %s reachable again", self.bootstrap)
+            self.unreachable_since = None
+
     def run(self, until_caught_up: bool = False, idle_timeout: float | None = None) -> int:
         """Apply batches until stopped; with ``until_caught_up``, stop at the log's end as it
         was when the run started.  Returns how many messages were applied."""
         consumer, tps = self._consumer()
         end = consumer.end_offsets(tps) if until_caught_up else None
-        last_data = time.monotonic()
+        last_data = last_check = time.monotonic()
+        self.unreachable_since = None
         try:
             while not self.stopped.is_set():
                 if end is not None and all(consumer.position(tp) >= end[tp] for tp in tps):
                     break
-                polled = consumer.poll(timeout_ms=200, max_records=self.max_batch)
+                try:
+                    polled = consumer.poll(timeout_ms=200, max_records=self.max_batch)
+                except OffsetOutOfRangeError as exc:
+                    raise ProjectorError(
+                        f"a read-model position is outside the log ({exc}); the topics were "
+                        "recreated or truncated: rebuild the read models with `ews replay`"
+                    ) from exc
                 batch = [
                     Message(r.topic, r.partition, r.offset, r.value)
                     for records in polled.values()
                     for r in records
                 ]
                 if not batch:
-                    if idle_timeout is not None and time.monotonic() - last_data > idle_timeout:
+                    now = time.monotonic()
+                    if idle_timeout is not None and now - last_data > idle_timeout:
                         break
+                    if now - max(last_data, last_check) > 5.0:
+                        self._check_broker(consumer, tps)
+                        last_check = time.monotonic()
                     continue
                 last_data = time.monotonic()
                 self._apply(batch)

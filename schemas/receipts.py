@@ -7,10 +7,18 @@ message, with the original bytes.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
+
+from schemas.topics import MAX_MESSAGE_BYTES
 
 UNKNOWN_TOWNSHIP = "(unknown)"
+REASON_MAX_CHARS = 500
+# what a dead letter may carry of its original: the rest of the dead-letters topic's message
+# limit is left for the reason and the other fields
+ORIGINAL_MAX_BYTES = (MAX_MESSAGE_BYTES - 64 * 1024) // 4 * 3
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,22 @@ class DeadLetter:
     original_b64: str  # the original bytes, base64
     received_at: str
     township: str | None = None
+
+    @classmethod
+    def of(cls, original: bytes, reason: str, **fields: Any) -> DeadLetter:
+        """A dead letter that always fits the dead-letters topic: the reason is cut at
+        ``REASON_MAX_CHARS``; an original larger than ``ORIGINAL_MAX_BYTES`` (possible only for
+        an internal topic's message: the records topic takes at most 1 MiB) keeps its first
+        bytes here, and the reason says where the whole of it stays (its source topic keeps
+        every message)."""
+        reason = reason if len(reason) <= REASON_MAX_CHARS else reason[:REASON_MAX_CHARS] + "…"
+        if len(original) > ORIGINAL_MAX_BYTES:
+            reason += (
+                f" (the original, {len(original)} bytes, stays whole at its source position; "
+                f"its first {ORIGINAL_MAX_BYTES} bytes are here)"
+            )
+            original = original[:ORIGINAL_MAX_BYTES]
+        return cls(reason=reason, original_b64=base64.b64encode(original).decode("ascii"), **fields)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -48,6 +48,12 @@ class Settings:
         "EWS_SESSION_TIMEOUT",
         "seconds after which a dead worker leaves its consumer group",
     )
+    broker_timeout: float = _setting(
+        30.0,
+        "EWS_BROKER_TIMEOUT",
+        "seconds a worker or the projector waits for an unreachable broker before it exits "
+        "(non-zero, for its supervisor to restart it)",
+    )
     faust_dir: str = _setting("var/faust", "EWS_FAUST_DIR", "faust's local data folder")
     model_dir: str = _setting("var/models", "EWS_MODEL_DIR", "model registry folder")
     risk_policy: str = _setting(

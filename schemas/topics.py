@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # room for a large case state or command list
+# what the records topic takes from a township (the broker's own default): its dead letter, the
+# original in base64 (4/3 as large) with the reason, must fit the dead-letters topic
+RECORD_MESSAGE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,12 @@ class Topics:
         n = self.partitions
         big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
         return [
-            TopicSpec(self.records, n, KEEP_FOREVER, "screening records as posted (raw bytes)"),
+            TopicSpec(
+                self.records,
+                n,
+                {**KEEP_FOREVER, "max.message.bytes": str(RECORD_MESSAGE_BYTES)},
+                "screening records as posted (raw bytes)",
+            ),
             TopicSpec(
                 self.case_commands,
                 n,
@@ -106,7 +114,9 @@ class Topics:
             ),
             TopicSpec(self.case_events, n, KEEP_FOREVER, "domain events, keyed by case id"),
             TopicSpec(self.intake_receipts, n, KEEP_FOREVER, "one intake receipt per record"),
-            TopicSpec(self.dead_letters, n, KEEP_FOREVER, "rejected records with the reason"),
+            TopicSpec(
+                self.dead_letters, n, {**KEEP_FOREVER, **big}, "rejected records with the reason"
+            ),
             TopicSpec(
                 self.case_state_changelog,
                 n,

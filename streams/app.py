@@ -36,7 +36,6 @@ at import).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -128,6 +127,8 @@ def create_app(
         producer_acks=-1,
         producer_linger_ms=5,
         producer_max_request_size=MAX_MESSAGE_BYTES,
+        # a send the broker has not taken by then fails, and the worker exits (``_or_die``)
+        producer_request_timeout=settings.broker_timeout,
         web_enabled=False,
         key_serializer="raw",
         value_serializer="raw",
@@ -179,14 +180,14 @@ def changelogged_table(app: faust.App, name: str, changelog_topic: str, partitio
 def unreadable(m: Any, code: str, exc: Exception) -> DeadLetter:
     """The dead letter of an input message this code cannot read."""
     log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, exc)
-    return DeadLetter(
+    return DeadLetter.of(
+        m.value or b"",
+        f"{type(exc).__name__}: {exc}",
         dead_letter_id=f"{m.topic.split('.', 1)[-1]}:{m.partition}:{m.offset}",
         source_topic=m.topic,
         source_partition=m.partition,
         source_offset=m.offset,
         reason_code=code,
-        reason=f"{type(exc).__name__}: {exc}"[:300],
-        original_b64=base64.b64encode(m.value or b"").decode("ascii"),
         received_at=Posted(
             m.topic, m.partition, m.offset, int(m.timestamp * 1000), None
         ).received_at,
@@ -305,14 +306,14 @@ async def _save(app: faust.App, topics: Topics, case_id: str, state: CaseState) 
 
 def _dead_command(m: Any, position: object, code: str, exc: Exception) -> DeadLetter:
     log.error("%s at case-commands %s:%s: %s", code, m.partition, position, exc)
-    return DeadLetter(
+    return DeadLetter.of(
+        m.value or b"",
+        f"{type(exc).__name__}: {exc}",
         dead_letter_id=f"case-commands:{m.partition}:{position}",
         source_topic=m.topic,
         source_partition=m.partition,
         source_offset=m.offset,
         reason_code=code,
-        reason=f"{type(exc).__name__}: {exc}",
-        original_b64=base64.b64encode(m.value or b"").decode("ascii"),
         received_at=Posted(
             m.topic, m.partition, m.offset, int(m.timestamp * 1000), None
         ).received_at,

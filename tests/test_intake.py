@@ -122,3 +122,53 @@ def test_no_input_makes_intake_raise():
     # every rejection names what is wrong with the input: none is an unexplained failure
     assert [v for v in verdicts if v[0] == "internal_error"] == []
     assert verdicts[0][0] not in (None, "internal_error")  # the deep one
+
+
+def test_the_dead_letter_of_the_largest_record_the_topic_takes_fits_the_dead_letter_topic():
+    from schemas.topics import MAX_MESSAGE_BYTES, RECORD_MESSAGE_BYTES
+
+    big = (
+        b'{"township":"\xe5\x91\xa8\xe5\xba\x84\xe9\x95\x87","description":"'
+        + b"x" * (RECORD_MESSAGE_BYTES - 60)
+        + b'"}'
+    )
+    out = admit(posted(big))
+    assert isinstance(out, Rejected) and out.dead_letter.reason_code == "oversized_record"
+    assert len(out.dead_letter.to_bytes()) > RECORD_MESSAGE_BYTES  # the old limit: too big
+    assert len(out.dead_letter.to_bytes()) < MAX_MESSAGE_BYTES  # the dead-letters topic's
+    assert base64.b64decode(out.dead_letter.original_b64) == big  # kept whole
+    assert out.dead_letter.township == "周庄镇"
+
+
+def test_a_dead_letter_never_outgrows_its_topic_and_says_where_the_whole_original_is():
+    from schemas.receipts import ORIGINAL_MAX_BYTES, REASON_MAX_CHARS, DeadLetter
+    from schemas.topics import MAX_MESSAGE_BYTES
+
+    original = b"y" * (MAX_MESSAGE_BYTES + 1)  # an internal topic's message, unreadable
+    dead = DeadLetter.of(
+        original,
+        "ValueError: " + "z" * 10_000,
+        dead_letter_id="case-commands:0:5",
+        source_topic="x.case-commands",
+        source_partition=0,
+        source_offset=5,
+        reason_code="unreadable_command",
+        received_at="2026-01-01T00:00:00.000+00:00",
+    )
+    assert len(dead.to_bytes()) < MAX_MESSAGE_BYTES
+    assert base64.b64decode(dead.original_b64) == original[:ORIGINAL_MAX_BYTES]
+    assert f"the original, {len(original)} bytes, stays whole" in dead.reason
+    assert len(dead.reason) < REASON_MAX_CHARS + 200
+
+
+def test_a_message_whose_timestamp_is_not_a_time_is_dead_lettered_not_a_crash():
+    import json
+
+    data = json.dumps(GOOD, ensure_ascii=False).encode()
+    for ms in (-5, -(10**15), 2**62):  # the broker takes negative ones (seen on Kafka 4.1)
+        out = admit(Posted("x.records", 0, 3, ms, data))
+        assert isinstance(out, Rejected) and out.dead_letter.reason_code == "bad_timestamp"
+        assert str(ms) in out.dead_letter.reason
+        assert out.receipt.outcome == "dead_lettered" and out.receipt.township == "周庄镇"
+    assert Posted("x.records", 0, 3, -(10**15), data).received_at.startswith("1970-01-01")
+    assert isinstance(admit(Posted("x.records", 0, 3, 0, data)), Admitted)  # 1970 is a time

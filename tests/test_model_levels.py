@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from domain.risk.policy import default_policy
-from models.dataset import Snapshot
 from models.card import decision_lines
+from models.dataset import Snapshot
 from models.levels import choose_cutoffs, decision_view, levels_of, red_evidence
 
 

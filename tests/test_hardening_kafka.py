@@ -1,0 +1,155 @@
+"""One message never stops intake: poison messages among 10,000 good records, on the real broker.
+
+Each poison once stopped every township's intake: its dead letter did not fit the dead-letters
+topic (a record near the records topic's 1 MiB limit) or reading its Kafka timestamp raised (the
+broker takes any negative timestamp), so the worker died, restarted and met it again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+from kafka import KafkaProducer
+
+from ews import processes
+from ews.demo_batch import demo_batch
+from ews.lag import wait_settled
+from readside.db import make_engine, migrate
+from readside.queries import intake_rows
+from readside.tables import dead_letters
+from schemas.topics import RECORD_MESSAGE_BYTES
+from streams.admin import ensure_topics
+from tests.support import start_pipeline
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+GOOD = {
+    "township": "周庄镇",
+    "ref_no": "ZZ-POISON-1",
+    "found_at": "2026-01-10",
+    "category": "邻里纠纷",
+    "description": "院墙纠纷，双方情绪平稳。",
+}
+
+
+def _poisons() -> list[tuple[bytes | None, int | None, str]]:
+    """(value, Kafka timestamp in ms or None for now, the dead letter's reason code)."""
+    good = json.dumps(GOOD, ensure_ascii=False).encode()
+    head = b'{"township":"\xe5\x91\xa8\xe5\xba\x84\xe9\x95\x87","description":"'
+    near_limit = head + b"x" * (RECORD_MESSAGE_BYTES - 2048) + b'"}'  # ~1 MiB
+    return [
+        (near_limit, None, "oversized_record"),
+        (good, -5, "bad_timestamp"),
+        (good, -(10**15), "bad_timestamp"),  # before year 1: no Python datetime holds it
+        (None, None, "not_json"),
+        (b"[" * 30_000 + b"]" * 30_000, None, "nested_too_deep"),
+        (b"\xff\xfe{", None, "not_utf8"),
+    ]
+
+
+def test_poison_messages_among_10k_good_records_never_stop_intake(settings, tmp_path) -> None:
+    topics = settings.topics
+    ensure_topics(settings.bootstrap, topics.all())
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    good = [p.data for p in demo_batch(10_000, bad_fraction=0.0)]
+    poisons = _poisons()
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap, acks="all", max_request_size=2 * RECORD_MESSAGE_BYTES
+    )
+    procs = start_pipeline(settings, tmp_path)
+    try:
+        futures = []
+        every = len(good) // len(poisons)
+        for i, data in enumerate(good):
+            futures.append(producer.send(topics.records, value=data))
+            if i % every == every // 2:  # each poison in the middle of the good records
+                value, at, _ = poisons[i // every]
+                key = None if value is not None else b"null"  # Kafka needs one of the two
+                futures.append(producer.send(topics.records, key=key, value=value, timestamp_ms=at))
+        producer.flush()
+        for f in futures:
+            f.get(timeout=60)
+        assert len(futures) == len(good) + len(poisons)
+        # raises if a worker or the projector exits on the way
+        wait_settled(settings.bootstrap, topics, engine, len(futures), procs, timeout=300)
+        assert all(p.poll() is None for p in procs)
+    finally:
+        producer.close()
+        for p in procs:
+            processes.stop(p)
+
+    received = sum(r for _, r, _, _ in intake_rows(engine))
+    accepted = sum(a for _, _, a, _ in intake_rows(engine))
+    dead = sum(d for _, _, _, d in intake_rows(engine))
+    assert (received, accepted, dead) == (len(futures), len(good), len(poisons))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(dead_letters)).mappings().all()
+    assert Counter(r["reason_code"] for r in rows) == Counter(code for *_, code in poisons)
+    by_code = {r["reason_code"]: r for r in rows}
+    assert (
+        "-5" in by_code["bad_timestamp"]["reason"]
+        or "-1000000000000000" in (by_code["bad_timestamp"]["reason"])
+    )
+    assert len(by_code["oversized_record"]["original_b64"]) > RECORD_MESSAGE_BYTES  # kept whole
+
+
+def test_a_projector_ahead_of_the_log_stops_and_says_so_instead_of_skipping(settings) -> None:
+    """Read models kept while the topics were recreated: their positions lie beyond the new log.
+    Reading on from 'latest' would skip everything posted since, in silence."""
+    from readside.projector import Message, Projector, ProjectorError, _save_positions
+
+    topics = settings.topics
+    ensure_topics(settings.bootstrap, topics.all())
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        _save_positions(conn, [Message(topics.case_events, 1, 499, b"")])  # next: 500
+    with pytest.raises(ProjectorError) as err:
+        Projector(engine, settings.bootstrap, topics).run(until_caught_up=True)
+    assert f"{topics.case_events}:1 at 500 (log ends at 0)" in str(err.value)
+    assert "ews replay" in str(err.value)
+
+
+def test_the_projector_gives_up_with_a_reason_when_the_broker_is_gone(tmp_path, caplog) -> None:
+    """Its own broker, stopped under it: the projector logs while the broker is away and stops
+    (for its supervisor to restart it) after ``broker_timeout``, instead of polling forever."""
+    import threading
+    import time
+
+    from deploy.kafka_local import LocalBroker, free_port
+    from readside.projector import Projector, ProjectorError
+    from schemas.topics import Topics
+
+    broker = LocalBroker(home=tmp_path / "broker", port=free_port(), controller_port=free_port())
+    broker.start()
+    topics = Topics("gone", 2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'rm.db'}")
+    migrate(engine)
+    try:
+        ensure_topics(broker.bootstrap, topics.all())
+        projector = Projector(engine, broker.bootstrap, topics, broker_timeout=8.0)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                projector.run()
+            except BaseException as exc:  # noqa: BLE001 - the test reads it
+                failure.append(exc)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        time.sleep(3)
+        assert thread.is_alive() and not failure  # idle, the broker there: it waits
+    finally:
+        broker.stop()
+    stopped = time.monotonic()
+    thread.join(120)
+    assert not thread.is_alive(), "the projector still polls a broker that is gone"
+    assert failure and isinstance(failure[0], ProjectorError)
+    assert "unreachable for" in str(failure[0])
+    assert time.monotonic() - stopped >= 8.0
+    assert any("unreachable" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
