@@ -10,6 +10,7 @@ computed for any point in time from the state alone (see ``domain.risk.features`
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -100,17 +101,23 @@ _SCALAR_FIELDS = tuple(
 
 
 def decide(state: CaseState, command: SubmitRecord) -> list[Envelope]:
-    """The events a submitted record causes: none if the case has already seen it."""
+    """The events a submitted record causes: none if the case has already seen it.
+
+    A record's status closes or reopens the case only if no record found later has arrived
+    before it: a follow-up that arrives late (found on the 11th, posted after the one found on
+    the 12th) joins the case's history but does not overturn what the newer record says.
+    """
     if command.fingerprint in state.fingerprints:
         return []
     appended = RecordAppended(command.fingerprint, command.record)
+    current = not _found_before(appended.found_at, state.last_found_at)
     found: list[CaseEvent] = []
     if state.status == "new":
         found.append(CaseOpened.from_record(command.record))
-    elif state.status == "closed" and not appended.closes_case:
+    elif state.status == "closed" and not appended.closes_case and current:
         found.append(CaseReopened(reason=appended.follow_up_status))
     found.append(appended)
-    if appended.closes_case and state.status != "closed":
+    if appended.closes_case and state.status != "closed" and current:
         found.append(CaseClosed(outcome=appended.follow_up_status))
     return [
         Envelope(
@@ -124,6 +131,13 @@ def decide(state: CaseState, command: SubmitRecord) -> list[Envelope]:
         )
         for i, event in enumerate(found)
     ]
+
+
+def _found_before(found_at: str, latest: str | None) -> bool:
+    """Whether a record was found strictly before the latest record the case has seen."""
+    if latest is None:
+        return False
+    return dt.datetime.fromisoformat(found_at) < dt.datetime.fromisoformat(latest)
 
 
 # ---- step -----------------------------------------------------------------------------------
@@ -181,7 +195,9 @@ def _appended(state: CaseState, e: RecordAppended, recorded_at: str) -> CaseStat
         state,
         category=e.corrected_category or state.category,
         village=r.get("village") or state.village,
-        last_found_at=max(filter(None, (state.last_found_at, e.found_at))),
+        last_found_at=e.found_at
+        if not _found_before(e.found_at, state.last_found_at)
+        else state.last_found_at,
         records=(*state.records, seen)[-MAX_RECORDS_KEPT:],
         fingerprints=(*state.fingerprints, seen.fingerprint),
     )

@@ -118,3 +118,35 @@ def test_large_command_lists_are_split_below_the_message_limit():
     messages = command_messages(cmds)
     assert len(messages) > 1 and all(len(m) < 700_000 for m in messages)
     assert [c for m in messages for c in commands_from_bytes(m)] == cmds
+
+
+def test_a_follow_up_that_arrives_late_does_not_overturn_a_newer_one():
+    # resolved on the 12th, posted first; "mediating" found on the 11th, posted after it
+    state, log = run(
+        [
+            submit(0),
+            submit(2, record_kind="follow_up", follow_up_status="resolved"),
+            submit(1, record_kind="follow_up", follow_up_status="mediating"),
+        ]
+    )
+    assert [e.event_type for e in log] == [
+        "CaseOpened",
+        "RecordAppended",
+        "RecordAppended",
+        "CaseClosed",
+        "RecordAppended",  # the late one joins the history; the case stays closed
+    ]
+    assert state.status == "closed" and len(state.records) == 3
+    assert state.last_found_at == "2026-01-12T00:00:00+08:00"
+    # a late "resolved" (found before the open follow-up seen already) does not close it
+    state, log = run(
+        [
+            submit(0),
+            submit(2, record_kind="follow_up", follow_up_status="mediating"),
+            submit(1, record_kind="follow_up", follow_up_status="resolved"),
+        ]
+    )
+    assert "CaseClosed" not in [e.event_type for e in log] and state.status == "open"
+    # found the same day as the newest: posted later wins, as before
+    _, log = run([submit(0), submit(0, description="同日结案", follow_up_status="resolved")])
+    assert log[-1].event_type == "CaseClosed"

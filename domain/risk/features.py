@@ -105,13 +105,16 @@ def as_datetime(value: dt.datetime | str) -> dt.datetime:
 
 
 def known_records(state: CaseState, as_of: dt.datetime | str) -> list[RecordSeen]:
-    """The case's records known at ``as_of`` (found and received by then), in append order."""
+    """The case's records known at ``as_of`` (found and received by then), in the order they
+    were found (records found at the same time: in the order they arrived), so the latest is
+    the one found last, as the case fold decides (``domain.case.decide``)."""
     cutoff = as_datetime(as_of).timestamp()
-    return [
+    known = [
         r
         for r in state.records
         if timestamp(r.found_at) <= cutoff and timestamp(r.recorded_at) <= cutoff
     ]
+    return sorted(known, key=lambda r: timestamp(r.found_at))
 
 
 def status_as_of(records: list[RecordSeen]) -> str:
