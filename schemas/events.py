@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from schemas.identity import case_key
 from schemas.record import CLOSING_STATUSES
 
 EVENT_NAMESPACE = uuid.UUID("6f1c2d0e-8a4b-4c55-9d1e-5b7f0a2e9c31")
@@ -343,6 +344,6 @@ def event_id(case_id: str, causation_id: str, index: int) -> str:
 
 
 def case_id_for(township: str, ref_no: str) -> str:
-    """The same township + reference number is the same case."""
-    key = f"{township.strip()}\x1f{ref_no.strip().upper()}"
-    return "C" + uuid.uuid5(EVENT_NAMESPACE, key).hex[:20]
+    """The same township + reference number is the same case, however spelled
+    (``schemas.identity``: full-width forms, invisible characters and spaces do not count)."""
+    return "C" + uuid.uuid5(EVENT_NAMESPACE, case_key(township, ref_no)).hex[:20]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.categories import ACCEPTED_NAMES, category_code
+from schemas.identity import identity_text
 
 CURRENT_VERSION = 2
 MAX_RECORD_BYTES = 64 * 1024
@@ -237,6 +238,7 @@ class RecordRejected(ValueError):
 
 CHINA_OFFSET = dt.timedelta(hours=8)
 CHINA_TZ = dt.timezone(CHINA_OFFSET)
+IDENTITY_FIELDS = ("township", "ref_no")  # folded by schemas.identity.identity_text
 _CONTROL_CHARS = frozenset(chr(i) for i in range(32) if chr(i) not in "\t\n\r") | {"\x7f"}
 
 
@@ -402,6 +404,12 @@ def validate(raw: Any) -> dict[str, Any]:
         if isinstance(value, str) and not value.strip() and field.required:
             raise RecordRejected("missing_field", f"{field.name} is required")
         record[field.name] = _coerce(field, value)
+    for name in IDENTITY_FIELDS:  # the case's identity: invisible characters do not count
+        record[name] = identity_text(record[name])
+        if not record[name]:
+            raise RecordRejected(
+                "missing_field", f"{name} is required (it holds only invisible characters)"
+            )
     record["schema_version"] = CURRENT_VERSION
     record.setdefault("record_kind", "initial")
     record.setdefault("follow_up_status", "new")

@@ -164,3 +164,28 @@ def test_times_are_stored_in_china_time_to_the_second():
 
 def test_a_number_typed_into_a_text_cell_is_text():
     assert parse_record(enc({**GOOD, "ref_no": 2026001}))["ref_no"] == "2026001"
+
+
+def test_a_reference_number_is_the_same_however_it_is_typed() -> None:
+    from schemas.events import case_id_for
+
+    same = [
+        ("周庄镇", "ZZ-1"),
+        ("周庄镇", "ＺＺ－１"),  # full-width, from an input method
+        ("周庄镇", "ZZ－1"),
+        ("周庄镇", "Z\u200bZ-1 "),  # a zero-width space pasted in
+        ("\ufeff周庄镇", "zz-1\u200e"),  # a byte-order mark, a left-to-right mark
+        ("周庄镇", "ZZ - 1"),
+    ]
+    assert len({case_id_for(t, r) for t, r in same}) == 1
+    assert case_id_for("周庄镇", "ZZ-1") != case_id_for("周庄镇", "ZZ-11")
+    assert case_id_for("周庄镇", "ZZ-1") != case_id_for("石桥镇", "ZZ-1")
+
+
+def test_a_reference_number_of_invisible_characters_only_is_refused() -> None:
+    base = {"township": "周庄镇", "found_at": "2026-01-10", "category": "邻里纠纷"}
+    for ref in ("\ufeff", "\u200b\u200e", "\u3000"):
+        with pytest.raises(RecordRejected) as err:
+            validate({**base, "description": "院墙", "ref_no": ref})
+        assert err.value.code == "missing_field" and "ref_no" in err.value.message
+    assert validate({**base, "description": "院墙", "ref_no": "ＺＺ－１"})["ref_no"] == "ZZ-1"
