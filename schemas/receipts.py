@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from schemas.privacy import mask_personal
 from schemas.topics import MAX_MESSAGE_BYTES
 
 UNKNOWN_TOWNSHIP = "(unknown)"
@@ -62,11 +63,13 @@ class DeadLetter:
 
     @classmethod
     def of(cls, original: bytes, reason: str, **fields: Any) -> DeadLetter:
-        """A dead letter that always fits the dead-letters topic: the reason is cut at
+        """A dead letter that always fits the dead-letters topic, with personal numbers in its
+        reason masked (``schemas.privacy``): the reason is cut at
         ``REASON_MAX_CHARS``; an original larger than ``ORIGINAL_MAX_BYTES`` (possible only for
         an internal topic's message: the records topic takes at most 1 MiB) keeps its first
         bytes here, and the reason says where the whole of it stays (its source topic keeps
         every message)."""
+        reason = mask_personal(reason)  # a reason may quote the offending value
         reason = reason if len(reason) <= REASON_MAX_CHARS else reason[:REASON_MAX_CHARS] + "…"
         if len(original) > ORIGINAL_MAX_BYTES:
             reason += (

@@ -55,6 +55,7 @@ from domain.intake import Admitted, Posted, admit
 from domain.risk.assess import Assessor
 from domain.risk.policy import RiskPolicy
 from schemas.commands import SubmitRecord, command_messages, commands_from_bytes
+from schemas.privacy import mask_personal
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
 from schemas.settings import Settings
 from schemas.topics import MAX_MESSAGE_BYTES, Topics
@@ -179,7 +180,7 @@ def changelogged_table(app: faust.App, name: str, changelog_topic: str, partitio
 
 def unreadable(m: Any, code: str, exc: Exception) -> DeadLetter:
     """The dead letter of an input message this code cannot read."""
-    log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, exc)
+    log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, mask_personal(str(exc)))
     return DeadLetter.of(
         m.value or b"",
         f"{type(exc).__name__}: {exc}",
@@ -305,7 +306,7 @@ async def _save(app: faust.App, topics: Topics, case_id: str, state: CaseState) 
 
 
 def _dead_command(m: Any, position: object, code: str, exc: Exception) -> DeadLetter:
-    log.error("%s at case-commands %s:%s: %s", code, m.partition, position, exc)
+    log.error("%s at case-commands %s:%s: %s", code, m.partition, position, mask_personal(str(exc)))
     return DeadLetter.of(
         m.value or b"",
         f"{type(exc).__name__}: {exc}",

@@ -172,3 +172,15 @@ def test_a_message_whose_timestamp_is_not_a_time_is_dead_lettered_not_a_crash():
         assert out.receipt.outcome == "dead_lettered" and out.receipt.township == "周庄镇"
     assert Posted("x.records", 0, 3, -(10**15), data).received_at.startswith("1970-01-01")
     assert isinstance(admit(Posted("x.records", 0, 3, 0, data)), Admitted)  # 1970 is a time
+
+
+def test_a_dead_letter_reason_never_repeats_an_id_card_or_phone_number():
+    import json
+
+    for field, value in (("found_at", "110101199003071234"), ("people_involved", "13812345678")):
+        out = admit(posted(json.dumps({**GOOD, field: value}, ensure_ascii=False).encode()))
+        assert isinstance(out, Rejected)
+        reason = out.dead_letter.reason
+        assert value not in reason and value[:3] in reason and "****" in reason, reason
+        # the original is kept as posted: it is the township's own record
+        assert value.encode() in base64.b64decode(out.dead_letter.original_b64)

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from schemas.categories import BY_CODE
+from schemas.privacy import mask_personal
 
 LEVEL_ZH = {"red": "红色", "orange": "橙色", "yellow": "黄色", "blue": "蓝色"}
-# stand-alone numbers only: digits inside an identifier (a case id) are left alone
-ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-PHONE = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)\d{4}(\d{4})(?![0-9A-Za-z])")
-
-
-def mask_personal(text: str) -> str:
-    """ID-card and mobile numbers with their middle digits hidden (in messages and logs)."""
-    return PHONE.sub(r"\1****\2", ID_CARD.sub(r"\1********\2", text))
 
 
 def alert_message(
