@@ -156,9 +156,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_counts(args: argparse.Namespace) -> int:
     from readside.db import make_engine
-    from readside.queries import intake_table
+    from readside.queries import intake_table, projection_failure_rows
 
-    print(intake_table(make_engine(_settings(args).db_url)))
+    engine = make_engine(_settings(args).db_url)
+    print(intake_table(engine))
+    failures = projection_failure_rows(engine)
+    if failures:
+        print(f"\n{len(failures)} log message(s) the read models could not apply:")
+        for f in failures[:20]:
+            print(f"  {f['topic']}:{f['partition']}:{f['offset']}  {f['reason']}")
+        if len(failures) > 20:
+            print(f"  ... and {len(failures) - 20} more (table projection_failures)")
+    else:
+        print("\nevery log message read so far is applied to the read models")
     return 0
 
 

@@ -25,6 +25,30 @@ from schemas.risk import RiskAssessed
 Row = dict[str, Any]
 
 
+def out_of_sequence(row: Row | None, envelope: Envelope) -> str | None:
+    """Why a case event not applied before cannot be applied now, or None if it can.
+
+    A case's events carry seq 1, 2, 3 ... without holes, written by one case writer; one that
+    comes before its case's opening, repeats a seq under another event id, or skips one means
+    an event was lost or forged, and applying it would hide that."""
+    if row is None:
+        if isinstance(envelope.event, CaseOpened) and envelope.seq == 1:
+            return None
+        return f"seq {envelope.seq} of case {envelope.case_id}, whose opening was never seen"
+    last = row["last_seq"]
+    if envelope.seq <= last:
+        return (
+            f"seq {envelope.seq} of case {envelope.case_id} was already applied, "
+            f"from another event (this one is {envelope.event_id})"
+        )
+    if envelope.seq > last + 1:
+        return (
+            f"gap: case {envelope.case_id} is at seq {last}, this event is seq {envelope.seq}; "
+            f"seq {last + 1} is missing"
+        )
+    return None
+
+
 def apply_to_case(row: Row | None, envelope: Envelope) -> Row | None:
     """The case row after the event; ``None`` if the event does not make or touch a case row.
 

@@ -86,7 +86,7 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -
     """Apply one batch of log messages in the caller's transaction; return row counts."""
     events_topic = topics.case_events
     receipts_topic = topics.intake_receipts
-    events: list[Envelope] = []
+    events: list[tuple[Message, Envelope]] = []
     receipts: list[IntakeReceipt] = []
     deads: list[DeadLetter] = []
     risks: list[RiskAssessed] = []
@@ -95,7 +95,7 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -
     for m in batch:
         try:
             if m.topic == events_topic:
-                events.append(Envelope.from_bytes(m.value))
+                events.append((m, Envelope.from_bytes(m.value)))
             elif m.topic == receipts_topic:
                 receipts.extend(receipts_from_bytes(m.value))
             elif m.topic == topics.risk_assessments:
@@ -106,8 +106,9 @@ def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -
                 deads.append(DeadLetter.from_bytes(m.value))
         except Exception as exc:  # kept in projection_failures, never silently skipped
             unreadable.append((m, exc))
-    record_failures(conn, unreadable)
-    stats = {"events": _apply_events(conn, events)}
+    applied, out_of_sequence = _apply_events(conn, events)
+    record_failures(conn, [*unreadable, *out_of_sequence])
+    stats = {"events": applied, "failures": len(unreadable) + len(out_of_sequence)}
     stats["receipts"] = _apply_receipts(conn, receipts)
     stats["dead_letters"] = _apply_dead_letters(conn, deads)
     stats["risk"] = _apply_risk(conn, risks)
@@ -148,9 +149,17 @@ def record_failures(conn: sa.Connection, failed: Sequence[tuple[Message, Excepti
             conn.execute(sa.insert(projection_failures), new)
 
 
-def _apply_events(conn: sa.Connection, events: list[Envelope]) -> int:
-    if not events:
-        return 0
+class OutOfSequence(Exception):
+    """A case event that does not follow its case's last one (see ``out_of_sequence``)."""
+
+
+def _apply_events(
+    conn: sa.Connection, messages: list[tuple[Message, Envelope]]
+) -> tuple[int, list[tuple[Message, Exception]]]:
+    """Apply case events; those out of their case's sequence are returned, not applied."""
+    if not messages:
+        return 0, []
+    events = [e for _, e in messages]
     case_ids = list({e.case_id for e in events})
     rows: dict[str, dict] = {}
     for part in _chunks(case_ids):
@@ -159,16 +168,17 @@ def _apply_events(conn: sa.Connection, events: list[Envelope]) -> int:
     known = set(rows)
     seen_ids = _existing(conn, case_timeline.c.event_id, list({e.event_id for e in events}))
     timeline: list[dict] = []
-    for e in events:
+    failed: list[tuple[Message, Exception]] = []
+    for m, e in messages:
         if e.event_id in seen_ids:
-            continue
+            continue  # applied before: a redelivery
         row = rows.get(e.case_id)
-        new = pj.apply_to_case(row, e)
-        if new is row:
-            continue  # seen before (seq not above last_seq)
+        why = pj.out_of_sequence(row, e)
+        if why is not None:
+            failed.append((m, OutOfSequence(why)))
+            continue
         seen_ids.add(e.event_id)
-        if new is not None:
-            rows[e.case_id] = new
+        rows[e.case_id] = pj.apply_to_case(row, e)
         timeline.append(pj.timeline_row(e))
     inserts = [r for cid, r in rows.items() if cid not in known]
     updates = [dict(r, _id=cid) for cid, r in rows.items() if cid in known]
@@ -191,7 +201,7 @@ def _apply_events(conn: sa.Connection, events: list[Envelope]) -> int:
         )
     if timeline:
         conn.execute(sa.insert(case_timeline), timeline)
-    return len(timeline)
+    return len(timeline), failed
 
 
 def _apply_receipts(conn: sa.Connection, receipts: list[IntakeReceipt]) -> int:

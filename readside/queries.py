@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -130,3 +131,14 @@ def risk_table(engine: sa.Engine, township: str | None = None, limit: int = 30) 
             f"[{cat.label if cat else r['category']}]  {'; '.join(reasons[:2])}"
         )
     return "\n".join(lines)
+
+
+def projection_failure_rows(engine: sa.Engine, limit: int | None = None) -> list[dict[str, Any]]:
+    """Log messages the read models could not apply, with the reason, in log order."""
+    from readside.tables import projection_failures as pf
+
+    query = sa.select(pf.c.topic, pf.c.partition, pf.c.offset, pf.c.reason).order_by(
+        pf.c.topic, pf.c.partition, pf.c.offset
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query.limit(limit)).mappings()]

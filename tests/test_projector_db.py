@@ -117,3 +117,48 @@ def test_a_message_that_cannot_be_projected_is_kept_and_the_rest_applied(db_url,
     assert all(f["reason"] for f in failures)
     assert n_cases == len(states)
     engine.dispose()
+
+
+def test_events_out_of_their_cases_sequence_are_kept_as_failures_never_dropped(db_url, capsys):
+    """Before its case's opening, a seq repeated under another id, a gap: each is a failure
+    with its reason, and the rest of the log is applied."""
+    import dataclasses
+
+    from readside.queries import projection_failure_rows
+    from schemas.events import Envelope
+
+    log, states = offline_log(demo_batch(60, bad_fraction=0.0))
+    events = [Envelope.from_bytes(m.value) for m in log if m.topic == TOPICS.case_events]
+    by_case: dict[str, list[Envelope]] = {}
+    for e in events:
+        by_case.setdefault(e.case_id, []).append(e)
+    long_case = next(es for es in by_case.values() if len(es) >= 3)
+    opening, second, third = long_case[:3]
+    orphan = dataclasses.replace(second, case_id="Cnever-opened", event_id="a" * 32)
+    twin = dataclasses.replace(second, event_id="b" * 32)  # same case and seq, another id
+    after_gap = dataclasses.replace(third, seq=third.seq + 5, event_id="c" * 32)
+    odd = [
+        Message(TOPICS.case_events, 3, i, e.to_bytes())
+        for i, e in enumerate([orphan, twin, after_gap])
+    ]
+    engine = make_engine(db_url)
+    migrate(engine)
+    project(engine, log + odd + log, 50)  # the log twice: a redelivery is no failure
+    failures = projection_failure_rows(engine)
+    assert [(f["partition"], f["offset"]) for f in failures] == [(3, 0), (3, 1), (3, 2)]
+    reasons = [f["reason"] for f in failures]
+    assert "whose opening was never seen" in reasons[0]
+    assert f"seq {second.seq} of case {second.case_id} was already applied" in reasons[1]
+    assert "gap" in reasons[2] and "is missing" in reasons[2]
+    with engine.connect() as conn:
+        n_events = conn.execute(sa.select(sa.func.count()).select_from(case_timeline)).scalar_one()
+    assert n_events == len(events)  # every real event applied once, none of the odd ones
+    assert opening.seq == 1
+    engine.dispose()
+    # and the operator sees them in `ews counts`
+    from ews.cli import main
+
+    assert main(["counts", "--db", db_url]) == 0
+    said = capsys.readouterr().out
+    assert "3 log message(s) the read models could not apply" in said
+    assert f"{TOPICS.case_events}:3:2  OutOfSequence: gap" in said
