@@ -78,9 +78,26 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.admin import PartitionMismatch, partition_count
     from streams.app import ROLES, create_app
 
     settings = _settings(args)
+    try:  # a case's partition follows the topics as they are, not the setting
+        partitions = partition_count(settings.bootstrap, settings.topics)
+    except PartitionMismatch as exc:
+        print(f"ews worker: {exc}", file=sys.stderr)
+        return 2
+    if partitions is not None and partitions != settings.partitions:
+        print(
+            f"ews worker: the topics have {partitions} partitions; EWS_PARTITIONS="
+            f"{settings.partitions} applies only to topics not created yet",
+            file=sys.stderr,
+        )
+        settings = settings.replace(partitions=partitions)
+    if args.role == "all":
+        from ews.processes import run_stages
+
+        return run_stages(settings, args.loglevel)
     assessor = policy = None
     if "risk" in ROLES[args.role]:
         from domain.risk.policy import load_policy
@@ -104,6 +121,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_project(args: argparse.Namespace) -> int:
     from readside.db import make_engine, migrate
+    from readside.lock import ReadModelsBusy
     from readside.projector import Projector, ProjectorError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -117,7 +135,7 @@ def cmd_project(args: argparse.Namespace) -> int:
         n = projector.run(until_caught_up=args.until_caught_up)
     except KeyboardInterrupt:
         n = projector.applied
-    except ProjectorError as exc:
+    except (ProjectorError, ReadModelsBusy) as exc:
         print(f"ews project: {exc}", file=sys.stderr)
         return 1
     print(f"applied {n} messages to {engine.url.render_as_string()}")
@@ -142,14 +160,21 @@ def cmd_post(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from readside.db import drop_all, make_engine, migrate
+    from readside.lock import ReadModelsBusy, read_model_writer
     from readside.projector import Projector
 
     settings = _settings(args)
     engine = make_engine(settings.db_url)
     migrate(engine)
-    drop_all(engine)
-    migrate(engine)
-    n = Projector(engine, settings.bootstrap, settings.topics).run(until_caught_up=True)
+    try:
+        with read_model_writer(engine, "ews replay"):
+            drop_all(engine)
+            migrate(engine)
+            projector = Projector(engine, settings.bootstrap, settings.topics)
+            n = projector.run(until_caught_up=True, lock=False)
+    except ReadModelsBusy as exc:
+        print(f"ews replay: {exc}", file=sys.stderr)
+        return 2
     print(f"rebuilt the read models from {n} log messages")
     return 0
 
@@ -412,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--role",
         default="all",
         choices=["all", "intake", "cases", "risk", "alerts"],
-        help="run every stage (all, default) or one: intake (stateless), cases (case table) "
+        help="run every stage (all, the default: one process per stage, each in its stage's "
+        "consumer group) or one: intake (stateless), cases (case table) "
         "risk (scores cases as they change and as time passes, with the model in service) or "
         "alerts (raises, routes and escalates alerts; applies duty officers' commands)",
     )

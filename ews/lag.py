@@ -25,13 +25,12 @@ def stream_groups(topics: Topics) -> list[str]:
 
 def stages(topics: Topics) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """Each stream stage: (the consumer groups that run it, the topics it reads)."""
-    every = group_id(topics, "all")
     return {
-        "intake": ((every, group_id(topics, "intake")), (topics.records,)),
-        "case_writer": ((every, group_id(topics, "cases")), (topics.case_commands,)),
-        "scorer": ((every, group_id(topics, "risk")), (topics.case_events, topics.clock)),
+        "intake": ((group_id(topics, "intake"),), (topics.records,)),
+        "case_writer": ((group_id(topics, "cases"),), (topics.case_commands,)),
+        "scorer": ((group_id(topics, "risk"),), (topics.case_events, topics.clock)),
         "alert_writer": (
-            (every, group_id(topics, "alerts")),
+            (group_id(topics, "alerts"),),
             (topics.risk_assessments, topics.alert_commands, topics.clock),
         ),
     }

@@ -37,6 +37,56 @@ def start(args: list[str], settings: Settings, log: Path) -> subprocess.Popen:
     )
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the child gets SIGTERM when the process that started it dies (even by kill -9),
+    so no stage outlives ``ews worker``."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run_stages(settings: Settings, loglevel: str = "warn") -> int:
+    """``ews worker``: one process per stage, in the foreground, each in its stage's consumer
+    group.  When one exits, the others are stopped and its exit code is returned (non-zero, so
+    a supervisor restarts the lot); SIGTERM or Ctrl-C stops them all."""
+    env = process_env(settings, PYTHONPATH=str(PROJECT_ROOT))
+    linux = sys.platform.startswith("linux")
+    procs = {
+        stage: subprocess.Popen(
+            [sys.executable, "-m", "ews.cli", "worker", "--role", stage, "--loglevel", loglevel],
+            env=env,
+            cwd=PROJECT_ROOT,
+            preexec_fn=_die_with_parent if linux else None,
+        )
+        for stage in STAGES
+    }
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stopping:
+            ended = [(stage, p.returncode) for stage, p in procs.items() if p.poll() is not None]
+            if ended:
+                stage, code = ended[0]
+                print(f"ews worker: the {stage} stage exited with {code}; stopping the others")
+                return code or 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs.values():
+            stop(p)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
 def start_worker(settings: Settings, log: Path, role: str = "all") -> subprocess.Popen:
     return start(["worker", "--role", role], settings, log)
 

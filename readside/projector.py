@@ -23,6 +23,7 @@ from kafka.errors import KafkaError, OffsetOutOfRangeError
 
 from readside import alert_projections as ap
 from readside import projections as pj
+from readside.lock import read_model_writer
 from readside.tables import (
     alert_timeline,
     alerts,
@@ -450,9 +451,18 @@ class Projector:
                 log.warning("broker at %s reachable again", self.bootstrap)
             self.unreachable_since = None
 
-    def run(self, until_caught_up: bool = False, idle_timeout: float | None = None) -> int:
+    def run(
+        self, until_caught_up: bool = False, idle_timeout: float | None = None, lock: bool = True
+    ) -> int:
         """Apply batches until stopped; with ``until_caught_up``, stop at the log's end as it
-        was when the run started.  Returns how many messages were applied."""
+        was when the run started.  Returns how many messages were applied.  Holds the read
+        models' writer lock (``readside.lock``) unless the caller holds it (``lock=False``)."""
+        if lock:
+            with read_model_writer(self.engine, "the projector"):
+                return self._run(until_caught_up, idle_timeout)
+        return self._run(until_caught_up, idle_timeout)
+
+    def _run(self, until_caught_up: bool, idle_timeout: float | None) -> int:
         consumer, tps = self._consumer()
         end = consumer.end_offsets(tps) if until_caught_up else None
         last_data = last_check = time.monotonic()

@@ -33,6 +33,9 @@ class Topics:
     prefix: str = "ews"
     partitions: int = 4
 
+    def replace_partitions(self, partitions: int) -> Topics:
+        return Topics(self.prefix, partitions)
+
     def name(self, logical: str) -> str:
         return f"{self.prefix}.{logical}"
 

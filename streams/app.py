@@ -12,9 +12,11 @@ Agents, each with concurrency 1 (faust can commit past an in-flight message othe
 * the scorer (``streams.scorer``, role ``risk``): case-events and clock ticks ->
   ``RiskAssessed`` on the risk-assessments topic.
 
-A worker runs every stage (role ``all``) or one of them (``intake`` / ``cases`` / ``risk``),
-so the stages can use separate cores and scale separately; more partitions and more workers
-per role scale out.
+A worker process runs one stage (role ``intake`` / ``cases`` / ``risk`` / ``alerts``), in
+that stage's consumer group, so the stages use separate cores and scale separately, and two
+processes of one stage share its partitions instead of both processing them (``ews worker``
+with no role starts one process per stage); more partitions and more workers per role scale
+out.
 
 Crash safety (at-least-once in, exactly-once effect out):
 
@@ -83,8 +85,7 @@ class Utf8(codecs.Codec):
 
 codecs.register("utf8", Utf8())
 
-ROLES = {
-    "all": ("intake", "cases", "risk", "alerts"),
+ROLES = {  # a worker role -> the stages it runs: one each, so each has its own group
     "intake": ("intake",),
     "cases": ("cases",),
     "risk": ("risk",),
@@ -93,23 +94,24 @@ ROLES = {
 
 
 def group_id(topics: Topics, role: str) -> str:
-    """The consumer group (faust app id) of a worker role."""
-    return topics.group("stream" if role == "all" else role)
+    """The consumer group (faust app id) of a worker role: one per stage, whoever runs it."""
+    return topics.group(role)
 
 
 def create_app(
     settings: Settings,
-    role: str = "all",
+    role: str,
     assessor: Assessor | None = None,
     policy: RiskPolicy | None = None,
     routing: Routing | None = None,
 ) -> faust.App:
-    """The faust app of a worker role: ``all`` runs every stage in one process; ``intake``,
-    ``cases`` and ``risk`` run one each, so the stages can use several cores (and scale
-    separately).  The risk stage needs an ``assessor`` (the model in service, or the rules)
-    and the risk ``policy``."""
+    """The faust app of a worker role (one stage).  The risk stage needs an ``assessor`` (the
+    model in service, or the rules) and the risk ``policy``; the alert stage the ``routing``."""
     if role not in ROLES:
-        raise ValueError(f"unknown worker role {role!r}; use one of {', '.join(ROLES)}")
+        raise ValueError(
+            f"unknown worker role {role!r}; use one of {', '.join(ROLES)} "
+            "(`ews worker` without a role starts one process per stage)"
+        )
     if "risk" in ROLES[role] and (assessor is None or policy is None):
         raise ValueError("the risk stage needs an assessor and a risk policy")
     if "alerts" in ROLES[role] and routing is None:

@@ -153,3 +153,84 @@ def test_the_projector_gives_up_with_a_reason_when_the_broker_is_gone(tmp_path, 
     assert "unreachable for" in str(failure[0])
     assert time.monotonic() - stopped >= 8.0
     assert any("unreachable" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_a_worker_follows_the_topics_partition_count_and_refuses_topics_that_differ(
+    settings, capsys
+) -> None:
+    """A case's partition is computed from the partition count: the one the broker has for the
+    deployment's topics, never a setting that disagrees with them."""
+    from kafka.admin import KafkaAdminClient, NewPartitions
+
+    from ews.cli import main
+    from streams.admin import PartitionMismatch, partition_count
+
+    topics = settings.topics
+    assert partition_count(settings.bootstrap, topics) is None  # nothing created yet
+    ensure_topics(settings.bootstrap, topics.replace_partitions(2).all())
+    assert partition_count(settings.bootstrap, topics) == 2  # EWS_PARTITIONS says 4
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    try:
+        admin.create_partitions({topics.case_events: NewPartitions(total_count=3)})
+    finally:
+        admin.close()
+    import time
+
+    deadline = time.monotonic() + 20  # the new partitions take a moment to be described
+    while time.monotonic() < deadline:
+        try:
+            partition_count(settings.bootstrap, topics)
+        except PartitionMismatch:
+            break
+        time.sleep(0.5)
+    with pytest.raises(PartitionMismatch) as err:
+        partition_count(settings.bootstrap, topics)
+    assert f"{topics.case_events} 3" in str(err.value) and f"{topics.case_commands} 2" in str(
+        err.value
+    )
+    assert main(["worker", "--bootstrap", settings.bootstrap]) == 2  # refuses to start
+    assert "differ in partitions" in capsys.readouterr().err
+
+
+def test_a_second_case_writer_shares_the_partitions_and_no_stage_outlives_ews_worker(
+    settings, tmp_path
+) -> None:
+    """`ews worker` (every stage) beside `ews worker --role cases`: both case writers are in the
+    stage's one consumer group, so each partition has one writer and no event is written twice.
+    `kill -9` of `ews worker` takes its stage processes down with it."""
+    import time
+
+    from readside.snapshot import snapshot
+    from streams.post import post_messages
+    from tests.support import group_members, posted_records, reference_snapshot
+
+    topics = settings.topics
+    ensure_topics(settings.bootstrap, topics.all())
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    batch = demo_batch(600, bad_fraction=0.0)
+    everything = processes.start_worker(settings, tmp_path / "worker.log")  # role all
+    procs = [
+        everything,
+        processes.start_worker(settings, tmp_path / "cases2.log", "cases"),
+        processes.start_projector(settings, tmp_path / "projector.log"),
+    ]
+    try:
+        post_messages(settings.bootstrap, topics.records, (p.data for p in batch))
+        wait_settled(settings.bootstrap, topics, engine, len(batch), procs, timeout=300)
+        assert group_members(settings.bootstrap, topics.group("cases")) == 2
+        assert group_members(settings.bootstrap, topics.group("intake")) == 1
+        processes.kill_hard(everything)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if group_members(settings.bootstrap, topics.group("intake")) == 0:
+                break
+            time.sleep(1)
+        assert group_members(settings.bootstrap, topics.group("intake")) == 0
+    finally:
+        for p in procs:
+            processes.stop(p)
+    live = snapshot(engine)
+    reference = reference_snapshot(posted_records(settings.bootstrap, topics), tmp_path, topics)
+    assert live["case_timeline"] == reference["case_timeline"]  # no event twice, none missing
+    assert live["cases"] == reference["cases"]

@@ -1,5 +1,6 @@
 """The projector against real databases (SQLite and PostgreSQL), fed the log without Kafka."""
 
+import pytest
 import sqlalchemy as sa
 
 from domain.case import CaseState, handle_command
@@ -162,3 +163,24 @@ def test_events_out_of_their_cases_sequence_are_kept_as_failures_never_dropped(d
     said = capsys.readouterr().out
     assert "3 log message(s) the read models could not apply" in said
     assert f"{TOPICS.case_events}:3:2  OutOfSequence: gap" in said
+
+
+def test_replay_refuses_to_run_beside_a_projector_writing_the_same_read_models(db_url, capsys):
+    from ews.cli import main
+    from readside.lock import ReadModelsBusy, read_model_writer
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    log, _ = offline_log(demo_batch(50, bad_fraction=0.0))
+    project(engine, log, 50)
+    before = snapshot(engine)
+    with read_model_writer(engine, "a projector"):  # as a running `ews project` holds it
+        assert main(["replay", "--db", db_url, "--bootstrap", "127.0.0.1:9"]) == 2
+        assert "another projector or replay is writing" in capsys.readouterr().err
+        with pytest.raises(ReadModelsBusy):
+            with read_model_writer(engine, "a second projector"):
+                pass
+    assert snapshot(engine) == before  # nothing dropped
+    with read_model_writer(engine, "the next one"):  # free again once released
+        pass
+    engine.dispose()
