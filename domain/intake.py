@@ -14,8 +14,17 @@ from dataclasses import dataclass
 from schemas.commands import SubmitRecord
 from schemas.events import case_id_for
 from schemas.receipts import UNKNOWN_TOWNSHIP, DeadLetter, IntakeReceipt
-from schemas.record import RecordRejected, fingerprint, parse_record, township_hint
+from schemas.record import (
+    CHINA_TZ,
+    FIELDS,
+    RecordRejected,
+    fingerprint,
+    parse_record,
+    township_hint,
+)
 
+FUTURE_SLACK = dt.timedelta(days=1)
+DATE_FIELDS = tuple(f.name for f in FIELDS if f.kind in ("date", "datetime"))
 LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last time Python can write
 
 
@@ -67,11 +76,31 @@ def admit(posted: Posted) -> Admitted | Rejected:
         reason = f"the message's timestamp ({posted.timestamp_ms} ms) is not a time"
         return _rejected(posted, data, "bad_timestamp", reason)
     try:
-        return _admitted(posted, parse_record(data))
+        record = parse_record(data)
+        _not_after_posting(record, posted)
+        return _admitted(posted, record)
     except RecordRejected as exc:
         return _rejected(posted, data, exc.code, exc.message)
     except Exception as exc:  # a bug here must not kill the worker or lose the message
         return _rejected(posted, data, "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+def _not_after_posting(record: dict, posted: Posted) -> None:
+    """A record cannot describe a day after it was posted (a day's slack for clocks and
+    time zones): ``2062`` typed for ``2026`` is refused, not kept as the case's newest news."""
+    latest = dt.datetime.fromisoformat(posted.received_at) + FUTURE_SLACK
+    for name in DATE_FIELDS:
+        value = record.get(name)
+        if value is None:
+            continue
+        when = dt.datetime.fromisoformat(value)
+        if when.tzinfo is None:  # a date: its first moment, China time
+            when = when.replace(tzinfo=CHINA_TZ)
+        if when > latest:
+            raise RecordRejected(
+                "date_in_future",
+                f"{name} is after the record was posted ({posted.received_at[:10]})",
+            )
 
 
 def _admitted(posted: Posted, record: dict) -> Admitted:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -130,7 +131,7 @@ FIELDS: tuple[Field, ...] = (
         "int",
         False,
         "How many people are involved (涉及人数).",
-        minimum=0,
+        minimum=1,
         maximum=100000,
     ),
     Field(
@@ -236,6 +237,8 @@ class RecordRejected(ValueError):
         self.message = message
 
 
+EARLIEST_DATE = dt.date(2000, 1, 1)  # no screening record, nor petition, is older
+THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 CHINA_OFFSET = dt.timedelta(hours=8)
 CHINA_TZ = dt.timezone(CHINA_OFFSET)
 IDENTITY_FIELDS = ("township", "ref_no")  # folded by schemas.identity.identity_text
@@ -260,6 +263,16 @@ def _parse_datetime(value: str) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=CHINA_TZ)
     return parsed
+
+
+def _before_earliest(parsed: dt.datetime, kind: str) -> bool:
+    """Before ``EARLIEST_DATE``: a date as written, a date-time in China time."""
+    if kind == "date":
+        return parsed.date() < EARLIEST_DATE
+    try:
+        return parsed < dt.datetime.combine(EARLIEST_DATE, dt.time(), CHINA_TZ)
+    except OverflowError:  # year 1 or 9999 with an offset: only the year tells
+        return parsed.year < EARLIEST_DATE.year
 
 
 def _coerce(field: Field, value: Any) -> Any:
@@ -290,8 +303,15 @@ def _coerce(field: Field, value: Any) -> Any:
             )
     elif field.kind == "number":
         if isinstance(value, str):
+            text = value.strip()
+            if "," in text and not THOUSANDS.fullmatch(text):  # "12,34": not a number
+                raise RecordRejected(
+                    "wrong_type",
+                    f"{name} must be a number (commas only between groups of three digits), "
+                    f"got {_shown(value)}",
+                )
             try:
-                value = float(value.strip().replace(",", ""))
+                value = float(text.replace(",", ""))
             except (ValueError, OverflowError):
                 raise RecordRejected(
                     "wrong_type", f"{name} must be a number, got {_shown(value)}"
@@ -319,6 +339,11 @@ def _coerce(field: Field, value: Any) -> Any:
             raise RecordRejected(
                 "invalid_value", f"{name} is not a date: {_shown(value)}"
             ) from None
+        if _before_earliest(parsed, field.kind):
+            raise RecordRejected(
+                "date_out_of_range",
+                f"{name} is before {EARLIEST_DATE.isoformat()}",
+            )
         if field.kind == "date":
             return parsed.date().isoformat()
         # one zone, whole seconds: the stored text sorts in time order and has a fixed length
@@ -357,7 +382,9 @@ def _coerce(field: Field, value: Any) -> Any:
         if any(c in v for v in value for c in _CONTROL_CHARS):
             raise RecordRejected("invalid_value", f"{name} contains control characters")
         return [v.strip()[:32] for v in value]
-    if field.minimum is not None and value < field.minimum:
+    if field.minimum is not None and (
+        value < field.minimum or (value == 0 and math.copysign(1, value) < 0)  # -0
+    ):
         raise RecordRejected(
             "invalid_value", f"{name} must be at least {field.minimum:g}, got {_shown(value)}"
         )
@@ -372,6 +399,14 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
     """Bring an older record version up to the current one (v1 -> v2)."""
     version = raw.get("schema_version", 1 if any(k in raw for k in V1_RENAMES) else CURRENT_VERSION)
     if version == 1:
+        v1 = sorted(k for k in raw if k in V1_RENAMES)
+        v2 = sorted(k for k in raw if k in V1_RENAMES.values())
+        if v2:  # half of it would be read, the other half overwritten or lost
+            raise RecordRejected(
+                "mixed_versions",
+                f"the record mixes version-1 field names ({', '.join(v1) or 'schema_version 1'}) "
+                f"with version-2 ones ({', '.join(v2)}); use one version",
+            )
         raw = {V1_RENAMES.get(k, k): v for k, v in raw.items()}
         raw["schema_version"] = CURRENT_VERSION
         raw.setdefault("record_kind", "initial")

@@ -14,8 +14,11 @@ GOOD = {
 }
 
 
+POSTED_MS = 1_768_800_000_000  # 2026-01-19T05:20:00Z, after GOOD was found
+
+
 def posted(data: bytes, offset: int = 7) -> Posted:
-    return Posted("x.records", 2, offset, 1_767_000_000_000, data)
+    return Posted("x.records", 2, offset, POSTED_MS, data)
 
 
 def test_valid_record_becomes_a_command_and_an_accepted_receipt():
@@ -171,7 +174,8 @@ def test_a_message_whose_timestamp_is_not_a_time_is_dead_lettered_not_a_crash():
         assert str(ms) in out.dead_letter.reason
         assert out.receipt.outcome == "dead_lettered" and out.receipt.township == "周庄镇"
     assert Posted("x.records", 0, 3, -(10**15), data).received_at.startswith("1970-01-01")
-    assert isinstance(admit(Posted("x.records", 0, 3, 0, data)), Admitted)  # 1970 is a time
+    at_1970 = admit(Posted("x.records", 0, 3, 0, data))  # 1970 is a time, if an odd one
+    assert isinstance(at_1970, Rejected) and at_1970.dead_letter.reason_code == "date_in_future"
 
 
 def test_a_dead_letter_reason_never_repeats_an_id_card_or_phone_number():
@@ -184,3 +188,15 @@ def test_a_dead_letter_reason_never_repeats_an_id_card_or_phone_number():
         assert value not in reason and value[:3] in reason and "****" in reason, reason
         # the original is kept as posted: it is the township's own record
         assert value.encode() in base64.b64decode(out.dead_letter.original_b64)
+
+
+def test_a_record_that_describes_a_day_after_it_was_posted_is_refused():
+    import json
+
+    # posted 2026-01-19 (the test's message time); 2062 typed for 2026
+    for field, value in (("found_at", "2062-01-10"), ("petition_received_on", "2026-01-21")):
+        out = admit(posted(json.dumps({**GOOD, field: value}, ensure_ascii=False).encode()))
+        assert isinstance(out, Rejected) and out.dead_letter.reason_code == "date_in_future"
+        assert field in out.dead_letter.reason
+    today = {**GOOD, "found_at": "2026-01-19T23:00:00+08:00"}  # later that day, China time
+    assert isinstance(admit(posted(json.dumps(today, ensure_ascii=False).encode())), Admitted)

@@ -129,14 +129,14 @@ def test_a_time_that_overflows_in_china_time_is_date_out_of_range(found_at: str)
 @pytest.mark.parametrize(
     "found_at, stored",
     [
-        ("0001-01-01", "0001-01-01T00:00:00+08:00"),
-        ("0001-01-01T00:00:00+08:00", "0001-01-01T00:00:00+08:00"),
-        ("0001-01-01T00:00:00Z", "0001-01-01T08:00:00+08:00"),
+        ("2000-01-01", "2000-01-01T00:00:00+08:00"),
+        ("1999-12-31T16:00:00Z", "2000-01-01T00:00:00+08:00"),
         ("9999-12-31T23:59:59", "9999-12-31T23:59:59+08:00"),
         ("9999-12-31T15:59:59Z", "9999-12-31T23:59:59+08:00"),
     ],
 )
 def test_times_at_the_edge_that_fit_in_china_time_are_kept(found_at: str, stored: str) -> None:
+    """Kept by the record contract; a time after the record was posted is refused at intake."""
     assert parse_record(enc({**GOOD, "found_at": found_at}))["found_at"] == stored
 
 
@@ -287,3 +287,48 @@ def test_random_mutations_only_ever_raise_record_rejected() -> None:
     # the mutations reach the new limits as well as the old checks
     assert {"nested_too_deep", "date_out_of_range", "not_json", "not_utf8"} <= set(codes)
     assert accepted > 0
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("found_at", "1999-12-31"),
+        ("found_at", "1999-12-31T23:59:59+08:00"),
+        ("found_at", "0001-01-01"),
+        ("petition_received_on", "1066-10-14"),
+    ],
+)
+def test_a_date_before_2000_is_out_of_range(field: str, value: str) -> None:
+    err = reject(enc({**GOOD, field: value}))
+    assert err.code == "date_out_of_range" and field in err.message and value not in err.message
+
+
+@pytest.mark.parametrize(
+    "field, value, code",
+    [
+        ("people_involved", 0, "invalid_value"),
+        ("people_involved", "0", "invalid_value"),
+        ("amount_involved_yuan", "12,34", "wrong_type"),  # not thousands
+        ("amount_involved_yuan", "1,2345", "wrong_type"),
+        ("amount_involved_yuan", "-0", "invalid_value"),
+        ("amount_involved_yuan", -0.0, "invalid_value"),
+        ("amount_involved_yuan", "-5", "invalid_value"),
+    ],
+)
+def test_numbers_no_dispute_has_are_refused(field: str, value: object, code: str) -> None:
+    assert reject(enc({**GOOD, field: value})).code == code
+
+
+def test_thousands_separators_are_read_where_they_separate_thousands() -> None:
+    record = parse_record(enc({**GOOD, "amount_involved_yuan": "1,200,000.50"}))
+    assert record["amount_involved_yuan"] == 1_200_000.5
+    assert parse_record(enc({**GOOD, "people_involved": 1}))["people_involved"] == 1
+
+
+def test_a_record_mixing_version_1_and_version_2_names_is_refused_not_half_read() -> None:
+    mixed = {"town": "周庄镇", "case_no": "ZZ-1", "date": "2026-01-10", "type": "邻里纠纷"}
+    err = reject(enc({**mixed, "content": "院墙", "found_at": "2026-02-01"}))
+    assert err.code == "mixed_versions" and "date" in err.message and "found_at" in err.message
+    err = reject(enc({**GOOD, "schema_version": 1, "content": "院墙"}))
+    assert err.code == "mixed_versions"
+    assert parse_record(enc({**mixed, "content": "院墙"}))["found_at"].startswith("2026-01-10")
