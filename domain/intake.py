@@ -18,11 +18,14 @@ from schemas.record import (
     CHINA_TZ,
     FIELDS,
     RecordRejected,
+    check,
+    decode_record,
     fingerprint,
-    parse_record,
     township_hint,
 )
 
+# Kafka headers ews post sets on each row it posts
+SOURCE_HEADER, ROW_HEADER, KEY_HEADER = "ews-source", "ews-row", "ews-key"
 FUTURE_SLACK = dt.timedelta(days=1)
 DATE_FIELDS = tuple(f.name for f in FIELDS if f.kind in ("date", "datetime"))
 LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last time Python can write
@@ -37,6 +40,22 @@ class Posted:
     offset: int
     timestamp_ms: int
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()  # set by ews post: file, row, idempotency key
+
+    def header(self, name: str) -> str | None:
+        """A header's value as text (None if absent or not UTF-8)."""
+        for key, value in self.headers:
+            if key == name:
+                try:
+                    return value.decode("utf-8")[:255] if value is not None else None
+                except (UnicodeDecodeError, AttributeError):
+                    return None
+        return None
+
+    @property
+    def source_row(self) -> int | None:
+        row = self.header(ROW_HEADER)
+        return int(row) if row and row.isdecimal() and len(row) < 10 else None
 
     @property
     def message_id(self) -> str:
@@ -72,23 +91,35 @@ class Rejected:
 def admit(posted: Posted) -> Admitted | Rejected:
     """Validate one posted message and say what it becomes."""
     data = posted.value or b""
-    if not posted.timestamp_readable:
-        reason = f"the message's timestamp ({posted.timestamp_ms} ms) is not a time"
-        return _rejected(posted, data, "bad_timestamp", reason)
     try:
-        record = parse_record(data)
-        _not_after_posting(record, posted)
-        return _admitted(posted, record)
-    except RecordRejected as exc:
-        return _rejected(posted, data, exc.code, exc.message)
+        record, problems = inspect(posted)
+        if not problems:
+            return _admitted(posted, record)
+        # the first problem's code; every problem in the reason, so one fix mends the record
+        return _rejected(posted, data, problems[0].code, "; ".join(p.message for p in problems))
     except Exception as exc:  # a bug here must not kill the worker or lose the message
         return _rejected(posted, data, "internal_error", f"{type(exc).__name__}: {exc}")
 
 
-def _not_after_posting(record: dict, posted: Posted) -> None:
+def inspect(posted: Posted) -> tuple[dict, list[RecordRejected]]:
+    """The record a message holds (normalised) and every problem it has ([] if none): what
+    intake decides, and what ``ews post`` tells a clerk before posting."""
+    if not posted.timestamp_readable:
+        reason = f"the message's timestamp ({posted.timestamp_ms} ms) is not a time"
+        return {}, [RecordRejected("bad_timestamp", reason)]
+    try:
+        raw = decode_record(posted.value or b"")
+    except RecordRejected as exc:
+        return {}, [exc]
+    record, problems = check(raw)
+    return record, problems or _after_posting(record, posted)
+
+
+def _after_posting(record: dict, posted: Posted) -> list[RecordRejected]:
     """A record cannot describe a day after it was posted (a day's slack for clocks and
     time zones): ``2062`` typed for ``2026`` is refused, not kept as the case's newest news."""
     latest = dt.datetime.fromisoformat(posted.received_at) + FUTURE_SLACK
+    problems = []
     for name in DATE_FIELDS:
         value = record.get(name)
         if value is None:
@@ -97,10 +128,14 @@ def _not_after_posting(record: dict, posted: Posted) -> None:
         if when.tzinfo is None:  # a date: its first moment, China time
             when = when.replace(tzinfo=CHINA_TZ)
         if when > latest:
-            raise RecordRejected(
-                "date_in_future",
-                f"{name} is after the record was posted ({posted.received_at[:10]})",
+            problems.append(
+                RecordRejected(
+                    "date_in_future",
+                    f"{name} is after the record was posted ({posted.received_at[:10]})",
+                    name,
+                )
             )
+    return problems
 
 
 def _admitted(posted: Posted, record: dict) -> Admitted:
@@ -118,6 +153,7 @@ def _admitted(posted: Posted, record: dict) -> Admitted:
         outcome="accepted",
         received_at=posted.received_at,
         case_id=case_id,
+        idempotency_key=posted.header(KEY_HEADER),
     )
     return Admitted(command, receipt)
 
@@ -134,6 +170,9 @@ def _rejected(posted: Posted, data: bytes, code: str, reason: str) -> Rejected:
         reason_code=code,
         received_at=posted.received_at,
         township=township,
+        source_file=posted.header(SOURCE_HEADER),
+        source_row=posted.source_row,
+        idempotency_key=posted.header(KEY_HEADER),
     )
     receipt = IntakeReceipt(
         receipt_id=posted.message_id,
@@ -141,5 +180,6 @@ def _rejected(posted: Posted, data: bytes, code: str, reason: str) -> Rejected:
         outcome="dead_lettered",
         received_at=posted.received_at,
         reason_code=code,
+        idempotency_key=posted.header(KEY_HEADER),
     )
     return Rejected(dead, receipt)

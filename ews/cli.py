@@ -143,19 +143,42 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
-    from streams.post import post_messages, read_messages
+    import time
+
+    from ews.sheets import FileRefused, check_rows, headers, read_rows
+    from streams.post import post_messages
 
     settings = _settings(args)
-    total = 0
+    total, refused, with_problems = 0, 0, 0
     for path in args.files:
-        messages = read_messages(Path(path))
+        try:
+            rows = read_rows(Path(path))
+        except (FileRefused, OSError) as exc:
+            print(f"{exc}", file=sys.stderr)
+            refused += 1
+            continue
+        problems = check_rows(rows, int(time.time() * 1000))
+        for p in problems:
+            print(p.line())
+        bad = len({p.row.number for p in problems})
         n = post_messages(
-            settings.bootstrap, settings.topics.records, messages, progress=not args.quiet
+            settings.bootstrap,
+            settings.topics.records,
+            (r.data for r in rows),
+            progress=not args.quiet,
+            headers=(headers(r) for r in rows),
         )
-        print(f"{path}: posted {n} records")
+        print(
+            f"{path}: posted {n} rows; {n - bad} pass the checks"
+            + (f", {bad} have the problems above and will be dead letters" if bad else "")
+        )
         total += n
-    print(f"posted {total} records in all; see `ews counts` for what became of them")
-    return 0
+        with_problems += bad
+    print(f"posted {total} rows in all; see `ews counts` for what became of them")
+    if refused:
+        print(f"{refused} file(s) not posted: see above", file=sys.stderr)
+        return 1
+    return 3 if with_problems else 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -201,16 +224,31 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
     from readside.db import make_engine
-    from readside.tables import dead_letters
+    from readside.tables import dead_letters as dl
+    from schemas.privacy import mask_personal
+    from schemas.reasons import reason_zh
 
+    query = sa.select(dl).order_by(dl.c.received_at, dl.c.dead_letter_id)
+    if args.township:
+        query = query.where(dl.c.township == args.township)
     with make_engine(_settings(args).db_url).connect() as conn:
-        rows = conn.execute(
-            sa.select(dead_letters).order_by(dead_letters.c.received_at).limit(args.limit)
-        ).mappings()
-        for r in rows:
-            original = base64.b64decode(r["original_b64"])[:80]
-            print(f"{r['dead_letter_id']}  [{r['reason_code']}] {r['reason']}")
-            print(f"    township={r['township'] or '?'}  bytes={original!r}")
+        rows = conn.execute(query.limit(args.limit)).mappings().all()
+    for r in rows:
+        where = (
+            f"{r['source_file']} 第{r['source_row']}行"
+            if r["source_file"] and r["source_row"]
+            else r["dead_letter_id"]
+        )
+        print(f"{where}  {reason_zh(r['reason_code'])} [{r['reason_code']}]")
+        print(f"    {r['reason']}")
+        original = base64.b64decode(r["original_b64"])
+        text = original[:300].decode("utf-8", errors="replace")
+        more = f" ... ({len(original):,} bytes)" if len(original) > 300 else ""
+        print(
+            f"    乡镇 {r['township'] or '?'}, 收到 {r['received_at'][:19]}: {mask_personal(text)}{more}"
+        )
+    if not rows:
+        print("no dead letters" + (f" for {args.township}" if args.township else ""))
     return 0
 
 
@@ -450,8 +488,18 @@ def build_parser() -> argparse.ArgumentParser:
     with_db(sp)
 
     sp = add("post", cmd_post, "post screening records from .jsonl, .csv or .xlsx files")
+    sp.description = (
+        "Post screening records.  Every row is checked first as intake will check it, and "
+        "each problem is shown by file, row and column, in Chinese; every row is posted all the "
+        "same, so the counts reconcile (rows with problems become dead letters).  Posting a "
+        "file again counts no row twice.  Exit status: 0 every row passed, 3 some rows have "
+        "problems, 1 a file could not be read (its columns or encoding; nothing of it posted)."
+    )
     sp.add_argument(
-        "files", nargs="+", help="files of records; CSV/Excel headers may be Chinese titles"
+        "files",
+        nargs="+",
+        help="files of records (.jsonl, .csv in UTF-8 / UTF-16 / GB18030, .xlsx); CSV and Excel "
+        "headers may be field names or Chinese titles (docs/domain.md)",
     )
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     with_kafka(sp)
@@ -469,8 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     with_db(sp)
 
-    sp = add("dead-letters", cmd_dead_letters, "list dead-lettered records with their reasons")
+    sp = add(
+        "dead-letters",
+        cmd_dead_letters,
+        "list refused records: where they came from (file and row), why (in Chinese and "
+        "English), and what they said",
+    )
     sp.add_argument("--limit", type=int, default=20)
+    sp.add_argument("--township", help="only this township's")
     with_db(sp)
 
     sp = add("case", cmd_case, "show a case and its timeline")

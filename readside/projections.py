@@ -166,6 +166,7 @@ def receipt_row(receipt: IntakeReceipt) -> Row:
         "case_id": receipt.case_id,
         "reason_code": receipt.reason_code,
         "received_at": receipt.received_at,
+        "idempotency_key": receipt.idempotency_key,
     }
 
 
@@ -180,6 +181,9 @@ def dead_letter_row(dead: DeadLetter) -> Row:
         "reason": dead.reason,
         "original_b64": dead.original_b64,
         "received_at": dead.received_at,
+        "source_file": dead.source_file,
+        "source_row": dead.source_row,
+        "idempotency_key": dead.idempotency_key,
     }
 
 

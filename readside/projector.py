@@ -210,7 +210,9 @@ def _apply_receipts(conn: sa.Connection, receipts: list[IntakeReceipt]) -> int:
         return 0
     unique = {r.receipt_id: pj.receipt_row(r) for r in receipts}
     seen = _existing(conn, intake_receipts.c.receipt_id, list(unique))
-    new = [r for rid, r in unique.items() if rid not in seen]
+    new = _first_postings(
+        conn, intake_receipts.c.idempotency_key, [r for rid, r in unique.items() if rid not in seen]
+    )
     if not new:
         return 0
     conn.execute(sa.insert(intake_receipts), new)
@@ -241,12 +243,30 @@ def _apply_receipts(conn: sa.Connection, receipts: list[IntakeReceipt]) -> int:
     return len(new)
 
 
+def _first_postings(conn: sa.Connection, key: sa.Column, rows: list[dict]) -> list[dict]:
+    """The rows whose idempotency key no earlier row has: a file row posted again (the same
+    file sent twice) is counted and kept once."""
+    keys = [r["idempotency_key"] for r in rows if r.get("idempotency_key")]
+    taken = _existing(conn, key, list(set(keys))) if keys else set()
+    out = []
+    for r in rows:
+        k = r.get("idempotency_key")
+        if k and k in taken:
+            continue
+        if k:
+            taken.add(k)
+        out.append(r)
+    return out
+
+
 def _apply_dead_letters(conn: sa.Connection, deads: list[DeadLetter]) -> int:
     if not deads:
         return 0
     unique = {d.dead_letter_id: pj.dead_letter_row(d) for d in deads}
     seen = _existing(conn, dead_letters.c.dead_letter_id, list(unique))
-    new = [r for did, r in unique.items() if did not in seen]
+    new = _first_postings(
+        conn, dead_letters.c.idempotency_key, [r for did, r in unique.items() if did not in seen]
+    )
     if new:
         conn.execute(sa.insert(dead_letters), new)
     return len(new)

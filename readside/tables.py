@@ -60,6 +60,9 @@ dead_letters = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("original_b64", sa.Text, nullable=False),
     sa.Column("received_at", sa.String(40), nullable=False),
+    sa.Column("source_file", sa.String(255)),
+    sa.Column("source_row", sa.Integer),
+    sa.Column("idempotency_key", sa.String(64), index=True),
 )
 
 intake_receipts = sa.Table(
@@ -71,6 +74,7 @@ intake_receipts = sa.Table(
     sa.Column("case_id", sa.String(32)),
     sa.Column("reason_code", sa.String(32)),
     sa.Column("received_at", sa.String(40), nullable=False),
+    sa.Column("idempotency_key", sa.String(64), index=True),
 )
 
 intake_counts = sa.Table(

@@ -30,6 +30,7 @@ class IntakeReceipt:
     received_at: str
     case_id: str | None = None
     reason_code: str | None = None
+    idempotency_key: str | None = None  # the posting tool's key of a file row (ews.sheets)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -60,6 +61,9 @@ class DeadLetter:
     original_b64: str  # the original bytes, base64
     received_at: str
     township: str | None = None
+    source_file: str | None = None  # where the clerk can find it: the posted file ...
+    source_row: int | None = None  # ... and its row
+    idempotency_key: str | None = None
 
     @classmethod
     def of(cls, original: bytes, reason: str, **fields: Any) -> DeadLetter:

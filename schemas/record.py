@@ -231,16 +231,18 @@ V1_RENAMES = {
 class RecordRejected(ValueError):
     """A record that cannot be accepted; ``code`` is a stable machine-readable reason."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.field = field  # the field at fault, when it is one field
 
 
 EARLIEST_DATE = dt.date(2000, 1, 1)  # no screening record, nor petition, is older
 THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 CHINA_OFFSET = dt.timedelta(hours=8)
 CHINA_TZ = dt.timezone(CHINA_OFFSET)
+EXTRA_CELLS = "_extra_cells"  # a sheet row's cells beyond its header (ews/sheets.py)
 IDENTITY_FIELDS = ("township", "ref_no")  # folded by schemas.identity.identity_text
 _CONTROL_CHARS = frozenset(chr(i) for i in range(32) if chr(i) not in "\t\n\r") | {"\x7f"}
 
@@ -414,45 +416,102 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate(raw: Any) -> dict[str, Any]:
-    """Validate a decoded record (any version); return the normalised v2 dict."""
+    """Validate a decoded record (any version); return the normalised v2 dict, or raise its
+    first problem."""
+    record, problems = check(raw)
+    if problems:
+        raise problems[0]
+    return record
+
+
+def check(raw: Any) -> tuple[dict[str, Any], list[RecordRejected]]:
+    """Every problem of a decoded record, field by field, and the record normalised (valid
+    when there is no problem).  A clerk fixes a row once, not once per problem."""
     if not isinstance(raw, dict):
-        raise RecordRejected(
-            "not_an_object", f"a record must be a JSON object, got {type(raw).__name__}"
-        )
+        return {}, [
+            RecordRejected(
+                "not_an_object", f"a record must be a JSON object, got {type(raw).__name__}"
+            )
+        ]
     version = raw.get("schema_version")
     if version is not None and (type(version) is not int or version not in (1, 2)):
-        raise RecordRejected(
+        problem = RecordRejected(
             "unsupported_version", f"schema_version {_shown(version)} is not supported"
         )
-    raw = upcast(raw)
-    unknown = sorted(k for k in raw if k not in FIELD_BY_NAME)
+        return {}, [problem]
+    try:
+        raw = upcast(raw)
+    except RecordRejected as exc:
+        return {}, [exc]
+    problems: list[RecordRejected] = []
+    extra = raw.get(EXTRA_CELLS)
+    if extra is not None:  # a sheet row whose values no longer sit under their titles
+        cells = ", ".join(repr(v)[:20] for v in (extra if isinstance(extra, list) else [extra]))
+        count = len(extra) if isinstance(extra, list) else 1
+        problems.append(
+            RecordRejected(
+                "extra_cells",
+                f"the row has {count} more cell(s) than its header ({cells}); an unquoted "
+                "comma in a number splits it",
+            )
+        )
+    unknown = sorted(k for k in raw if k not in FIELD_BY_NAME and k != EXTRA_CELLS)
     if unknown:
         names = ", ".join(repr(k)[:40] for k in unknown[:10])
-        raise RecordRejected("unknown_field", f"unknown field(s): {names}")
+        problems.append(RecordRejected("unknown_field", f"unknown field(s): {names}"))
     record: dict[str, Any] = {}
     for field in FIELDS:
         value = raw.get(field.name)
         if value is None or (isinstance(value, str) and not value.strip() and field.kind != "text"):
             if field.required:
-                raise RecordRejected("missing_field", f"{field.name} is required")
+                problems.append(
+                    RecordRejected("missing_field", f"{field.name} is required", field.name)
+                )
             continue
         if isinstance(value, str) and not value.strip() and field.required:
-            raise RecordRejected("missing_field", f"{field.name} is required")
-        record[field.name] = _coerce(field, value)
+            problems.append(
+                RecordRejected("missing_field", f"{field.name} is required", field.name)
+            )
+            continue
+        try:
+            record[field.name] = _coerce(field, value)
+        except RecordRejected as exc:
+            exc.field = field.name
+            problems.append(exc)
     for name in IDENTITY_FIELDS:  # the case's identity: invisible characters do not count
+        if name not in record:
+            continue
         record[name] = identity_text(record[name])
         if not record[name]:
-            raise RecordRejected(
-                "missing_field", f"{name} is required (it holds only invisible characters)"
+            problems.append(
+                RecordRejected(
+                    "missing_field",
+                    f"{name} is required (it holds only invisible characters)",
+                    name,
+                )
             )
     record["schema_version"] = CURRENT_VERSION
     record.setdefault("record_kind", "initial")
     record.setdefault("follow_up_status", "new")
-    return record
+    return record, problems
+
+
+def record_problems(data: bytes) -> list[RecordRejected]:
+    """Every problem of the raw bytes of one record ([] if it is valid)."""
+    try:
+        raw = decode_record(data)
+    except RecordRejected as exc:
+        return [exc]
+    return check(raw)[1]
 
 
 def parse_record(data: bytes) -> dict[str, Any]:
     """Decode and validate the raw bytes of one posted record."""
+    return validate(decode_record(data))
+
+
+def decode_record(data: bytes) -> Any:
+    """The raw bytes of one record as JSON, or its problem (size, encoding, JSON, nesting)."""
     if len(data) > MAX_RECORD_BYTES:
         raise RecordRejected(
             "oversized_record", f"record is {len(data)} bytes, at most {MAX_RECORD_BYTES} allowed"
@@ -479,7 +538,7 @@ def parse_record(data: bytes) -> dict[str, Any]:
         ) from None
     if "\\u" in text and _has_lone_surrogate(raw):
         raise RecordRejected("not_utf8", "record has \\u escapes of unpaired surrogates, not text")
-    return validate(raw)
+    return raw
 
 
 _NESTING_TOKEN = re.compile(r'\\.|["\[\]{}]', re.DOTALL)

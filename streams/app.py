@@ -180,6 +180,13 @@ def changelogged_table(app: faust.App, name: str, changelog_topic: str, partitio
     return table
 
 
+def headers_of(m: Any) -> tuple[tuple[str, bytes], ...]:
+    """A message's Kafka headers as (name, value) pairs (faust gives a list or a mapping)."""
+    headers = m.headers or ()
+    pairs = headers.items() if hasattr(headers, "items") else headers
+    return tuple((str(k), v) for k, v in pairs)
+
+
 def unreadable(m: Any, code: str, exc: Exception) -> DeadLetter:
     """The dead letter of an input message this code cannot read."""
     log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, mask_personal(str(exc)))
@@ -223,7 +230,8 @@ def _intake(app: faust.App, settings: Settings):  # type: ignore[no-untyped-def]
                 for event in batch:
                     m = event.message
                     ts = int(m.timestamp * 1000)
-                    outcome = admit(Posted(m.topic, m.partition, m.offset, ts, m.value))
+                    posted = Posted(m.topic, m.partition, m.offset, ts, m.value, headers_of(m))
+                    outcome = admit(posted)
                     batch_receipts.append(outcome.receipt)
                     if isinstance(outcome, Admitted):
                         cmd = outcome.command

@@ -50,7 +50,7 @@ def start_pipeline(settings: Settings, logs: Path) -> list:
 def posted_records(bootstrap: str, topics: Topics) -> list[Posted]:
     """Every message of the records topic, partition by partition, in offset order."""
     out = [
-        Posted(r.topic, r.partition, r.offset, r.timestamp, r.value)
+        Posted(r.topic, r.partition, r.offset, r.timestamp, r.value, tuple(r.headers or ()))
         for r in read_from_start(bootstrap, topics.records)
     ]
     out.sort(key=lambda p: (p.partition, p.offset))

@@ -234,3 +234,46 @@ def test_a_second_case_writer_shares_the_partitions_and_no_stage_outlives_ews_wo
     reference = reference_snapshot(posted_records(settings.bootstrap, topics), tmp_path, topics)
     assert live["case_timeline"] == reference["case_timeline"]  # no event twice, none missing
     assert live["cases"] == reference["cases"]
+
+
+def test_a_clerk_posts_a_sheet_twice_sees_each_problem_and_no_row_counts_twice(
+    settings, tmp_path, capsys
+) -> None:
+    from openpyxl import Workbook
+
+    from ews.cli import main
+
+    topics = settings.topics
+    ensure_topics(settings.bootstrap, topics.all())
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["乡镇", "排查编号", "发现时间", "纠纷类别", "情况描述", "涉及人数"])
+    ws.append(["周庄镇", "ZZ-S1", "2026-01-10", "邻里纠纷", "院墙纠纷", 2])
+    ws.append(["周庄镇", "ZZ-S2", "昨天", "邻里纠纷", "排水纠纷", 3])
+    ws.append(["周庄镇", None, "2026-01-11", "打架斗殴", "酒后口角", 2])
+    ws.append(["周庄镇", "ZZ-S4", "2026-01-12", "宅基地纠纷", "宅基地边界", 4])
+    path = tmp_path / "周庄镇-2026-01.xlsx"
+    wb.save(path)
+    post = ["post", str(path), "--bootstrap", settings.bootstrap, "--quiet"]
+    assert main(post) == 3  # posted, with rows that have problems
+    said = capsys.readouterr().out
+    assert "周庄镇-2026-01.xlsx 第3行 “发现时间”列：取值不合理" in said
+    assert "第4行 “排查编号”列：缺少必填项" in said and "第4行 “纠纷类别”列" in said
+    assert "posted 4 rows; 2 pass the checks, 2 have the problems above" in said
+    assert main(post) == 3  # the clerk posts the same sheet again
+    procs = start_pipeline(settings, tmp_path)
+    try:
+        wait_settled(settings.bootstrap, topics, engine, 4, procs, timeout=300)
+    finally:
+        for p in procs:
+            processes.stop(p)
+    assert [(r, a, d) for t, r, a, d in intake_rows(engine) if t == "周庄镇"] == [(4, 2, 2)]
+    capsys.readouterr()
+    assert main(["dead-letters", "--db", settings.db_url]) == 0
+    listed = capsys.readouterr().out
+    assert "周庄镇-2026-01.xlsx 第3行  取值不合理 [invalid_value]" in listed
+    assert "周庄镇-2026-01.xlsx 第4行  缺少必填项 [missing_field]" in listed
+    assert "unknown category '打架斗殴'" in listed  # every problem of the row
+    assert "排水纠纷" in listed  # the record's own text, decoded

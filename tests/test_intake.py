@@ -200,3 +200,38 @@ def test_a_record_that_describes_a_day_after_it_was_posted_is_refused():
         assert field in out.dead_letter.reason
     today = {**GOOD, "found_at": "2026-01-19T23:00:00+08:00"}  # later that day, China time
     assert isinstance(admit(posted(json.dumps(today, ensure_ascii=False).encode())), Admitted)
+
+
+def test_a_dead_letter_names_every_problem_of_its_record_not_only_the_first():
+    import json
+
+    bad = {**GOOD, "found_at": "昨天", "category": "打架斗殴", "people_involved": "很多"}
+    del bad["ref_no"]
+    out = admit(posted(json.dumps(bad, ensure_ascii=False).encode()))
+    assert isinstance(out, Rejected) and out.dead_letter.reason_code == "missing_field"
+    reason = out.dead_letter.reason
+    for said in (
+        "ref_no is required",
+        "found_at is not a date",
+        "unknown category",
+        "people_involved",
+    ):
+        assert said in reason, said
+
+
+def test_every_reason_a_dead_letter_can_give_has_its_chinese_text():
+    import re
+    from pathlib import Path
+
+    from schemas.reasons import REASON_ZH
+
+    root = Path(__file__).resolve().parent.parent
+    source = "".join(
+        (root / p).read_text(encoding="utf-8")
+        for p in ("schemas/record.py", "domain/intake.py", "streams/app.py")
+    )
+    codes = set(re.findall(r'RecordRejected\(\s*"([a-z_]+)"', source))
+    codes |= set(re.findall(r'(?:unreadable|_dead_command)\([^)]*?"([a-z_]+)"', source))
+    codes |= set(re.findall(r'_rejected\(posted, data, "([a-z_]+)"', source))
+    assert {"missing_field", "bad_timestamp", "unreadable_command", "internal_error"} <= codes
+    assert codes <= set(REASON_ZH), codes - set(REASON_ZH)
