@@ -34,6 +34,16 @@ typical use:
 """
 
 
+def _log_with_times() -> None:
+    """Log lines of the long-running commands: time, level, who, what (personal numbers are
+    masked where a message may carry them)."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+    )
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     """The settings of this command: the environment's, with its options on top."""
     return Settings.from_env().replace(
@@ -120,17 +130,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
+    from ews.ops import serve_projector_metrics
     from readside.db import make_engine, migrate
     from readside.lock import ReadModelsBusy
     from readside.projector import Projector, ProjectorError
+    from streams.metrics import port_of
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _log_with_times()
     settings = _settings(args)
     engine = make_engine(settings.db_url)
     migrate(engine)
     projector = Projector(
         engine, settings.bootstrap, settings.topics, broker_timeout=settings.broker_timeout
     )
+    serve_projector_metrics(projector, port_of("projector", settings.metrics_port))
     try:
         n = projector.run(until_caught_up=args.until_caught_up)
     except KeyboardInterrupt:
@@ -252,6 +265,26 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lag(args: argparse.Namespace) -> int:
+    from ews.lag import lag
+    from readside.db import make_engine
+
+    settings = _settings(args)
+    behind = lag(settings.bootstrap, settings.topics, make_engine(settings.db_url))
+    for stage, n in behind.items():
+        print(f"{stage:<14}{n:>10,} messages behind")
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from ews.ops import PARTS, health
+
+    checks = health(_settings(args), args.part or PARTS)
+    for check in checks:
+        print(check.line())
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def cmd_case(args: argparse.Namespace) -> int:
     from readside.db import make_engine
     from readside.queries import case_timeline_text
@@ -353,12 +386,16 @@ def cmd_routes(args: argparse.Namespace) -> int:
 def cmd_notify(args: argparse.Namespace) -> int:
     from alerts.notifier import Notifier
     from domain.alerts.routing import load_routing
+    from ews.ops import serve_outbox_metrics
     from readside.db import make_engine
+    from streams.metrics import port_of
 
+    _log_with_times()
     settings = _settings(args)
     engine = make_engine(settings.outbox_db)
     routing = load_routing(settings.routing or None)
     notifier = Notifier(engine, settings.bootstrap, settings.topics, routing)
+    serve_outbox_metrics(engine, port_of("notify", settings.metrics_port))
     try:
         notifier.run()
     except KeyboardInterrupt:
@@ -525,6 +562,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--limit", type=int, default=20)
     sp.add_argument("--township", help="only this township's")
+    with_db(sp)
+
+    sp = add("lag", cmd_lag, "how many messages each stage and the projector are behind")
+    with_kafka(sp)
+    with_db(sp)
+
+    sp = add(
+        "health",
+        cmd_health,
+        "is the pipeline there and working? exit 0 if every check passes, 1 otherwise (for a "
+        "supervisor or a docker healthcheck)",
+    )
+    sp.add_argument(
+        "--part",
+        action="append",
+        choices=["intake", "cases", "risk", "alerts", "projector"],
+        help="check only this part (and the broker); repeatable; default: every part",
+    )
+    with_kafka(sp)
     with_db(sp)
 
     sp = add("case", cmd_case, "show a case and its timeline")

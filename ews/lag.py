@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from ews.processes import restart
 from readside.projector import positions, projected_topics
 from readside.queries import intake_rows
 from schemas.topics import Topics
 from streams.app import ROLES, group_id
+from streams.metrics import EXIT_STALLED
 
 
 def stream_groups(topics: Topics) -> list[str]:
@@ -96,11 +98,15 @@ def wait_settled(
     on_progress: Callable[[int], None] | None = None,
 ) -> None:
     """Wait until ``posted`` records have receipts and every stage's lag is zero, while the
-    pipeline's processes run; raise NotSettled if one exits or ``timeout`` passes."""
+    pipeline's processes run; raise NotSettled if one exits or ``timeout`` passes.  A process
+    whose watchdog stopped it (``EXIT_STALLED``) is restarted in ``procs``, as a supervisor
+    would."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
+        for i, proc in enumerate(procs):
+            if proc.poll() == EXIT_STALLED and isinstance(procs, list):
+                procs[i] = restart(proc)  # its watchdog asked for a restart: a supervisor's job
+            elif proc.poll() is not None:
                 name = " ".join(str(a) for a in proc.args[2:])
                 raise NotSettled(f"{name} exited with {proc.returncode}; see its log")
         received = sum(r[1] for r in intake_rows(engine))

@@ -27,7 +27,7 @@ def start(args: list[str], settings: Settings, log: Path) -> subprocess.Popen:
     """Run ``ews <args>`` as a child process with ``settings``, output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     out = open(log, "ab")
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "ews.cli", *args],
         env=process_env(settings, PYTHONPATH=str(PROJECT_ROOT)),
         stdout=out,
@@ -35,6 +35,13 @@ def start(args: list[str], settings: Settings, log: Path) -> subprocess.Popen:
         cwd=PROJECT_ROOT,
         start_new_session=True,
     )
+    proc.ews_restart = lambda: start(args, settings, log)  # type: ignore[attr-defined]
+    return proc
+
+
+def restart(proc: subprocess.Popen) -> subprocess.Popen:
+    """The same command started again (as a supervisor does), its output to the same log."""
+    return proc.ews_restart()  # type: ignore[attr-defined]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec

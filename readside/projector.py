@@ -401,6 +401,8 @@ class Projector:
         self.max_batch = max_batch
         self.broker_timeout = broker_timeout
         self.unreachable_since: float | None = None
+        self.failures = 0  # messages kept in projection_failures by this run
+        self.last_batch_at = 0.0  # Unix time of the last batch applied
         self.stopped = threading.Event()
         self.applied = 0
 
@@ -522,9 +524,10 @@ class Projector:
         """One transaction for the batch; if the data of one message is what fails, apply the
         batch message by message and keep the ones that fail in ``projection_failures``, so
         one bad message never stops the projector.  A database that is down still raises."""
+        self.last_batch_at = time.time()
         try:
             with self.engine.begin() as conn:
-                apply_batch(conn, batch, self.topics)
+                self.failures += apply_batch(conn, batch, self.topics)["failures"]
             return
         except DATA_ERRORS as exc:
             log.error("batch of %d failed (%s); applying one by one", len(batch), exc)
@@ -533,6 +536,7 @@ class Projector:
                 with self.engine.begin() as conn:
                     apply_batch(conn, [m], self.topics)
             except DATA_ERRORS as exc:
+                self.failures += 1
                 with self.engine.begin() as conn:
                     record_failures(conn, [(m, exc)])
                     _save_positions(conn, [m])

@@ -54,6 +54,18 @@ class Settings:
         "seconds a worker or the projector waits for an unreachable broker before it exits "
         "(non-zero, for its supervisor to restart it)",
     )
+    stall_timeout: float = _setting(
+        300.0,
+        "EWS_STALL_TIMEOUT",
+        "seconds a stage may hold partitions with messages waiting and make no progress "
+        "before it exits for its supervisor to restart it (the watchdog)",
+    )
+    metrics_port: int = _setting(
+        0,
+        "EWS_METRICS_PORT",
+        "first port of the Prometheus /metrics endpoints on 127.0.0.1 (0: none): the intake, "
+        "cases, risk and alerts stages, the projector and the notifier take it and the next five",
+    )
     faust_dir: str = _setting("var/faust", "EWS_FAUST_DIR", "faust's local data folder")
     model_dir: str = _setting("var/models", "EWS_MODEL_DIR", "model registry folder")
     risk_policy: str = _setting(

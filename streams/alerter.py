@@ -25,11 +25,14 @@ from schemas.risk import ClockTicked, RiskAssessed
 from schemas.settings import Settings
 from schemas.topics import Topics
 from streams.app import _or_die, _send, changelogged_table, partition_for, unreadable
+from streams.metrics import StageMetrics
 
 log = logging.getLogger("ews.alerter")
 
 
-def add_alerter(app: faust.App, settings: Settings, routing: Routing) -> None:
+def add_alerter(
+    app: faust.App, settings: Settings, routing: Routing, metrics: StageMetrics
+) -> None:
     """Add the alert writer's agents and table to ``app``."""
     topics = settings.topics
     n = topics.partitions
@@ -40,7 +43,7 @@ def add_alerter(app: faust.App, settings: Settings, routing: Routing) -> None:
     def agent(name: str, topic: str, read: Any) -> None:
         async def run(stream: faust.StreamT) -> None:
             async for batch in stream.take_events(500, within=settings.batch_within):
-                async with turn, _or_die(f"alert writer ({name})"):
+                async with turn, _or_die(f"alert writer ({name})"), metrics.batch(len(batch)):
                     await writer.apply([e.message for e in batch], read)
 
         app.agent(app.topic(topic, internal=False), concurrency=1, name=name)(run)

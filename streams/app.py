@@ -61,6 +61,7 @@ from schemas.privacy import mask_personal
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
 from schemas.settings import Settings
 from schemas.topics import MAX_MESSAGE_BYTES, Topics
+from streams.metrics import StageMetrics, add_watchdog, port_of
 
 log = logging.getLogger("ews.stream")
 
@@ -143,21 +144,32 @@ def create_app(
         datadir=str(datadir),
     )
     agents = ROLES[role]
+    metrics = StageMetrics(role, port_of(role, settings.metrics_port))
     if "intake" in agents:
         records = app.topic(topics.records, internal=False)
-        app.agent(records, concurrency=1, name="intake")(_intake(app, settings))
+        app.agent(records, concurrency=1, name="intake")(_intake(app, settings, metrics))
     if "cases" in agents:
         commands = app.topic(topics.case_commands, internal=False)
-        app.agent(commands, concurrency=1, name="case_writer")(_case_writer(app, settings))
+        writer = _case_writer(app, settings, metrics)
+        app.agent(commands, concurrency=1, name="case_writer")(writer)
     if "risk" in agents:
         from streams.scorer import add_scorer  # the scorer uses this module's helpers
 
-        add_scorer(app, settings, assessor, policy)  # type: ignore[arg-type]
+        add_scorer(app, settings, assessor, policy, metrics)  # type: ignore[arg-type]
     if "alerts" in agents:
         from streams.alerter import add_alerter
 
-        add_alerter(app, settings, routing)  # type: ignore[arg-type]
+        add_alerter(app, settings, routing, metrics)  # type: ignore[arg-type]
+    add_watchdog(app, metrics, INPUTS[role](topics), settings.stall_timeout)
     return app
+
+
+INPUTS = {  # the topics each stage reads (the watchdog checks they do not stall)
+    "intake": lambda t: {t.records},
+    "cases": lambda t: {t.case_commands},
+    "risk": lambda t: {t.case_events, t.clock},
+    "alerts": lambda t: {t.risk_assessments, t.alert_commands, t.clock},
+}
 
 
 def changelogged_table(app: faust.App, name: str, changelog_topic: str, partitions: int) -> Any:
@@ -212,7 +224,7 @@ async def _send(app: faust.App, topic: str, key: bytes | None, value: bytes, par
     )
 
 
-def _intake(app: faust.App, settings: Settings):  # type: ignore[no-untyped-def]
+def _intake(app: faust.App, settings: Settings, metrics: StageMetrics):  # type: ignore[no-untyped-def]
     topics = settings.topics
     n = topics.partitions
     commands, receipts, dead_letters = (
@@ -223,7 +235,7 @@ def _intake(app: faust.App, settings: Settings):  # type: ignore[no-untyped-def]
 
     async def intake(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
-            async with _or_die("intake"):
+            async with _or_die("intake"), metrics.batch(len(batch)):
                 by_partition: dict[int, list[SubmitRecord]] = defaultdict(list)
                 batch_receipts: list[IntakeReceipt] = []
                 sent = []
@@ -239,6 +251,7 @@ def _intake(app: faust.App, settings: Settings):  # type: ignore[no-untyped-def]
                     else:
                         dead = outcome.dead_letter
                         log.warning("dead letter %s: %s", dead.dead_letter_id, dead.reason)
+                        metrics.dead_letter(dead.reason_code)
                         sent.append(
                             await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
                         )
@@ -254,7 +267,7 @@ def _intake(app: faust.App, settings: Settings):  # type: ignore[no-untyped-def]
     return intake
 
 
-def _case_writer(app: faust.App, settings: Settings):  # type: ignore[no-untyped-def]
+def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # type: ignore[no-untyped-def]
     topics = settings.topics
     n = topics.partitions
     events = topics.case_events
@@ -265,7 +278,7 @@ def _case_writer(app: faust.App, settings: Settings):  # type: ignore[no-untyped
 
     async def case_writer(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
-            async with _or_die("case writer"):
+            async with _or_die("case writer"), metrics.batch(len(batch)):
                 states: dict[str, CaseState] = {}
                 sent = []
                 for event in batch:
@@ -289,6 +302,7 @@ def _case_writer(app: faust.App, settings: Settings):  # type: ignore[no-untyped
                             )
                             continue
                         states[command.case_id] = state
+                        metrics.wrote("case_event", len(new_events))
                         for e in new_events:
                             key, part = e.case_id.encode(), partition_for(e.case_id, n)
                             sent.append(await _send(app, events, key, e.to_bytes(), part))

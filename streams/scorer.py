@@ -36,12 +36,19 @@ from schemas.risk import ClockTicked
 from schemas.settings import Settings
 from schemas.topics import Topics
 from streams.app import _or_die, _send, changelogged_table, partition_for, unreadable
+from streams.metrics import StageMetrics
 
 log = logging.getLogger("ews.scorer")
 CHUNK = 500  # cases per call to the assessor when a tick re-assesses a partition
 
 
-def add_scorer(app: faust.App, settings: Settings, assessor: Assessor, policy: RiskPolicy) -> None:
+def add_scorer(
+    app: faust.App,
+    settings: Settings,
+    assessor: Assessor,
+    policy: RiskPolicy,
+    metrics: StageMetrics,
+) -> None:
     """Add the scoring agents and their table to ``app``."""
     topics = settings.topics
     n = topics.partitions
@@ -51,12 +58,12 @@ def add_scorer(app: faust.App, settings: Settings, assessor: Assessor, policy: R
 
     async def risk_events(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
-            async with turn, _or_die("scorer"):
+            async with turn, _or_die("scorer"), metrics.batch(len(batch)):
                 await scorer.on_events([e.message for e in batch])
 
     async def risk_clock(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(16, within=settings.batch_within):
-            async with turn, _or_die("scorer clock"):
+            async with turn, _or_die("scorer clock"), metrics.batch(len(batch)):
                 for event in batch:
                     await scorer.on_tick(event.message)
 

@@ -52,6 +52,7 @@ def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Setting
         db_url=f"sqlite:///{tmp_path / 'ews.db'}",
         faust_dir=str(tmp_path / "faust"),
         model_dir=str(tmp_path / "models"),
+        stall_timeout=60.0,  # a stage stuck on an unfetched partition is restarted soon
     )
 
 

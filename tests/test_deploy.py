@@ -17,3 +17,5 @@ def test_compose_runs_every_stage_the_clock_the_notifier_and_the_projector() -> 
     for command in (("clock", "run"), ("notify",), ("project",), ("topics",)):
         assert command in commands, command
     assert services["kafka"]["image"] == "apache/kafka:4.1.1"
+    for name in (*STAGES, "projector"):  # a supervisor can ask each whether it works
+        assert services[name]["healthcheck"]["test"] == ["CMD", "ews", "health", "--part", name]

@@ -277,3 +277,74 @@ def test_a_clerk_posts_a_sheet_twice_sees_each_problem_and_no_row_counts_twice(
     assert "周庄镇-2026-01.xlsx 第4行  缺少必填项 [missing_field]" in listed
     assert "unknown category '打架斗殴'" in listed  # every problem of the row
     assert "排水纠纷" in listed  # the record's own text, decoded
+
+
+def _free_ports(n: int) -> int:
+    """The first of ``n`` consecutive free loopback ports."""
+    import random
+    import socket
+
+    for _ in range(200):
+        base = random.randint(20_000, 60_000)
+        try:
+            for port in range(base, base + n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free ports")
+
+
+def test_an_operator_sees_health_lag_and_metrics_of_every_process(settings, tmp_path, capsys):
+    import time
+    import urllib.request
+
+    from ews.cli import main
+    from streams.metrics import port_of
+
+    base = _free_ports(6)
+    settings = settings.replace(metrics_port=base)
+    topics = settings.topics
+    ensure_topics(settings.bootstrap, topics.all())
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    batch = demo_batch(300, bad_fraction=0.1)
+    kafka = ["--bootstrap", settings.bootstrap, "--db", settings.db_url]
+    procs = start_pipeline(settings, tmp_path)
+    try:
+        from streams.post import post_messages
+
+        post_messages(settings.bootstrap, topics.records, (p.data for p in batch))
+        wait_settled(settings.bootstrap, topics, engine, len(batch), procs, timeout=300)
+        capsys.readouterr()
+        assert main(["health", *kafka]) == 0
+        said = capsys.readouterr().out
+        for part in ("broker", "intake", "cases", "risk", "alerts", "projector"):
+            assert f"ok    {part}" in said, said
+        assert main(["lag", *kafka]) == 0
+        assert "intake                 0 messages behind" in capsys.readouterr().out
+
+        def scrape(process: str) -> str:
+            url = f"http://127.0.0.1:{port_of(process, base)}/metrics"
+            return urllib.request.urlopen(url, timeout=10).read().decode()
+
+        intake = scrape("intake")
+        assert f'ews_messages_total{{stage="intake"}} {float(len(batch))}' in intake
+        bad = Counter(p.expect for p in batch if p.expect != "accepted")
+        for reason, n in bad.items():
+            assert (
+                f'ews_dead_letters_total{{reason="{reason}",stage="intake"}} {float(n)}' in intake
+            )
+        assert 'ews_batch_seconds_count{stage="cases"}' in scrape("cases")
+        assert "ews_projected_messages_total" in scrape("projector")
+
+        processes.stop(procs[2])  # the risk stage
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and main(["health", "--part", "risk", *kafka]) == 0:
+            time.sleep(1)
+        assert main(["health", "--part", "risk", *kafka]) == 1
+        assert "FAIL  risk" in capsys.readouterr().out
+    finally:
+        for p in procs:
+            processes.stop(p)

@@ -1,0 +1,118 @@
+"""What a stage process tells its operator: Prometheus metrics, and a watchdog.
+
+``StageMetrics`` counts the messages a stage handled, what it wrote (dead letters by reason),
+and how long its batches took, in its own registry, served on ``/metrics`` when the stage has a
+port (setting ``EWS_METRICS_PORT``: the first port; each stage, the projector and the notifier
+take the next ones, ``port_of``).
+
+The watchdog: faust can leave a partition unfetched after a rebalance, so a stage may hold
+partitions with messages waiting and make no progress at all.  ``stalled`` says when that has
+lasted ``EWS_STALL_TIMEOUT`` seconds; the stage then exits (code 75) for its supervisor to
+restart it, and the restarted process reads the partitions afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger("ews.stream")
+
+# the order of the ports after EWS_METRICS_PORT
+PROCESSES = ("intake", "cases", "risk", "alerts", "projector", "notify")
+EXIT_STALLED = 75  # EX_TEMPFAIL: try again (a supervisor restarts the process)
+
+
+def port_of(process: str, first_port: int) -> int:
+    """The /metrics port of a process (0 when metrics are off)."""
+    return first_port + PROCESSES.index(process) if first_port else 0
+
+
+class StageMetrics:
+    """The metrics of one stage process."""
+
+    def __init__(self, stage: str, port: int = 0) -> None:
+        self.stage = stage
+        self.registry = CollectorRegistry()
+        labels = {"registry": self.registry}
+        self.messages = Counter(
+            "ews_messages", "input messages handled", ["stage"], **labels
+        ).labels(stage)
+        self.written = Counter(
+            "ews_written", "messages written, by kind", ["stage", "kind"], **labels
+        )
+        self.dead_letters = Counter(
+            "ews_dead_letters", "dead letters written, by reason", ["stage", "reason"], **labels
+        )
+        self.batch_seconds = Histogram(
+            "ews_batch_seconds", "time to handle one batch", ["stage"], **labels
+        ).labels(stage)
+        self.last_progress = Gauge(
+            "ews_last_progress_seconds",
+            "when the stage last handled a batch (Unix time)",
+            ["stage"],
+            **labels,
+        ).labels(stage)
+        self.progressed_at = time.monotonic()
+        self.last_progress.set(time.time())
+        if port:
+            start_http_server(port, addr="127.0.0.1", registry=self.registry)
+
+    @contextlib.asynccontextmanager
+    async def batch(self, size: int) -> AsyncIterator[None]:
+        began = time.perf_counter()
+        yield
+        self.batch_seconds.observe(time.perf_counter() - began)
+        self.messages.inc(size)
+        self.progressed()
+
+    def progressed(self) -> None:
+        self.progressed_at = time.monotonic()
+        self.last_progress.set(time.time())
+
+    def wrote(self, kind: str, n: int = 1) -> None:
+        self.written.labels(self.stage, kind).inc(n)
+
+    def dead_letter(self, reason: str) -> None:
+        self.dead_letters.labels(self.stage, reason).inc()
+
+
+def stalled(
+    positions: Mapping[Any, int | None],
+    highwaters: Mapping[Any, int],
+    idle_seconds: float,
+    stall_timeout: float,
+) -> list[Any]:
+    """The partitions with messages waiting, if the stage has made no progress for longer
+    than ``stall_timeout`` seconds; [] otherwise."""
+    if idle_seconds <= stall_timeout:
+        return []
+    return [tp for tp, high in highwaters.items() if (positions.get(tp) or 0) < high]
+
+
+def add_watchdog(app: Any, metrics: StageMetrics, topics: set[str], stall_timeout: float) -> None:
+    """A timer that exits the process when ``stalled`` says so (see the module's doc)."""
+    import os
+
+    @app.timer(interval=max(stall_timeout / 4, 1.0))
+    async def watchdog() -> None:
+        tps = [tp for tp in app.consumer.assignment() if tp.topic in topics]
+        if not tps:
+            return
+        highwaters = await app.consumer.highwaters(*tps)
+        positions = {tp: await app.consumer.position(tp) for tp in tps}
+        idle = time.monotonic() - metrics.progressed_at
+        behind = stalled(positions, highwaters, idle, stall_timeout)
+        if behind:
+            log.error(
+                "%s: no progress for %.0fs with messages waiting on %s; exiting for a restart",
+                metrics.stage,
+                idle,
+                ", ".join(f"{tp.topic}:{tp.partition}" for tp in behind),
+            )
+            os._exit(EXIT_STALLED)
