@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 JARS   := .cache/kafka-jars/.complete
 
-.PHONY: demo test setup jars lint format clean
+.PHONY: demo test chaos setup jars lint format clean
 
 demo: setup
 	$(BIN)/ews demo
@@ -17,6 +17,11 @@ test: setup
 	@EWS_TEST_PG_URL="$$(bash deploy/postgres.sh | tail -1)"; \
 	 echo "PostgreSQL for the tests: $$EWS_TEST_PG_URL"; \
 	 EWS_TEST_PG_URL="$$EWS_TEST_PG_URL" $(BIN)/pytest -ra $(PYTEST_ARGS)
+
+# 100,000 records while processes are killed, the broker restarted and a case writer replaced
+# (several minutes; not part of `make test`)
+chaos: setup
+	EWS_CHAOS=1 $(BIN)/pytest -s -ra tests/test_chaos.py
 
 setup: $(VENV)/.installed $(JARS)
 
