@@ -13,7 +13,9 @@ JARS   := .cache/kafka-jars/.complete
 demo: setup
 	$(BIN)/ews demo
 
-test: setup
+AJV    := tests/ajv/node_modules/.package-lock.json
+
+test: setup $(AJV)
 	@EWS_TEST_PG_URL="$$(bash deploy/postgres.sh | tail -1)"; \
 	 echo "PostgreSQL for the tests: $$EWS_TEST_PG_URL"; \
 	 EWS_TEST_PG_URL="$$EWS_TEST_PG_URL" $(BIN)/pytest -ra $(PYTEST_ARGS)
@@ -32,6 +34,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
+
+# ajv, the independent JSON Schema validator of the schema parity test (npm registry)
+$(AJV): tests/ajv/package.json tests/ajv/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the tests (apt-get install nodejs npm)"; exit 1; }
+	cd tests/ajv && npm ci --no-audit --no-fund --silent
 
 $(JARS): deploy/kafka/pom.xml $(VENV)/.installed
 	$(BIN)/python -m deploy.kafka_local fetch

@@ -21,6 +21,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,37 @@ def columns(name: str, header: Sequence[object]) -> dict[int, str]:
     return fields
 
 
+_WHOLE = re.compile(r"\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.0*)?\s*")
+_NUMBER = re.compile(r"\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?)\s*")
+_YES_NO = {"是": True, "否": False, "true": True, "false": False, "1": True, "0": False}
+
+
+def cell_value(kind: str, value: object) -> object:
+    """What a clerk typed in a cell, as the record contract's JSON type: ``15`` or ``"1,200"``
+    for a count, ``"200,000.50"`` for money, ``是``/``否`` for yes/no, ``张三、李四`` for names,
+    a number typed into a text column as text.  What does not read as its kind stays as typed,
+    and intake says why."""
+    if isinstance(value, str):
+        text = value.strip()
+        if kind == "int" and (m := _WHOLE.fullmatch(value)):
+            return int(m.group(1).replace(",", ""))
+        if kind == "number" and (m := _NUMBER.fullmatch(value)):
+            number = float(m.group(1).replace(",", ""))
+            return int(number) if number.is_integer() else number
+        if kind == "bool" and text.lower() in _YES_NO:
+            return _YES_NO[text.lower()]
+        if kind == "list":
+            return [p.strip() for p in re.split("[,，、]", text) if p.strip()]
+        if kind == "enum":
+            return text
+        return value
+    if kind in ("str", "text") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(int(value)) if float(value).is_integer() else str(value)  # 排查编号 2026001
+    if kind == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _sheet_rows(name: str, cells: list[list[object]], first_row: int) -> list[Row]:
     if not cells:
         return []
@@ -172,7 +204,7 @@ def _sheet_rows(name: str, cells: list[list[object]], first_row: int) -> list[Ro
             if i in fields and not (
                 value is None or (isinstance(value, str) and not value.strip())
             ):
-                record[fields[i]] = value
+                record[fields[i]] = cell_value(FIELD_BY_NAME[fields[i]].kind, value)
         extra = [v for v in values[len(header) :] if v not in (None, "")]
         if extra:
             record[EXTRA_CELLS] = extra

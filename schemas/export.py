@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from schemas.record import json_schema
+from schemas.json_schema import json_schema
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 VERSIONS = (1, 2)
 
 
 def schema_text(version: int) -> str:
-    return json.dumps(json_schema(version), ensure_ascii=False, indent=2) + "\n"
+    """The schema as JSON text; its patterns' unpaired surrogates (which no record may hold)
+    are written as escapes, since UTF-8 cannot carry them."""
+    text = json.dumps(json_schema(version), ensure_ascii=False, indent=2) + "\n"
+    return "".join(f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text)
 
 
 def schema_path(version: int, folder: Path = JSON_DIR) -> Path:

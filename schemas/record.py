@@ -17,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from schemas import patterns
 from schemas.categories import ACCEPTED_NAMES, category_code
 from schemas.identity import identity_text
 
@@ -239,9 +239,12 @@ class RecordRejected(ValueError):
 
 
 EARLIEST_DATE = dt.date(2000, 1, 1)  # no screening record, nor petition, is older
-THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+NAME_MAX_CHARS = 32  # each name in a list of parties
+_DATE = re.compile(patterns.DATE)
+_DATE_TIME = re.compile(patterns.DATE_TIME)
 CHINA_OFFSET = dt.timedelta(hours=8)
 CHINA_TZ = dt.timezone(CHINA_OFFSET)
+BLANK_IS_ABSENT = ("str", "enum", "date", "datetime")  # kinds whose blank value means absent
 EXTRA_CELLS = "_extra_cells"  # a sheet row's cells beyond its header (ews/sheets.py)
 IDENTITY_FIELDS = ("township", "ref_no")  # folded by schemas.identity.identity_text
 _CONTROL_CHARS = frozenset(chr(i) for i in range(32) if chr(i) not in "\t\n\r") | {"\x7f"}
@@ -267,22 +270,12 @@ def _parse_datetime(value: str) -> dt.datetime:
     return parsed
 
 
-def _before_earliest(parsed: dt.datetime, kind: str) -> bool:
-    """Before ``EARLIEST_DATE``: a date as written, a date-time in China time."""
-    if kind == "date":
-        return parsed.date() < EARLIEST_DATE
-    try:
-        return parsed < dt.datetime.combine(EARLIEST_DATE, dt.time(), CHINA_TZ)
-    except OverflowError:  # year 1 or 9999 with an offset: only the year tells
-        return parsed.year < EARLIEST_DATE.year
-
-
 def _coerce(field: Field, value: Any) -> Any:
-    """Check one value against its field; return the normalised value or raise."""
+    """Check one value against its field; return the normalised value or raise.  What is
+    accepted here is exactly what the JSON Schema accepts (``schemas.json_schema``)."""
     name = field.name
-    if field.kind in ("str", "text"):
-        if field.kind == "str" and isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # a number typed into a spreadsheet cell: 排查编号 2026001
+    kind = field.kind
+    if kind in ("str", "text"):
         if not isinstance(value, str):
             raise RecordRejected(
                 "wrong_type", f"{name} must be a string, got {type(value).__name__}"
@@ -291,102 +284,58 @@ def _coerce(field: Field, value: Any) -> Any:
         if any(c in value for c in _CONTROL_CHARS):
             raise RecordRejected("invalid_value", f"{name} contains control characters")
         if len(value) > field.max_len:
-            code = "oversized_text" if field.kind == "text" else "invalid_value"
+            code = "oversized_text" if kind == "text" else "invalid_value"
             raise RecordRejected(
                 code, f"{name} has {len(value)} characters, at most {field.max_len} allowed"
             )
         return value
-    if field.kind == "int":
-        if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) < 20:
-            value = int(value.strip())
+    if kind == "int":
+        if isinstance(value, float) and value.is_integer():  # 15.0 is the JSON number 15
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise RecordRejected(
                 "wrong_type", f"{name} must be a whole number, got {_shown(value)}"
             )
-    elif field.kind == "number":
-        if isinstance(value, str):
-            text = value.strip()
-            if "," in text and not THOUSANDS.fullmatch(text):  # "12,34": not a number
-                raise RecordRejected(
-                    "wrong_type",
-                    f"{name} must be a number (commas only between groups of three digits), "
-                    f"got {_shown(value)}",
-                )
-            try:
-                value = float(text.replace(",", ""))
-            except (ValueError, OverflowError):
-                raise RecordRejected(
-                    "wrong_type", f"{name} must be a number, got {_shown(value)}"
-                ) from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RecordRejected("wrong_type", f"{name} must be a number, got {_shown(value)}")
         try:
             value = float(value)
         except OverflowError:
             raise RecordRejected("invalid_value", f"{name} is too large") from None
-    elif field.kind == "bool":
-        if isinstance(value, str) and value.strip() in ("是", "true", "1", "否", "false", "0"):
-            value = value.strip() in ("是", "true", "1")
+    elif kind == "bool":
         if not isinstance(value, bool):
             raise RecordRejected("wrong_type", f"{name} must be true or false, got {_shown(value)}")
         return value
-    elif field.kind in ("date", "datetime"):
-        if not isinstance(value, str):
-            raise RecordRejected(
-                "wrong_type", f"{name} must be an ISO 8601 date string, got {_shown(value)}"
-            )
-        try:
-            parsed = _parse_datetime(value)
-        except ValueError:
-            raise RecordRejected(
-                "invalid_value", f"{name} is not a date: {_shown(value)}"
-            ) from None
-        if _before_earliest(parsed, field.kind):
-            raise RecordRejected(
-                "date_out_of_range",
-                f"{name} is before {EARLIEST_DATE.isoformat()}",
-            )
-        if field.kind == "date":
-            return parsed.date().isoformat()
-        # one zone, whole seconds: the stored text sorts in time order and has a fixed length
-        try:
-            if parsed.utcoffset() != CHINA_OFFSET:  # (astimezone goes through UTC even then)
-                parsed = parsed.astimezone(CHINA_TZ)
-            return parsed.replace(tzinfo=CHINA_TZ, microsecond=0).isoformat()
-        except OverflowError:  # 0001-01-01T00:00:00+14:00, 9999-12-31T23:59:59-12:00
-            raise RecordRejected(
-                "date_out_of_range",
-                f"{name} falls outside years 1 to 9999 when converted to China time (UTC+8)",
-            ) from None
-    elif field.kind == "enum":
+    elif kind in ("date", "datetime"):
+        return _date_value(field, value)
+    elif kind == "enum":
         if not isinstance(value, str):
             raise RecordRejected(
                 "wrong_type", f"{name} must be a string, got {type(value).__name__}"
             )
-        if name == "category":
-            code = category_code(value)
-            if code is None:
+        if value not in field.choices:
+            if name == "category":
                 raise RecordRejected("unknown_category", f"unknown category {_shown(value)}")
-            return code
-        if value.strip() not in field.choices:
             raise RecordRejected(
                 "invalid_value",
                 f"{name} must be one of {', '.join(field.choices)}, got {_shown(value)}",
             )
-        return value.strip()
-    elif field.kind == "list":
-        if isinstance(value, str):
-            value = [p for p in value.replace("，", ",").replace("、", ",").split(",") if p.strip()]
+        return category_code(value) if name == "category" else value
+    elif kind == "list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise RecordRejected("wrong_type", f"{name} must be a list of names")
         if len(value) > field.max_len:
             raise RecordRejected("invalid_value", f"{name} lists more than {field.max_len} names")
-        if any(c in v for v in value for c in _CONTROL_CHARS):
+        names = [v.strip() for v in value]
+        if any(c in v for v in names for c in _CONTROL_CHARS):
             raise RecordRejected("invalid_value", f"{name} contains control characters")
-        return [v.strip()[:32] for v in value]
-    if field.minimum is not None and (
-        value < field.minimum or (value == 0 and math.copysign(1, value) < 0)  # -0
-    ):
+        if any(len(v) > NAME_MAX_CHARS for v in names):
+            raise RecordRejected(
+                "invalid_value", f"{name}: a name has more than {NAME_MAX_CHARS} characters"
+            )
+        return names
+    if field.minimum is not None and value < field.minimum:
         raise RecordRejected(
             "invalid_value", f"{name} must be at least {field.minimum:g}, got {_shown(value)}"
         )
@@ -395,6 +344,30 @@ def _coerce(field: Field, value: Any) -> Any:
             "invalid_value", f"{name} must be at most {field.maximum:g}, got {_shown(value)}"
         )
     return value
+
+
+def _date_value(field: Field, value: Any) -> str:
+    """A date as ``YYYY-MM-DD``, a date-time in China time (``+08:00``, whole seconds)."""
+    name = field.name
+    if not isinstance(value, str):
+        raise RecordRejected(
+            "wrong_type", f"{name} must be an ISO 8601 date string, got {_shown(value)}"
+        )
+    pattern = _DATE if field.kind == "date" else _DATE_TIME
+    if not pattern.match(value):
+        year = re.match(r"\s*(\d{4})[-/]", value)
+        if year and not EARLIEST_DATE.year <= int(year.group(1)) < 9999:
+            raise RecordRejected(
+                "date_out_of_range", f"{name} is before {EARLIEST_DATE.isoformat()} or too late"
+            )
+        raise RecordRejected("invalid_value", f"{name} is not a date: {_shown(value)}")
+    parsed = _parse_datetime(value)
+    if field.kind == "date":
+        return parsed.date().isoformat()
+    # one zone, whole seconds: the stored text sorts in time order and has a fixed length
+    if parsed.utcoffset() != CHINA_OFFSET:
+        parsed = parsed.astimezone(CHINA_TZ)
+    return parsed.replace(tzinfo=CHINA_TZ, microsecond=0).isoformat()
 
 
 def upcast(raw: dict[str, Any]) -> dict[str, Any]:
@@ -434,7 +407,7 @@ def check(raw: Any) -> tuple[dict[str, Any], list[RecordRejected]]:
             )
         ]
     version = raw.get("schema_version")
-    if version is not None and (type(version) is not int or version not in (1, 2)):
+    if version is not None and (isinstance(version, bool) or version not in (1, 2)):
         problem = RecordRejected(
             "unsupported_version", f"schema_version {_shown(version)} is not supported"
         )
@@ -462,7 +435,8 @@ def check(raw: Any) -> tuple[dict[str, Any], list[RecordRejected]]:
     record: dict[str, Any] = {}
     for field in FIELDS:
         value = raw.get(field.name)
-        if value is None or (isinstance(value, str) and not value.strip() and field.kind != "text"):
+        blank = isinstance(value, str) and not value.strip() and field.kind in BLANK_IS_ABSENT
+        if value is None or blank:
             if field.required:
                 problems.append(
                     RecordRejected("missing_field", f"{field.name} is required", field.name)
@@ -611,65 +585,3 @@ def fingerprint(record: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # JSON Schema (draft 2020-12) derived from FIELDS
-
-
-def _field_schema(field: Field, version: int) -> dict[str, Any]:
-    s: dict[str, Any] = {"description": field.doc}
-    if field.kind in ("str", "text"):
-        s.update(type="string", maxLength=field.max_len)
-        if field.required:
-            s["minLength"] = 1
-    elif field.kind == "int":
-        s.update(type="integer")
-    elif field.kind == "number":
-        s.update(type="number")
-    elif field.kind == "bool":
-        s.update(type="boolean")
-    elif field.kind == "date":
-        s.update(type="string", format="date")
-    elif field.kind == "datetime":
-        s.update(
-            type="string",
-            pattern=r"^\d{4}[-/]\d{2}[-/]\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?)?$",
-        )
-    elif field.kind == "enum":
-        s.update(type="string", enum=list(field.choices))
-    elif field.kind == "list":
-        s.update(type="array", items={"type": "string", "maxLength": 32}, maxItems=field.max_len)
-    if field.minimum is not None:
-        s["minimum"] = field.minimum if field.kind == "number" else int(field.minimum)
-    if field.maximum is not None:
-        s["maximum"] = field.maximum if field.kind == "number" else int(field.maximum)
-    if field.name == "schema_version":
-        s = {"description": field.doc, "const": version}
-    if not field.required and field.name != "schema_version":
-        s = {"anyOf": [s, {"type": "null"}], "description": field.doc}
-    return s
-
-
-def json_schema(version: int = CURRENT_VERSION) -> dict[str, Any]:
-    """The published JSON Schema of one record version."""
-    if version == 2:
-        props = {f.name: _field_schema(f, 2) for f in FIELDS}
-        required = [f.name for f in FIELDS if f.required]
-    elif version == 1:
-        back = {v: k for k, v in V1_RENAMES.items()}
-        v1_fields = [f for f in FIELDS if f.name in back]
-        props = {back[f.name]: _field_schema(f, 1) for f in v1_fields}
-        props["schema_version"] = {"const": 1, "description": "1, or absent."}
-        required = [back[f.name] for f in v1_fields if f.required]
-    else:
-        raise ValueError(f"no record version {version}")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"dispute-ews/screening-record.v{version}.schema.json",
-        "title": f"Screening record (矛盾纠纷排查记录), version {version}",
-        "description": (
-            "One dispute screening record posted by a township. "
-            f"Encoded as UTF-8 JSON, at most {MAX_RECORD_BYTES} bytes."
-        ),
-        "type": "object",
-        "properties": props,
-        "required": required,
-        "additionalProperties": False,
-    }

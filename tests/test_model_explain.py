@@ -127,7 +127,7 @@ def test_explanations_name_no_person_and_explain_handling_as_one_factor() -> Non
             "category": "邻里纠纷",
             "found_at": "2026-01-20T09:00:00+08:00",
             "description": "王建国与李秀英因院墙口角，王建国情绪激动。",
-            "parties": "王建国、李秀英",
+            "parties": ["王建国", "李秀英"],
         }
     )
     factors = score_case(_loaded(), named).factors

@@ -78,7 +78,7 @@ def test_v1_spreadsheet_record_is_upcast_not_rejected():
         "type": "邻里纠纷",
         "content": "排水口角",
         "date": "2025/12/01",
-        "persons": "2",
+        "persons": 2,
     }
     r = parse_record(enc(v1))
     assert r["schema_version"] == 2
@@ -162,8 +162,33 @@ def test_times_are_stored_in_china_time_to_the_second():
     assert r["found_at"] == "2026-01-10T09:30:00+08:00"
 
 
-def test_a_number_typed_into_a_text_cell_is_text():
-    assert parse_record(enc({**GOOD, "ref_no": 2026001}))["ref_no"] == "2026001"
+def test_the_record_contract_takes_json_types_and_the_sheet_reader_converts_cells():
+    """A township system posts JSON types; what a clerk types in a sheet cell is converted by
+    the sheet reader (ews.sheets), so intake and the JSON Schema can agree exactly."""
+    from ews.sheets import cell_value
+
+    for field, typed in (
+        ("ref_no", 2026001),
+        ("people_involved", "15"),
+        ("is_petition", "是"),
+        ("parties", "张三、李四"),
+        ("amount_involved_yuan", "1,200,000.50"),
+    ):
+        with pytest.raises(RecordRejected) as err:
+            parse_record(enc({**GOOD, field: typed}))
+        assert err.value.code == "wrong_type", field
+    cells = {
+        "ref_no": cell_value("str", 2026001),
+        "people_involved": cell_value("int", " 1,500 "),
+        "is_petition": cell_value("bool", "是"),
+        "parties": cell_value("list", "张三、李四，王五"),
+        "amount_involved_yuan": cell_value("number", "1,200,000.50"),
+    }
+    r = parse_record(enc({**GOOD, **cells}))
+    assert (r["ref_no"], r["people_involved"], r["is_petition"]) == ("2026001", 1500, True)
+    assert r["parties"] == ["张三", "李四", "王五"] and r["amount_involved_yuan"] == 1_200_000.5
+    assert cell_value("number", "12,34") == "12,34"  # not a number: intake says so
+    assert cell_value("int", "-0") == "-0"
 
 
 def test_a_reference_number_is_the_same_however_it_is_typed() -> None:
