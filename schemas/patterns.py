@@ -70,7 +70,9 @@ BLANK = f"^{WS}*$"
 # ---- dates: YYYY-MM-DD (or with /), real calendar days, from the year 2000; then an optional
 # time (T or a space, HH:MM, optional :SS and fraction, optional Z or +hh:mm offset) ---------
 _YEAR = r"[2-9]\d{3}"  # 2000-9999
-_YEAR_TO_9998 = r"(?:[2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])"  # China time never leaves year 9999
+_YEAR_TO_9998 = (
+    r"(?:[2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])"  # China time never leaves year 9999
+)
 _LEAP = r"(?:[2-9]\d(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[3579][26])00)"
 _S = "[-/]"
 _MONTH_DAY = (

@@ -160,7 +160,9 @@ def create_app(
         from streams.alerter import add_alerter
 
         add_alerter(app, settings, routing, metrics)  # type: ignore[arg-type]
-    add_watchdog(app, metrics, INPUTS[role](topics), settings.stall_timeout)
+    add_watchdog(
+        app, metrics, INPUTS[role](topics), settings.stall_timeout, settings.broker_timeout
+    )
     return app
 
 

@@ -26,6 +26,7 @@ log = logging.getLogger("ews.stream")
 # the order of the ports after EWS_METRICS_PORT
 PROCESSES = ("intake", "cases", "risk", "alerts", "projector", "notify")
 EXIT_STALLED = 75  # EX_TEMPFAIL: try again (a supervisor restarts the process)
+EXIT_BROKER_GONE = 69  # EX_UNAVAILABLE: the broker did not answer for EWS_BROKER_TIMEOUT
 
 
 def port_of(process: str, first_port: int) -> int:
@@ -57,6 +58,9 @@ class StageMetrics:
             "when the stage last handled a batch (Unix time)",
             ["stage"],
             **labels,
+        ).labels(stage)
+        self.lag = Gauge(
+            "ews_lag_messages", "messages waiting on the stage's partitions", ["stage"], **labels
         ).labels(stage)
         self.progressed_at = time.monotonic()
         self.last_progress.set(time.time())
@@ -95,17 +99,37 @@ def stalled(
     return [tp for tp, high in highwaters.items() if (positions.get(tp) or 0) < high]
 
 
-def add_watchdog(app: Any, metrics: StageMetrics, topics: set[str], stall_timeout: float) -> None:
-    """A timer that exits the process when ``stalled`` says so (see the module's doc)."""
+def add_watchdog(
+    app: Any, metrics: StageMetrics, topics: set[str], stall_timeout: float, broker_timeout: float
+) -> None:
+    """A timer that exits the process when ``stalled`` says so, or when the broker has not
+    answered for ``broker_timeout`` seconds (see the module's doc)."""
+    import asyncio
     import os
 
-    @app.timer(interval=max(stall_timeout / 4, 1.0))
+    unreachable_since: list[float] = []
+
+    @app.timer(interval=max(min(stall_timeout, broker_timeout) / 4, 1.0))
     async def watchdog() -> None:
         tps = [tp for tp in app.consumer.assignment() if tp.topic in topics]
+        try:
+            if tps:
+                highwaters = await asyncio.wait_for(app.consumer.highwaters(*tps), 5.0)
+            else:
+                await asyncio.wait_for(app.consumer.highwaters(), 5.0)
+        except Exception as exc:  # the broker does not answer
+            unreachable_since[:] = unreachable_since or [time.monotonic()]
+            gone = time.monotonic() - unreachable_since[0]
+            log.warning("%s: broker unreachable for %.0fs (%r)", metrics.stage, gone, exc)
+            if gone > broker_timeout:
+                log.error("%s: broker gone for %.0fs; exiting for a restart", metrics.stage, gone)
+                os._exit(EXIT_BROKER_GONE)
+            return
+        unreachable_since.clear()
         if not tps:
             return
-        highwaters = await app.consumer.highwaters(*tps)
         positions = {tp: await app.consumer.position(tp) for tp in tps}
+        metrics.lag.set(sum(max(highwaters[tp] - (positions[tp] or 0), 0) for tp in tps))
         idle = time.monotonic() - metrics.progressed_at
         behind = stalled(positions, highwaters, idle, stall_timeout)
         if behind:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -280,12 +281,14 @@ def test_a_clerk_posts_a_sheet_twice_sees_each_problem_and_no_row_counts_twice(
 
 
 def _free_ports(n: int) -> int:
-    """The first of ``n`` consecutive free loopback ports."""
+    """The first of ``n`` consecutive free loopback ports, below the ephemeral range (where
+    the system picks the local ports of outgoing connections, which could take one later)."""
     import random
     import socket
 
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
-        base = random.randint(20_000, 60_000)
+        base = random.randint(10_000, low - n - 1)
         try:
             for port in range(base, base + n):
                 with socket.socket() as s:
@@ -348,3 +351,46 @@ def test_an_operator_sees_health_lag_and_metrics_of_every_process(settings, tmp_
     finally:
         for p in procs:
             processes.stop(p)
+
+
+@pytest.mark.parametrize("busy", [True, False], ids=["mid-batch", "idle"])
+def test_a_worker_whose_broker_goes_away_exits_within_the_broker_timeout(
+    tmp_path, busy: bool
+) -> None:
+    """Its own broker, killed while intake works through 20,000 records, or while it waits for
+    some: the worker exits, for its supervisor to restart it, after EWS_BROKER_TIMEOUT (a send
+    that failed, or its watchdog) instead of faust's 20 minutes or never."""
+    import time
+
+    from deploy.kafka_local import LocalBroker, free_port
+    from schemas.settings import Settings
+    from streams.post import post_messages
+
+    broker = LocalBroker(home=tmp_path / "broker", port=free_port(), controller_port=free_port())
+    broker.start()
+    settings = Settings(
+        bootstrap=broker.bootstrap,
+        topic_prefix="gone",
+        db_url=f"sqlite:///{tmp_path / 'ews.db'}",
+        faust_dir=str(tmp_path / "faust"),
+        broker_timeout=10.0,
+    )
+    worker = None
+    try:
+        ensure_topics(settings.bootstrap, settings.topics.all())
+        worker = processes.start_worker(settings, tmp_path / "intake.log", "intake")
+        time.sleep(8)  # joined its group
+        if busy:
+            batch = demo_batch(20_000, bad_fraction=0.0)
+            post_messages(settings.bootstrap, settings.topics.records, (p.data for p in batch))
+            time.sleep(1.0)  # intake is mid-way through them
+        broker.process.kill()  # the broker goes away
+        gone = time.monotonic()
+        code = worker.wait(timeout=120)
+        waited = time.monotonic() - gone
+        assert code in ((69, 70) if busy else (69,)) and waited < 60, (code, waited)
+        print(f"worker exited {code} after {waited:.0f}s without a broker")
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+        broker.stop()
