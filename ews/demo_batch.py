@@ -98,7 +98,10 @@ def demo_batch(
     out_first = list(out)
     good = [p for p in out if p.expect == "accepted"]
     for p in rng.sample(good, min(duplicates, len(good))):
-        out.insert(rng.randrange(len(out) + 1), Posting(p.data, p.township, "accepted", True))
+        after = next(i for i, q in enumerate(out) if q is p) + 1  # a re-post, after the post
+        out.insert(
+            rng.randrange(after, len(out) + 1), Posting(p.data, p.township, "accepted", True)
+        )
     return _stamped(out, {id(p): r for p, r in zip(out_first, records, strict=True)})
 
 

@@ -235,3 +235,14 @@ def test_every_reason_a_dead_letter_can_give_has_its_chinese_text():
     codes |= set(re.findall(r'_rejected\(posted, data, "([a-z_]+)"', source))
     assert {"missing_field", "bad_timestamp", "unreadable_command", "internal_error"} <= codes
     assert codes <= set(REASON_ZH), codes - set(REASON_ZH)
+
+
+def test_the_demo_posts_every_record_at_a_time_intake_accepts_for_it():
+    """The demo replays history with the times a clerk would have posted each record; a re-post
+    comes after its first post, never before the record was found."""
+    batch = demo_batch(3000, bad_fraction=0.05, duplicates=50)
+    for i, p in enumerate(batch):
+        out = admit(Posted("x.records", 0, i, p.posted_at_ms, p.data))
+        assert (out.receipt.outcome == "accepted") == (p.expect == "accepted"), (
+            out.receipt.reason_code
+        )
