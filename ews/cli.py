@@ -506,7 +506,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("topics", cmd_topics, "create the system's topics with their partitions and retention")
     with_kafka(sp)
 
-    sp = add("worker", cmd_worker, "run the stream processor (intake, case writer and risk scorer)")
+    sp = add(
+        "worker",
+        cmd_worker,
+        "run the stream processor: every stage (intake, cases, risk, alerts), a process each, "
+        "or one stage with --role",
+    )
     sp.add_argument("--loglevel", default="warn", choices=["debug", "info", "warn", "error"])
     sp.add_argument(
         "--role",
