@@ -24,7 +24,14 @@ from schemas.commands import commands_from_bytes
 from schemas.risk import ClockTicked, RiskAssessed
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import _or_die, _send, changelogged_table, partition_for, unreadable
+from streams.app import (
+    OffsetGuard,
+    _or_die,
+    _send,
+    changelogged_table,
+    partition_for,
+    unreadable,
+)
 from streams.metrics import StageMetrics
 
 log = logging.getLogger("ews.alerter")
@@ -42,8 +49,10 @@ def add_alerter(
 
     def agent(name: str, topic: str, read: Any) -> None:
         async def run(stream: faust.StreamT) -> None:
+            guard = OffsetGuard()
             async for batch in stream.take_events(500, within=settings.batch_within):
                 async with turn, _or_die(f"alert writer ({name})"), metrics.batch(len(batch)):
+                    guard.check_all(e.message for e in batch)
                     await writer.apply([e.message for e in batch], read)
 
         app.agent(app.topic(topic, internal=False), concurrency=1, name=name)(run)

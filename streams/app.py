@@ -194,6 +194,40 @@ def changelogged_table(app: faust.App, name: str, changelog_topic: str, partitio
     return table
 
 
+class OffsetGap(RuntimeError):
+    """An input message arrived after a hole in its partition's offsets."""
+
+
+class OffsetGuard:
+    """Each input partition must reach an agent without a hole: a message whose offset is more
+    than one past the highest seen so far on its partition means the consumer skipped messages
+    (faust treats offsets it skips as processed, e.g. around a rebalance).  The agent then
+    stops before the batch is acknowledged (``_or_die``), so the skipped messages are read
+    again by the restarted worker.  Offsets seen again (a redelivery after a seek back to the
+    committed position) are fine: every consumer here is idempotent.
+
+    Only for the internal topics: the workers write them without transactions and they are
+    never compacted, so their offsets have no holes of their own.  The records topic is not
+    guarded (a township system's transactional producer leaves holes there)."""
+
+    def __init__(self) -> None:
+        self.highest: dict[tuple[str, int], int] = {}
+
+    def check(self, m: Any) -> None:
+        key = (m.topic, m.partition)
+        highest = self.highest.get(key)
+        if highest is not None and m.offset > highest + 1:
+            raise OffsetGap(
+                f"{m.topic}:{m.partition}: offset {m.offset} arrived after {highest}; "
+                f"{m.offset - highest - 1} message(s) were skipped"
+            )
+        self.highest[key] = m.offset if highest is None else max(highest, m.offset)
+
+    def check_all(self, messages: Any) -> None:
+        for m in messages:
+            self.check(m)
+
+
 def headers_of(m: Any) -> tuple[tuple[str, bytes], ...]:
     """A message's Kafka headers as (name, value) pairs (faust gives a list or a mapping)."""
     headers = m.headers or ()
@@ -279,8 +313,10 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
     cases = changelogged_table(app, "cases", topics.case_state_changelog, n)
 
     async def case_writer(stream: faust.StreamT) -> None:
+        guard = OffsetGuard()
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
             async with _or_die("case writer"), metrics.batch(len(batch)):
+                guard.check_all(e.message for e in batch)
                 states: dict[str, CaseState] = {}
                 sent = []
                 for event in batch:

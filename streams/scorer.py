@@ -35,7 +35,14 @@ from schemas.events import Envelope
 from schemas.risk import ClockTicked
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import _or_die, _send, changelogged_table, partition_for, unreadable
+from streams.app import (
+    OffsetGuard,
+    _or_die,
+    _send,
+    changelogged_table,
+    partition_for,
+    unreadable,
+)
 from streams.metrics import StageMetrics
 
 log = logging.getLogger("ews.scorer")
@@ -57,13 +64,17 @@ def add_scorer(
     scorer = _Scorer(app, topics, table, assessor, policy)
 
     async def risk_events(stream: faust.StreamT) -> None:
+        guard = OffsetGuard()
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             async with turn, _or_die("scorer"), metrics.batch(len(batch)):
+                guard.check_all(e.message for e in batch)
                 await scorer.on_events([e.message for e in batch])
 
     async def risk_clock(stream: faust.StreamT) -> None:
+        guard = OffsetGuard()
         async for batch in stream.take_events(16, within=settings.batch_within):
             async with turn, _or_die("scorer clock"), metrics.batch(len(batch)):
+                guard.check_all(e.message for e in batch)
                 for event in batch:
                     await scorer.on_tick(event.message)
 

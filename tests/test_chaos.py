@@ -110,7 +110,11 @@ def same_as_reference(settings: Settings, engine, workdir: Path) -> None:
         posted_records(settings.bootstrap, settings.topics), workdir, settings.topics
     )
     for table in reference:
-        assert live[table] == reference[table], f"{table} differs from the reference"
+        extra = sorted(set(live[table]) - set(reference[table]))[:5]
+        missing = sorted(set(reference[table]) - set(live[table]))[:5]
+        assert live[table] == reference[table], (
+            f"{table} differs from the reference;\nonly live: {extra}\nonly reference: {missing}"
+        )
 
 
 def test_chaos(tmp_path: Path) -> None:
