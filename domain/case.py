@@ -109,7 +109,7 @@ def decide(state: CaseState, command: SubmitRecord) -> list[Envelope]:
     """
     if command.fingerprint in state.fingerprints:
         return []
-    appended = RecordAppended(command.fingerprint, command.record)
+    appended = RecordAppended(command.fingerprint, command.record, command.posted_by)
     current = not _found_before(appended.found_at, state.last_found_at)
     found: list[CaseEvent] = []
     if state.status == "new":

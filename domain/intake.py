@@ -26,6 +26,7 @@ from schemas.record import (
 
 # Kafka headers ews post sets on each row it posts
 SOURCE_HEADER, ROW_HEADER, KEY_HEADER = "ews-source", "ews-row", "ews-key"
+BY_HEADER = "ews-by"  # the account that posted the record (set by the web service)
 FUTURE_SLACK = dt.timedelta(days=1)
 DATE_FIELDS = tuple(f.name for f in FIELDS if f.kind in ("date", "datetime"))
 LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last time Python can write
@@ -146,6 +147,7 @@ def _admitted(posted: Posted, record: dict) -> Admitted:
         record=record,
         fingerprint=fingerprint(record),
         received_at=posted.received_at,
+        posted_by=posted.header(BY_HEADER),
     )
     receipt = IntakeReceipt(
         receipt_id=posted.message_id,

@@ -158,8 +158,8 @@ def cmd_project(args: argparse.Namespace) -> int:
 def cmd_post(args: argparse.Namespace) -> int:
     import time
 
-    from ews.sheets import FileRefused, check_rows, headers, read_rows
     from streams.post import post_messages
+    from web.sheets import FileRefused, check_rows, headers, read_rows
 
     settings = _settings(args)
     total, refused, with_problems = 0, 0, 0
@@ -444,6 +444,83 @@ def cmd_alert(args: argparse.Namespace) -> int:
     return 0
 
 
+def web_app(settings: Settings):  # type: ignore[no-untyped-def] # noqa: ANN201 - FastAPI
+    """The web service over this deployment's stores and broker."""
+    from domain.alerts.routing import load_routing
+    from domain.risk.policy import load_policy
+    from readside.db import make_engine, migrate
+    from web.accounts import AccountStore
+    from web.app import create_app
+    from web.kafka import KafkaGateway
+
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    return create_app(
+        settings,
+        AccountStore(make_engine(settings.accounts_db)),
+        engine,
+        KafkaGateway(settings),
+        load_routing(settings.routing or None),
+        load_policy(settings.risk_policy or None),
+    )
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args).replace(web_port=args.port, web_host=args.host)
+    app = web_app(settings)
+    print(
+        f"web service on http://{settings.web_host}:{settings.web_port}/ "
+        f"(API docs /docs); accounts in {settings.accounts_db}"
+    )
+    uvicorn.run(app, host=settings.web_host, port=settings.web_port, log_level=args.loglevel)
+    return 0
+
+
+def cmd_account(args: argparse.Namespace) -> int:
+    import getpass
+
+    from domain.access import AccountInvalid
+    from readside.db import make_engine
+    from web.accounts import AccountError, AccountStore
+
+    store = AccountStore(make_engine(_settings(args).accounts_db))
+    by = getpass.getuser() if hasattr(getpass, "getuser") else "admin"
+    try:
+        if args.action == "add":
+            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+            a = store.add(
+                args.name,
+                args.role,
+                township=args.township,
+                unit=args.unit,
+                password=password,
+                by=by,
+            )
+            print(f"account {a.name} ({a.role}) added" + ("" if password else "; no password yet"))
+        elif args.action == "password":
+            store.set_password(args.name, sys.stdin.readline().rstrip("\n"), by=by)
+            print(f"password of {args.name} set")
+        elif args.action == "token":
+            token = store.issue_token(args.name, args.days, by=by)
+            print(token)
+            print(
+                f"(API token of {args.name}, valid {args.days:g} days; shown once)", file=sys.stderr
+            )
+        elif args.action == "revoke":
+            n = store.revoke(args.name, by=by)
+            print(f"account {args.name} revoked with its {n} live credential(s)")
+        else:
+            for a in store.list():
+                scope = a.township or a.unit or ""
+                print(f"{a.name:<24}{a.role:<16}{scope:<24}{'revoked' if a.revoked else ''}")
+    except (AccountError, AccountInvalid) as exc:
+        print(f"ews account: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     if args.table:
         print(settings_table())
@@ -569,6 +646,30 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--township", help="only this township's")
     with_db(sp)
 
+    sp = add("web", cmd_web, "run the web service: HTTP API (/docs) and the browser console")
+    sp.add_argument("--host", help="address to listen on (default $EWS_WEB_HOST or 127.0.0.1)")
+    sp.add_argument("--port", type=int, help="port (default $EWS_WEB_PORT or 8080)")
+    sp.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    with_kafka(sp)
+    with_db(sp)
+
+    sp = add("account", cmd_account, "add, list or revoke web accounts and issue API tokens")
+    sp.description = (
+        "Accounts of the web service, one per person or system.  Roles: township_clerk "
+        "(--township), unit_officer (--unit, a unit code of the routing), county_desk, analyst, "
+        "admin.  Passwords are read from standard input (--password-stdin), never from the "
+        "command line.  `token` prints a new API token once (only its hash is kept)."
+    )
+    sp.add_argument("action", choices=["add", "list", "token", "revoke", "password"])
+    sp.add_argument("name", nargs="?", default="", help="account name")
+    sp.add_argument(
+        "--role", choices=["township_clerk", "unit_officer", "county_desk", "analyst", "admin"]
+    )
+    sp.add_argument("--township", help="a township clerk's township, e.g. 周庄镇")
+    sp.add_argument("--unit", help="a unit officer's unit, e.g. hrss")
+    sp.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sp.add_argument("--days", type=float, default=90, help="token validity in days (default 90)")
+
     sp = add("lag", cmd_lag, "how many messages each stage and the projector are behind")
     with_kafka(sp)
     with_db(sp)
@@ -670,6 +771,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("case", "alert") and not (args.case_id or args.ref):
         parser.error(f"{args.command}: give a case id or --ref TOWNSHIP REF_NO")
+    if args.command == "account" and args.action != "list" and not args.name:
+        parser.error(f"account {args.action}: give the account name")
+    if args.command == "account" and args.action == "add" and not args.role:
+        parser.error("account add: give --role")
     if args.command == "alert" and args.action == "ack":
         args.action = "acknowledge"
     return int(args.func(args) or 0)

@@ -71,7 +71,7 @@ def _now() -> str:
 
 
 def promoted_event(
-    version: str, previous: str | None, sha256: str | None, reason: str = ""
+    version: str, previous: str | None, sha256: str | None, reason: str = "", by: str | None = None
 ) -> dict[str, Any]:
     return {
         "event_id": uuid.uuid4().hex,
@@ -80,13 +80,13 @@ def promoted_event(
         "previous_version": previous,
         "sha256": sha256,
         "at": _now(),
-        "by": _user(),
+        "by": by or _user(),
         "reason": reason,
     }
 
 
 def rolled_back_event(
-    to_version: str, from_version: str | None, reason: str = ""
+    to_version: str, from_version: str | None, reason: str = "", by: str | None = None
 ) -> dict[str, Any]:
     return {
         "event_id": uuid.uuid4().hex,
@@ -94,7 +94,7 @@ def rolled_back_event(
         "version": to_version,
         "from_version": from_version,
         "at": _now(),
-        "by": _user(),
+        "by": by or _user(),
         "reason": reason,
     }
 

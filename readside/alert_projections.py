@@ -143,6 +143,7 @@ def alert_timeline_row(envelope: Envelope) -> Row:
         "event_type": envelope.event_type,
         "occurred_at": envelope.occurred_at,
         "summary": summarize(envelope.event),
+        "actor": getattr(envelope.event, "by", None),
     }
 
 

@@ -150,7 +150,8 @@ def summarize(event: CaseEvent) -> str:
             extra = ESCALATION_KINDS.get(r.get("escalation_kind") or "", "")
             text = r.get("description", "")
             text = text if len(text) <= 60 else text[:60] + "…"
-            return " ".join(x for x in (kind, status, extra, text) if x)
+            by = f"（{event.posted_by} 提交）" if event.posted_by else ""
+            return " ".join(x for x in (kind, status, extra, text, by) if x)
         case CaseClosed():
             return f"结案 ({FOLLOW_UP_STATUSES.get(event.outcome, event.outcome)})"
         case CaseReopened():

@@ -164,6 +164,7 @@ alert_timeline = sa.Table(
     sa.Column("event_type", sa.String(32), nullable=False),
     sa.Column("occurred_at", sa.String(40), nullable=False),
     sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(64)),  # the person whose action caused it (migration 0006)
 )
 
 deliveries = sa.Table(

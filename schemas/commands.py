@@ -22,11 +22,12 @@ class SubmitRecord:
     record: dict[str, Any]
     fingerprint: str
     received_at: str  # Kafka timestamp of the posted record, ISO 8601 UTC
+    posted_by: str | None = None  # the web service's account that posted it
 
     command_type: ClassVar[str] = "SubmitRecord"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body = {
             "command_id": self.command_id,
             "case_id": self.case_id,
             "record": self.record,
@@ -34,6 +35,9 @@ class SubmitRecord:
             "received_at": self.received_at,
             "command_type": self.command_type,
         }
+        if self.posted_by is not None:
+            body["posted_by"] = self.posted_by
+        return body
 
 
 ALERT_ACTIONS = ("acknowledge", "feedback", "resolve", "escalate", "reassign")

@@ -79,6 +79,13 @@ class RecordAppended(CaseEvent):
 
     fingerprint: str
     record: dict[str, Any]
+    posted_by: str | None = None  # the account that posted it through the web service
+
+    def payload(self) -> dict[str, Any]:
+        body = super().payload()
+        if body["posted_by"] is None:
+            del body["posted_by"]  # as events were before accounts existed
+        return body
 
     @property
     def found_at(self) -> str:
@@ -283,11 +290,12 @@ def event_from(event_type: str, version: int, payload: Mapping[str, Any]) -> Cas
         if lift is None:
             raise EventNotReadable(f"no upcaster for {event_type} version {v}")
         body = lift(body)
-    names = {f.name for f in dataclasses.fields(cls)}
-    missing = names - set(body)
+    fields = dataclasses.fields(cls)
+    required = {f.name for f in fields if f.default is dataclasses.MISSING}
+    missing = required - set(body)
     if missing:
         raise EventNotReadable(f"{event_type} lacks {', '.join(sorted(missing))}")
-    return cls(**{k: body[k] for k in names})
+    return cls(**{f.name: body[f.name] for f in fields if f.name in body})
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ patterns of ``schemas.patterns``:
 * dates are ``YYYY-MM-DD`` (or ``YYYY/MM/DD``) from 2000 on, real calendar days, optionally
   with a time and an offset;
 * numbers are JSON numbers, yes/no JSON booleans, names a JSON list (the sheet reader,
-  ``ews.sheets``, turns what clerks type into these).
+  ``web.sheets``, turns what clerks type into these).
 
 Two rules no schema can state: the record's size (at most 64 KiB of UTF-8, said in the
 description) and that nothing in it is dated after the day it is posted.

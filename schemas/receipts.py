@@ -30,7 +30,7 @@ class IntakeReceipt:
     received_at: str
     case_id: str | None = None
     reason_code: str | None = None
-    idempotency_key: str | None = None  # the posting tool's key of a file row (ews.sheets)
+    idempotency_key: str | None = None  # the posting tool's key of a file row (web.sheets)
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")

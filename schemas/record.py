@@ -245,7 +245,7 @@ _DATE_TIME = re.compile(patterns.DATE_TIME)
 CHINA_OFFSET = dt.timedelta(hours=8)
 CHINA_TZ = dt.timezone(CHINA_OFFSET)
 BLANK_IS_ABSENT = ("str", "enum", "date", "datetime")  # kinds whose blank value means absent
-EXTRA_CELLS = "_extra_cells"  # a sheet row's cells beyond its header (ews/sheets.py)
+EXTRA_CELLS = "_extra_cells"  # a sheet row's cells beyond its header (web/sheets.py)
 IDENTITY_FIELDS = ("township", "ref_no")  # folded by schemas.identity.identity_text
 _CONTROL_CHARS = frozenset(chr(i) for i in range(32) if chr(i) not in "\t\n\r") | {"\x7f"}
 

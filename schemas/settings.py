@@ -78,6 +78,14 @@ class Settings:
         "EWS_OUTBOX_DB",
         "the notifier's outbox (SQLAlchemy URL; kept apart from the read models, which replay drops)",
     )
+    accounts_db: str = _setting(
+        "sqlite:///var/accounts.db",
+        "EWS_ACCOUNTS_DB",
+        "accounts and credentials of the web service (SQLAlchemy URL; kept apart from the read "
+        "models)",
+    )
+    web_host: str = _setting("127.0.0.1", "EWS_WEB_HOST", "address the web service listens on")
+    web_port: int = _setting(8080, "EWS_WEB_PORT", "port of the web service (API and console)")
     routing: str = _setting(
         "",
         "EWS_ROUTING",

@@ -1,7 +1,7 @@
 """Posting screening records to the records topic (kafka-python, idempotent, acks=all).
 
 The message key is ``township|ref_no`` where it can be read, so a case's records keep their
-order in one partition.  Reading the files townships post is ``ews.sheets``.
+order in one partition.  Reading the files townships post is ``web.sheets``.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def test_event_type_names_are_written_only_in_their_module() -> None:
     names = "|".join(EVENT_CLASSES)
     literal = re.compile(rf"""["']({names})["']""")
     found = []
-    for folder in ("schemas", "domain", "streams", "readside", "models", "alerts", "ews"):
+    for folder in ("schemas", "domain", "streams", "readside", "models", "alerts", "web", "ews"):
         for path in (ROOT / folder).rglob("*.py"):
             if path.name != "events.py" and literal.search(path.read_text(encoding="utf-8")):
                 found.append(str(path.relative_to(ROOT)))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("schemas", "domain", "streams", "readside", "models", "alerts", "ews", "deploy")
+PACKAGES = ("schemas", "domain", "streams", "readside", "models", "alerts", "web", "ews", "deploy")
 LINT = Path(sys.executable).with_name("lint-imports")
 
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from ews.sheets import FileRefused, check_rows, read_rows
 from schemas.record import parse_record
 from streams.post import key_for
+from web.sheets import FileRefused, check_rows, read_rows
 
 HEADER = "乡镇,村(社区),排查编号,发现时间,纠纷类别,情况描述,涉及人数,涉及金额\n"
 ROWS = [

@@ -164,8 +164,8 @@ def test_times_are_stored_in_china_time_to_the_second():
 
 def test_the_record_contract_takes_json_types_and_the_sheet_reader_converts_cells():
     """A township system posts JSON types; what a clerk types in a sheet cell is converted by
-    the sheet reader (ews.sheets), so intake and the JSON Schema can agree exactly."""
-    from ews.sheets import cell_value
+    the sheet reader (web.sheets), so intake and the JSON Schema can agree exactly."""
+    from web.sheets import cell_value
 
     for field, typed in (
         ("ref_no", 2026001),

@@ -307,7 +307,7 @@ def test_a_date_before_2000_is_out_of_range(field: str, value: str) -> None:
     "field, value, code",
     [
         ("people_involved", 0, "invalid_value"),
-        ("people_involved", "0", "wrong_type"),  # JSON numbers only (ews.sheets converts cells)
+        ("people_involved", "0", "wrong_type"),  # JSON numbers only (web.sheets converts cells)
         ("amount_involved_yuan", "12,34", "wrong_type"),
         ("amount_involved_yuan", "-0", "wrong_type"),
         ("amount_involved_yuan", -5, "invalid_value"),
@@ -318,7 +318,7 @@ def test_numbers_no_dispute_has_are_refused(field: str, value: object, code: str
 
 
 def test_thousands_separators_are_read_by_the_sheet_reader_where_they_separate_thousands():
-    from ews.sheets import cell_value
+    from web.sheets import cell_value
 
     assert cell_value("number", "1,200,000.50") == 1_200_000.5
     assert cell_value("number", "12,34") == "12,34" and cell_value("int", "1,2345") == "1,2345"

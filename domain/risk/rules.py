@@ -153,6 +153,34 @@ def deadline_hits(
     return out
 
 
+@dataclass(frozen=True)
+class Clock:
+    """One statutory clock of an open matter, for the time-limit map (时限图)."""
+
+    code: str
+    zh: str
+    due_on: dt.date
+    days_left: int  # negative: overdue
+
+
+def statutory_clocks(
+    starts: dict[str, str | None], status: str | None, today: dt.date, policy: RiskPolicy
+) -> list[Clock]:
+    """The statutory clocks running for a matter on ``today``: ``starts`` maps a record field
+    (``petition_received_on``) to its date; a clock runs while the status is one it runs in."""
+    out = []
+    for rule in policy.deadlines:
+        value = starts.get(rule.starts)
+        if not value or (status or "new") not in rule.while_status:
+            continue
+        try:
+            due = dt.date.fromisoformat(str(value)[:10]) + dt.timedelta(days=rule.limit_days)
+        except ValueError:
+            continue
+        out.append(Clock(rule.code, rule.zh, due, (due - today).days))
+    return out
+
+
 def _deadline_hit(
     rule: DeadlineRule, start: dt.date, due: dt.date, left: int, kind: str, level: str | None
 ) -> RuleHit:

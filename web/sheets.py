@@ -90,8 +90,13 @@ class Row:
 def read_rows(path: Path) -> list[Row]:
     """Every record of a file, with where it sits; ``FileRefused`` for a file that cannot be
     read as rows (unknown type, encoding, or columns)."""
+    return rows_of(path.name, path.read_bytes())
+
+
+def rows_of(name: str, data: bytes) -> list[Row]:
+    """Every record of a file's bytes (``name`` gives its type by its suffix)."""
+    path = Path(name)
     suffix = path.suffix.lower()
-    data = path.read_bytes()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return list(_json_lines(path.name, data))
     if suffix == ".csv":

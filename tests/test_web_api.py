@@ -1,0 +1,407 @@
+"""The HTTP API: every endpoint refuses bad input and the wrong person with a clear 4xx, and a
+refused request writes nothing (no message on any topic).  Real broker, real databases; the
+service's clock is moved, not waited for."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from domain.alerts.routing import default_routing
+from domain.risk.policy import default_policy
+from readside.db import make_engine, migrate
+from readside.tables import alerts, cases
+from streams.admin import ensure_topics
+from streams.log import read_from_start
+from web.accounts import AccountStore
+from web.app import UPLOAD_MAX_BYTES, create_app
+from web.kafka import KafkaGateway
+
+pytestmark = [pytest.mark.kafka]
+CN = dt.timezone(dt.timedelta(hours=8))
+PASSWORD = "correct horse 9"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+    def epoch(self) -> float:
+        return self.at.timestamp()
+
+
+@pytest.fixture
+def web(settings, tmp_path: Path):  # noqa: ANN001, ANN201
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    clock = Clock()
+    store = AccountStore(make_engine(f"sqlite:///{tmp_path / 'accounts.db'}"), now=clock.epoch)
+    for name, role, scope in (
+        ("zhou", "township_clerk", {"township": "周庄镇"}),
+        ("cheng", "township_clerk", {"township": "城关镇"}),
+        ("hrss1", "unit_officer", {"unit": "hrss"}),
+        ("police1", "unit_officer", {"unit": "police"}),
+        ("desk", "county_desk", {}),
+        ("ana", "analyst", {}),
+        ("root", "admin", {}),
+    ):
+        store.add(name, role, password=PASSWORD, **scope)
+    app = create_app(
+        settings,
+        store,
+        engine,
+        KafkaGateway(settings),
+        default_routing(),
+        default_policy(),
+        now=clock,
+    )
+    yield TestClient(app), store, clock, engine, settings
+
+
+def token(store: AccountStore, name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {store.issue_token(name)}"}
+
+
+def on_topic(settings, topic: str) -> list:  # noqa: ANN001
+    return list(read_from_start(settings.bootstrap, topic, 10.0))
+
+
+def record(**fields) -> dict:
+    return {
+        "township": "周庄镇",
+        "ref_no": "ZZ-9",
+        "category": "拖欠农民工工资",
+        "found_at": "2026-11-25T09:00:00+08:00",
+        "description": "十余名农民工讨要工资。",
+        "people_involved": 12,
+        **fields,
+    }
+
+
+def sheet(rows: list[list]) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["乡镇", "排查编号", "发现时间", "纠纷类别", "情况描述", "涉及人数"])
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+GOOD_ROWS = [
+    ["周庄镇", "ZZ-1", "2026-11-20", "邻里纠纷", "院墙纠纷", 2],
+    ["周庄镇", "ZZ-2", "2026-11-21", "宅基地纠纷", "宅基地边界", 4],
+]
+
+
+# ---- credentials --------------------------------------------------------------------------
+
+
+def test_no_credential_an_unknown_one_and_a_wrong_password_are_401(web) -> None:  # noqa: ANN001
+    client, *_ = web
+    assert client.get("/api/cases").status_code == 401
+    r = client.get("/api/cases", headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401 and "unknown credential" in r.json()["detail"]
+    r = client.post("/api/login", json={"name": "zhou", "password": "wrong"})
+    assert r.status_code == 401 and "wrong name or password" in r.json()["detail"]
+    r = client.post("/api/login", json={"name": "zhou"})
+    assert r.status_code == 422  # the password is missing
+
+
+def test_an_expired_token_is_refused_once_its_time_has_passed(web) -> None:  # noqa: ANN001
+    client, store, clock, *_ = web
+    headers = {"Authorization": f"Bearer {store.issue_token('zhou', days=1)}"}
+    assert client.get("/api/cases", headers=headers).status_code == 200
+    clock.at += dt.timedelta(days=1, seconds=1)
+    r = client.get("/api/cases", headers=headers)
+    assert r.status_code == 401 and "expired" in r.json()["detail"]
+
+
+def test_a_revoked_account_loses_its_tokens_and_sessions_at_once(web) -> None:  # noqa: ANN001
+    client, store, *_ = web
+    headers = token(store, "zhou")
+    assert client.post("/api/login", json={"name": "zhou", "password": PASSWORD}).status_code == 200
+    assert client.get("/api/me").json()["township"] == "周庄镇"  # by the session cookie
+    store.revoke("zhou")
+    assert "revoked" in client.get("/api/cases", headers=headers).json()["detail"]
+    assert client.get("/api/me").status_code == 401
+    assert client.post("/api/login", json={"name": "zhou", "password": PASSWORD}).status_code == 401
+
+
+def test_passwords_and_tokens_are_stored_hashed(web, tmp_path: Path) -> None:  # noqa: ANN001
+    _, store, *_ = web
+    issued = store.issue_token("zhou")
+    raw = (tmp_path / "accounts.db").read_bytes()
+    assert issued.encode() not in raw and PASSWORD.encode() not in raw
+
+
+# ---- posting records ------------------------------------------------------------------------
+
+
+def test_a_clerk_posts_a_record_of_their_township_with_who_posted_it(web) -> None:  # noqa: ANN001
+    client, store, _, _, s = web
+    r = client.post("/api/records", json=record(), headers=token(store, "zhou"))
+    assert r.status_code == 202, r.text
+    (m,) = on_topic(s, s.topics.records)
+    assert json.loads(m.value)["ref_no"] == "ZZ-9"
+    assert dict(m.headers)["ews-by"] == b"zhou"
+
+
+@pytest.mark.parametrize(
+    ("who", "body", "status", "said"),
+    [
+        ("cheng", record(), 403, "your township is 城关镇"),
+        ("hrss1", record(), 403, "only a township clerk"),
+        ("zhou", record(found_at="昨天"), 422, "found_at"),
+        ("zhou", {k: v for k, v in record().items() if k != "ref_no"}, 422, "ref_no"),
+        ("zhou", record(people_involved="很多"), 422, "people_involved"),
+        ("zhou", record(description="长" * 70_000), 413, "at most"),
+        ("zhou", [record()], 422, ""),  # a list, not a record
+    ],
+)
+def test_a_refused_record_is_said_why_and_nothing_is_posted(
+    web,
+    who: str,
+    body: object,
+    status: int,
+    said: str,  # noqa: ANN001
+) -> None:
+    client, store, _, _, s = web
+    r = client.post("/api/records", json=body, headers=token(store, who))
+    assert r.status_code == status, r.text
+    assert said in json.dumps(r.json(), ensure_ascii=False)
+    assert on_topic(s, s.topics.records) == []
+
+
+def test_a_sheet_with_two_bad_rows_names_exactly_those_rows_and_posts_nothing(web) -> None:  # noqa: ANN001
+    client, store, _, _, s = web
+    rows = [
+        *GOOD_ROWS,
+        ["周庄镇", "ZZ-3", "昨天", "邻里纠纷", "排水纠纷", 2],
+        ["周庄镇", None, "2026-11-22", "打架斗殴", "酒后口角", 3],
+        ["周庄镇", "ZZ-5", "2026-11-23", "邻里纠纷", "噪音", 2],
+    ]
+    files = {"file": ("周庄镇-11月.xlsx", sheet(rows))}
+    r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
+    assert r.status_code == 422
+    d = r.json()["detail"]
+    assert (d["rows"], d["bad_rows"], d["posted"]) == (5, 2, 0)
+    assert [(p["row"], p["column"]) for p in d["problems"]] == [
+        (4, "发现时间"),
+        (5, "排查编号"),
+        (5, "纠纷类别"),
+    ]
+    assert "缺少必填项" in d["problems"][1]["problem"]
+    assert on_topic(s, s.topics.records) == []
+
+
+def test_a_sheet_with_another_townships_row_is_refused(web) -> None:  # noqa: ANN001
+    client, store, _, _, s = web
+    rows = [*GOOD_ROWS, ["城关镇", "CG-1", "2026-11-20", "邻里纠纷", "院墙纠纷", 2]]
+    files = {"file": ("sheet.xlsx", sheet(rows))}
+    r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
+    assert r.status_code == 422
+    (problem,) = r.json()["detail"]["problems"]
+    assert (problem["row"], problem["code"]) == (4, "foreign_township")
+    assert on_topic(s, s.topics.records) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status"),
+    [
+        ("records.exe", b"MZ\x90\x00", 415),
+        ("records.txt", "乡镇,排查编号\n".encode(), 415),
+        ("broken.xlsx", b"this is not a workbook", 422),
+        ("empty.csv", b"", 422),
+        ("huge.csv", b"x" * (UPLOAD_MAX_BYTES + 10), 413),
+        ("columns.csv", "乡镇,不知道的列\n周庄镇,1\n".encode(), 422),
+    ],
+)
+def test_a_wrong_or_huge_file_is_refused_and_nothing_is_posted(
+    web, name: str, data: bytes, status: int
+) -> None:  # noqa: ANN001
+    client, store, _, _, s = web
+    files = {"file": (name, data)}
+    r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
+    assert r.status_code == status, r.text
+    assert on_topic(s, s.topics.records) == []
+
+
+def test_an_upload_without_a_file_is_422(web) -> None:  # noqa: ANN001
+    client, store, *_ = web
+    r = client.post("/api/records/upload", headers=token(store, "zhou"))
+    assert r.status_code == 422
+
+
+def test_the_same_sheet_twice_posts_the_same_idempotency_keys(web) -> None:  # noqa: ANN001
+    client, store, _, _, s = web
+    files = {"file": ("sheet.xlsx", sheet(GOOD_ROWS))}
+    for _ in range(2):
+        r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
+        assert r.json() == {"rows": 2, "posted": 2}
+    keys = [dict(m.headers)["ews-key"] for m in on_topic(s, s.topics.records)]
+    assert len(keys) == 4 and len(set(keys)) == 2  # the projector counts each key once
+
+
+# ---- cases and alerts -----------------------------------------------------------------------
+
+
+def put_case(engine, case_id: str, township: str, units: list[str] | None) -> None:  # noqa: ANN001
+    now = "2026-11-26T09:00:00+08:00"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(cases).values(
+                case_id=case_id,
+                township=township,
+                ref_no=case_id,
+                category="unpaid_wages",
+                status="open",
+                opened_at=now,
+                last_found_at=now,
+                record_count=1,
+                last_seq=1,
+                updated_at=now,
+                is_petition=True,
+                petition_received_on="2026-10-01",
+                follow_up_status="new",
+            )
+        )
+        if units is not None:
+            conn.execute(
+                sa.insert(alerts).values(
+                    alert_id="A" + case_id,
+                    case_id=case_id,
+                    status="open",
+                    level="red",
+                    township=township,
+                    category="unpaid_wages",
+                    units=json.dumps(units),
+                    reasons=json.dumps(["扬言赴京上访"]),
+                    raised_at=now,
+                    acknowledge_by="2026-11-26T09:30:00+08:00",
+                    escalation_step=0,
+                    last_seq=1,
+                )
+            )
+
+
+def test_a_township_reads_only_its_own_cases(web) -> None:  # noqa: ANN001
+    client, store, _, engine, _ = web
+    put_case(engine, "Czhou1", "周庄镇", ["hrss"])
+    put_case(engine, "Ccheng1", "城关镇", ["hrss"])
+    zhou = token(store, "zhou")
+    assert [c["case_id"] for c in client.get("/api/cases", headers=zhou).json()] == ["Czhou1"]
+    assert client.get("/api/cases/Czhou1", headers=zhou).status_code == 200
+    r = client.get("/api/cases/Ccheng1", headers=zhou)
+    assert r.status_code == 403 and "not allowed" in r.json()["detail"]
+    assert client.get("/api/cases?township=城关镇", headers=zhou).status_code == 403
+    assert client.get("/api/cases/nope", headers=zhou).status_code == 404
+    both = client.get("/api/cases", headers=token(store, "desk")).json()
+    assert {c["case_id"] for c in both} == {"Czhou1", "Ccheng1"}
+
+
+def test_a_unit_officer_sees_and_acts_only_on_its_units_alerts(web) -> None:  # noqa: ANN001
+    client, store, _, engine, s = web
+    put_case(engine, "Cwage", "周庄镇", ["hrss"])
+    put_case(engine, "Cfight", "周庄镇", ["police"])
+    hrss = token(store, "hrss1")
+    assert [a["case_id"] for a in client.get("/api/alerts", headers=hrss).json()] == ["Cwage"]
+    assert client.get("/api/cases/Cfight", headers=hrss).status_code == 403
+    r = client.post("/api/alerts/Cfight/acknowledge", headers=hrss)
+    assert r.status_code == 403
+    assert on_topic(s, s.topics.alert_commands) == []
+    r = client.post("/api/alerts/Cwage/acknowledge", headers=hrss)
+    assert r.status_code == 202
+    (m,) = on_topic(s, s.topics.alert_commands)
+    (command,) = json.loads(m.value)
+    assert (command["by"], command["unit"], command["action"]) == ("hrss1", "hrss", "acknowledge")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/api/alerts/Cwage/feedback", {}, 422),  # feedback needs a text
+        ("/api/alerts/Cwage/feedback", {"text": "   "}, 422),
+        ("/api/alerts/Cwage/reassign", {"to_unit": "nowhere"}, 422),
+        ("/api/alerts/Cwage/resolve", {"satisfaction": "great"}, 422),
+        ("/api/alerts/Cwage/resolve", {"satisfaction": 5}, 422),
+        ("/api/alerts/Cwage/feedback", {"text": "x" * 3000}, 422),
+        ("/api/alerts/Cwage/delete", {}, 404),
+        ("/api/alerts/Cnone/acknowledge", {}, 404),
+    ],
+)
+def test_a_wrong_alert_action_is_4xx_and_sends_nothing(web, path, body, status) -> None:  # noqa: ANN001
+    client, store, _, engine, s = web
+    put_case(engine, "Cwage", "周庄镇", ["hrss"])
+    r = client.post(path, json=body, headers=token(store, "desk"))
+    assert r.status_code == status, r.text
+    assert on_topic(s, s.topics.alert_commands) == []
+
+
+def test_a_retried_action_carries_the_same_command_id(web) -> None:  # noqa: ANN001
+    client, store, _, engine, s = web
+    put_case(engine, "Cwage", "周庄镇", ["hrss"])
+    headers = {**token(store, "desk"), "Idempotency-Key": "k-1"}
+    body = {"text": "已约谈企业负责人"}
+    for _ in range(2):
+        assert (
+            client.post("/api/alerts/Cwage/feedback", json=body, headers=headers).status_code == 202
+        )
+    ids = {json.loads(m.value)[0]["command_id"] for m in on_topic(s, s.topics.alert_commands)}
+    assert ids == {"web:desk:k-1"}  # the alert writer applies a command id once
+
+
+def test_the_county_views_are_for_the_desk(web) -> None:  # noqa: ANN001
+    client, store, clock, engine, _ = web
+    put_case(engine, "Cwage", "周庄镇", ["hrss"])
+    for who in ("zhou", "hrss1"):
+        assert client.get("/api/kpis", headers=token(store, who)).status_code == 403
+        assert client.get("/api/time-limits", headers=token(store, who)).status_code == 403
+        assert client.get("/api/audit", headers=token(store, who)).status_code == 403
+    desk = token(store, "desk")
+    limits = client.get("/api/time-limits", headers=desk).json()
+    # received 2026-10-01: the 15-day decision is overdue on 11-26, the 60-day handling not
+    days = {m["clock"]: m["days_left"] for m in limits["matters"]}
+    assert days == {"accept_decision": -41, "handling": 4}
+    assert {b["band"]: b["count"] for b in limits["bands"]}["overdue"] == 1
+    clock.at += dt.timedelta(days=5)
+    days = {
+        m["clock"]: m["days_left"]
+        for m in client.get("/api/time-limits", headers=desk).json()["matters"]
+    }
+    assert days["handling"] == -1
+
+
+def test_models_are_for_analysts(web) -> None:  # noqa: ANN001
+    client, store, *_ = web
+    for who in ("zhou", "hrss1", "desk"):
+        assert client.get("/api/models", headers=token(store, who)).status_code == 403
+        r = client.post("/api/models/v0001/promote", headers=token(store, who))
+        assert r.status_code == 403
+    ana = token(store, "ana")
+    assert client.get("/api/models", headers=ana).json()["versions"] == []
+    assert client.post("/api/models/v0009/promote", headers=ana).status_code == 404
+    r = client.post("/api/models/rollback", headers=ana)
+    assert r.status_code == 409 and "nothing to roll back" in r.json()["detail"]
+
+
+def test_operations_endpoints(web) -> None:  # noqa: ANN001
+    client, store, *_ = web
+    assert client.get("/healthz").json() == {"ok": True}
+    client.get("/api/cases", headers=token(store, "zhou"))
+    text = client.get("/metrics").text
+    assert 'ews_web_requests_total{method="GET",route="/api/cases",status="200"}' in text
+    assert "/api/records/upload" in client.get("/openapi.json").text
