@@ -33,6 +33,7 @@ from domain.alerts.message import mask_personal
 from domain.alerts.routing import Routing
 from schemas.commands import DeliveryReport, commands_to_bytes
 from schemas.events import Envelope, EventNotReadable, NotificationRequested
+from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics
 
 log = logging.getLogger("ews.notifier")
@@ -43,7 +44,7 @@ class Notifier:
     def __init__(
         self,
         engine: sa.Engine,
-        bootstrap: str,
+        bootstrap: str | KafkaAccess,
         topics: Topics,
         routing: Routing,
         send: Sender = send_once,
@@ -59,7 +60,7 @@ class Notifier:
     # ---- reading the alert events into the outbox -------------------------------------------
     def _consumer(self) -> tuple[KafkaConsumer, list[TopicPartition]]:
         consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **client_args(self.bootstrap),
             group_id=None,
             enable_auto_commit=False,
             client_id="ews-notifier",
@@ -257,7 +258,7 @@ class Notifier:
         """Follow the alert events and send, until stopped."""
         consumer, _ = self._consumer()
         producer = KafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", client_id="ews-notifier"
+            **client_args(self.bootstrap), acks="all", client_id="ews-notifier"
         )
         try:
             while not self.stopped.is_set():

@@ -13,7 +13,10 @@ free ports and data directory).
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -23,6 +26,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from schemas.settings import KafkaAccess, client_args
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -114,16 +119,43 @@ def is_broker_process(pid: int, properties: Path) -> bool:
     return os.path.realpath(given) == os.path.realpath(properties)
 
 
-def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+def listener_properties(port: int, controller_port: int, admin_password: str | None) -> str:
+    """The listeners: plain on loopback, or SASL/SCRAM with ACLs when an admin password is
+    given (the controller listener stays plain on loopback; its principal is a super user)."""
+    if admin_password is None:
+        return f"""\
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+"""
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="admin" password="{admin_password}";'
+    )
+    return f"""\
+listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256
+sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config={jaas}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
+"""
+
+
+def server_properties(
+    data_dir: Path, port: int, controller_port: int, admin_password: str | None = None
+) -> str:
     return f"""\
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-inter.broker.listener.name=PLAINTEXT
+{listener_properties(port, controller_port, admin_password).strip()}
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={data_dir}
 num.partitions=1
 auto.create.topics.enable=false
@@ -147,11 +179,36 @@ class LocalBroker:
     controller_port: int = 9093
     jars: Path = DEFAULT_JARS
     heap: str = "512m"
+    secure: bool = False  # SASL/SCRAM and ACLs (deploy/kafka/acls.yaml)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "credentials.json"
+
+    def passwords(self) -> dict[str, str]:
+        """The SCRAM users of a secured broker and their passwords (made once, kept in the
+        broker's home, readable by its owner only)."""
+        path = self.credentials_file
+        if path.exists():
+            return json.loads(path.read_text())
+        users = {"admin": secrets.token_urlsafe(18)}
+        users.update({name: secrets.token_urlsafe(18) for name in acl_config()["users"]})
+        self.home.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(users, indent=1))
+        path.chmod(0o600)
+        return users
+
+    def access(self, user: str | None = None) -> KafkaAccess:
+        """How ``user`` reaches this broker (the admin when None on a secured broker)."""
+        if not self.secure:
+            return KafkaAccess(self.bootstrap)
+        name = user or "admin"
+        return KafkaAccess(self.bootstrap, name, self.passwords()[name])
 
     @property
     def pid_file(self) -> Path:
@@ -174,7 +231,8 @@ class LocalBroker:
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         data.mkdir(parents=True, exist_ok=True)
         props = self.properties_file
-        props.write_text(server_properties(data, self.port, self.controller_port))
+        admin = self.passwords()["admin"] if self.secure else None
+        props.write_text(server_properties(data, self.port, self.controller_port, admin))
         (self.home / "log4j2.properties").write_text(LOG4J2)
         cluster_id_file = self.home / "cluster.id"
         if not cluster_id_file.exists():
@@ -190,6 +248,11 @@ class LocalBroker:
             str(props),
             "--standalone",
             "--ignore-formatted",
+            *(
+                a
+                for name, password in (self.passwords().items() if self.secure else ())
+                for a in ("--add-scram", f"SCRAM-SHA-256=[name={name},password={password}]")
+            ),
         )
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
@@ -250,7 +313,7 @@ class LocalBroker:
                 raise BrokerError(
                     f"the broker exited with {self.process.returncode}; see {self.log_file}"
                 )
-            if port_open(self.port) and metadata_ready(self.bootstrap):
+            if port_open(self.port) and metadata_ready(self.access()):
                 return self
             time.sleep(0.5)
         self.stop()
@@ -298,12 +361,12 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def metadata_ready(bootstrap: str) -> bool:
+def metadata_ready(bootstrap: str | KafkaAccess) -> bool:
     """True once the broker answers a metadata request (kafka-python admin client)."""
     try:
         from kafka import KafkaAdminClient
 
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = KafkaAdminClient(**client_args(bootstrap), request_timeout_ms=3000)
         try:
             admin.list_topics()
             return True
@@ -311,6 +374,66 @@ def metadata_ready(bootstrap: str) -> bool:
             admin.close()
     except Exception:
         return False
+
+
+ACLS = Path(__file__).resolve().parent / "kafka" / "acls.yaml"
+
+
+def acl_config(path: Path = ACLS) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def acls_for(prefix: str, config: dict | None = None) -> list:
+    """The ACL bindings of the users of ``config`` (acls.yaml) for a deployment's prefix."""
+    from kafka.admin import (
+        ACL,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        ResourcePattern,
+        ResourceType,
+    )
+
+    def op(name: str) -> ACLOperation:
+        return ACLOperation[re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()]
+
+    def pattern(kind: ResourceType, key: str) -> ResourcePattern:
+        if key == "all":
+            return ResourcePattern(kind, prefix, ACLResourcePatternType.PREFIXED)
+        return ResourcePattern(kind, f"{prefix}.{key}", ACLResourcePatternType.LITERAL)
+
+    out = []
+    for user, rights in (config or acl_config())["users"].items():
+        principal = f"User:{user}"
+        for kind, section in ((ResourceType.TOPIC, "topics"), (ResourceType.GROUP, "groups")):
+            for key, ops in (rights.get(section) or {}).items():
+                for name in ops:
+                    out.append(
+                        ACL(principal, "*", op(name), ACLPermissionType.ALLOW, pattern(kind, key))
+                    )
+        cluster = ResourcePattern(
+            ResourceType.CLUSTER, "kafka-cluster", ACLResourcePatternType.LITERAL
+        )
+        for name in rights.get("cluster") or ():
+            out.append(ACL(principal, "*", op(name), ACLPermissionType.ALLOW, cluster))
+    return out
+
+
+def grant(broker: LocalBroker, prefix: str) -> int:
+    """Grant the rights of acls.yaml on a secured broker for a deployment's prefix."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**client_args(broker.access()), client_id="ews-acl")
+    try:
+        bindings = acls_for(prefix)
+        result = admin.create_acls(bindings)
+        if result["failed"]:
+            raise BrokerError(f"granting rights failed: {result['failed'][:3]}")
+        return len(bindings)
+    finally:
+        admin.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,7 +80,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     specs = settings.topics.all()
-    created = ensure_topics(settings.bootstrap, specs)
+    created = ensure_topics(settings.kafka, specs)
     for spec in specs:
         mark = "created" if spec.name in created else "exists "
         print(f"{mark}  {spec.name:32s} {spec.partitions} partitions  {spec.doc}")
@@ -93,7 +93,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:  # a case's partition follows the topics as they are, not the setting
-        partitions = partition_count(settings.bootstrap, settings.topics)
+        partitions = partition_count(settings.kafka, settings.topics)
     except PartitionMismatch as exc:
         print(f"ews worker: {exc}", file=sys.stderr)
         return 2
@@ -116,7 +116,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         policy = load_policy(settings.risk_policy or None)
         topic = settings.topics.model_events
-        service = ModelInService(Registry(settings.model_dir), settings.bootstrap, topic)
+        service = ModelInService(Registry(settings.model_dir), settings.kafka, topic)
         assessor = service.start(wait=30).assessor(policy)
     routing = None
     if "alerts" in ROLES[args.role]:
@@ -141,7 +141,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     engine = make_engine(settings.db_url)
     migrate(engine)
     projector = Projector(
-        engine, settings.bootstrap, settings.topics, broker_timeout=settings.broker_timeout
+        engine, settings.kafka, settings.topics, broker_timeout=settings.broker_timeout
     )
     serve_projector_metrics(projector, port_of("projector", settings.metrics_port))
     try:
@@ -175,7 +175,7 @@ def cmd_post(args: argparse.Namespace) -> int:
             print(p.line())
         bad = len({p.row.number for p in problems})
         n = post_messages(
-            settings.bootstrap,
+            settings.kafka,
             settings.topics.records,
             (r.data for r in rows),
             progress=not args.quiet,
@@ -206,7 +206,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         with read_model_writer(engine, "ews replay"):
             drop_all(engine)
             migrate(engine)
-            projector = Projector(engine, settings.bootstrap, settings.topics)
+            projector = Projector(engine, settings.kafka, settings.topics)
             n = projector.run(until_caught_up=True, lock=False)
     except ReadModelsBusy as exc:
         print(f"ews replay: {exc}", file=sys.stderr)
@@ -270,7 +270,7 @@ def cmd_lag(args: argparse.Namespace) -> int:
     from readside.db import make_engine
 
     settings = _settings(args)
-    behind = lag(settings.bootstrap, settings.topics, make_engine(settings.db_url))
+    behind = lag(settings.kafka, settings.topics, make_engine(settings.db_url))
     for stage, n in behind.items():
         print(f"{stage:<14}{n:>10,} messages behind")
     return 0
@@ -313,6 +313,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         duplicates=args.duplicates,
         keep_running=args.keep_running,
         port=args.port,
+        web_port=args.web_port,
     )
 
 
@@ -331,8 +332,8 @@ def cmd_clock(args: argparse.Namespace) -> int:
         now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.UTC)
         if now.tzinfo is None:
             now = now.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-        due = ticks_between(last_tick(settings.bootstrap, topics), now, schedule)
-        publish_ticks(settings.bootstrap, topics, due)
+        due = ticks_between(last_tick(settings.kafka, topics), now, schedule)
+        publish_ticks(settings.kafka, topics, due)
         for t in due:
             print(f"tick {t.isoformat()}", flush=True)
         if args.action == "tick":
@@ -394,7 +395,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
     settings = _settings(args)
     engine = make_engine(settings.outbox_db)
     routing = load_routing(settings.routing or None)
-    notifier = Notifier(engine, settings.bootstrap, settings.topics, routing)
+    notifier = Notifier(engine, settings.kafka, settings.topics, routing)
     serve_outbox_metrics(engine, port_of("notify", settings.metrics_port))
     try:
         notifier.run()
@@ -435,7 +436,7 @@ def cmd_alert(args: argparse.Namespace) -> int:
         satisfaction=args.satisfaction,
     )
     append(
-        settings.bootstrap,
+        settings.kafka,
         settings.topics.alert_commands,
         case_id.encode(),
         commands_to_bytes([command]),
@@ -566,6 +567,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--duplicates", type=int, default=50, help="records posted twice (default 50)")
     sp.add_argument(
         "--port", type=int, default=19092, help="port of the demo broker (default 19092)"
+    )
+    sp.add_argument(
+        "--web-port", type=int, default=8080, help="port of the demo's console (default 8080)"
     )
     sp.add_argument(
         "--keep-running", action="store_true", help="leave broker and workers running at the end"

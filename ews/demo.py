@@ -1,22 +1,29 @@
 """``ews demo``: the whole pipeline on a generated batch, with a real broker, and a report.
 
-1. start a local Kafka broker (KRaft) and create fresh topics for this run;
-2. start the stream workers (intake, case writer) and the projector as separate processes;
-3. post a synthetic county's records, with malformed records of every kind and duplicates;
+1. start a local Kafka broker (KRaft, SASL/SCRAM with ACLs) and create fresh topics for this
+   run, with each user's rights (deploy/kafka/acls.yaml);
+2. start the stream workers, the notifier and the projector as separate processes (the
+   pipeline's own credential), and the web console (the web service's credential) with
+   demo accounts;
+3. post a synthetic county's records, as a township's system would (its credential), with
+   malformed records of every kind and duplicates;
 4. wait until every record has gone through, then report what happened, per township;
-5. replay the log into a second database and check that it gives identical read models.
+5. replay the log into a second database and check that it gives identical read models;
+6. at a terminal, keep the console up until Ctrl-C (``--keep-running``: leave it all up).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 import time
 from collections import Counter
 
 import sqlalchemy as sa
 from tqdm import tqdm
 
-from deploy.kafka_local import LocalBroker
+from deploy.kafka_local import LocalBroker, free_port, grant, port_open
 from ews import processes
 from ews.demo_batch import demo_batch, expected_counts
 from ews.lag import NotSettled, wait_settled
@@ -42,6 +49,7 @@ def run_demo(
     duplicates: int = 50,
     keep_running: bool = False,
     port: int = 19092,
+    web_port: int = 8080,
 ) -> int:
     run = dt.datetime.now().strftime("demo%Y%m%d%H%M%S")
     VAR.mkdir(parents=True, exist_ok=True)
@@ -50,19 +58,32 @@ def run_demo(
 
     print(f"== dispute-ews demo, run {run}")
     broker = LocalBroker(
-        home=processes.PROJECT_ROOT / ".cache" / "demo-broker",
+        home=processes.PROJECT_ROOT / ".cache" / "demo-broker-secured",
         port=port,
         controller_port=port + 1,
         jars=processes.project_path(settings.kafka_jars),
+        secure=True,
     )
     t0 = time.monotonic()
     print("-- starting Kafka 4.1 (KRaft, single node) from the cached Maven jars ...", flush=True)
     broker.start()
     bootstrap = broker.bootstrap
-    settings = settings.replace(bootstrap=bootstrap, topic_prefix=run, db_url=db_url)
+    worker = broker.access("ews-worker")
+    settings = settings.replace(
+        bootstrap=bootstrap,
+        topic_prefix=run,
+        db_url=db_url,
+        kafka_user=worker.user,
+        kafka_password=worker.password,
+    )
     topics = settings.topics
     print(f"   broker up at {bootstrap} in {time.monotonic() - t0:.1f}s")
-    ensure_topics(bootstrap, topics.all())
+    rights = grant(broker, run)
+    ensure_topics(broker.access(), topics.all())
+    print(
+        f"   SASL/SCRAM with {rights} ACLs: users {', '.join(broker.passwords())} "
+        f"(passwords in {broker.credentials_file})"
+    )
     engine = make_engine(db_url)
     migrate(engine)
     settings = settings.replace(model_dir=str(VAR / f"{run}-models"))
@@ -84,6 +105,21 @@ def run_demo(
         f"-- intake, case-writer, risk and alert workers and the notifier (pids {pids}), "
         f"projector (pid {projector.pid}); logs in {logs}"
     )
+    if port_open(web_port):
+        web_port = free_port()  # 8080 is taken: any free port
+    web_settings = settings.replace(
+        kafka_user="ews-web",
+        kafka_password=broker.passwords()["ews-web"],
+        accounts_db=f"sqlite:///{VAR / f'{run}-accounts.db'}",
+        web_port=web_port,
+    )
+    accounts = _demo_accounts(web_settings)
+    web = processes.start(["web"], web_settings, logs / f"{run}-web.log")
+    workers.append(web)
+    console = f"http://{web_settings.web_host}:{web_port}/"
+    print(f"-- the console: {console} (API docs {console}docs); demo accounts:")
+    for name, (role, scope, password) in accounts.items():
+        print(f"   {name:<12} {password:<14} {role} {scope}")
     try:
         print(
             f"-- generating {records} records of a synthetic county ({bad_fraction:.0%} malformed, {duplicates} posted twice)"
@@ -93,7 +129,7 @@ def run_demo(
         jsonl.write_bytes(b"\n".join(p.data for p in batch) + b"\n")
         t_post = time.monotonic()
         posted = post_messages(
-            bootstrap,
+            broker.access("township"),
             topics.records,
             (p.data for p in batch),
             progress=True,
@@ -115,14 +151,23 @@ def run_demo(
         print("-- replaying the log into a fresh database ...", flush=True)
         replay_engine = make_engine(f"sqlite:///{VAR / (run + '-replay.db')}")
         migrate(replay_engine)
-        Projector(replay_engine, bootstrap, topics).run(until_caught_up=True)
+        Projector(replay_engine, settings.kafka, topics).run(until_caught_up=True)
         same = snapshot(replay_engine) == snapshot(engine)
         print(f"   replay gives identical read models: {'yes' if same else 'NO'}")
         code = code or (0 if same and ok else 1)
+        if not keep_running and sys.stdin.isatty() and not os.environ.get("CI"):
+            print(f"\n== the console is up at {console} with the demo's data: Ctrl-C to stop")
+            try:
+                while web.poll() is None:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                print()
     finally:
         if keep_running:
             print(f"-- left running: broker {bootstrap}, workers {pids}, projector {projector.pid}")
-            print(f"   export EWS_BOOTSTRAP={bootstrap} EWS_TOPIC_PREFIX={run} EWS_DB_URL={db_url}")
+            print(f"   console {console}; export EWS_BOOTSTRAP={bootstrap} EWS_TOPIC_PREFIX={run} ")
+            print(f"   EWS_DB_URL={db_url} EWS_KAFKA_USER=ews-worker EWS_KAFKA_PASSWORD=... ")
+            print(f"   (passwords in {broker.credentials_file})")
         else:
             for proc in [*workers, projector]:
                 processes.stop(proc)
@@ -132,6 +177,39 @@ def run_demo(
             print("-- stopped workers, projector and broker")
     print(f"read models: {db_url}   (try: EWS_DB_URL={db_url} .venv/bin/ews counts)")
     return code
+
+
+DEMO_ACCOUNTS = {  # name -> role, township or unit
+    "zhouzhuang": ("township_clerk", "周庄镇"),
+    "chengguan": ("township_clerk", "城关镇"),
+    "hrss-duty": ("unit_officer", "hrss"),
+    "police-duty": ("unit_officer", "police"),
+    "county-desk": ("county_desk", ""),
+    "analyst": ("analyst", ""),
+    "admin": ("admin", ""),
+}
+
+
+def _demo_accounts(settings: Settings) -> dict[str, tuple[str, str, str]]:
+    """One account per role, each with a fresh password (printed once)."""
+    import secrets
+
+    from web.accounts import AccountStore
+
+    store = AccountStore(make_engine(settings.accounts_db))
+    out = {}
+    for name, (role, scope) in DEMO_ACCOUNTS.items():
+        password = secrets.token_urlsafe(8)
+        store.add(
+            name,
+            role,
+            township=scope if role == "township_clerk" else None,
+            unit=scope if role == "unit_officer" else None,
+            password=password,
+            by="demo",
+        )
+        out[name] = (role, scope, password)
+    return out
 
 
 TRAINING_CASES, TRAINING_SEED = 3000, 99  # another county than the demo's records (seed 7)
@@ -176,7 +254,7 @@ def _tick_to_the_end(settings: Settings, batch: list) -> dt.datetime:
     until = dt.datetime.fromtimestamp(last, tz=dt.UTC) + dt.timedelta(days=1)
     schedule = load_policy(settings.risk_policy or None).reassess
     ticks = ticks_between(None, until, schedule)
-    publish_ticks(settings.bootstrap, settings.topics, ticks)
+    publish_ticks(settings.kafka, settings.topics, ticks)
     print(f"\n-- clock ticked to {ticks[-1].isoformat()}: open cases re-assessed as of then")
     return ticks[-1]
 
@@ -212,7 +290,7 @@ def _acknowledge_one(settings: Settings, engine: sa.Engine) -> str | None:
         ),
     ]
     append(
-        settings.bootstrap,
+        settings.kafka,
         settings.topics.alert_commands,
         first["case_id"].encode(),
         commands_to_bytes(commands),
@@ -307,7 +385,7 @@ def _wait(settings: Settings, engine: sa.Engine, posted: int, procs: list) -> bo
 
     try:
         wait_settled(
-            settings.bootstrap,
+            settings.kafka,
             settings.topics,
             engine,
             posted,

@@ -16,6 +16,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from ews.processes import restart
 from readside.projector import positions, projected_topics
 from readside.queries import intake_rows
+from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics
 from streams.app import ROLES, group_id
 from streams.metrics import EXIT_STALLED
@@ -38,8 +39,8 @@ def stages(topics: Topics) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
     }
 
 
-def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+def _end_offsets(bootstrap: str | KafkaAccess, topics: list[str]) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
     try:
         tps = [
             TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())
@@ -49,13 +50,13 @@ def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]
         consumer.close()
 
 
-def lag(bootstrap: str, topics: Topics, engine: sa.Engine) -> dict[str, int]:
+def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict[str, int]:
     """Messages not yet processed, per stage."""
     plan = stages(topics)
     projected = set(projected_topics(topics))
     wanted = {t for _, ts in plan.values() for t in ts} | projected
     ends = _end_offsets(bootstrap, sorted(wanted))
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**client_args(bootstrap))
     committed: dict[str, dict] = {}  # group -> {tp: offset}
     try:
         existing = {g["group_id"] for g in admin.list_groups()}
@@ -79,7 +80,7 @@ def lag(bootstrap: str, topics: Topics, engine: sa.Engine) -> dict[str, int]:
     return out
 
 
-def settled(bootstrap: str, topics: Topics, engine: sa.Engine) -> bool:
+def settled(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> bool:
     return not any(lag(bootstrap, topics, engine).values())
 
 
@@ -88,7 +89,7 @@ class NotSettled(RuntimeError):
 
 
 def wait_settled(
-    bootstrap: str,
+    bootstrap: str | KafkaAccess,
     topics: Topics,
     engine: sa.Engine,
     posted: int,

@@ -55,11 +55,11 @@ def read_case_events(settings: Settings) -> list:
     from schemas.events import Envelope
     from streams.log import check_reachable, read_from_start
 
-    check_reachable(settings.bootstrap)
+    check_reachable(settings.kafka)
     topic = settings.topics.case_events
     return [
         Envelope.from_bytes(m.value)
-        for m in read_from_start(settings.bootstrap, topic, client_id="ews-model-dataset")
+        for m in read_from_start(settings.kafka, topic, client_id="ews-model-dataset")
     ]
 
 
@@ -68,10 +68,8 @@ def in_service(settings: Settings):  # noqa: ANN201 - models.promotion.InService
     from models.promotion import decode, fold
     from streams.log import check_reachable, read_from_start
 
-    check_reachable(settings.bootstrap)
-    messages = read_from_start(
-        settings.bootstrap, settings.topics.model_events, 15.0, "ews-model-cli"
-    )
+    check_reachable(settings.kafka)
+    messages = read_from_start(settings.kafka, settings.topics.model_events, 15.0, "ews-model-cli")
     return fold(e for m in messages if (e := decode(m.value)) is not None)
 
 
@@ -79,7 +77,7 @@ def publish(settings: Settings, event: dict[str, Any]) -> None:
     from models.promotion import MODEL_KEY, encode
     from streams.log import append
 
-    append(settings.bootstrap, settings.topics.model_events, MODEL_KEY, encode(event))
+    append(settings.kafka, settings.topics.model_events, MODEL_KEY, encode(event))
 
 
 # ---- data --------------------------------------------------------------------------------
@@ -100,7 +98,7 @@ def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
     elif getattr(args, "from_kafka", False):
         settings = _settings(args)
         topic = settings.topics.case_events
-        _say(f"replaying {topic} on {settings.bootstrap} from the first offset")
+        _say(f"replaying {topic} on {settings.kafka} from the first offset")
         events = read_case_events(settings)
     else:
         _say(
@@ -124,7 +122,7 @@ def _in_service_version(args: argparse.Namespace) -> str | None:
         return in_service(settings).version
     except Exception as exc:  # broker down or topic missing: say so, carry on without it
         _say(
-            f"(could not read the model-events topic on {settings.bootstrap}: {exc}; "
+            f"(could not read the model-events topic on {settings.kafka}: {exc}; "
             "comparing without the model in service)"
         )
         return None

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from schemas.settings import Settings
+from schemas.settings import Settings, client_args
 
 PARTS = ("broker", "intake", "cases", "risk", "alerts", "projector")
 
@@ -42,8 +42,8 @@ def health(settings: Settings, parts: Iterable[str] = PARTS) -> list[Check]:
 
     checks: list[Check] = []
     try:
-        check_reachable(settings.bootstrap)
-        checks.append(Check("broker", True, f"answers at {settings.bootstrap}"))
+        check_reachable(settings.kafka)
+        checks.append(Check("broker", True, f"answers at {settings.kafka}"))
     except ConnectionError as exc:
         return [Check("broker", False, str(exc))]
     for part in parts:
@@ -58,7 +58,7 @@ def _stage(settings: Settings, stage: str) -> Check:
     from kafka import KafkaAdminClient
 
     group = settings.topics.group(stage)
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="ews-health")
+    admin = KafkaAdminClient(**client_args(settings.kafka), client_id="ews-health")
     try:
         described = admin.describe_groups([group])
         info = described[group] if isinstance(described, dict) else described[0]

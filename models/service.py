@@ -25,6 +25,7 @@ from domain.risk.policy import RiskPolicy
 from models.promotion import InService, apply, decode
 from models.registry import LoadedModel, ModelRefused, Registry
 from models.scoring import CaseScore, score_cases
+from schemas.settings import KafkaAccess, client_args
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class ModelInService:
     def __init__(
         self,
         registry: Registry,
-        bootstrap: str | None = None,
+        bootstrap: str | KafkaAccess | None = None,
         topic: str = "ews.model-events",
     ) -> None:
         self.registry = registry
@@ -118,7 +119,7 @@ class ModelInService:
         from kafka import KafkaConsumer, TopicPartition
 
         consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **client_args(self.bootstrap),
             group_id=None,
             enable_auto_commit=False,
             client_id="ews-model-in-service",

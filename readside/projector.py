@@ -41,6 +41,7 @@ from readside.tables import (
 from schemas.events import Envelope
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_from_bytes
 from schemas.risk import RiskAssessed
+from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics
 
 log = logging.getLogger("ews.projector")
@@ -390,7 +391,7 @@ class Projector:
     def __init__(
         self,
         engine: sa.Engine,
-        bootstrap: str,
+        bootstrap: str | KafkaAccess,
         topics: Topics,
         max_batch: int = 5000,
         broker_timeout: float = 30.0,
@@ -408,7 +409,7 @@ class Projector:
 
     def _consumer(self) -> tuple[KafkaConsumer, list[TopicPartition]]:
         consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **client_args(self.bootstrap),
             enable_auto_commit=False,
             group_id=None,
             client_id="ews-projector",

@@ -17,6 +17,35 @@ from typing import Any
 from schemas.topics import Topics
 
 
+@dataclass(frozen=True)
+class KafkaAccess:
+    """Where the broker is and who this process is to it (SASL/SCRAM when ``user`` is set).
+    Printed, it is only the bootstrap servers: the password never reaches a message."""
+
+    bootstrap: str
+    user: str = ""
+    password: str = field(default="", repr=False)
+
+    def __str__(self) -> str:
+        return self.bootstrap
+
+
+SCRAM = "SCRAM-SHA-256"
+
+
+def client_args(kafka: str | KafkaAccess) -> dict[str, Any]:
+    """The connection arguments of a kafka-python or aiokafka client."""
+    if isinstance(kafka, str) or not kafka.user:
+        return {"bootstrap_servers": str(kafka)}
+    return {
+        "bootstrap_servers": kafka.bootstrap,
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": SCRAM,
+        "sasl_plain_username": kafka.user,
+        "sasl_plain_password": kafka.password,
+    }
+
+
 def _setting(default: Any, env: str, doc: str) -> Any:
     return field(default=default, metadata={"env": env, "doc": doc})
 
@@ -28,6 +57,13 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     bootstrap: str = _setting("127.0.0.1:9092", "EWS_BOOTSTRAP", "Kafka bootstrap servers")
+    kafka_user: str = _setting(
+        "",
+        "EWS_KAFKA_USER",
+        "this process's SCRAM user on the broker (empty: no authentication, a broker on loopback "
+        "without ACLs)",
+    )
+    kafka_password: str = _setting("", "EWS_KAFKA_PASSWORD", "the SCRAM user's password")
     db_url: str = _setting(
         "sqlite:///var/ews.db",
         "EWS_DB_URL",
@@ -116,6 +152,10 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with some settings changed (``None`` values are ignored)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def kafka(self) -> KafkaAccess:
+        return KafkaAccess(self.bootstrap, self.kafka_user, self.kafka_password)
 
     @property
     def topics(self) -> Topics:

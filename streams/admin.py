@@ -7,6 +7,7 @@ import time
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics, TopicSpec
 
 
@@ -14,9 +15,9 @@ class PartitionMismatch(RuntimeError):
     """The topics a case lives on do not have one partition count."""
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:
+def ensure_topics(bootstrap: str | KafkaAccess, specs: list[TopicSpec]) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ews-admin")
+    admin = KafkaAdminClient(**client_args(bootstrap), client_id="ews-admin")
     try:
         existing = set(admin.list_topics())
         new = [
@@ -51,10 +52,10 @@ def co_partitioned(topics: Topics) -> list[str]:
     return [s.name for s in topics.all() if s.name != topics.model_events]
 
 
-def partition_count(bootstrap: str, topics: Topics) -> int | None:
+def partition_count(bootstrap: str | KafkaAccess, topics: Topics) -> int | None:
     """The partition count of the deployment's topics as the broker has them (None before they
     exist); refuses (``PartitionMismatch``) when the co-partitioned topics differ."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ews-admin")
+    admin = KafkaAdminClient(**client_args(bootstrap), client_id="ews-admin")
     try:
         names = set(co_partitioned(topics))
         existing = names & set(admin.list_topics())

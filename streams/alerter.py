@@ -49,7 +49,7 @@ def add_alerter(
 
     def agent(name: str, topic: str, read: Any) -> None:
         async def run(stream: faust.StreamT) -> None:
-            guard = OffsetGuard()
+            guard = OffsetGuard.of(app)
             async for batch in stream.take_events(500, within=settings.batch_within):
                 async with turn, _or_die(f"alert writer ({name})"), metrics.batch(len(batch)):
                     guard.check_all(e.message for e in batch)

@@ -43,7 +43,7 @@ import json
 import logging
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ from domain.risk.policy import RiskPolicy
 from schemas.commands import SubmitRecord, command_messages, commands_from_bytes
 from schemas.privacy import mask_personal
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
-from schemas.settings import Settings
+from schemas.settings import SCRAM, Settings
 from schemas.topics import MAX_MESSAGE_BYTES, Topics
 from streams.metrics import StageMetrics, add_watchdog, port_of
 
@@ -142,6 +142,7 @@ def create_app(
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=3.0,
         datadir=str(datadir),
+        broker_credentials=credentials(settings),
     )
     agents = ROLES[role]
     metrics = StageMetrics(role, port_of(role, settings.metrics_port))
@@ -164,6 +165,15 @@ def create_app(
         app, metrics, INPUTS[role](topics), settings.stall_timeout, settings.broker_timeout
     )
     return app
+
+
+def credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """The worker's SCRAM credentials on a secured broker (None: no authentication)."""
+    if not settings.kafka_user:
+        return None
+    return faust.SASLCredentials(
+        username=settings.kafka_user, password=settings.kafka_password, mechanism=SCRAM
+    )
 
 
 INPUTS = {  # the topics each stage reads (the watchdog checks they do not stall)
@@ -199,29 +209,58 @@ class OffsetGap(RuntimeError):
 
 
 class OffsetGuard:
-    """Each input partition must reach an agent without a hole: a message whose offset is more
-    than one past the highest seen so far on its partition means the consumer skipped messages
-    (faust treats offsets it skips as processed, e.g. around a rebalance).  The agent then
-    stops before the batch is acknowledged (``_or_die``), so the skipped messages are read
-    again by the restarted worker.  Offsets seen again (a redelivery after a seek back to the
-    committed position) are fine: every consumer here is idempotent.
+    """Each input partition must reach an agent without a hole.  Within one consumer-group
+    generation, a message more than one past the highest seen on its partition means the
+    consumer skipped messages; the first message of a partition in a generation must be at or
+    before the group's committed position read at assignment (another process may have
+    handled the partition in between, so the position, not this process's memory, says where
+    to go on).  Faust counts offsets it skips as processed (around a rebalance), so on a hole
+    the agent stops before the batch is acknowledged (``_or_die``) and the restarted worker
+    reads the skipped messages again.  Offsets seen again (a redelivery after a seek back)
+    are fine: every consumer here is idempotent.
 
     Only for the internal topics: the workers write them without transactions and they are
     never compacted, so their offsets have no holes of their own.  The records topic is not
     guarded (a township system's transactional producer leaves holes there)."""
 
-    def __init__(self) -> None:
-        self.highest: dict[tuple[str, int], int] = {}
+    def __init__(
+        self,
+        generation: Callable[[], int] = lambda: 0,
+        committed: Callable[[str, int], int | None] = lambda topic, partition: None,
+    ) -> None:
+        self.generation, self.committed = generation, committed
+        self.highest: dict[tuple[str, int], tuple[int, int]] = {}  # -> (generation, offset)
+
+    @classmethod
+    def of(cls, app: faust.App) -> OffsetGuard:
+        """The guard of an agent of ``app`` (its consumer's generation and positions)."""
+        from faust.types import TP
+
+        def committed(topic: str, partition: int) -> int | None:
+            return app.consumer._committed_offset.get(TP(topic, partition))
+
+        return cls(lambda: app.consumer_generation_id, committed)
 
     def check(self, m: Any) -> None:
         key = (m.topic, m.partition)
-        highest = self.highest.get(key)
-        if highest is not None and m.offset > highest + 1:
+        generation = self.generation()
+        seen = self.highest.get(key)
+        if seen is None or seen[0] != generation:
+            start = self.committed(m.topic, m.partition)
+            if start is not None and m.offset > start:
+                raise OffsetGap(
+                    f"{m.topic}:{m.partition}: offset {m.offset} arrived first, the group's "
+                    f"position was {start}; {m.offset - start} message(s) were skipped"
+                )
+            self.highest[key] = (generation, m.offset)
+            return
+        highest = seen[1]
+        if m.offset > highest + 1:
             raise OffsetGap(
                 f"{m.topic}:{m.partition}: offset {m.offset} arrived after {highest}; "
                 f"{m.offset - highest - 1} message(s) were skipped"
             )
-        self.highest[key] = m.offset if highest is None else max(highest, m.offset)
+        self.highest[key] = (generation, max(highest, m.offset))
 
     def check_all(self, messages: Any) -> None:
         for m in messages:
@@ -313,7 +352,7 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
     cases = changelogged_table(app, "cases", topics.case_state_changelog, n)
 
     async def case_writer(stream: faust.StreamT) -> None:
-        guard = OffsetGuard()
+        guard = OffsetGuard.of(app)
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
             async with _or_die("case writer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)

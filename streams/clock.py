@@ -14,14 +14,17 @@ from collections.abc import Iterable
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas.risk import ClockTicked
+from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics
 from streams.log import check_reachable
 
 
-def publish_ticks(bootstrap: str, topics: Topics, times: Iterable[dt.datetime]) -> int:
+def publish_ticks(
+    bootstrap: str | KafkaAccess, topics: Topics, times: Iterable[dt.datetime]
+) -> int:
     """Post a tick for each time to every partition of the clock topic; returns how many times."""
     check_reachable(bootstrap)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="ews-clock")
+    producer = KafkaProducer(**client_args(bootstrap), acks="all", client_id="ews-clock")
     n = 0
     try:
         for at in times:
@@ -35,10 +38,10 @@ def publish_ticks(bootstrap: str, topics: Topics, times: Iterable[dt.datetime]) 
     return n
 
 
-def last_tick(bootstrap: str, topics: Topics) -> dt.datetime | None:
+def last_tick(bootstrap: str | KafkaAccess, topics: Topics) -> dt.datetime | None:
     """The time of the latest tick on the clock topic (partition 0), None if there is none."""
     check_reachable(bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
     try:
         tp = TopicPartition(topics.clock, 0)
         consumer.assign([tp])

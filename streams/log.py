@@ -10,15 +10,17 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from schemas.settings import KafkaAccess, client_args
+
 
 def read_from_start(
-    bootstrap: str, topic: str, timeout_s: float = 30.0, client_id: str = "ews-reader"
+    bootstrap: str | KafkaAccess, topic: str, timeout_s: float = 30.0, client_id: str = "ews-reader"
 ) -> Iterator[Any]:
     """Every message of ``topic`` up to the end offsets seen at the start, partition by
     partition in offset order within each.  Raises LookupError if the topic does not exist and
     TimeoutError if no message arrives for ``timeout_s`` while some are still due."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, client_id=client_id
+        **client_args(bootstrap), group_id=None, enable_auto_commit=False, client_id=client_id
     )
     try:
         parts = consumer.partitions_for_topic(topic)
@@ -41,9 +43,9 @@ def read_from_start(
         consumer.close()
 
 
-def check_reachable(bootstrap: str, timeout_s: float = 3.0) -> None:
+def check_reachable(bootstrap: str | KafkaAccess, timeout_s: float = 3.0) -> None:
     """Fail fast, with a clear message, when no broker listens at ``bootstrap``."""
-    for server in bootstrap.split(","):
+    for server in str(bootstrap).split(","):
         host, _, port = server.strip().rpartition(":")
         try:
             socket.create_connection(
@@ -58,10 +60,10 @@ def check_reachable(bootstrap: str, timeout_s: float = 3.0) -> None:
     )
 
 
-def append(bootstrap: str, topic: str, key: bytes | None, value: bytes) -> None:
+def append(bootstrap: str | KafkaAccess, topic: str, key: bytes | None, value: bytes) -> None:
     """Append one message and wait until the broker has it (acks=all)."""
     check_reachable(bootstrap)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="ews-append")
+    producer = KafkaProducer(**client_args(bootstrap), acks="all", client_id="ews-append")
     try:
         producer.send(topic, key=key, value=value).get(timeout=30)
         producer.flush()

@@ -11,10 +11,12 @@ from collections.abc import Iterable
 
 from kafka import KafkaProducer
 
+from schemas.settings import KafkaAccess, client_args
 
-def producer(bootstrap: str) -> KafkaProducer:
+
+def producer(bootstrap: str | KafkaAccess) -> KafkaProducer:
     return KafkaProducer(
-        bootstrap_servers=bootstrap,
+        **client_args(bootstrap),
         acks="all",
         enable_idempotence=True,
         linger_ms=20,
@@ -39,7 +41,7 @@ def key_for(data: bytes) -> bytes | None:
 
 
 def post_messages(
-    bootstrap: str,
+    bootstrap: str | KafkaAccess,
     topic: str,
     messages: Iterable[bytes],
     progress: bool = False,

@@ -64,14 +64,14 @@ def add_scorer(
     scorer = _Scorer(app, topics, table, assessor, policy)
 
     async def risk_events(stream: faust.StreamT) -> None:
-        guard = OffsetGuard()
+        guard = OffsetGuard.of(app)
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             async with turn, _or_die("scorer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
                 await scorer.on_events([e.message for e in batch])
 
     async def risk_clock(stream: faust.StreamT) -> None:
-        guard = OffsetGuard()
+        guard = OffsetGuard.of(app)
         async for batch in stream.take_events(16, within=settings.batch_within):
             async with turn, _or_die("scorer clock"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)

@@ -21,7 +21,7 @@ class KafkaGateway:
     def post_records(self, messages: Sequence[tuple[bytes, list[tuple[str, bytes]]]]) -> int:
         """Post records with their headers; returns how many the broker acknowledged."""
         return post_messages(
-            self.settings.bootstrap,
+            self.settings.kafka,
             self.topics.records,
             (body for body, _ in messages),
             headers=(heads for _, heads in messages),
@@ -29,23 +29,19 @@ class KafkaGateway:
 
     def send_alert_command(self, command: AlertCommand) -> None:
         append(
-            self.settings.bootstrap,
+            self.settings.kafka,
             self.topics.alert_commands,
             command.case_id.encode(),
             commands_to_bytes([command]),
         )
 
     def in_service(self) -> InService:
-        messages = read_from_start(
-            self.settings.bootstrap, self.topics.model_events, 15.0, "ews-web"
-        )
+        messages = read_from_start(self.settings.kafka, self.topics.model_events, 15.0, "ews-web")
         return fold(e for m in messages if (e := decode(m.value)) is not None)
 
     def model_events(self) -> list[dict]:
-        messages = read_from_start(
-            self.settings.bootstrap, self.topics.model_events, 15.0, "ews-web"
-        )
+        messages = read_from_start(self.settings.kafka, self.topics.model_events, 15.0, "ews-web")
         return [e for m in messages if (e := decode(m.value)) is not None]
 
     def publish_model_event(self, event: dict) -> None:
-        append(self.settings.bootstrap, self.topics.model_events, MODEL_KEY, encode(event))
+        append(self.settings.kafka, self.topics.model_events, MODEL_KEY, encode(event))
