@@ -52,13 +52,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from deploy.kafka_local import DEFAULT_HOME, LocalBroker
+    from deploy.kafka_local import DEFAULT_HOME, LocalBroker, grant
 
+    home = Path(args.home or DEFAULT_HOME)
     broker = LocalBroker(
-        home=Path(args.home or DEFAULT_HOME),
+        home=home,
         port=args.port,
         controller_port=args.port + 1,
         jars=project_path(_settings(args).kafka_jars),
+        secure=args.secure or (home / "credentials.json").exists(),
     )
     if args.action == "start":
         print(f"starting Kafka (KRaft, single node) in {broker.home} ...", flush=True)
@@ -66,6 +68,14 @@ def cmd_broker(args: argparse.Namespace) -> int:
         print(
             f"broker up at {broker.bootstrap} (pid {broker.running_pid()}); log: {broker.log_file}"
         )
+        if broker.secure:
+            prefix = _settings(args).topic_prefix
+            n = grant(broker, prefix)
+            print(
+                f"SASL/SCRAM: {n} ACLs for topics and groups of prefix {prefix!r} "
+                f"(deploy/kafka/acls.yaml); users and passwords in {broker.credentials_file}; "
+                "give each process its own with EWS_KAFKA_USER and EWS_KAFKA_PASSWORD"
+            )
     elif args.action == "stop":
         broker.stop()
         print("broker stopped")
@@ -583,6 +593,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["start", "stop", "status"])
     sp.add_argument("--port", type=int, default=9092)
     sp.add_argument("--home", help="broker directory (default .cache/broker)")
+    sp.add_argument(
+        "--secure",
+        action="store_true",
+        help="SASL/SCRAM users and ACLs (deploy/kafka/acls.yaml), chosen when the broker's "
+        "storage is first formatted; a home formatted secured stays secured",
+    )
 
     sp = add("topics", cmd_topics, "create the system's topics with their partitions and retention")
     with_kafka(sp)
