@@ -38,6 +38,7 @@ from tests.support import posted_records, reference_snapshot
 pytestmark = [
     pytest.mark.kafka,
     pytest.mark.skipif(not os.environ.get("EWS_CHAOS"), reason="the chaos run: `make chaos`"),
+    pytest.mark.timeout(3600),  # 10-15 minutes on 2 cores, more on a busy machine
 ]
 
 RECORDS = 100_000
