@@ -21,7 +21,12 @@ LEVEL_ZH = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
 def queue(engine: sa.Engine, unit: str | None = None, township: str | None = None) -> list[dict]:
     """Open alerts, most urgent first (level, then age); a unit sees those routed to it."""
     query = (
-        sa.select(alerts, cases.c.ref_no)
+        sa.select(
+            alerts,
+            cases.c.ref_no,
+            cases.c.petition_received_on,
+            cases.c.follow_up_status,
+        )
         .join(cases, cases.c.case_id == alerts.c.case_id, isouter=True)
         .where(alerts.c.status.in_(("open", "acknowledged")))
         .order_by(RANK, alerts.c.raised_at)

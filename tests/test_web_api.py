@@ -168,6 +168,8 @@ def test_a_clerk_posts_a_record_of_their_township_with_who_posted_it(web) -> Non
         ("zhou", record(found_at="昨天"), 422, "found_at"),
         ("zhou", {k: v for k, v in record().items() if k != "ref_no"}, 422, "ref_no"),
         ("zhou", record(people_involved="很多"), 422, "people_involved"),
+        ("zhou", {k: v for k, v in record().items() if k != "township"}, 422, "township"),
+        ("zhou", record(township=7), 422, "township"),
         ("zhou", record(description="长" * 70_000), 413, "at most"),
         ("zhou", [record()], 422, ""),  # a list, not a record
     ],
@@ -318,7 +320,14 @@ def test_a_unit_officer_sees_and_acts_only_on_its_units_alerts(web) -> None:  # 
     put_case(engine, "Cwage", "周庄镇", ["hrss"])
     put_case(engine, "Cfight", "周庄镇", ["police"])
     hrss = token(store, "hrss1")
-    assert [a["case_id"] for a in client.get("/api/alerts", headers=hrss).json()] == ["Cwage"]
+    (queued,) = client.get("/api/alerts", headers=hrss).json()
+    assert queued["case_id"] == "Cwage"
+    # received 2026-10-01, on 2026-11-26: the 15-day decision on acceptance is 41 days overdue
+    assert (queued["statutory"]["clock"], queued["statutory"]["days_left"]) == (
+        "accept_decision",
+        -41,
+    )
+    assert queued["acknowledge_by_minutes_left"] == -510  # due 01:30 UTC (09:30 China), now 10:00
     assert client.get("/api/cases/Cfight", headers=hrss).status_code == 403
     r = client.post("/api/alerts/Cfight/acknowledge", headers=hrss)
     assert r.status_code == 403

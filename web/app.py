@@ -182,15 +182,15 @@ def create_app(
         data = json.dumps(record, ensure_ascii=False).encode("utf-8")
         if len(data) > RECORD_MAX_BYTES:
             raise HTTPException(413, f"记录过大 / a record is at most {RECORD_MAX_BYTES} bytes")
-        township = record.get("township")
-        if who.role != "township_clerk" or not isinstance(township, str):
+        if who.role != "township_clerk":
             raise forbidden("only a township clerk posts records")
-        if not who.can_post_for(township.strip()):
+        township = record.get("township")
+        if isinstance(township, str) and not who.can_post_for(township.strip()):
             raise forbidden(f"records of {township} (your township is {who.township})")
         key = request.headers.get("idempotency-key") or hashlib.sha256(data).hexdigest()[:32]
         row = Row(source=f"web:{who.name}", number=1, data=data)
         problems = _problems([row], now())
-        if problems:
+        if problems:  # a missing or wrong township is one of them
             raise HTTPException(422, {"problems": problems, "posted": 0})
         gateway.post_records([(data, _headers(row, who, key[:64]))])
         log.info("record posted by %s for %s", who.name, township)
@@ -310,7 +310,13 @@ def create_app(
         else:
             raise forbidden("the alert queue")
         at = now()
-        return [_queued(r, at) for r in rows]
+        out = []
+        for r in rows:
+            queued = _queued(r, at)
+            clocks = _clocks(r, at, policy)
+            queued["statutory"] = min(clocks, key=lambda c: c["days_left"]) if clocks else None
+            out.append(queued)
+        return out
 
     @app.get("/api/alerts", tags=["alerts"])
     def alerts(who: Who) -> list[dict[str, Any]]:

@@ -89,7 +89,7 @@ function consolePage(me) {
   main.innerHTML = `<h2>预警队列${me.unit ? "（" + esc(me.unit) + "）" : "（全县）"}</h2>
     <div id="live">连接中…</div>
     <table id="queue"><thead><tr><th>等级</th><th>案件</th><th>乡镇</th><th>类别</th><th>状态</th>
-    <th>已过</th><th>签收时限</th><th>反馈时限</th><th>原因</th><th>操作</th></tr></thead><tbody></tbody></table>
+    <th>已过</th><th>签收时限</th><th>反馈时限</th><th>法定时限</th><th>原因</th><th>操作</th></tr></thead><tbody></tbody></table>
     <div id="county"></div>`;
   const source = new EventSource("/api/alerts/stream");
   source.addEventListener("queue", ev => { renderQueue(JSON.parse(ev.data)); document.getElementById("live").textContent = "实时更新中 " + new Date().toLocaleTimeString(); });
@@ -106,11 +106,12 @@ function renderQueue(rows) {
     <td>${minutes(r.age_minutes).replace("超时 ", "").replace("剩 ", "")}</td>
     <td class="${r.acknowledge_by_minutes_left < 0 && r.status === "open" ? "overdue" : ""}">${r.status === "open" ? minutes(r.acknowledge_by_minutes_left) : "—"}</td>
     <td class="${r.feedback_by_minutes_left < 0 ? "overdue" : ""}">${minutes(r.feedback_by_minutes_left)}</td>
+    <td class="${r.statutory?.days_left < 0 ? "overdue" : ""}">${r.statutory ? esc(r.statutory.clock_zh) + "：" + (r.statutory.days_left < 0 ? "超期" + (-r.statutory.days_left) + "天" : "剩" + r.statutory.days_left + "天") : "—"}</td>
     <td>${r.reasons.slice(0, 2).map(esc).join("<br>")}</td>
     <td>${r.status === "open" ? `<button data-act="acknowledge">签收</button>` : ""}
         <button data-act="feedback">反馈</button><button data-act="resolve">办结</button>
         <button data-act="escalate">上报</button></td></tr>`).join("")
-    || `<tr><td colspan="10">没有待处理的预警</td></tr>`;
+    || `<tr><td colspan="11">没有待处理的预警</td></tr>`;
   body.querySelectorAll("button[data-act]").forEach(b => b.onclick = () => act(b.closest("tr").dataset.case, b.dataset.act));
 }
 
