@@ -26,6 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from schemas.settings import KafkaAccess, client_args
 
@@ -421,19 +422,58 @@ def acls_for(prefix: str, config: dict | None = None) -> list:
     return out
 
 
-def grant(broker: LocalBroker, prefix: str) -> int:
-    """Grant the rights of acls.yaml on a secured broker for a deployment's prefix."""
+def grant(admin_access: LocalBroker | KafkaAccess, prefix: str) -> int:
+    """Grant the rights of acls.yaml on a secured broker for a deployment's prefix, as its
+    admin (a local broker's, or any broker's admin credential); returns how many."""
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(**client_args(broker.access()), client_id="ews-acl")
+    if isinstance(admin_access, LocalBroker):
+        admin_access = admin_access.access()
+    admin = KafkaAdminClient(**client_args(admin_access), client_id="ews-acl")
     try:
         bindings = acls_for(prefix)
         result = admin.create_acls(bindings)
         if result["failed"]:
             raise BrokerError(f"granting rights failed: {result['failed'][:3]}")
+        _wait_visible(admin, bindings)
         return len(bindings)
     finally:
         admin.close()
+
+
+def _wait_visible(admin: Any, bindings: list, timeout: float = 30.0) -> None:
+    """Until the broker reports every binding (its authorizer applies them a moment later
+    than it answers the request), so a process started next finds its rights in place."""
+    from kafka.admin import (
+        ACLFilter,
+        ACLOperation,
+        ACLPermissionType,
+        ACLResourcePatternType,
+        ResourcePatternFilter,
+    )
+
+    kinds = {a.resource_pattern.resource_type for a in bindings}
+    filters = [
+        ACLFilter(
+            None,
+            None,
+            ACLOperation.ANY,
+            ACLPermissionType.ANY,
+            ResourcePatternFilter(kind, None, ACLResourcePatternType.ANY),
+        )
+        for kind in kinds
+    ]
+    wanted = {(a.principal, a.operation, a.resource_pattern.resource_name) for a in bindings}
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [acl for f in filters for acl in admin.describe_acls(f)[0]]
+        seen = {(a.principal, a.operation, a.resource_pattern.resource_name) for a in found}
+        if wanted <= seen:
+            time.sleep(1.0)  # every broker (here one) has applied what it reports
+            return
+        if time.monotonic() > deadline:
+            raise BrokerError(f"{len(wanted - seen)} granted rights not visible after {timeout}s")
+        time.sleep(0.3)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,6 +94,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
     for spec in specs:
         mark = "created" if spec.name in created else "exists "
         print(f"{mark}  {spec.name:32s} {spec.partitions} partitions  {spec.doc}")
+    if args.grant:
+        from deploy.kafka_local import grant
+
+        n = grant(settings.kafka, settings.topic_prefix)
+        print(f"granted {n} ACLs of deploy/kafka/acls.yaml for prefix {settings.topic_prefix!r}")
     return 0
 
 
@@ -601,6 +606,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sp = add("topics", cmd_topics, "create the system's topics with their partitions and retention")
+    sp.add_argument(
+        "--grant",
+        action="store_true",
+        help="also grant each user its rights (deploy/kafka/acls.yaml) on a secured broker; "
+        "run as its admin (EWS_KAFKA_USER=admin)",
+    )
     with_kafka(sp)
 
     sp = add(

@@ -112,3 +112,65 @@ def test_the_workers_run_with_their_own_credential(broker, tmp_path: Path) -> No
         for p in procs:
             processes.stop(p)
         engine.dispose()
+
+
+def test_the_compose_broker_script_runs_the_same_secured_broker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deploy/kafka/compose-broker.sh (docker-compose's broker, in the official image) run
+    here with the cached jars: its users exist, `ews topics --grant` as admin gives them their
+    rights, and a township's system may post records and nothing else."""
+    import os
+    import subprocess
+
+    from deploy.kafka_local import ACLS, DEFAULT_JARS, acl_config, metadata_ready
+    from ews.cli import main as ews_main
+    from schemas.topics import Topics
+
+    script = ACLS.parent / "compose-broker.sh"
+    users = acl_config()["users"]
+    assert all(f"scram {name} " in script.read_text() for name in users)  # one list of users
+    port, controller = free_port(), free_port()
+    passwords = {
+        "KAFKA_ADMIN_PASSWORD": "admin-pw",
+        "EWS_WORKER_PASSWORD": "worker-pw",
+        "EWS_WEB_PASSWORD": "web-pw",
+        "TOWNSHIP_PASSWORD": "township-pw",
+        "ANALYST_PASSWORD": "analyst-pw",
+    }
+    env = {
+        **os.environ,
+        **passwords,
+        "KAFKA_LIBS": str(DEFAULT_JARS),
+        "KAFKA_DATA": str(tmp_path / "data"),
+        "KAFKA_LOGS": str(tmp_path / "logs"),
+        "KAFKA_CONF": str(tmp_path / "server.properties"),
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(controller),
+        "KAFKA_LISTEN_HOST": "127.0.0.1",
+        "KAFKA_ADVERTISED_HOST": "127.0.0.1",
+    }
+    out = open(tmp_path / "broker.out", "wb")
+    proc = subprocess.Popen(["bash", str(script)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    bootstrap = f"127.0.0.1:{port}"
+    admin = KafkaAccess(bootstrap, "admin", "admin-pw")
+    try:
+        deadline = time.monotonic() + 90
+        while not metadata_ready(admin):
+            assert proc.poll() is None, (tmp_path / "broker.out").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the broker did not come up"
+            time.sleep(0.5)
+        monkeypatch.setenv("EWS_BOOTSTRAP", bootstrap)
+        monkeypatch.setenv("EWS_KAFKA_USER", "admin")
+        monkeypatch.setenv("EWS_KAFKA_PASSWORD", "admin-pw")
+        monkeypatch.setenv("EWS_TOPIC_PREFIX", "cmp")
+        assert ews_main(["topics", "--grant"]) == 0
+        topics = Topics("cmp")
+        township = KafkaAccess(bootstrap, "township", "township-pw")
+        assert post_messages(township, topics.records, [record("CMP-1")]) == 1
+        error = refused(lambda: append(township, topics.case_events, b"k", b"{}"))
+        assert isinstance(error, TopicAuthorizationFailedError)
+        refused(lambda: post_messages(bootstrap, topics.records, [record("CMP-2")]))
+    finally:
+        proc.terminate()
+        proc.wait(30)
