@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 import time
 from collections import Counter
@@ -155,7 +154,7 @@ def run_demo(
         same = snapshot(replay_engine) == snapshot(engine)
         print(f"   replay gives identical read models: {'yes' if same else 'NO'}")
         code = code or (0 if same and ok else 1)
-        if not keep_running and sys.stdin.isatty() and not os.environ.get("CI"):
+        if not keep_running and sys.stdin.isatty():
             print(f"\n== the console is up at {console} with the demo's data: Ctrl-C to stop")
             try:
                 while web.poll() is None:

@@ -61,7 +61,7 @@ from schemas.privacy import mask_personal
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
 from schemas.settings import SCRAM, Settings
 from schemas.topics import MAX_MESSAGE_BYTES, Topics
-from streams.metrics import StageMetrics, add_watchdog, port_of
+from streams.metrics import StageMetrics, add_watchdog, committed_offset, port_of
 
 log = logging.getLogger("ews.stream")
 
@@ -237,7 +237,7 @@ class OffsetGuard:
         from faust.types import TP
 
         def committed(topic: str, partition: int) -> int | None:
-            return app.consumer._committed_offset.get(TP(topic, partition))
+            return committed_offset(app, TP(topic, partition))
 
         return cls(lambda: app.consumer_generation_id, committed)
 

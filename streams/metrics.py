@@ -99,6 +99,12 @@ def stalled(
     return [tp for tp, high in highwaters.items() if (positions.get(tp) or 0) < high]
 
 
+def committed_offset(app: Any, tp: Any) -> int | None:
+    """The next offset of ``tp`` the stage's group will read: its committed position, as
+    faust last read it at assignment or last committed it (None: nothing committed yet)."""
+    return app.consumer._committed_offset.get(tp)
+
+
 def add_watchdog(
     app: Any, metrics: StageMetrics, topics: set[str], stall_timeout: float, broker_timeout: float
 ) -> None:
@@ -128,7 +134,9 @@ def add_watchdog(
         unreachable_since.clear()
         if not tps:
             return
-        positions = {tp: await app.consumer.position(tp) for tp in tps}
+        # what the agents have finished (committed), not what the consumer has fetched: an
+        # agent that hangs on fetched messages is a stall too
+        positions = {tp: committed_offset(app, tp) for tp in tps}
         metrics.lag.set(sum(max(highwaters[tp] - (positions[tp] or 0), 0) for tp in tps))
         idle = time.monotonic() - metrics.progressed_at
         behind = stalled(positions, highwaters, idle, stall_timeout)

@@ -14,7 +14,7 @@ def test_compose_runs_every_stage_the_clock_the_notifier_and_the_projector() -> 
     commands = [tuple(s.get("command", ())) for s in services.values()]
     for stage in STAGES:
         assert ("worker", "--role", stage) in commands, stage
-    for command in (("clock", "run"), ("notify",), ("project",), ("topics",)):
+    for command in (("clock", "run"), ("notify",), ("project",), ("topics", "--grant")):
         assert command in commands, command
     assert services["web"]["command"][0] == "web" and "8080:8080" in services["web"]["ports"][0]
     assert services["kafka"]["image"] == "apache/kafka:4.1.1"
