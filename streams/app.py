@@ -274,13 +274,15 @@ def headers_of(m: Any) -> tuple[tuple[str, bytes], ...]:
     return tuple((str(k), v) for k, v in pairs)
 
 
-def unreadable(m: Any, code: str, exc: Exception) -> DeadLetter:
-    """The dead letter of an input message this code cannot read."""
-    log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, m.offset, mask_personal(str(exc)))
+def unreadable(m: Any, code: str, exc: Exception, position: object = None) -> DeadLetter:
+    """The dead letter of an input message this code cannot read (``position``: where in the
+    message, when it holds several inputs, e.g. ``offset:index`` of a command list)."""
+    at = m.offset if position is None else position
+    log.error("%s at %s:%s:%s: %s", code, m.topic, m.partition, at, mask_personal(str(exc)))
     return DeadLetter.of(
         m.value or b"",
         f"{type(exc).__name__}: {exc}",
-        dead_letter_id=f"{m.topic.split('.', 1)[-1]}:{m.partition}:{m.offset}",
+        dead_letter_id=f"{m.topic.split('.', 1)[-1]}:{m.partition}:{at}",
         source_topic=m.topic,
         source_partition=m.partition,
         source_offset=m.offset,
@@ -363,7 +365,7 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
                     try:
                         received = commands_from_bytes(m.value)
                     except Exception as exc:  # not a command list: keep it, go on
-                        dead = _dead_command(m, m.offset, "unreadable_command", exc)
+                        dead = unreadable(m, "unreadable_command", exc)
                         sent.append(
                             await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
                         )
@@ -373,7 +375,7 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
                             state = states.get(command.case_id) or _load(cases, command.case_id)
                             state, new_events = handle_command(state, command)
                         except Exception as exc:  # a malformed command: keep it, go on
-                            dead = _dead_command(m, f"{m.offset}:{i}", "invalid_command", exc)
+                            dead = unreadable(m, "invalid_command", exc, f"{m.offset}:{i}")
                             sent.append(
                                 await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
                             )
@@ -404,22 +406,6 @@ async def _save(app: faust.App, topics: Topics, case_id: str, state: CaseState) 
     body = json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     key, partition = case_id.encode("utf-8"), partition_for(case_id, topics.partitions)
     return await _send(app, topics.case_state_changelog, key, body, partition)
-
-
-def _dead_command(m: Any, position: object, code: str, exc: Exception) -> DeadLetter:
-    log.error("%s at case-commands %s:%s: %s", code, m.partition, position, mask_personal(str(exc)))
-    return DeadLetter.of(
-        m.value or b"",
-        f"{type(exc).__name__}: {exc}",
-        dead_letter_id=f"case-commands:{m.partition}:{position}",
-        source_topic=m.topic,
-        source_partition=m.partition,
-        source_offset=m.offset,
-        reason_code=code,
-        received_at=Posted(
-            m.topic, m.partition, m.offset, int(m.timestamp * 1000), None
-        ).received_at,
-    )
 
 
 @contextlib.asynccontextmanager
