@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -68,10 +69,21 @@ log = logging.getLogger("ews.stream")
 COMMAND_BATCH_SIZE = 4  # messages of up to settings.batch_size commands each
 
 
+@functools.lru_cache(maxsize=200_000)
 def partition_for(case_id: str, partitions: int) -> int:
     """Kafka's default partitioner (murmur2 of the key): the partition of a case on every
-    topic keyed by case id, whoever produces it."""
+    topic keyed by case id, whoever produces it.  Cached: murmur2 is pure Python here, and a
+    case's events, state and assessments all ask for the same key again."""
     return (murmur2(case_id.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+class QuietWorker(faust.Worker):
+    """faust's worker without its terminal spinner.  At log level warn the spinner sets the
+    root logger to DEBUG and spins on every record, so every debug line of faust and aiokafka
+    is built and then thrown away on the hot path."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
 
 
 class Utf8(codecs.Codec):
@@ -143,6 +155,7 @@ def create_app(
         broker_heartbeat_interval=3.0,
         datadir=str(datadir),
         broker_credentials=credentials(settings),
+        Worker=QuietWorker,
     )
     agents = ROLES[role]
     metrics = StageMetrics(role, port_of(role, settings.metrics_port))
