@@ -4,6 +4,7 @@ people's actions (posts and alert actions)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -19,6 +20,7 @@ from schemas.events import (
     FeedbackReported,
     RecordAppended,
 )
+from schemas.record import CHINA_TZ
 
 ACTIONS = tuple(  # alert events a person causes (the audit view's alert part)
     e.type_name()
@@ -92,7 +94,9 @@ def case_detail(engine: sa.Engine, case_id: str) -> dict[str, Any] | None:
         timeline = [{**dict(r), "stream": "case"} for r in case_events] + [
             {**dict(r), "stream": "alert"} for r in alert_events
         ]
-    timeline.sort(key=lambda r: (r["occurred_at"], r["stream"], r["seq"]))
+    for r in timeline:  # one clock for people: China time, whatever offset an event carries
+        r["at"] = china_time(r["occurred_at"])
+    timeline.sort(key=lambda r: (r["at"], r["stream"], r["seq"]))
     return {
         "case": dict(row),
         "risk": _risk(dict(risk)) if risk else None,
@@ -201,6 +205,13 @@ def audit_rows(engine: sa.Engine, limit: int = 500) -> list[dict[str, Any]]:
         ]
     out.sort(key=lambda r: r["at"], reverse=True)
     return out[:limit]
+
+
+def china_time(iso: str) -> str:
+    """An ISO 8601 time in China time (a time without an offset is taken as UTC)."""
+    t = dt.datetime.fromisoformat(iso)
+    t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    return t.astimezone(CHINA_TZ).isoformat(timespec="seconds")
 
 
 def _risk(row: dict[str, Any]) -> dict[str, Any]:

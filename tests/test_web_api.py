@@ -414,3 +414,40 @@ def test_operations_endpoints(web) -> None:  # noqa: ANN001
     text = client.get("/metrics").text
     assert 'ews_web_requests_total{method="GET",route="/api/cases",status="200"}' in text
     assert "/api/records/upload" in client.get("/openapi.json").text
+
+
+def test_a_case_timeline_is_in_china_time_in_the_order_things_happened(web) -> None:  # noqa: ANN001
+    from readside.tables import alert_timeline, case_timeline
+
+    client, store, _, engine, _ = web
+    put_case(engine, "Ct", "周庄镇", ["hrss"])
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(case_timeline).values(
+                event_id="e1",
+                case_id="Ct",
+                seq=1,
+                event_type="CaseOpened",
+                occurred_at="2026-11-27T02:43:00+08:00",
+                recorded_at="2026-11-27T02:43:00+08:00",
+                summary="立案",
+                payload="{}",
+            )
+        )
+        conn.execute(  # an officer's action, stamped in UTC: 19:50 UTC is 03:50 China time
+            sa.insert(alert_timeline).values(
+                event_id="e2",
+                case_id="Ct",
+                alert_id="ACt",
+                seq=2,
+                event_type="AlertAcknowledged",
+                occurred_at="2026-11-26T19:50:00+00:00",
+                summary="签收 hrss1（hrss）",
+                actor="hrss1",
+            )
+        )
+    timeline = client.get("/api/cases/Ct", headers=token(store, "desk")).json()["timeline"]
+    assert [(e["summary"], e["at"]) for e in timeline] == [
+        ("立案", "2026-11-27T02:43:00+08:00"),
+        ("签收 hrss1（hrss）", "2026-11-27T03:50:00+08:00"),
+    ]

@@ -149,11 +149,11 @@ async function casePage(me, caseId) {
   catch (e) { main.innerHTML = `<h2>案件</h2><p id="denied" class="overdue">${esc(e.status)}：${esc(e.message)}</p>`; return; }
   const c = d.case, r = d.risk;
   main.innerHTML = `<h2>${esc(c.township)} ${esc(c.ref_no)}（${cat(c.category)}，${c.status === "open" ? "在办" : "已结案"}）</h2>
-    <p>风险：${r ? `<span class="level-${r.level}">${LEVEL_ZH[r.level]}</span> ${(r.probability * 100).toFixed(1)}%` : "未评估"}
+    <p>风险：${r ? `<span class="level-${r.level}">${LEVEL_ZH[r.level]}</span> ${r.model_version ? "模型 " + r.model_version + " 估计升级概率 " + (r.probability * 100).toFixed(1) + "%" : "（规则判定，未用模型）"}` : "未评估"}
     ${r ? "<br>" + r.reasons.map(esc).join("<br>") : ""}</p>
     ${d.clocks.length ? `<h3>法定时限</h3><ul>${d.clocks.map(k => `<li class="${k.days_left < 0 ? "overdue" : ""}">${esc(k.clock_zh)}：${esc(k.due_on)} 到期，${k.days_left < 0 ? "已超期" + (-k.days_left) + "天" : "还剩" + k.days_left + "天"}</li>`).join("")}</ul>` : ""}
     <h3>时间线</h3><table id="timeline"><thead><tr><th>时间</th><th>事件</th><th>内容</th></tr></thead><tbody>
-    ${d.timeline.map(e => `<tr data-type="${esc(e.event_type)}"><td>${esc(e.occurred_at.slice(0, 16).replace("T", " "))}</td><td>${esc(e.event_type)}</td><td>${esc(e.summary)}</td></tr>`).join("")}
+    ${d.timeline.map(e => `<tr data-type="${esc(e.event_type)}"><td>${esc(e.at.slice(0, 16).replace("T", " "))}</td><td>${esc(e.event_type)}</td><td>${esc(e.summary)}</td></tr>`).join("")}
     </tbody></table>`;
 }
 
