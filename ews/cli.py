@@ -432,9 +432,9 @@ def cmd_alert(args: argparse.Namespace) -> int:
     import datetime as dt
     import uuid
 
-    from schemas.commands import AlertCommand, commands_to_bytes
+    from schemas.commands import AlertCommand
     from schemas.events import case_id_for
-    from streams.log import append
+    from web.kafka import KafkaGateway
 
     settings = _settings(args)
     case_id = args.case_id if not args.ref else case_id_for(args.ref[0], args.ref[1])
@@ -450,12 +450,7 @@ def cmd_alert(args: argparse.Namespace) -> int:
         to_unit=args.to_unit,
         satisfaction=args.satisfaction,
     )
-    append(
-        settings.kafka,
-        settings.topics.alert_commands,
-        case_id.encode(),
-        commands_to_bytes([command]),
-    )
+    KafkaGateway(settings, "ews-alert").send_alert_command(command)
     print(f"{args.action} sent for case {case_id} ({command.command_id}); see `ews case {case_id}`")
     return 0
 

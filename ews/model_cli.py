@@ -65,19 +65,17 @@ def read_case_events(settings: Settings) -> list:
 
 def in_service(settings: Settings):  # noqa: ANN201 - models.promotion.InService
     """Which model is in service, as the model-events topic says now."""
-    from models.promotion import decode, fold
-    from streams.log import check_reachable, read_from_start
+    from streams.log import check_reachable
+    from web.kafka import KafkaGateway
 
     check_reachable(settings.kafka)
-    messages = read_from_start(settings.kafka, settings.topics.model_events, 15.0, "ews-model-cli")
-    return fold(e for m in messages if (e := decode(m.value)) is not None)
+    return KafkaGateway(settings, "ews-model-cli").in_service()
 
 
 def publish(settings: Settings, event: dict[str, Any]) -> None:
-    from models.promotion import MODEL_KEY, encode
-    from streams.log import append
+    from web.kafka import KafkaGateway
 
-    append(settings.kafka, settings.topics.model_events, MODEL_KEY, encode(event))
+    KafkaGateway(settings, "ews-model-cli").publish_model_event(event)
 
 
 # ---- data --------------------------------------------------------------------------------

@@ -97,3 +97,22 @@ def rules_alone(states, times):  # noqa: ANN001, ANN201 - the scorer with no mod
     from models.scoring import score_cases
 
     return score_cases(None, states, times, default_policy())
+
+
+SHEET_HEADER = ["乡镇", "排查编号", "发现时间", "纠纷类别", "情况描述", "涉及人数"]
+
+
+def xlsx(rows: list[list], header: list[str] = SHEET_HEADER) -> bytes:
+    """An Excel workbook as a township clerk would fill it in: a header row, then rows."""
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -5,7 +5,6 @@ service's clock is moved, not waited for."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from readside.db import make_engine, migrate
 from readside.tables import alerts, cases
 from streams.admin import ensure_topics
 from streams.log import read_from_start
+from tests.support import xlsx
 from web.accounts import AccountStore
 from web.app import UPLOAD_MAX_BYTES, create_app
 from web.kafka import KafkaGateway
@@ -86,19 +86,6 @@ def record(**fields) -> dict:
         "people_involved": 12,
         **fields,
     }
-
-
-def sheet(rows: list[list]) -> bytes:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["乡镇", "排查编号", "发现时间", "纠纷类别", "情况描述", "涉及人数"])
-    for row in rows:
-        ws.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
 
 
 GOOD_ROWS = [
@@ -196,7 +183,7 @@ def test_a_sheet_with_two_bad_rows_names_exactly_those_rows_and_posts_nothing(we
         ["周庄镇", None, "2026-11-22", "打架斗殴", "酒后口角", 3],
         ["周庄镇", "ZZ-5", "2026-11-23", "邻里纠纷", "噪音", 2],
     ]
-    files = {"file": ("周庄镇-11月.xlsx", sheet(rows))}
+    files = {"file": ("周庄镇-11月.xlsx", xlsx(rows))}
     r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
     assert r.status_code == 422
     d = r.json()["detail"]
@@ -213,7 +200,7 @@ def test_a_sheet_with_two_bad_rows_names_exactly_those_rows_and_posts_nothing(we
 def test_a_sheet_with_another_townships_row_is_refused(web) -> None:  # noqa: ANN001
     client, store, _, _, s = web
     rows = [*GOOD_ROWS, ["城关镇", "CG-1", "2026-11-20", "邻里纠纷", "院墙纠纷", 2]]
-    files = {"file": ("sheet.xlsx", sheet(rows))}
+    files = {"file": ("sheet.xlsx", xlsx(rows))}
     r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
     assert r.status_code == 422
     (problem,) = r.json()["detail"]["problems"]
@@ -250,7 +237,7 @@ def test_an_upload_without_a_file_is_422(web) -> None:  # noqa: ANN001
 
 def test_the_same_sheet_twice_posts_the_same_idempotency_keys(web) -> None:  # noqa: ANN001
     client, store, _, _, s = web
-    files = {"file": ("sheet.xlsx", sheet(GOOD_ROWS))}
+    files = {"file": ("sheet.xlsx", xlsx(GOOD_ROWS))}
     for _ in range(2):
         r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
         assert r.json() == {"rows": 2, "posted": 2}

@@ -5,7 +5,6 @@ loopback.  Screenshots are kept in test-artifacts/browser/."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import threading
 import time
@@ -20,6 +19,7 @@ from ews import processes
 from readside.db import make_engine, migrate
 from readside.queries import intake_rows
 from streams.admin import ensure_topics
+from tests.support import xlsx
 from web.accounts import AccountStore
 from web.app import create_app
 from web.kafka import KafkaGateway
@@ -37,19 +37,6 @@ pytestmark = [
         reason="needs Debian's chromium (apt-get install chromium fonts-noto-cjk; .ci/run does)",
     ),
 ]
-
-
-def sheet(rows: list[list]) -> bytes:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.append(["乡镇", "排查编号", "发现时间", "纠纷类别", "情况描述", "涉及人数"])
-    for row in rows:
-        ws.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
 
 
 class Server(uvicorn.Server):
@@ -129,7 +116,7 @@ def test_township_officer_and_stranger_in_the_browser(site) -> None:  # noqa: AN
     found = (dt.datetime.now(CN) - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
     bad = tmp / "周庄镇-两行有错.xlsx"
     bad.write_bytes(
-        sheet(
+        xlsx(
             [
                 ["周庄镇", "ZZ-1", found, "邻里纠纷", "院墙纠纷", 2],
                 ["周庄镇", "ZZ-2", "上周三", "邻里纠纷", "排水纠纷", 2],
@@ -140,7 +127,7 @@ def test_township_officer_and_stranger_in_the_browser(site) -> None:  # noqa: AN
     )
     good = tmp / "周庄镇-11月.xlsx"
     good.write_bytes(
-        sheet(
+        xlsx(
             [
                 [
                     "周庄镇",

@@ -32,7 +32,6 @@ from starlette.concurrency import run_in_threadpool
 
 from domain.access import ROLE_ZH, Principal
 from domain.alerts.routing import Routing
-from domain.intake import BY_HEADER, KEY_HEADER, ROW_HEADER, SOURCE_HEADER
 from domain.risk.policy import RiskPolicy
 from domain.risk.rules import statutory_clocks
 from models.promotion import promoted_event, rolled_back_event
@@ -47,7 +46,15 @@ from schemas.record import CHINA_TZ, SATISFACTION
 from schemas.settings import Settings
 from web.accounts import AccountStore
 from web.kafka import KafkaGateway
-from web.sheets import COLUMN_TITLES, SUFFIXES, FileRefused, Row, check_rows, rows_of
+from web.sheets import (
+    COLUMN_TITLES,
+    SUFFIXES,
+    FileRefused,
+    Row,
+    check_rows,
+    headers,
+    rows_of,
+)
 
 log = logging.getLogger("ews.web")
 STATIC = Path(__file__).with_name("static")
@@ -192,7 +199,7 @@ def create_app(
         problems = _problems([row], now())
         if problems:  # a missing or wrong township is one of them
             raise HTTPException(422, {"problems": problems, "posted": 0})
-        gateway.post_records([(data, _headers(row, who, key[:64]))])
+        gateway.post_records([(data, headers(row, who.name, key[:64]))])
         log.info("record posted by %s for %s", who.name, township)
         return {"posted": 1, "idempotency_key": key[:64]}
 
@@ -231,7 +238,7 @@ def create_app(
                 422, {"problems": problems, "rows": len(rows), "bad_rows": bad, "posted": 0}
             )
         n = await run_in_threadpool(
-            gateway.post_records, [(r.data, _headers(r, who, r.key)) for r in rows]
+            gateway.post_records, [(r.data, headers(r, who.name)) for r in rows]
         )
         log.info("sheet of %d rows posted by %s", n, who.name)
         return {"rows": len(rows), "posted": n}
@@ -538,15 +545,6 @@ def _me(who: Principal) -> dict[str, Any]:
         "township": who.township,
         "unit": who.unit,
     }
-
-
-def _headers(row: Row, who: Principal, key: str) -> list[tuple[str, bytes]]:
-    return [
-        (SOURCE_HEADER, row.source.encode("utf-8")),
-        (ROW_HEADER, str(row.number).encode()),
-        (KEY_HEADER, key.encode()),
-        (BY_HEADER, who.name.encode("utf-8")),
-    ]
 
 
 def _problems(rows: list[Row], at: dt.datetime) -> list[dict[str, Any]]:

@@ -14,8 +14,8 @@ from streams.post import post_messages
 
 
 class KafkaGateway:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, client_id: str = "ews-web") -> None:
+        self.settings, self.client_id = settings, client_id
         self.topics = settings.topics
 
     def post_records(self, messages: Sequence[tuple[bytes, list[tuple[str, bytes]]]]) -> int:
@@ -36,11 +36,13 @@ class KafkaGateway:
         )
 
     def in_service(self) -> InService:
-        messages = read_from_start(self.settings.kafka, self.topics.model_events, 15.0, "ews-web")
-        return fold(e for m in messages if (e := decode(m.value)) is not None)
+        """Which model is in service: the fold of the model-events topic."""
+        return fold(self.model_events())
 
     def model_events(self) -> list[dict]:
-        messages = read_from_start(self.settings.kafka, self.topics.model_events, 15.0, "ews-web")
+        messages = read_from_start(
+            self.settings.kafka, self.topics.model_events, 15.0, self.client_id
+        )
         return [e for m in messages if (e := decode(m.value)) is not None]
 
     def publish_model_event(self, event: dict) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domain.intake import KEY_HEADER, ROW_HEADER, SOURCE_HEADER, Posted, inspect
+from domain.intake import BY_HEADER, KEY_HEADER, ROW_HEADER, SOURCE_HEADER, Posted, inspect
 from schemas.reasons import reason_zh
 from schemas.record import EXTRA_CELLS, FIELD_BY_NAME
 
@@ -243,10 +243,14 @@ def check_rows(rows: Sequence[Row], now_ms: int) -> list[RowProblem]:
     return out
 
 
-def headers(row: Row) -> list[tuple[str, bytes]]:
-    """The Kafka headers of a row's message: its file, its row, its idempotency key."""
-    return [
+def headers(row: Row, by: str | None = None, key: str | None = None) -> list[tuple[str, bytes]]:
+    """The Kafka headers of a row's message: its file, its row, its idempotency key (the row's
+    own unless ``key`` is given) and, when posted by an account of the web service, who."""
+    out = [
         (SOURCE_HEADER, row.source.encode("utf-8")),
         (ROW_HEADER, str(row.number).encode()),
-        (KEY_HEADER, row.key.encode()),
+        (KEY_HEADER, (key or row.key).encode()),
     ]
+    if by is not None:
+        out.append((BY_HEADER, by.encode("utf-8")))
+    return out
