@@ -230,7 +230,12 @@ def _promote_a_model(settings: Settings) -> None:
         flush=True,
     )
     rows = build_dataset(synthetic_events(TRAINING_CASES, TRAINING_SEED))
-    trained = train_version(rows, TrainConfig(), Registry(settings.model_dir))
+    trained = train_version(
+        rows,
+        TrainConfig(),
+        Registry(settings.model_dir),
+        data_source=f"synthetic county of {TRAINING_CASES:,} cases (seed {TRAINING_SEED})",
+    )
     cand = trained.report["scorers"]["candidate"]
     print(
         f"   {trained.version}: AP {cand['average_precision']:.3f} (rules alone "

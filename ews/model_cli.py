@@ -89,13 +89,17 @@ def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
     progress = not args.quiet
     if getattr(args, "dataset", None):
         _say(f"reading training set {args.dataset}")
+        args.data_source = f"training set {args.dataset}"
         return read_dataset(args.dataset)
+    args.data_source = f"synthetic county of {args.cases:,} cases (seed {args.seed})"
     if getattr(args, "events", None):
+        args.data_source = f"event log {args.events}"
         _say(f"replaying events from {args.events}")
         events = list(read_events_jsonl(args.events))
     elif getattr(args, "from_kafka", False):
         settings = _settings(args)
         topic = settings.topics.case_events
+        args.data_source = f"case log {topic}"
         _say(f"replaying {topic} on {settings.kafka} from the first offset")
         events = read_case_events(settings)
     else:
@@ -223,6 +227,14 @@ def _print_decision(report: dict[str, Any]) -> None:
         )
 
 
+def _print_evidence(report: dict[str, Any]) -> None:
+    from models.card_evidence import evidence_lines
+
+    if report.get("evidence"):
+        print()
+        print("\n".join(evidence_lines(report["evidence"])))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from models.registry import ModelRefused
     from models.workbench import train_version
@@ -237,10 +249,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         except ModelRefused as exc:
             _say(f"(model in service {live_version} cannot be compared: {exc})")
     _say(f"{len(rows):,} snapshots; fitting on the earlier window, testing on the later one")
-    trained = train_version(rows, _train_config(args), registry, live, progress=not args.quiet)
+    trained = train_version(
+        rows,
+        _train_config(args),
+        registry,
+        live,
+        progress=not args.quiet,
+        evidence=_evidence_config(args),
+        data_source=args.data_source,
+    )
     print(f"saved model {trained.version} in {trained.folder}")
     _print_metrics(trained.report)
     _print_decision(trained.report)
+    _print_evidence(trained.report)
     print(f"model card: {trained.card}")
     print(f"to put it in service: ews model promote {trained.version}")
     return 0
@@ -266,7 +287,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.out
         else registry.root / "reports" / f"{candidate.version}-vs-{against}"
     )
-    result = evaluate_version(rows, candidate, _train_config(args), out, live)
+    result = evaluate_version(
+        rows,
+        candidate,
+        _train_config(args),
+        out,
+        live,
+        evidence=_evidence_config(args),
+        progress=not args.quiet,
+        data_source=args.data_source,
+    )
     versus = f"in service {live.version}" if live else "no model in service"
     print(
         f"candidate {candidate.version} vs {versus} vs rules, on {result.test_snapshots:,} "
@@ -274,6 +304,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     _print_metrics(result.report)
     _print_decision(result.report)
+    _print_evidence(result.report)
     print(f"report: {result.card}  (the in-sample windows of this data were not used)")
     return 0
 
@@ -415,6 +446,47 @@ def _split_options(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def _evidence_options(sp: argparse.ArgumentParser) -> None:
+    g = sp.add_argument_group("evidence (rolling windows, out-of-template data)")
+    g.add_argument("--windows", type=int, default=4, help="consecutive test windows (default 4)")
+    g.add_argument(
+        "--resamples",
+        type=int,
+        default=200,
+        help="case resamples for the 95%% intervals (default 200)",
+    )
+    g.add_argument(
+        "--other-cases",
+        type=int,
+        default=3000,
+        help="cases of the out-of-template county, generated from the other story "
+        "(default 3000; 0 for none)",
+    )
+    g.add_argument(
+        "--other-seed", type=int, default=7, help="seed of the out-of-template county (default 7)"
+    )
+    g.add_argument("--no-handwritten", action="store_true", help="leave out the hand-written cases")
+    g.add_argument(
+        "--no-evidence",
+        action="store_true",
+        help="only the single test window (faster; the card then lacks the evidence sections)",
+    )
+
+
+def _evidence_config(args: argparse.Namespace):  # noqa: ANN202 - models.evidence.EvidenceConfig
+    from models.evidence import EvidenceConfig
+
+    if args.no_evidence:
+        return None
+    return EvidenceConfig(
+        windows=args.windows,
+        resamples=args.resamples,
+        other_cases=args.other_cases,
+        other_seed=args.other_seed,
+        handwritten=not args.no_handwritten,
+    )
+
+
 def _common(sp: argparse.ArgumentParser, kafka: bool = True) -> None:
     sp.add_argument("--model-dir", help="model registry (default $EWS_MODEL_DIR or var/models)")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -492,6 +564,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     )
     _data_options(sp)
     _split_options(sp)
+    _evidence_options(sp)
     g = sp.add_argument_group("model")
     g.add_argument(
         "--C", type=float, default=0.1, help="inverse regularisation strength (default 0.1)"
@@ -519,6 +592,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("version", nargs="?", help="candidate version (default: the newest)")
     _data_options(sp)
     _split_options(sp)
+    _evidence_options(sp)
     sp.add_argument(
         "--in-service", help="compare with this version instead of the one the topic names"
     )

@@ -115,6 +115,7 @@ def card_markdown(version: str, metadata: dict[str, Any], report: dict[str, Any]
         "",
         f"Created {metadata.get('created_at')} from code {metadata.get('code_version') or 'unknown'}.",
         "",
+        *honesty_lines(report),
         "## What it predicts",
         "",
         f"The probability that an open dispute case **{metadata['label']}**, "
@@ -244,7 +245,39 @@ def card_markdown(version: str, metadata: dict[str, Any], report: dict[str, Any]
         "- Escalations reported late are labelled by when they happened (found_at).",
         "",
     ]
+    if report.get("evidence"):
+        from models.card_evidence import evidence_lines
+
+        lines += evidence_lines(report["evidence"])
     return "\n".join(lines)
+
+
+def honesty_lines(report: dict[str, Any]) -> list[str]:
+    """What the evidence is, said first."""
+    source = str(report.get("data_source") or "")
+    if source.startswith("synthetic"):
+        said = (
+            f"> **The evidence on this card is synthetic.** The model was trained and tested on "
+            f"a {source}, simulated from a written story (`models/STORY.md`), not on real "
+            "screening records.  The figures show how well it recovers what that story put in, "
+            "and (below) how it does on a second, independently written story and on "
+            "hand-written cases it was not shaped on.  They do not show how it will do on a "
+            "real county: before relying on its levels, evaluate it on the county's own log "
+            "(`ews model evaluate VERSION --from-kafka`)."
+        )
+    else:
+        said = (
+            f"> Trained and tested on {source or 'the data given'}.  The out-of-template checks "
+            "below (the other county, the hand-written cases) are synthetic or hand-made, not "
+            "real outcomes."
+        )
+    intervals = (
+        "  Figures with a 95% interval come from resampling whole cases; a difference counts "
+        "only when its interval excludes zero."
+        if report.get("evidence")
+        else "  This card has no rolling-window evidence (trained with `--no-evidence`)."
+    )
+    return [said + intervals, ""]
 
 
 LEVEL_NAMES = {"red": "red 红", "orange": "orange 橙", "yellow": "yellow 黄", "blue": "blue 蓝"}

@@ -151,6 +151,14 @@ def decision_view(
 ) -> dict[str, Any]:
     """The levels as the desk would have lived them on these snapshots."""
     levels = levels_of(probs.tolist(), [r.rule_level for r in rows], cutoffs)
+    return {"cutoffs": cutoffs, **level_view(rows, levels, policy)}
+
+
+def level_view(
+    rows: Sequence[Snapshot], levels: Sequence[str], policy: RiskPolicy
+) -> dict[str, Any]:
+    """Per level: cases per week, precision and recall; whether higher levels escalate more
+    often; in how many weeks the desk's budget held."""
     weeks = [week_of(r.as_of) for r in rows]
     y = np.array([r.label for r in rows])
     per_week: dict[str, Counter] = defaultdict(Counter)
@@ -158,7 +166,7 @@ def decision_view(
         per_week[w][level] += 1
     n_weeks = max(len(per_week), 1)
     positives = max(int(y.sum()), 1)
-    out: dict[str, Any] = {"cutoffs": cutoffs, "weeks": len(per_week), "levels": {}}
+    out: dict[str, Any] = {"weeks": len(per_week), "levels": {}}
     for level in LEVELS:
         mask = np.array([lv == level for lv in levels])
         counts = [per_week[w][level] for w in per_week]

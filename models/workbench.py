@@ -24,6 +24,13 @@ import numpy as np
 from domain.risk.policy import default_policy
 from models.card import write_card
 from models.dataset import Snapshot, write_events_jsonl
+from models.evidence import (
+    DEFAULT_EVIDENCE,
+    EvidenceConfig,
+    evidence_summary,
+    gather_evidence,
+    out_of_template_data,
+)
 from models.levels import decision_view, rule_precision
 from models.registry import LoadedModel, Registry
 from models.synthetic import event_log, generate_county, posting_order
@@ -37,9 +44,11 @@ from models.train import (
 from schemas.events import Envelope
 
 
-def synthetic_events(cases: int, seed: int, progress: bool = False) -> list[Envelope]:
-    """The case events of a synthetic county of ``cases`` cases."""
-    return list(event_log(generate_county(cases, seed=seed, progress=progress)))
+def synthetic_events(
+    cases: int, seed: int, progress: bool = False, story: str = "main"
+) -> list[Envelope]:
+    """The case events of a synthetic county of ``cases`` cases (``story``: main or other)."""
+    return list(event_log(generate_county(cases, seed=seed, progress=progress, story=story)))
 
 
 @dataclass(frozen=True)
@@ -85,10 +94,33 @@ def train_version(
     registry: Registry,
     in_service: LoadedModel | None = None,
     progress: bool = False,
+    evidence: EvidenceConfig | None = DEFAULT_EVIDENCE,
+    data_source: str = "",
 ) -> TrainedVersion:
-    """Fit, calibrate and evaluate on a temporal split; save as a new version with its card."""
+    """Fit, calibrate and evaluate on a temporal split; save as a new version with its card.
+    ``evidence`` (None: skip it) adds rolling windows, out-of-template data and the text
+    ablation (``models.evidence``)."""
     began = time.perf_counter()
     result = train_and_evaluate(rows, config, in_service=in_service, progress=progress)
+    result.report["data_source"] = result.metadata["data_source"] = data_source
+    if evidence is not None:
+        other, hand = out_of_template_data(evidence, config.horizon_days, progress)
+        found = gather_evidence(
+            rows,
+            result.model,
+            result.metadata["level_cutoffs"],
+            config,
+            temporal_split(
+                rows, config.horizon_days, config.test_fraction, config.calibration_fraction
+            ),
+            in_service=in_service,
+            other_rows=other,
+            handwritten=hand,
+            evidence=evidence,
+            progress=progress,
+        )
+        result.report["evidence"] = found
+        result.metadata["evidence"] = evidence_summary(found)
     result.metadata["train_seconds"] = round(time.perf_counter() - began, 1)
     version = registry.save(result.model, result.metadata)
     folder = registry.path(version)
@@ -117,8 +149,12 @@ def evaluate_version(
     config: TrainConfig,
     out: Path,
     in_service: LoadedModel | None = None,
+    evidence: EvidenceConfig | None = DEFAULT_EVIDENCE,
+    progress: bool = False,
+    data_source: str = "",
 ) -> Evaluation:
-    """Compare a candidate with the model in service and the rules on the later window."""
+    """Compare a candidate with the model in service and the rules on the later window, and
+    (unless ``evidence`` is None) on rolling windows and out-of-template data."""
     split = temporal_split(
         rows, config.horizon_days, config.test_fraction, config.calibration_fraction
     )
@@ -146,6 +182,21 @@ def evaluate_version(
     if candidate.metadata.get("red_evidence"):
         report["decision"]["red_evidence"] = candidate.metadata["red_evidence"]
     report["rules"] = rule_precision(test_rows)
+    report["data_source"] = data_source
+    if evidence is not None:
+        other, hand = out_of_template_data(evidence, config.horizon_days, progress)
+        report["evidence"] = gather_evidence(
+            rows,
+            candidate.model,
+            cutoffs,
+            config,
+            in_service=in_service,
+            other_rows=other,
+            handwritten=hand,
+            evidence=evidence,
+            refit=False,
+            progress=progress,
+        )
     meta = dict(candidate.metadata)
     meta["label"] = meta.get("label", "escalates within the horizon")
     card = write_card(out, candidate.version, meta, report, test_rows, scores)

@@ -22,11 +22,12 @@ from typing import Any
 from domain.case import CaseState, RecordSeen
 from domain.risk.holidays import days_to_spring_festival, in_two_sessions
 from domain.risk.lexicon import SIGNAL_GROUPS
+from domain.risk.masking import mask_text
 from domain.risk.policy import RiskPolicy, default_policy
 from schemas.events import category_correction
 from schemas.record import CHINA_TZ, CLOSING_STATUSES
 
-FEATURE_SET_VERSION = 1
+FEATURE_SET_VERSION = 2  # 2: the text feature is masked (domain.risk.masking)
 PETITION_LIMIT_DAYS = 60  # 信访工作条例: handle an accepted matter within 60 days
 PETITION_WARN_DAYS = 15  # warn when this many days or fewer are left
 MAX_TEXT_CHARS = 160
@@ -238,5 +239,5 @@ def case_features(
     f["category"] = category or "unknown"
     f["township"] = state.township or "unknown"
     f["status"] = status_as_of(records)
-    f["text"] = all_text[-MAX_TEXT_CHARS:]
+    f["text"] = mask_text(all_text[-MAX_TEXT_CHARS:])  # names, numbers, places masked
     return f

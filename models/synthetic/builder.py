@@ -23,21 +23,21 @@ from models.synthetic.story import (
     BREAK_WEEKLY,
     CATEGORY_SHARE,
     FULFIL_WEEKLY,
+    MAIN,
     MONEY_CATEGORIES,
     P_CORRECTION,
     P_DUPLICATE,
     P_NULL_INSTEAD_OF_MISSING,
-    P_TYPO,
     PETITION_LIMIT_DAYS,
     PROGRESS_WEEKLY,
     SEASON_INCIDENCE,
-    TEMPER_SD,
     THREAT_KINDS,
     THREAT_WEIGHTS,
     TOWNSHIP_CODE,
     TOWNSHIP_SHARE,
     UNIT_SPEED,
     WITHDRAW_WEEKLY,
+    Story,
     before_spring_festival,
 )
 from models.synthetic.tables import phrases
@@ -55,9 +55,9 @@ _THREAT_CUM = {c: cumulative(w[k] for k in THREAT_KINDS) for c, w in THREAT_WEIG
 assert set(CATEGORY_SHARE) == set(CODES) == set(BASE_LOGIT)
 
 
-def _drop(d: Draws, record: dict, name: str, p: float) -> None:
-    """Leave an optional field out (or send it as null) with probability p."""
-    if name in record and d.chance(p):
+def _drop(d: Draws, record: dict, name: str, p: float, scale: float = 1.0) -> None:
+    """Leave an optional field out (or send it as null) with probability p (times scale)."""
+    if name in record and d.chance(min(1.0, p * scale)):
         if d.chance(P_NULL_INSTEAD_OF_MISSING):
             record[name] = None
         else:
@@ -71,9 +71,17 @@ class CaseBuilder:
     shared by all the cases of a county.  Call :meth:`simulate`, then :meth:`finish`.
     """
 
-    def __init__(self, d: Draws, found: dt.datetime, end: dt.datetime, counters: Counter) -> None:
+    def __init__(
+        self,
+        d: Draws,
+        found: dt.datetime,
+        end: dt.datetime,
+        counters: Counter,
+        story: Story = MAIN,
+    ) -> None:
         self.d = d
-        self.words = phrases()
+        self.story = story
+        self.words = phrases(story.phrases_file)
         self.found = found
         self.end = end
         day = found.date()
@@ -84,7 +92,7 @@ class CaseBuilder:
         self.ref_no = (
             f"{TOWNSHIP_CODE[township]}-{found.year}-{counters[(township, found.year)]:04d}"
         )
-        temper = TEMPER_SD * d.normal()
+        temper = story.temper_sd * d.normal()
         people, amount = draw_size(d, category)
         petition_on = None
         if d.chance(0.35 if category != "key_person" else 0.7):
@@ -112,11 +120,11 @@ class CaseBuilder:
         )
         if d.chance(sigmoid(-2.6 + 0.8 * temper)):
             self.s.threat = d.weighted(THREAT_KINDS, _THREAT_CUM[category])
-        self.reporter = person(d)
+        self.reporter = person(d, self.words)
         self.phone = phone(d)
-        self.parties = [person(d) for _ in range(min(people, d.int_between(1, 3)))]
-        self.boss = person(d)
-        self.hazard = sigmoid(weekly_logit(self.s, day, False, False, False))
+        self.parties = [person(d, self.words) for _ in range(min(people, d.int_between(1, 3)))]
+        self.boss = person(d, self.words)
+        self.hazard = sigmoid(weekly_logit(self.s, day, False, False, False, story))
         # A late correction: decided now, so records before it carry the wrong value.
         self.correction_at: dt.datetime | None = None
         self.wrong_category: str | None = None
@@ -154,8 +162,8 @@ class CaseBuilder:
 
     def _base(self, at: dt.datetime, kind: str, status: str, text: str) -> dict:
         d = self.d
-        if d.chance(P_TYPO):
-            text = typo(d, text)
+        if d.chance(self.story.p_typo):
+            text = typo(d, text, self.words)
         record: dict[str, Any] = {
             "schema_version": 2,
             "township": self.s.township,
@@ -169,7 +177,7 @@ class CaseBuilder:
         }
         if d.chance(0.3):
             del record["schema_version"]
-        _drop(d, record, "reporter", 0.1)
+        _drop(d, record, "reporter", 0.1, self.story.drop_scale)
         return record
 
     def _add(self, at: dt.datetime, record: dict) -> None:
@@ -180,7 +188,7 @@ class CaseBuilder:
         people = self.wrong_people or s.people
         text = d.pick(words.openings[s.category]).format(
             who=self.parties[0],
-            other=person(d),
+            other=person(d, self.words),
             boss=self.boss,
             v=s.village,
             n=count_phrase(d, people),
@@ -235,7 +243,7 @@ class CaseBuilder:
             ("prior_skip_level", 0.25),
             ("responsible_unit", 0.25),
         ):
-            _drop(d, record, name, p)
+            _drop(d, record, name, p, self.story.drop_scale)
         if d.chance(0.1):
             record["remarks"] = d.pick(words.remarks)
         self._add(self.found, record)
@@ -255,7 +263,7 @@ class CaseBuilder:
             start = self.found + dt.timedelta(weeks=week)
             if start >= self.end:
                 return
-            x = weekly_logit(s, start.date(), acted, agreed, broken) + s.temper
+            x = weekly_logit(s, start.date(), acted, agreed, broken, self.story) + s.temper
             if d.chance(sigmoid(x)):
                 at = when(d, start, 1, 7, early=6, late=22)
                 if at < self.end:
@@ -360,7 +368,7 @@ class CaseBuilder:
         d = self.d
         if not d.chance(0.9):
             return
-        leader = person(d) + "（" + d.pick(self.words.leader_titles) + "）"
+        leader = person(d, self.words) + "（" + d.pick(self.words.leader_titles) + "）"
         at = when(d, at, 2, 8)
         if at >= self.end:
             return

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from models.synthetic.draws import Draws
 from models.synthetic.story import (
     BASE_LOGIT,
-    EFFECTS,
+    MAIN,
     PETITION_LIMIT_DAYS,
     TOWNSHIP_EFFECT,
+    Story,
     before_spring_festival,
 )
 from schemas.events import case_id_for
@@ -58,10 +60,18 @@ class CaseStory:
     speed: float  # weekly chance the unit takes its first measures
 
 
-def weekly_logit(s: CaseStory, day: dt.date, acted: bool, agreed: bool, broken: bool) -> float:
+def weekly_logit(
+    s: CaseStory,
+    day: dt.date,
+    acted: bool,
+    agreed: bool,
+    broken: bool,
+    story: Story = MAIN,
+) -> float:
     """The story's weekly escalation log-odds (without the hidden temper)."""
-    e = EFFECTS
-    x = BASE_LOGIT[s.category] + TOWNSHIP_EFFECT[s.township]
+    e = story.effects
+    x = BASE_LOGIT[s.category] + story.base_shift + TOWNSHIP_EFFECT[s.township]
+    x += _interactions(s, day, acted, agreed, story.interactions)
     if s.people >= 30:
         x += e["people_30_plus"]
     elif s.people >= 10:
@@ -103,6 +113,25 @@ def weekly_logit(s: CaseStory, day: dt.date, acted: bool, agreed: bool, broken: 
     if broken:
         x += e["agreement_broken"]
     return x
+
+
+def _interactions(
+    s: CaseStory, day: dt.date, acted: bool, agreed: bool, terms: Mapping[str, float]
+) -> float:
+    """The story's interaction terms that apply to the case this week."""
+    if not terms:
+        return 0.0
+    overdue = s.petition_on is not None and (day - s.petition_on).days > PETITION_LIMIT_DAYS
+    applies = {
+        "threat_unanswered": bool(s.threat) and not acted,
+        "organising_many": s.organising and s.people >= 10,
+        "media_big_money": s.media and (s.amount or 0) >= 100_000,
+        "overdue_repeat_visits": overdue and not agreed and s.visits >= 2,
+    }
+    unknown = set(terms) - set(applies)
+    if unknown:
+        raise ValueError(f"unknown interaction terms: {sorted(unknown)}")
+    return sum(w for name, w in terms.items() if applies[name])
 
 
 def draw_size(d: Draws, category: str) -> tuple[int, float | None]:

@@ -23,7 +23,7 @@ from domain.case import CaseState, handle_command
 from models.synthetic.builder import CaseBuilder
 from models.synthetic.cases import SyntheticCase
 from models.synthetic.draws import Draws
-from models.synthetic.story import CHINA, before_spring_festival
+from models.synthetic.story import CHINA, STORIES, Story, before_spring_festival
 from schemas.commands import SubmitRecord
 from schemas.events import Envelope
 from schemas.record import fingerprint, validate
@@ -46,12 +46,16 @@ def generate_county(
     start: str = "2025-01-01",
     days: int = 540,
     progress: bool = False,
+    story: Story | str = "main",
 ) -> Iterator[SyntheticCase]:
     """Stream ``n_cases`` synthetic cases found between ``start`` and ``start + days``.
 
     Cases come in the order their first record was found; each is simulated week by week until
     it is resolved, withdrawn or the period ends.  The same seed gives the same county.
+    ``story`` is ``main`` (the training story) or ``other`` (the out-of-template county).
     """
+    if isinstance(story, str):
+        story = STORIES[story]
     first_day = dt.date.fromisoformat(start)
     origin = dt.datetime.combine(first_day, dt.time(), tzinfo=CHINA)
     end = origin + dt.timedelta(days=days)
@@ -66,7 +70,7 @@ def generate_county(
     try:
         for m in minutes.tolist():
             found = origin + dt.timedelta(minutes=m)
-            builder = CaseBuilder(d, found, end, counters)
+            builder = CaseBuilder(d, found, end, counters, story)
             builder.simulate()
             yield builder.finish()
             if bar is not None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -177,3 +179,65 @@ def before_spring_festival(day: dt.date) -> bool:
         if 0 < (festival - day).days <= BEFORE_FESTIVAL_DAYS:
             return True
     return False
+
+
+# ---- the two stories --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Story:
+    """What a county is generated from: its coefficients, its interactions, its noise and the
+    phrasebook its records are written with.
+
+    ``main`` is the story above (training and demo data).  ``other`` is written apart from it
+    and from the rules' lexicon, to evaluate on data neither was shaped on (``models/STORY.md``,
+    "The other county").
+    """
+
+    name: str
+    phrases_file: str  # beside this file
+    effects: Mapping[str, float]
+    base_shift: float = 0.0  # added to every category's BASE_LOGIT
+    interactions: Mapping[str, float] = field(default_factory=dict)
+    temper_sd: float = TEMPER_SD
+    p_typo: float = P_TYPO
+    drop_scale: float = 1.0  # multiplies the chance that an optional field is left out
+
+
+MAIN = Story("main", "phrases.yaml", EFFECTS)
+OTHER = Story(
+    "other",
+    "phrases_other.yaml",
+    effects={
+        **EFFECTS,
+        "people_5_9": 0.2,
+        "people_10_29": 0.5,
+        "people_30_plus": 0.9,
+        "amount_100k_plus": 0.5,
+        "amount_1m_plus": 0.9,
+        "wages_before_spring_festival": 1.4,
+        "construction_before_spring_festival": 0.9,
+        "visits_1_2": 0.2,
+        "visits_3_plus": 0.8,
+        "prior_skip_level": 0.7,
+        "threat": 0.9,
+        "organising": 0.9,
+        "media": 0.6,
+        "petition_near_limit": 0.5,
+        "petition_overdue": 1.0,
+        "unit_acted": -0.3,
+        "agreement_reached": -1.2,
+        "agreement_broken": 0.9,
+    },
+    base_shift=-0.1,
+    interactions={
+        "threat_unanswered": 0.7,  # a threat while the unit has done nothing yet
+        "organising_many": 0.5,  # organising among ten or more people
+        "media_big_money": 0.4,  # media with 100,000 yuan or more at stake
+        "overdue_repeat_visits": 0.5,  # an overdue petition that has seen two or more visits
+    },
+    temper_sd=1.0,
+    p_typo=0.15,
+    drop_scale=1.5,
+)
+STORIES: dict[str, Story] = {s.name: s for s in (MAIN, OTHER)}

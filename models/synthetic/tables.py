@@ -71,6 +71,7 @@ def load_phrases(path: Path = PHRASES_FILE) -> Phrases:
 
 
 @functools.cache
-def phrases() -> Phrases:
-    """The package's phrase tables (read on first use, then kept)."""
-    return load_phrases()
+def phrases(file: str = PHRASES_FILE.name) -> Phrases:
+    """A phrase file of the package (``phrases.yaml`` unless named), read on first use, then
+    kept."""
+    return load_phrases(PHRASES_FILE.with_name(file))

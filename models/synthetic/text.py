@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models.synthetic.draws import Draws
-from models.synthetic.tables import phrases
+from models.synthetic.tables import Phrases, phrases
 
 
 def count_phrase(d: Draws, n: int) -> str:
@@ -39,18 +39,18 @@ def amount_phrase(d: Draws, yuan: float | None) -> str:
     return "具体金额不清"
 
 
-def typo(d: Draws, text: str) -> str:
+def typo(d: Draws, text: str, words: Phrases | None = None) -> str:
     """The text with one common wrong character (if it has a word that invites one)."""
-    present = [pair for pair in phrases().typos if pair[0] in text]
+    present = [pair for pair in (words or phrases()).typos if pair[0] in text]
     if not present:
         return text
     right, wrong = d.pick(present)
     return text.replace(right, wrong, 1)
 
 
-def person(d: Draws) -> str:
+def person(d: Draws, words: Phrases | None = None) -> str:
     """An invented name: a surname and a given name."""
-    p = phrases()
+    p = words or phrases()
     return d.pick(p.surnames) + d.pick(p.given_names)
 
 

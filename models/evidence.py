@@ -1,0 +1,269 @@
+"""The evidence behind a model: rolling windows, data it was not shaped on, the text ablation.
+
+``gather_evidence`` puts together what the model card and ``ews model evaluate`` show beyond
+the single test window:
+
+* **rolling** on the main data: the training procedure refitted at several origins
+  (``models.rolling``), the rules and the model in service on the same windows, figures with
+  95% intervals from resampling cases, and the decision view per level on the pooled windows;
+* **out of template**: the same on a county generated from the *other* story (its own
+  phrasebook, coefficients, interactions and noise; ``models/STORY.md``), where the candidate
+  is scored as it is, and the hand-written cases (``models.heldout``);
+* **text ablation**: the same training with and without the text block, compared on the main
+  test window and on the other county, paired by case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from domain.risk.policy import default_policy
+from models.dataset import Snapshot
+from models.levels import level_view
+from models.registry import LoadedModel
+from models.rolling import Scored, Scorer, base_rates, case_bootstrap, rolling_evaluation
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    windows: int = 4  # consecutive test windows
+    resamples: int = 200  # case resamples for the intervals
+    other_cases: int = 3000  # size of the out-of-template county (0: none)
+    other_seed: int = 7
+    handwritten: bool = True
+
+
+DEFAULT_EVIDENCE = EvidenceConfig()
+
+
+def out_of_template_data(
+    evidence: EvidenceConfig, horizon_days: float = 30.0, progress: bool = False
+) -> tuple[list[Snapshot], list]:
+    """The other county's snapshots and the hand-written cases, as ``evidence`` asks."""
+    from models.dataset import build_dataset
+    from models.heldout import load_handwritten
+    from models.workbench import synthetic_events
+
+    other: list[Snapshot] = []
+    if evidence.other_cases > 0:
+        events = synthetic_events(evidence.other_cases, evidence.other_seed, progress, "other")
+        other = build_dataset(events, horizon_days=horizon_days, progress=progress)
+    return other, (load_handwritten() if evidence.handwritten else [])
+
+
+def _features(rows: Sequence[Snapshot]) -> list[dict[str, Any]]:
+    return [r.features for r in rows]
+
+
+def refit_scorer(config: Any, red_earned: bool = False) -> Scorer:
+    """The training procedure as a scorer: fit on the train rows, calibrate on the later ones,
+    and choose the level cut-offs on both (red only if ``red_earned``), as training does."""
+    from models.levels import choose_cutoffs
+    from models.train import fit_calibrated
+
+    def score(
+        train: Sequence[Snapshot], cal: Sequence[Snapshot], test: Sequence[Snapshot]
+    ) -> Scored:
+        model = fit_calibrated(
+            _features(train),
+            np.array([r.label for r in train]),
+            _features(cal),
+            np.array([r.label for r in cal]),
+            config,
+        )
+        before = [*train, *cal]
+        p_before = model.predict_proba(_features(before))[:, 1]
+        cutoffs = choose_cutoffs(before, p_before, default_policy(), red_earned=red_earned)
+        return model.predict_proba(_features(test))[:, 1], cutoffs
+
+    return score
+
+
+def fixed_scorer(model: Any) -> Scorer:
+    """A fitted model as a scorer (what lies before the window is not used)."""
+
+    def score(
+        train: Sequence[Snapshot], cal: Sequence[Snapshot], test: Sequence[Snapshot]
+    ) -> Scored:
+        return model.predict_proba(_features(test))[:, 1], None
+
+    return score
+
+
+def rules_scorer(
+    train: Sequence[Snapshot], cal: Sequence[Snapshot], test: Sequence[Snapshot]
+) -> Scored:
+    """The rules' score as a probability, calibrated on the slice before the window."""
+    from models.train import rules_probability
+
+    return rules_probability(cal, test), None
+
+
+def _rolling(
+    rows: Sequence[Snapshot],
+    scorers: dict[str, Scorer],
+    cutoffs: dict[str, float | None],
+    config: Any,
+    evidence: EvidenceConfig,
+    progress: bool,
+) -> dict[str, Any]:
+    pairs = [("candidate", n) for n in scorers if n != "candidate"]
+    found = rolling_evaluation(
+        rows,
+        scorers,
+        windows=evidence.windows,
+        horizon_days=config.horizon_days,
+        resamples=evidence.resamples,
+        pairs=pairs,
+        cutoffs=cutoffs,
+        progress=progress,
+    )
+    pooled_rows = found.pop("rows")
+    found.pop("probabilities")
+    levels = found.pop("levels")
+    found["decision"] = level_view(pooled_rows, levels["candidate"], default_policy())
+    return found
+
+
+def text_ablation(
+    train: Sequence[Snapshot],
+    cal: Sequence[Snapshot],
+    tests: dict[str, Sequence[Snapshot]],
+    config: Any,
+    resamples: int,
+) -> dict[str, Any]:
+    """The procedure with the text block on and off, fitted on the same windows, compared on
+    each test set (paired: the same resampled cases for both)."""
+    with_text = refit_scorer(replace(config, text_weight=1.0))
+    without = refit_scorer(replace(config, text_weight=0.0))
+
+    def p(scorer: Scorer, test: Sequence[Snapshot]) -> np.ndarray:
+        return scorer(train, cal, test)[0]
+
+    out: dict[str, Any] = {}
+    for name, test in tests.items():
+        if not test:
+            continue
+        y = np.array([r.label for r in test])
+        base, cat = base_rates(train, test)
+        found = case_bootstrap(
+            [r.case_id for r in test],
+            y,
+            {"text_on": p(with_text, test), "text_off": p(without, test)},
+            base,
+            cat,
+            resamples=resamples,
+            pairs=[("text_on", "text_off")],
+        )
+        out[name] = {
+            "average_precision": {
+                n: found["scorers"][n]["average_precision"] for n in ("text_on", "text_off")
+            },
+            "difference": found["differences"]["text_on-text_off"]["average_precision"],
+            "snapshots": found["snapshots"],
+            "escalations": found["escalations"],
+        }
+    return out
+
+
+def helps(ablation: dict[str, Any]) -> bool:
+    """Whether the text block helps: its AP gain on the out-of-template county has an interval
+    above zero."""
+    ci = (ablation.get("other_county") or {}).get("difference", {}).get("ci95")
+    return bool(ci and ci[0] > 0)
+
+
+def gather_evidence(
+    rows: Sequence[Snapshot],
+    model: Any,
+    cutoffs: dict[str, float | None],
+    config: Any,
+    split: Any = None,
+    in_service: LoadedModel | None = None,
+    other_rows: Sequence[Snapshot] | None = None,
+    handwritten: list | None = None,
+    evidence: EvidenceConfig = EvidenceConfig(),
+    refit: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Everything above.  ``refit``: the candidate is the training procedure, refitted at every
+    origin (training); otherwise the fitted ``model`` as it is (evaluating a saved version),
+    and there is no text ablation."""
+    from models.heldout import score_handwritten
+
+    out: dict[str, Any] = {
+        "config": {**evidence.__dict__, "other_snapshots": len(other_rows or [])},
+        "refit": refit,
+    }
+    red_earned = cutoffs.get("red") is not None
+    main: dict[str, Scorer] = {
+        "candidate": refit_scorer(config, red_earned) if refit else fixed_scorer(model),
+        "rules": rules_scorer,
+    }
+    if in_service is not None:
+        main["in_service"] = fixed_scorer(in_service.model)
+    out["rolling"] = _rolling(rows, main, cutoffs, config, evidence, progress)
+    out_of_template: dict[str, Any] = {}
+    if other_rows:
+        other: dict[str, Scorer] = {"candidate": fixed_scorer(model), "rules": rules_scorer}
+        if in_service is not None:
+            other["in_service"] = fixed_scorer(in_service.model)
+        out_of_template["other_county"] = _rolling(
+            other_rows, other, cutoffs, config, evidence, progress
+        )
+    if handwritten:
+        loaded = LoadedModel("candidate", model, {"level_cutoffs": cutoffs})
+        out_of_template["handwritten"] = score_handwritten(
+            handwritten, loaded, resamples=evidence.resamples
+        )
+    out["out_of_template"] = out_of_template
+    if not refit:
+        return out
+    train = [rows[i] for i in split.train]
+    cal = [rows[i] for i in split.calibration]
+    tests = {"main_test": [rows[i] for i in split.test], "other_county": list(other_rows or [])}
+    out["text_ablation"] = text_ablation(train, cal, tests, config, evidence.resamples)
+    out["text_ablation"]["helps"] = helps(out["text_ablation"])
+    return out
+
+
+def evidence_summary(found: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of ``gather_evidence`` (kept in a version's metadata)."""
+
+    def pooled(part: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not part:
+            return None
+        p = part["pooled"]
+        return {
+            "scorers": {
+                name: {m: f[m] for m in ("average_precision", "roc_auc", "bss") if m in f}
+                for name, f in p["scorers"].items()
+            },
+            "differences": {
+                pair: d["average_precision"] for pair, d in p.get("differences", {}).items()
+            },
+            "snapshots": p["snapshots"],
+            "escalations": p["escalations"],
+        }
+
+    oot = found.get("out_of_template", {})
+    hand = oot.get("handwritten")
+    return {
+        "rolling": pooled(found.get("rolling")),
+        "other_county": pooled(oot.get("other_county")),
+        "handwritten": None
+        if not hand
+        else {
+            "cases": hand["cases"],
+            "ranking": {
+                n: {m: f[m] for m in ("average_precision", "roc_auc")}
+                for n, f in hand["ranking"].items()
+            },
+            "levels": {n: v["same_level"] for n, v in hand["levels"].items()},
+        },
+        "text_helps": (found.get("text_ablation") or {}).get("helps"),
+    }

@@ -1,0 +1,284 @@
+"""Rolling-origin evaluation: several consecutive test windows, intervals by resampling cases.
+
+One test window says little when escalations are rare: a few dozen of them decide the figure.
+Here the later part of the data is cut into ``windows`` consecutive test windows.  For each,
+every scorer gets only what lay before it:
+
+* a *refitted* scorer (the training procedure) is fitted on the snapshots whose label horizon
+  ends before the window's calibration slice, and calibrated on that slice;
+* a *fixed* scorer (a saved model version) is scored as it is;
+* the rules' score is made a probability on the calibration slice (isotonic), as in training.
+
+The windows' test snapshots are pooled, and every figure gets a 95% interval from resampling
+whole cases (a case's weekly snapshots are not independent, so resampling rows would make the
+intervals too narrow).  Differences between scorers are resampled paired: the same cases for
+both, so "the model beats the rules by more than the noise" means the difference's interval
+lies above zero.
+
+Figures per scorer: average precision (AP), ROC-AUC, Brier score, the Brier skill score against
+the training base rate (BSS) and against per-category base rates (BSS by category), log-loss,
+and the mean predicted against the observed rate (calibration in the large).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+
+from domain.risk.features import timestamp
+from models.dataset import DAY, Snapshot
+
+# (train rows, calibration rows, test rows) -> a probability per test row, and the level
+# cut-offs the scorer would use (None: the fixed cut-offs given to ``rolling_evaluation``)
+Scored = tuple[np.ndarray, dict[str, float | None] | None]
+Scorer = Callable[[Sequence[Snapshot], Sequence[Snapshot], Sequence[Snapshot]], Scored]
+METRICS = ("average_precision", "roc_auc", "brier", "bss", "bss_category", "log_loss")
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Window:
+    """Indices of one origin's train, calibration and test snapshots."""
+
+    train: np.ndarray
+    calibration: np.ndarray
+    test: np.ndarray
+    test_from: float
+    test_to: float
+
+
+def rolling_windows(
+    rows: Sequence[Snapshot],
+    windows: int = 4,
+    horizon_days: float = 30.0,
+    tested_fraction: float = 0.5,
+    calibration_fraction: float = 0.15,
+) -> list[Window]:
+    """``windows`` consecutive test windows over the last ``tested_fraction`` of the time
+    range; each with the calibration slice just before it (less one horizon) and every earlier
+    snapshot whose horizon ends before that slice as its train window."""
+    if not rows:
+        raise ValueError("no snapshots to evaluate")
+    ts = np.array([timestamp(r.as_of) for r in rows])
+    lo, hi = float(ts.min()), float(ts.max())
+    span = hi - lo
+    horizon = horizon_days * DAY
+    first = hi - tested_fraction * span
+    edges = np.linspace(first, hi, windows + 1)
+    out = []
+    for k in range(windows):
+        start, stop = float(edges[k]), float(edges[k + 1])
+        cal_from = start - calibration_fraction * span
+        in_test = (ts >= start) & ((ts < stop) if k < windows - 1 else (ts <= stop))
+        out.append(
+            Window(
+                train=np.flatnonzero(ts + horizon <= cal_from),
+                calibration=np.flatnonzero((ts >= cal_from) & (ts + horizon <= start)),
+                test=np.flatnonzero(in_test),
+                test_from=start,
+                test_to=stop,
+            )
+        )
+    return out
+
+
+def _clip(p: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+
+
+def figures(
+    y: np.ndarray,
+    p: np.ndarray,
+    base: np.ndarray,
+    category_base: np.ndarray,
+    weight: np.ndarray | None = None,
+) -> dict[str, float | None]:
+    """Every figure of one scorer; ``base`` and ``category_base`` are the reference forecasts
+    (the training window's escalation rate, overall and per category) for the skill scores."""
+    w = np.ones(len(y)) if weight is None else weight
+    total = w.sum()
+    if total == 0 or len(np.unique(y[w > 0])) < 2:
+        return dict.fromkeys(METRICS)
+    brier = float(np.sum(w * (p - y) ** 2) / total)
+    ref = float(np.sum(w * (base - y) ** 2) / total)
+    ref_cat = float(np.sum(w * (category_base - y) ** 2) / total)
+    return {
+        "average_precision": float(average_precision_score(y, p, sample_weight=w)),
+        "roc_auc": float(roc_auc_score(y, p, sample_weight=w)),
+        "brier": brier,
+        "bss": 1.0 - brier / ref if ref > 0 else None,
+        "bss_category": 1.0 - brier / ref_cat if ref_cat > 0 else None,
+        "log_loss": float(log_loss(y, _clip(p), sample_weight=w, labels=[0, 1])),
+    }
+
+
+def _interval(values: list[float | None]) -> list[float] | None:
+    kept = [v for v in values if v is not None]
+    if len(kept) < 10:
+        return None
+    lo, hi = np.percentile(kept, [2.5, 97.5])
+    return [round(float(lo), 4), round(float(hi), 4)]
+
+
+def case_bootstrap(
+    case_ids: Sequence[str],
+    y: np.ndarray,
+    probabilities: dict[str, np.ndarray],
+    base: np.ndarray,
+    category_base: np.ndarray,
+    resamples: int = 200,
+    seed: int = 0,
+    pairs: Sequence[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """Point figures and 95% intervals per scorer, resampling whole cases; ``pairs`` (a, b) also
+    get the interval of a's figure minus b's on the same resamples."""
+    ids, group = np.unique(np.asarray(case_ids), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    point = {n: figures(y, p, base, category_base) for n, p in probabilities.items()}
+    drawn: dict[str, dict[str, list]] = {n: {m: [] for m in METRICS} for n in probabilities}
+    diffs: dict[str, dict[str, list]] = {f"{a}-{b}": {m: [] for m in METRICS} for a, b in pairs}
+    for _ in range(resamples):
+        counts = rng.multinomial(len(ids), np.full(len(ids), 1.0 / len(ids)))
+        w = counts[group].astype(float)
+        once = {n: figures(y, p, base, category_base, w) for n, p in probabilities.items()}
+        for n, f in once.items():
+            for m in METRICS:
+                drawn[n][m].append(f[m])
+        for a, b in pairs:
+            for m in METRICS:
+                fa, fb = once[a][m], once[b][m]
+                diffs[f"{a}-{b}"][m].append(None if fa is None or fb is None else fa - fb)
+    out: dict[str, Any] = {"scorers": {}, "differences": {}}
+    for n in probabilities:
+        out["scorers"][n] = {
+            m: {
+                "value": None if point[n][m] is None else round(point[n][m], 4),
+                "ci95": _interval(drawn[n][m]),
+            }
+            for m in METRICS
+        }
+        out["scorers"][n]["mean_predicted"] = round(float(np.mean(probabilities[n])), 4)
+    for a, b in pairs:
+        out["differences"][f"{a}-{b}"] = {
+            m: {
+                "value": None
+                if point[a][m] is None or point[b][m] is None
+                else round(point[a][m] - point[b][m], 4),
+                "ci95": _interval(diffs[f"{a}-{b}"][m]),
+            }
+            for m in METRICS
+        }
+    out["cases"] = len(ids)
+    out["snapshots"] = len(y)
+    out["escalations"] = int(np.sum(y))
+    out["observed_rate"] = round(float(np.mean(y)), 4) if len(y) else None
+    out["resamples"] = resamples
+    return out
+
+
+def base_rates(
+    train: Sequence[Snapshot], test: Sequence[Snapshot]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference forecasts for ``test``: the train window's escalation rate, overall and
+    per category (a category unseen in training gets the overall rate)."""
+    y = np.array([r.label for r in train], dtype=float)
+    overall = float(y.mean()) if len(y) else 0.0
+    per: dict[str, list[int]] = {}
+    for r in train:
+        per.setdefault(r.category, []).append(r.label)
+    rate = {c: float(np.mean(v)) for c, v in per.items()}
+    return (
+        np.full(len(test), overall),
+        np.array([rate.get(r.category, overall) for r in test]),
+    )
+
+
+def rolling_evaluation(
+    rows: Sequence[Snapshot],
+    scorers: dict[str, Scorer],
+    windows: int = 4,
+    horizon_days: float = 30.0,
+    resamples: int = 200,
+    pairs: Sequence[tuple[str, str]] = (),
+    cutoffs: dict[str, float | None] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Every scorer on every window; figures per window and pooled, with case-resampled
+    intervals.  Also returns the pooled test rows, probabilities and levels (each scorer's own
+    cut-offs per window, else ``cutoffs``) for the decision view."""
+    import datetime as dt
+
+    from tqdm import tqdm
+
+    from models.levels import levels_of
+    from schemas.record import CHINA_TZ
+
+    def day(t: float) -> str:
+        return dt.datetime.fromtimestamp(t, tz=CHINA_TZ).date().isoformat()
+
+    per_window = []
+    pooled_rows: list[Snapshot] = []
+    pooled_p: dict[str, list[np.ndarray]] = {n: [] for n in scorers}
+    pooled_levels: dict[str, list[str]] = {n: [] for n in scorers}
+    pooled_base: list[np.ndarray] = []
+    pooled_cat: list[np.ndarray] = []
+    bar = tqdm(total=windows * len(scorers), desc="rolling", unit="fit", disable=not progress)
+    for k, win in enumerate(rolling_windows(rows, windows, horizon_days)):
+        train = [rows[i] for i in win.train]
+        cal = [rows[i] for i in win.calibration]
+        test = [rows[i] for i in win.test]
+        y_tr, y_cal = {r.label for r in train}, {r.label for r in cal}
+        if len(test) == 0 or len(y_tr) < 2 or len(y_cal) < 2:
+            bar.update(len(scorers))
+            continue
+        y = np.array([r.label for r in test])
+        base, cat = base_rates(train, test)
+        entry: dict[str, Any] = {
+            "window": k + 1,
+            "test": [day(win.test_from), day(win.test_to)],
+            "train_snapshots": len(train),
+            "snapshots": len(test),
+            "escalations": int(y.sum()),
+            "scorers": {},
+        }
+        for name, scorer in scorers.items():
+            p, own = scorer(train, cal, test)
+            p = np.asarray(p, dtype=float)
+            pooled_p[name].append(p)
+            entry["scorers"][name] = {
+                m: (None if v is None else round(v, 4)) for m, v in figures(y, p, base, cat).items()
+            }
+            cut = own or cutoffs
+            if cut is not None:
+                pooled_levels[name] += levels_of(p.tolist(), [r.rule_level for r in test], cut)
+                entry["scorers"][name]["cutoffs"] = cut
+            bar.update(1)
+        per_window.append(entry)
+        pooled_rows.extend(test)
+        pooled_base.append(base)
+        pooled_cat.append(cat)
+    bar.close()
+    if not pooled_rows:
+        raise ValueError("no window had both classes in its train and calibration slices")
+    y = np.array([r.label for r in pooled_rows])
+    probabilities = {n: np.concatenate(v) for n, v in pooled_p.items()}
+    pooled = case_bootstrap(
+        [r.case_id for r in pooled_rows],
+        y,
+        probabilities,
+        np.concatenate(pooled_base),
+        np.concatenate(pooled_cat),
+        resamples=resamples,
+        pairs=pairs,
+    )
+    return {
+        "windows": per_window,
+        "pooled": pooled,
+        "rows": pooled_rows,
+        "probabilities": probabilities,
+        "levels": {n: v for n, v in pooled_levels.items() if len(v) == len(pooled_rows)},
+    }
