@@ -83,14 +83,25 @@ def publish(settings: Settings, event: dict[str, Any]) -> None:
 
 def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
     """Snapshots from --dataset, --events, --from-kafka, or a synthetic county."""
-    from models.dataset import build_dataset, read_dataset, read_events_jsonl
-    from models.workbench import synthetic_events
+    from models.dataset import build_dataset, read_dataset
 
-    progress = not args.quiet
     if getattr(args, "dataset", None):
         _say(f"reading training set {args.dataset}")
         args.data_source = f"training set {args.dataset}"
         return read_dataset(args.dataset)
+    events = _load_events(args, purpose)
+    _say(f"{len(events):,} events; building point-in-time snapshots")
+    return build_dataset(
+        events, horizon_days=args.horizon, every_days=args.every, progress=not args.quiet
+    )
+
+
+def _load_events(args: argparse.Namespace, purpose: str) -> list:
+    """Case events from --events, --from-kafka, or a synthetic county."""
+    from models.dataset import read_events_jsonl
+    from models.workbench import synthetic_events
+
+    progress = not args.quiet
     args.data_source = f"synthetic county of {args.cases:,} cases (seed {args.seed})"
     if getattr(args, "events", None):
         args.data_source = f"event log {args.events}"
@@ -108,10 +119,7 @@ def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
             f"of {args.cases} cases (seed {args.seed}) to {purpose} on"
         )
         events = synthetic_events(args.cases, args.seed, progress)
-    _say(f"{len(events):,} events; building point-in-time snapshots")
-    return build_dataset(
-        events, horizon_days=args.horizon, every_days=args.every, progress=progress
-    )
+    return events
 
 
 def _in_service_version(args: argparse.Namespace) -> str | None:
@@ -306,6 +314,54 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _print_decision(result.report)
     _print_evidence(result.report)
     print(f"report: {result.card}  (the in-sample windows of this data were not used)")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from domain.alerts.routing import load_routing
+    from domain.risk.policy import load_policy
+    from models.backtest import backtest
+    from models.backtest_report import backtest_lines, write_backtest
+
+    registry = _registry(args)
+    versions = registry.versions()
+    if not versions:
+        _say("no model in the registry yet: run `ews model train` first")
+        return 2
+    candidate = registry.load(args.version or versions[-1])
+    against_version = args.against or _in_service_version(args)
+    if against_version == candidate.version:
+        against_version = None
+    against = (
+        registry.load(against_version) if against_version and against_version != "rules" else None
+    )
+    since = args.since or (candidate.metadata.get("data_window", {}).get("test") or [None])[0]
+    policy, routing = load_policy(args.policy), load_routing(args.routing)
+    events = _load_events(args, "replay")
+    other = against.version if against else "rules"
+    _say(
+        f"replaying {len(events):,} events under {candidate.version} and under {other} "
+        f"(policy {policy.version}, routing {routing.version}); counting from {str(since)[:10]}"
+    )
+    found = backtest(
+        events,
+        candidate,
+        against,
+        policy,
+        routing,
+        since=str(since)[:10] if since else None,
+        horizon_days=args.horizon,
+        progress=not args.quiet,
+    )
+    found["data_source"] = args.data_source
+    out = (
+        Path(args.out)
+        if args.out
+        else registry.root / "reports" / f"backtest-{candidate.version}-vs-{other}"
+    )
+    report = write_backtest(found, out)
+    print("\n".join(backtest_lines(found, weeks=not args.no_weeks)))
+    print(f"\nreport: {report}")
     return 0
 
 
@@ -600,6 +656,35 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
         "--no-kafka", action="store_true", help="do not ask the broker which model is in service"
     )
     sp.add_argument("--out", help="report folder (default var/models/reports/CANDIDATE-vs-LIVE)")
+    _common(sp)
+
+    sp = add(
+        "backtest",
+        cmd_backtest,
+        "replay the log's history under a candidate: the alerts it would have raised, their "
+        "precision and how early they came, beside the model in service (or the rules)",
+    )
+    sp.add_argument("version", nargs="?", help="candidate version (default: the newest)")
+    _data_options(sp, dataset=False)
+    sp.add_argument(
+        "--against",
+        help="compare with this version, or 'rules' for the rules alone "
+        "(default: the model in service, else the rules)",
+    )
+    sp.add_argument(
+        "--since",
+        help="count alerts and escalations from this date (default: the start of the "
+        "candidate's test window, so its training data is not counted)",
+    )
+    sp.add_argument("--policy", help="risk policy file (default: the packaged policy.yaml)")
+    sp.add_argument("--routing", help="routing file (default: the packaged routing.yaml)")
+    sp.add_argument(
+        "--no-kafka", action="store_true", help="do not ask the broker which model is in service"
+    )
+    sp.add_argument("--no-weeks", action="store_true", help="leave out the week-by-week table")
+    sp.add_argument(
+        "--out", help="report folder (default var/models/reports/backtest-CAND-vs-OTHER)"
+    )
     _common(sp)
 
     sp = add("list", cmd_list, "list model versions; * marks the one in service")

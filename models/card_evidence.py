@@ -22,6 +22,7 @@ COLUMNS = (
     ("bss", "Brier skill vs base rate"),
     ("bss_category", "Brier skill vs category rates"),
     ("log_loss", "log-loss"),
+    ("calibration_gap", "mean predicted - observed"),
 )
 
 
@@ -47,13 +48,11 @@ def verdict(diff: dict[str, Any] | None, a: str, b: str, what: str = "AP") -> st
 
 
 def scorer_table(pooled: dict[str, Any]) -> list[str]:
-    head = "| scorer | " + " | ".join(t for _, t in COLUMNS) + " | mean predicted |"
-    lines = [head, "|---|" + "---:|" * (len(COLUMNS) + 1)]
+    head = "| scorer | " + " | ".join(t for _, t in COLUMNS) + " |"
+    lines = [head, "|---|" + "---:|" * len(COLUMNS)]
     for name, f in pooled["scorers"].items():
         cells = " | ".join(_ci(f.get(m)) for m, _ in COLUMNS)
-        lines.append(
-            f"| {SCORER_NAMES.get(name, name)} | {cells} | {f.get('mean_predicted', 'n/a')} |"
-        )
+        lines.append(f"| {SCORER_NAMES.get(name, name)} | {cells} |")
     lines.append("")
     lines.append(
         f"{pooled['snapshots']:,} snapshots of {pooled['cases']:,} cases, "
@@ -107,6 +106,22 @@ def level_table(d: dict[str, Any]) -> list[str]:
     return lines
 
 
+def calibration_words(pooled: dict[str, Any], name: str = "candidate") -> str:
+    """Whether the scorer's probabilities are right on average, within the noise."""
+    gap = (pooled["scorers"].get(name) or {}).get("calibration_gap") or {}
+    ci = gap.get("ci95")
+    if gap.get("value") is None or not ci:
+        return "Calibration in the large: not enough data for an interval."
+    said = (
+        f"mean predicted minus observed {gap['value']:+.4f} (95% interval {ci[0]:+.4f} to "
+        f"{ci[1]:+.4f}) against an observed rate of {pooled['observed_rate']}"
+    )
+    if ci[0] <= 0 <= ci[1]:
+        return f"Calibration in the large: **right on average within the noise** ({said})."
+    way = "over-predicts" if gap["value"] > 0 else "under-predicts"
+    return f"Calibration in the large: **the candidate {way}** ({said})."
+
+
 def _comparisons(pooled: dict[str, Any]) -> list[str]:
     out = []
     for pair, diff in pooled.get("differences", {}).items():
@@ -128,6 +143,7 @@ def rolling_lines(part: dict[str, Any], refit: bool) -> list[str]:
         *scorer_table(part["pooled"]),
         "",
         *_comparisons(part["pooled"]),
+        "- " + calibration_words(part["pooled"]),
         "",
         f"Per window ({how}; the rules' score calibrated on the slice before each window):",
         "",

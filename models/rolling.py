@@ -17,7 +17,8 @@ lies above zero.
 
 Figures per scorer: average precision (AP), ROC-AUC, Brier score, the Brier skill score against
 the training base rate (BSS) and against per-category base rates (BSS by category), log-loss,
-and the mean predicted against the observed rate (calibration in the large).
+and the mean predicted minus the observed rate (calibration in the large; its interval says
+whether "right on average" holds within the noise).
 """
 
 from __future__ import annotations
@@ -36,7 +37,15 @@ from models.dataset import DAY, Snapshot
 # cut-offs the scorer would use (None: the fixed cut-offs given to ``rolling_evaluation``)
 Scored = tuple[np.ndarray, dict[str, float | None] | None]
 Scorer = Callable[[Sequence[Snapshot], Sequence[Snapshot], Sequence[Snapshot]], Scored]
-METRICS = ("average_precision", "roc_auc", "brier", "bss", "bss_category", "log_loss")
+METRICS = (
+    "average_precision",
+    "roc_auc",
+    "brier",
+    "bss",
+    "bss_category",
+    "log_loss",
+    "calibration_gap",  # mean predicted minus observed rate (0: right on average)
+)
 EPS = 1e-6
 
 
@@ -113,6 +122,7 @@ def figures(
         "bss": 1.0 - brier / ref if ref > 0 else None,
         "bss_category": 1.0 - brier / ref_cat if ref_cat > 0 else None,
         "log_loss": float(log_loss(y, _clip(p), sample_weight=w, labels=[0, 1])),
+        "calibration_gap": float(np.sum(w * (p - y)) / total),
     }
 
 
