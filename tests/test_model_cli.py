@@ -15,6 +15,8 @@ from models.dataset import read_events_jsonl
 from models.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
+# the evidence sections, small: three windows, a small other county, few resamples
+FAST_EVIDENCE = ["--windows", "3", "--other-cases", "600", "--resamples", "40", "--no-handwritten"]
 
 
 def model_cli(argv: list[str]) -> int:
@@ -44,7 +46,16 @@ def test_every_command_has_help(command: str, capsys) -> None:
 def test_train_on_nothing_generates_a_county_and_saves_a_version(tmp_path, capsys) -> None:
     models = tmp_path / "models"
     code = model_cli(
-        ["train", "--cases", "1200", "--no-kafka", "--quiet", "--model-dir", str(models)]
+        [
+            "train",
+            "--cases",
+            "1200",
+            "--no-kafka",
+            "--quiet",
+            "--model-dir",
+            str(models),
+            *FAST_EVIDENCE,
+        ]
     )
     assert code == 0
     captured = capsys.readouterr()
@@ -67,12 +78,24 @@ def test_train_on_nothing_generates_a_county_and_saves_a_version(tmp_path, capsy
             "--quiet",
             "--model-dir",
             str(models),
+            *FAST_EVIDENCE,
         ]
     )
     assert code == 0
     out = capsys.readouterr().out
     assert "candidate v0001" in out and "rules only" in out
+    assert "## Rolling windows (3 consecutive test windows)" in out
+    assert "## Out of template: the other county" in out
+    assert "the saved version as it is" in out  # evaluate scores the version, it does not refit
     assert (models / "reports" / "v0001-vs-rules" / "card.md").exists()
+    code = model_cli(
+        ["backtest", "--cases", "600", "--no-kafka", "--quiet", "--model-dir", str(models)]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "# Backtest: v0001 against rules alone" in out and "lead time" in out
+    folder = models / "reports" / "backtest-v0001-vs-rules"
+    assert (folder / "backtest.md").exists() and (folder / "alerts_per_week.png").exists()
 
 
 def test_synth_writes_events_that_replay(tmp_path) -> None:

@@ -43,7 +43,7 @@ def _line_of(text: str, needle: str) -> int:
         ("  accept: 15 ", "  accept: fifteen ", "expected a whole number"),
         ("      limit: handle\n", "      limit: handel\n", "not a statutory limit"),
         (
-            "  large_group: {raises: null,",
+            "  large_group: {raises: yellow,",
             "  large_group: {raises: purple,",
             "expected red, orange",
         ),

@@ -82,15 +82,18 @@ def _place(match: re.Match[str]) -> str:
     return word if word in _NOT_PLACES or word[-2:] in _NOT_PLACES else PLACE
 
 
-def _name(match: re.Match[str]) -> str:
-    word = match.group(0)
-    return word if word in _NOT_NAMES or word[:2] in _NOT_NAMES else PERSON
+def _is_name(word: str) -> bool:
+    return word not in _NOT_NAMES and word[:2] not in _NOT_NAMES
 
 
 @lru_cache(maxsize=100_000)
 def mask_text(text: str) -> str:
-    """The text with numbers, places and person names masked (see the module's doc)."""
+    """The text with numbers, places and person names masked (see the module's doc).  A name
+    found once is masked wherever else it occurs in the text, whatever stands around it."""
     text = _NUMBER.sub(NUMBER, text)
     text = _ANON.sub(PERSON, text)
     text = _PLACE.sub(_place, text)
-    return _NAME.sub(_name, text)
+    names = sorted({m.group(0) for m in _NAME.finditer(text) if _is_name(m.group(0))}, key=len)
+    for name in reversed(names):  # longest first, so 刘大海 goes before 刘大
+        text = text.replace(name, PERSON)
+    return text
