@@ -10,7 +10,7 @@ clause says it is over after it (堵路情况已平息).  The rules and the feat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The signal groups are features of the model: their codes are fixed here, their phrases are
 # configuration.  The policy must define exactly these groups.
@@ -26,6 +26,7 @@ SIGNAL_GROUPS: tuple[str, ...] = (
     "temper",
     "calming",
 )
+SEEN_KEPT = 50_000  # texts remembered per lexicon (then forgotten all at once)
 CLAUSE_END = re.compile(r"[。，；！？,;!?\n]")
 
 
@@ -45,12 +46,26 @@ class Lexicon:
     negations_before: tuple[str, ...] = ()
     cancelled_after: tuple[str, ...] = ()
     negation_window: int = 3
+    # texts already looked at: a case's text is read again at every weekly snapshot and every
+    # re-assessment until a record changes it (an answer depends only on text and phrases)
+    _seen: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     def group(self, code: str) -> PhraseGroup:
         return next(g for g in self.groups if g.code == code)
 
     def hits(self, text: str, phrases: tuple[str, ...]) -> list[str]:
         """The phrases that occur in ``text`` and count (not negated), in list order."""
+        key = (phrases, text)
+        known = self._seen.get(key)
+        if known is None:
+            if len(self._seen) >= SEEN_KEPT:
+                self._seen.clear()
+            known = self._seen[key] = tuple(self._hits(text, phrases))
+        return list(known)
+
+    def _hits(self, text: str, phrases: tuple[str, ...]) -> list[str]:
         found = [p for p in phrases if p in text]
         if not found:
             return []
