@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,11 @@ def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
     events = _load_events(args, purpose)
     _say(f"{len(events):,} events; building point-in-time snapshots")
     return build_dataset(
-        events, horizon_days=args.horizon, every_days=args.every, progress=not args.quiet
+        events,
+        horizon_days=args.horizon,
+        every_days=args.every,
+        progress=not args.quiet,
+        jobs=args.jobs,
     )
 
 
@@ -477,6 +482,12 @@ def _data_options(sp: argparse.ArgumentParser, dataset: bool = True) -> None:
         type=float,
         default=7.0,
         help="days between snapshots of an open case (default 7)",
+    )
+    g.add_argument(
+        "--jobs",
+        type=int,
+        default=min(os.cpu_count() or 1, 4),
+        help="processes that build the snapshots (default: the CPUs, at most 4)",
     )
 
 
