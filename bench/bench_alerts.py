@@ -209,8 +209,8 @@ def main() -> int:
     policy = workdir / "policy.yaml"
     policy.write_text(
         DEFAULT_POLICY.read_text(encoding="utf-8").replace(
-            "explicit_threat: {raises: null, alone: orange",
-            "explicit_threat: {raises: null, alone: red",
+            "explicit_threat: {raises: yellow, alone: orange",
+            "explicit_threat: {raises: yellow, alone: red",
         ),
         encoding="utf-8",
     )

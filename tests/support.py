@@ -116,3 +116,11 @@ def xlsx(rows: list[list], header: list[str] = SHEET_HEADER) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def threat_is_red_alone(policy_text: str) -> str:
+    """The policy with an explicit threat raising red when no model is in service (it raises
+    orange in the packaged policy); fails if the packaged line has changed."""
+    old = "explicit_threat: {raises: yellow, alone: orange"
+    assert old in policy_text, "the packaged policy's explicit_threat line changed"
+    return policy_text.replace(old, "explicit_threat: {raises: yellow, alone: red")

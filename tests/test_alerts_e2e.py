@@ -21,7 +21,7 @@ from readside.tables import alert_timeline, alerts, deliveries
 from streams.admin import ensure_topics
 from streams.clock import publish_ticks
 from streams.post import post_messages
-from tests.support import group_members
+from tests.support import group_members, threat_is_red_alone
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 CN = dt.timezone(dt.timedelta(hours=8))
@@ -56,10 +56,7 @@ def world(settings, tmp_path: Path):  # noqa: ANN001, ANN201
     routing = routing_for(webhook, mail, tmp_path / "routing.yaml", fast_retries=True)
     policy = tmp_path / "policy.yaml"
     policy.write_text(
-        DEFAULT_POLICY.read_text(encoding="utf-8").replace(
-            "explicit_threat: {raises: null, alone: orange",
-            "explicit_threat: {raises: null, alone: red",
-        ),
+        threat_is_red_alone(DEFAULT_POLICY.read_text(encoding="utf-8")),
         encoding="utf-8",
     )
     s = settings.replace(

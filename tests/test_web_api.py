@@ -438,3 +438,32 @@ def test_a_case_timeline_is_in_china_time_in_the_order_things_happened(web) -> N
         ("立案", "2026-11-27T02:43:00+08:00"),
         ("签收 hrss1（hrss）", "2026-11-27T03:50:00+08:00"),
     ]
+
+
+def test_the_analyst_sees_each_version_s_evidence_and_its_card(web) -> None:  # noqa: ANN001
+    from models.registry import Registry
+    from tests.test_model_support import trained
+
+    client, store, *_, settings = web
+    result = trained()
+    interval = {"value": 0.04, "ci95": [0.01, 0.08]}
+    evidence = {
+        "rolling": {
+            "scorers": {
+                "candidate": {"average_precision": {"value": 0.11, "ci95": [0.09, 0.14]}},
+                "rules": {"average_precision": {"value": 0.07, "ci95": [0.05, 0.09]}},
+            }
+        },
+        "other_county": {"differences": {"candidate-rules": interval}},
+        "handwritten": None,
+        "text_helps": False,
+    }
+    registry = Registry(settings.model_dir)
+    version = registry.save(result.model, {**result.metadata, "evidence": evidence})
+    (registry.path(version) / "card.md").write_text("# card\n", encoding="utf-8")
+    ana = token(store, "ana")
+    shown = {v["version"]: v for v in client.get("/api/models", headers=ana).json()["versions"]}
+    assert shown[version]["evidence"]["other_county"]["differences"]["candidate-rules"] == interval
+    assert shown[version]["card"] == "card.md"
+    card = client.get(f"/api/models/{version}/files/card.md", headers=ana)
+    assert card.status_code == 200 and card.text.startswith("# card")

@@ -19,7 +19,7 @@ from ews import processes
 from readside.db import make_engine, migrate
 from readside.queries import intake_rows
 from streams.admin import ensure_topics
-from tests.support import xlsx
+from tests.support import threat_is_red_alone, xlsx
 from web.accounts import AccountStore
 from web.app import create_app
 from web.kafka import KafkaGateway
@@ -51,10 +51,7 @@ def site(settings, tmp_path: Path):  # noqa: ANN001, ANN201
 
     policy = tmp_path / "policy.yaml"  # a threat is red without a model, as in the alerts test
     policy.write_text(
-        DEFAULT_POLICY.read_text(encoding="utf-8").replace(
-            "explicit_threat: {raises: null, alone: orange",
-            "explicit_threat: {raises: null, alone: red",
-        ),
+        threat_is_red_alone(DEFAULT_POLICY.read_text(encoding="utf-8")),
         encoding="utf-8",
     )
     s = settings.replace(risk_policy=str(policy))

@@ -429,6 +429,8 @@ def create_app(
                     "metrics": meta.get("metrics", {}),
                     "data_window": meta.get("data_window"),
                     "plots": sorted(p.name for p in models.path(v).glob("*.png")),
+                    "card": "card.md" if (models.path(v) / "card.md").is_file() else None,
+                    "evidence": meta.get("evidence"),
                     "in_service": v == state.version,
                 }
             )

@@ -208,11 +208,24 @@ async function townshipPage(me) {
 async function analystPage(me) {
   const m = await api("/api/models");
   const ap = x => x?.average_precision?.toFixed ? x.average_precision.toFixed(3) : "—";
+  const num = x => (typeof x === "number" ? x.toFixed(3) : "—");
+  const ci = f => (f && f.ci95 ? `${num(f.value)} [${num(f.ci95[0])}, ${num(f.ci95[1])}]` : num(f?.value));
+  // the evidence beyond one test window, as the card gives it (models/evidence.py)
+  const evidence = e => {
+    if (!e) return "—";
+    const r = e.rolling?.scorers, o = e.other_county?.differences?.["candidate-rules"], h = e.handwritten?.ranking;
+    return [
+      r ? `滚动窗口 AP：模型 ${ci(r.candidate?.average_precision)}，规则 ${ci(r.rules?.average_precision)}` : "",
+      o ? `外县（另一故事）AP 差（模型−规则）：${ci(o)}` : "",
+      h ? `手写案例 AP：模型 ${ci(h.model?.average_precision)}，规则 ${ci(h.rules?.average_precision)}` : "",
+    ].filter(Boolean).join("<br>") || "—";
+  };
   main.innerHTML = `<h2>模型（在用：<span id="in-service">${esc(m.in_service || "无，仅规则")}</span>）</h2>
-    <table id="models"><thead><tr><th>版本</th><th>训练时间</th><th>AP</th><th>规则 AP</th><th>Brier</th><th>图</th><th></th></tr></thead><tbody>
+    <table id="models"><thead><tr><th>版本</th><th>训练时间</th><th>AP</th><th>规则 AP</th><th>Brier</th><th>证据（95%区间）</th><th>模型卡与图</th><th></th></tr></thead><tbody>
     ${m.versions.map(v => `<tr data-version="${v.version}"><td>${v.version}${v.in_service ? "（在用）" : ""}</td><td>${esc((v.created_at || "").slice(0, 16))}</td>
       <td>${ap(v.metrics.candidate)}</td><td>${ap(v.metrics.rules)}</td><td>${v.metrics.candidate?.brier?.toFixed?.(4) ?? "—"}</td>
-      <td>${v.plots.map(p => `<a href="/api/models/${v.version}/files/${p}" target="_blank">${esc(p)}</a>`).join("<br>")}</td>
+      <td class="evidence">${evidence(v.evidence)}</td>
+      <td>${[v.card, ...v.plots].filter(Boolean).map(p => `<a href="/api/models/${v.version}/files/${p}" target="_blank">${esc(p)}</a>`).join("<br>")}</td>
       <td>${v.in_service ? "" : `<button data-promote="${v.version}">投入使用</button>`}</td></tr>`).join("")}</tbody></table>
     ${m.previous ? `<button id="rollback">回退到 ${esc(m.previous)}</button>` : ""}`;
   main.querySelectorAll("button[data-promote]").forEach(b => b.onclick = async () => {
