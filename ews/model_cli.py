@@ -341,12 +341,18 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         registry.load(against_version) if against_version and against_version != "rules" else None
     )
     since = args.since or (candidate.metadata.get("data_window", {}).get("test") or [None])[0]
+    if since is None:
+        _say(
+            f"({candidate.version} does not say where its test window starts: counting the "
+            "whole history, its training data included; give --since to count from a date)"
+        )
     policy, routing = load_policy(args.policy), load_routing(args.routing)
     events = _load_events(args, "replay")
     other = against.version if against else "rules"
     _say(
         f"replaying {len(events):,} events under {candidate.version} and under {other} "
-        f"(policy {policy.version}, routing {routing.version}); counting from {str(since)[:10]}"
+        f"(policy {policy.version}, routing {routing.version}); counting from "
+        f"{str(since)[:10] if since else 'the start'}"
     )
     found = backtest(
         events,

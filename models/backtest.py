@@ -13,8 +13,8 @@ stream runs, with the model (and policy) under test:
 
 From the alerts raised and the escalations the log records it reports, per ISO week: alerts
 raised (and by level), the share of alerts whose case escalated within the horizon after the
-alert (precision), and for every escalation whether an alert came before it and how many days
-before (lead time).  Alerts raised on a case that had already escalated are counted apart: they
+alert (precision), and for every escalation whether an alert was raised or upgraded in the
+horizon before it and how many days before (lead time).  Alerts raised on a case that had already escalated are counted apart: they
 react, they do not warn.
 """
 
@@ -129,18 +129,26 @@ def summarise(
     until: float,
     horizon_days: float = 30.0,
 ) -> dict[str, Any]:
-    """Alerts per week, precision and lead time for alerts raised in [since, until - horizon]
-    (so every alert's horizon is inside the log) and escalations in [since, until]."""
+    """Alerts per week, precision and lead time.
+
+    Alerts count when raised in [since, until - horizon] (so every alert's horizon lies inside
+    the history); escalations in [since, until].  An escalation was *warned of* when an alert
+    was raised or upgraded in the horizon before it (the same 30 days as the label), and its
+    lead time runs from the first such alert.  Weeks after ``until - horizon`` are marked as
+    not counted for alerts.
+    """
     horizon = horizon_days * DAY
-    raised = [a for a in alerts if not a.upgrade and since <= a.at <= until - horizon]
+    last_counted = until - horizon
+    raised = [a for a in alerts if not a.upgrade and since <= a.at <= last_counted]
     ahead = [a for a in raised if escalations.get(a.case_id, np.inf) > a.at]
     hits = [a for a in ahead if escalations.get(a.case_id, np.inf) <= a.at + horizon]
-    first_warning: dict[str, float] = {}
-    for a in alerts:  # raised or upgraded, at any level that alerts
-        if a.at < escalations.get(a.case_id, -np.inf):
-            first_warning[a.case_id] = min(first_warning.get(a.case_id, np.inf), a.at)
     in_window = {c: t for c, t in escalations.items() if since <= t <= until}
-    leads = [(t - first_warning[c]) / DAY for c, t in in_window.items() if c in first_warning]
+    first_warning: dict[str, float] = {}
+    for a in alerts:  # raised or upgraded, in the horizon before the case's escalation
+        t = in_window.get(a.case_id)
+        if t is not None and t - horizon <= a.at < t:
+            first_warning[a.case_id] = min(first_warning.get(a.case_id, np.inf), a.at)
+    leads = [(in_window[c] - at) / DAY for c, at in first_warning.items()]
     per_week: dict[str, Counter] = defaultdict(Counter)
     for a in raised:
         per_week[_week(a.at)]["alerts"] += 1
@@ -151,12 +159,14 @@ def summarise(
         per_week[_week(t)]["escalations"] += 1
         if c in first_warning:
             per_week[_week(t)]["warned_before"] += 1
-    weeks = sorted(per_week)
+    not_counted = {_week(t) for t in np.arange(last_counted + DAY, until + DAY, DAY)}
+    not_counted -= {_week(last_counted)} if last_counted >= since else set()
+    weeks_counted = max((last_counted - since) / (7 * DAY), 1.0)
     return {
         "alerts": len(raised),
-        "alerts_by_level": dict(Counter(a.level for a in raised)),
+        "first_raised_by_level": dict(Counter(a.level for a in raised)),
         "alerts_after_escalation": len(raised) - len(ahead),
-        "alerts_per_week": round(len(raised) / max(len(weeks), 1), 1),
+        "alerts_per_week": round(len(raised) / weeks_counted, 1),
         "precision": round(len(hits) / len(ahead), 4) if ahead else None,
         "escalations": len(in_window),
         "warned_before": len(leads),
@@ -166,7 +176,8 @@ def summarise(
             "p25": round(float(np.percentile(leads, 25)), 1) if leads else None,
             "p75": round(float(np.percentile(leads, 75)), 1) if leads else None,
         },
-        "weeks": {w: dict(per_week[w]) for w in weeks},
+        "weeks": {w: dict(per_week[w]) for w in sorted(per_week)},
+        "weeks_not_counted": sorted(not_counted),
         "warned_cases": sorted(first_warning),
     }
 
@@ -184,6 +195,8 @@ def backtest(
     """The candidate's and the other's (the model in service, or None for the rules alone)
     alerts on the same history, summarised from ``since`` (ISO date; default: the start)."""
     events = list(events)
+    if not events:
+        raise LookupError("the history is empty: no case events to replay")
     cases = group_by_case(events)
     escalations = {cid: t for cid, evs in cases.items() if (t := escalation_time(evs)) is not None}
     times = [timestamp(e.recorded_at) for e in events]
@@ -209,10 +222,9 @@ def backtest(
         out["scorers"][key] = summary
     a = set(out["scorers"]["candidate"].pop("warned_cases"))
     b = set(out["scorers"]["against"].pop("warned_cases"))
-    caught = {c for c, t in escalations.items() if start <= t <= end}
-    out["difference"] = {
-        "escalations_warned_only_by_candidate": len((a - b) & caught),
-        "escalations_warned_only_by_other": len((b - a) & caught),
-        "escalations_warned_by_both": len(a & b & caught),
+    out["difference"] = {  # warned cases are escalations of the window already
+        "escalations_warned_only_by_candidate": len(a - b),
+        "escalations_warned_only_by_other": len(b - a),
+        "escalations_warned_by_both": len(a & b),
     }
     return out

@@ -26,15 +26,16 @@ def backtest_lines(found: dict[str, Any], weeks: bool = True) -> list[str]:
         f"{found.get('data_source') or 'the log given'}); policy {found['policy_version']}, "
         f"routing {found['routing_version']}.  An alert counts as a hit when its case "
         f"escalated within {found['horizon_days']:g} days after it; alerts raised less than "
-        "that before the end of the history are not counted.",
+        "that before the end of the history are not counted.  An escalation was warned of when "
+        "an alert was raised or upgraded in those days before it.",
         "",
-        "| | alerts | per week | by level | precision | raised after the escalation | "
+        "| | alerts | per week | raised at | precision | raised after the escalation | "
         "escalations | warned before | lead time, days (median, quartiles) |",
         "|---|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for s in (c, a):
         lead = s["lead_days"]
-        by_level = ", ".join(f"{k} {v}" for k, v in sorted(s["alerts_by_level"].items()))
+        by_level = ", ".join(f"{k} {v}" for k, v in sorted(s["first_raised_by_level"].items()))
         lines.append(
             f"| {_name(s)} | {s['alerts']} | {s['alerts_per_week']} | {by_level or '-'} | "
             f"{_num(s['precision'])} | {s['alerts_after_escalation']} | {s['escalations']} | "
@@ -57,8 +58,16 @@ def backtest_lines(found: dict[str, Any], weeks: bool = True) -> list[str]:
             f"warned by {_name(c)} | warned by {_name(a)} |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
+        late = set(c.get("weeks_not_counted", []))
         for w in all_weeks:
             cw, aw = c["weeks"].get(w, {}), a["weeks"].get(w, {})
+            if w in late:
+                lines.append(
+                    f"| {w} | not counted | | not counted | | "
+                    f"{cw.get('escalations', aw.get('escalations', 0))} | "
+                    f"{cw.get('warned_before', 0)} | {aw.get('warned_before', 0)} |"
+                )
+                continue
             lines.append(
                 f"| {w} | {cw.get('alerts', 0)} | {cw.get('followed_by_escalation', 0)} | "
                 f"{aw.get('alerts', 0)} | {aw.get('followed_by_escalation', 0)} | "
@@ -76,7 +85,8 @@ def plot_weeks(found: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     c, a = found["scorers"]["candidate"], found["scorers"]["against"]
-    weeks = sorted(set(c["weeks"]) | set(a["weeks"]))
+    late = set(c.get("weeks_not_counted", []))
+    weeks = sorted((set(c["weeks"]) | set(a["weeks"])) - late)
     x = range(len(weeks))
     fig, ax = plt.subplots(figsize=(9, 3.5))
     ax.plot(x, [c["weeks"].get(w, {}).get("alerts", 0) for w in weeks], label=_name(c))

@@ -1,8 +1,9 @@
 """The evidence sections of a model card (and of ``ews model train`` / ``evaluate``'s output).
 
-Input: the dict ``models.evidence.gather_evidence`` returns.  Every figure is shown with its
-95% interval from resampling whole cases, and every comparison says in words whether the
-difference is larger than that interval.
+Input: the dict ``models.evidence.gather_evidence`` returns.  The pooled figures are shown with
+their 95% interval from resampling whole cases, and every comparison says in words whether the
+difference is larger than that interval; the per-window and per-level tables are point
+figures.
 """
 
 from __future__ import annotations
@@ -134,11 +135,22 @@ def _comparisons(pooled: dict[str, Any]) -> list[str]:
 
 
 def rolling_lines(part: dict[str, Any], refit: bool) -> list[str]:
+    if "error" in part:
+        return [f"Not computed: {part['error']}."]
     how = (
         "the training procedure refitted and recalibrated at each origin on what lay before it"
         if refit
         else "the saved version as it is"
     )
+    if part.get("not_before"):
+        how += (
+            f", from {str(part['not_before'])[:10]}, where its own test window starts (nothing "
+            "it was fitted or calibrated on is scored)"
+        )
+    skipped = [
+        f"window {s['window']} ({s['test'][0]} to {s['test'][1]}) left out: {s['why']}"
+        for s in part.get("skipped", [])
+    ]
     return [
         *scorer_table(part["pooled"]),
         "",
@@ -148,6 +160,7 @@ def rolling_lines(part: dict[str, Any], refit: bool) -> list[str]:
         f"Per window ({how}; the rules' score calibrated on the slice before each window):",
         "",
         *window_table(part["windows"]),
+        *(["", "; ".join(skipped) + "."] if skipped else []),
         "",
         "Levels on the pooled windows, as the duty desk would have lived them:",
         "",
@@ -209,16 +222,20 @@ def ablation_lines(a: dict[str, Any]) -> list[str]:
                 f"{_ci(a[key]['difference'])} |"
             )
     helps = a.get("helps")
-    lines += [
-        "",
-        "The text block "
-        + (
-            "**helps** on the other county by more than the noise: worth switching on "
-            "(`text_weight`)."
-            if helps
-            else "**does not help** on the other county by more than the noise, so it stays off."
-        ),
-    ]
+    on = bool(a.get("text_weight"))
+    if helps is None:
+        said = "was **not tested** on another county (no other county was generated)."
+    elif helps:
+        said = "**helps** on the other county by more than the noise" + (
+            ", and it is on." if on else ": worth switching on (`text_weight`)."
+        )
+    else:
+        said = "**does not help** on the other county by more than the noise" + (
+            ", yet it is on (`text_weight`): consider switching it off."
+            if on
+            else ", so it stays off."
+        )
+    lines += ["", "The text block " + said]
     return lines
 
 
@@ -226,8 +243,11 @@ def evidence_lines(evidence: dict[str, Any]) -> list[str]:
     """The evidence sections, in markdown."""
     refit = evidence.get("refit", True)
     cfg = evidence.get("config", {})
+    rolling = evidence["rolling"]
+    kept, asked = len(rolling.get("windows", [])), rolling.get("asked", 0)
+    count = f"{kept} of {asked}" if kept != asked else f"{kept}"
     lines = [
-        f"## Rolling windows ({len(evidence['rolling']['windows'])} consecutive test windows)",
+        f"## Rolling windows ({count} consecutive test windows)",
         "",
         *rolling_lines(evidence["rolling"], refit),
         "",

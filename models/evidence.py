@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from domain.risk.features import timestamp
 from domain.risk.policy import default_policy
 from models.dataset import Snapshot
 from models.levels import level_view
@@ -78,7 +79,7 @@ def refit_scorer(config: Any, red_earned: bool = False) -> Scorer:
         before = [*train, *cal]
         p_before = model.predict_proba(_features(before))[:, 1]
         cutoffs = choose_cutoffs(before, p_before, default_policy(), red_earned=red_earned)
-        return model.predict_proba(_features(test))[:, 1], cutoffs
+        return model.predict_proba(_features(test))[:, 1], cutoffs, None
 
     return score
 
@@ -89,7 +90,7 @@ def fixed_scorer(model: Any) -> Scorer:
     def score(
         train: Sequence[Snapshot], cal: Sequence[Snapshot], test: Sequence[Snapshot]
     ) -> Scored:
-        return model.predict_proba(_features(test))[:, 1], None
+        return model.predict_proba(_features(test))[:, 1], None, None
 
     return score
 
@@ -97,10 +98,11 @@ def fixed_scorer(model: Any) -> Scorer:
 def rules_scorer(
     train: Sequence[Snapshot], cal: Sequence[Snapshot], test: Sequence[Snapshot]
 ) -> Scored:
-    """The rules' score as a probability, calibrated on the slice before the window."""
+    """The rules' score as a probability, calibrated on the slice before the window (for the
+    Brier score and log-loss); they rank by their own score, as in training."""
     from models.train import rules_probability
 
-    return rules_probability(cal, test), None
+    return rules_probability(cal, test), None, np.array([r.rule_score for r in test])
 
 
 def _rolling(
@@ -110,18 +112,23 @@ def _rolling(
     config: Any,
     evidence: EvidenceConfig,
     progress: bool,
+    not_before: float | None = None,
 ) -> dict[str, Any]:
     pairs = [("candidate", n) for n in scorers if n != "candidate"]
-    found = rolling_evaluation(
-        rows,
-        scorers,
-        windows=evidence.windows,
-        horizon_days=config.horizon_days,
-        resamples=evidence.resamples,
-        pairs=pairs,
-        cutoffs=cutoffs,
-        progress=progress,
-    )
+    try:
+        found = rolling_evaluation(
+            rows,
+            scorers,
+            windows=evidence.windows,
+            horizon_days=config.horizon_days,
+            resamples=evidence.resamples,
+            pairs=pairs,
+            cutoffs=cutoffs,
+            not_before=not_before,
+            progress=progress,
+        )
+    except ValueError as exc:  # too little data for the windows: said, not a crash
+        return {"error": str(exc)}
     pooled_rows = found.pop("rows")
     found.pop("probabilities")
     levels = found.pop("levels")
@@ -138,22 +145,27 @@ def text_ablation(
 ) -> dict[str, Any]:
     """The procedure with the text block on and off, fitted on the same windows, compared on
     each test set (paired: the same resampled cases for both)."""
-    with_text = refit_scorer(replace(config, text_weight=1.0))
-    without = refit_scorer(replace(config, text_weight=0.0))
+    from models.train import fit_calibrated
 
-    def p(scorer: Scorer, test: Sequence[Snapshot]) -> np.ndarray:
-        return scorer(train, cal, test)[0]
-
+    y_train = np.array([r.label for r in train])
+    y_cal = np.array([r.label for r in cal])
+    fitted = {
+        name: fit_calibrated(
+            _features(train), y_train, _features(cal), y_cal, replace(config, text_weight=w)
+        )
+        for name, w in (("text_on", 1.0), ("text_off", 0.0))
+    }
     out: dict[str, Any] = {}
     for name, test in tests.items():
         if not test:
             continue
         y = np.array([r.label for r in test])
-        base, cat = base_rates(train, test)
+        base, cat = base_rates([*train, *cal], test)
+        X = _features(test)
         found = case_bootstrap(
             [r.case_id for r in test],
             y,
-            {"text_on": p(with_text, test), "text_off": p(without, test)},
+            {name: m.predict_proba(X)[:, 1] for name, m in fitted.items()},
             base,
             cat,
             resamples=resamples,
@@ -170,10 +182,12 @@ def text_ablation(
     return out
 
 
-def helps(ablation: dict[str, Any]) -> bool:
+def helps(ablation: dict[str, Any]) -> bool | None:
     """Whether the text block helps: its AP gain on the out-of-template county has an interval
-    above zero."""
-    ci = (ablation.get("other_county") or {}).get("difference", {}).get("ci95")
+    above zero (None: there was no other county to tell)."""
+    if not ablation.get("other_county"):
+        return None
+    ci = ablation["other_county"].get("difference", {}).get("ci95")
     return bool(ci and ci[0] > 0)
 
 
@@ -188,11 +202,13 @@ def gather_evidence(
     handwritten: list | None = None,
     evidence: EvidenceConfig = EvidenceConfig(),
     refit: bool = True,
+    test_from: str | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Everything above.  ``refit``: the candidate is the training procedure, refitted at every
     origin (training); otherwise the fitted ``model`` as it is (evaluating a saved version),
-    and there is no text ablation."""
+    scored only from ``test_from`` (the start of its own test window), and there is no text
+    ablation."""
     from models.heldout import score_handwritten
 
     out: dict[str, Any] = {
@@ -206,7 +222,11 @@ def gather_evidence(
     }
     if in_service is not None:
         main["in_service"] = fixed_scorer(in_service.model)
-    out["rolling"] = _rolling(rows, main, cutoffs, config, evidence, progress)
+    # a saved version is scored only after its own test window starts (nothing it was fitted
+    # or calibrated on); the procedure refits before every window, so it can start earlier
+    not_before = timestamp(test_from) if (test_from and not refit) else None
+    out["rolling"] = _rolling(rows, main, cutoffs, config, evidence, progress, not_before)
+    out["rolling"]["not_before"] = None if not_before is None else test_from
     out_of_template: dict[str, Any] = {}
     if other_rows:
         other: dict[str, Scorer] = {"candidate": fixed_scorer(model), "rules": rules_scorer}
@@ -228,6 +248,7 @@ def gather_evidence(
     tests = {"main_test": [rows[i] for i in split.test], "other_county": list(other_rows or [])}
     out["text_ablation"] = text_ablation(train, cal, tests, config, evidence.resamples)
     out["text_ablation"]["helps"] = helps(out["text_ablation"])
+    out["text_ablation"]["text_weight"] = config.text_weight
     return out
 
 
@@ -235,7 +256,7 @@ def evidence_summary(found: dict[str, Any]) -> dict[str, Any]:
     """The headline figures of ``gather_evidence`` (kept in a version's metadata)."""
 
     def pooled(part: dict[str, Any] | None) -> dict[str, Any] | None:
-        if not part:
+        if not part or "pooled" not in part:
             return None
         p = part["pooled"]
         return {

@@ -63,6 +63,11 @@ def load_handwritten(path: str | Path = HANDWRITTEN) -> list[HandCase]:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: case {i + 1} lacks {exc}") from exc
+        if out[-1].expected_level not in RANK:
+            raise ValueError(
+                f"{path}: case {out[-1].id}: expected_level {out[-1].expected_level!r} is not "
+                f"one of {', '.join(RANK)}"
+            )
     return out
 
 

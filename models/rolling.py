@@ -33,9 +33,11 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 from domain.risk.features import timestamp
 from models.dataset import DAY, Snapshot
 
-# (train rows, calibration rows, test rows) -> a probability per test row, and the level
-# cut-offs the scorer would use (None: the fixed cut-offs given to ``rolling_evaluation``)
-Scored = tuple[np.ndarray, dict[str, float | None] | None]
+# (train rows, calibration rows, test rows) -> a probability per test row, the level cut-offs
+# the scorer would use (None: the fixed cut-offs given to ``rolling_evaluation``), and the score
+# it ranks by when that is not the probability (the rules rank by their own score; None: the
+# probability)
+Scored = tuple[np.ndarray, dict[str, float | None] | None, np.ndarray | None]
 Scorer = Callable[[Sequence[Snapshot], Sequence[Snapshot], Sequence[Snapshot]], Scored]
 METRICS = (
     "average_precision",
@@ -66,17 +68,32 @@ def rolling_windows(
     horizon_days: float = 30.0,
     tested_fraction: float = 0.5,
     calibration_fraction: float = 0.15,
+    not_before: float | None = None,
 ) -> list[Window]:
     """``windows`` consecutive test windows over the last ``tested_fraction`` of the time
-    range; each with the calibration slice just before it (less one horizon) and every earlier
-    snapshot whose horizon ends before that slice as its train window."""
+    range (starting no earlier than ``not_before``: a saved model is not tested on what it was
+    fitted or calibrated on); each with the calibration slice just before it (less one
+    horizon) and every earlier snapshot whose horizon ends before that slice as its train
+    window."""
     if not rows:
         raise ValueError("no snapshots to evaluate")
+    if windows < 1:
+        raise ValueError("at least one window is needed")
     ts = np.array([timestamp(r.as_of) for r in rows])
     lo, hi = float(ts.min()), float(ts.max())
     span = hi - lo
     horizon = horizon_days * DAY
+    if calibration_fraction * span <= horizon:
+        raise ValueError(
+            f"the data spans {span / DAY:.0f} days; rolling windows need a calibration slice "
+            f"longer than the {horizon_days:g}-day horizon, so at least "
+            f"{horizon / calibration_fraction / DAY:.0f} days of data"
+        )
     first = hi - tested_fraction * span
+    if not_before is not None:
+        first = max(first, not_before)
+    if first >= hi:
+        raise ValueError("no data after the model's own test window starts")
     edges = np.linspace(first, hi, windows + 1)
     out = []
     for k in range(windows):
@@ -105,9 +122,12 @@ def figures(
     base: np.ndarray,
     category_base: np.ndarray,
     weight: np.ndarray | None = None,
+    rank: np.ndarray | None = None,
 ) -> dict[str, float | None]:
     """Every figure of one scorer; ``base`` and ``category_base`` are the reference forecasts
-    (the training window's escalation rate, overall and per category) for the skill scores."""
+    (the escalation rate before the window, overall and per category) for the skill scores;
+    AP and ROC-AUC are of ``rank`` when given (else of ``p``)."""
+    r = p if rank is None else rank
     w = np.ones(len(y)) if weight is None else weight
     total = w.sum()
     if total == 0 or len(np.unique(y[w > 0])) < 2:
@@ -116,8 +136,8 @@ def figures(
     ref = float(np.sum(w * (base - y) ** 2) / total)
     ref_cat = float(np.sum(w * (category_base - y) ** 2) / total)
     return {
-        "average_precision": float(average_precision_score(y, p, sample_weight=w)),
-        "roc_auc": float(roc_auc_score(y, p, sample_weight=w)),
+        "average_precision": float(average_precision_score(y, r, sample_weight=w)),
+        "roc_auc": float(roc_auc_score(y, r, sample_weight=w)),
         "brier": brier,
         "bss": 1.0 - brier / ref if ref > 0 else None,
         "bss_category": 1.0 - brier / ref_cat if ref_cat > 0 else None,
@@ -143,18 +163,27 @@ def case_bootstrap(
     resamples: int = 200,
     seed: int = 0,
     pairs: Sequence[tuple[str, str]] = (),
+    ranks: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Point figures and 95% intervals per scorer, resampling whole cases; ``pairs`` (a, b) also
-    get the interval of a's figure minus b's on the same resamples."""
+    get the interval of a's figure minus b's on the same resamples; ``ranks``: the score a
+    scorer ranks by, where that is not its probability."""
     ids, group = np.unique(np.asarray(case_ids), return_inverse=True)
     rng = np.random.default_rng(seed)
-    point = {n: figures(y, p, base, category_base) for n, p in probabilities.items()}
+    ranks = ranks or {}
+
+    def all_figures(w: np.ndarray | None) -> dict[str, dict[str, float | None]]:
+        return {
+            n: figures(y, p, base, category_base, w, ranks.get(n)) for n, p in probabilities.items()
+        }
+
+    point = all_figures(None)
     drawn: dict[str, dict[str, list]] = {n: {m: [] for m in METRICS} for n in probabilities}
     diffs: dict[str, dict[str, list]] = {f"{a}-{b}": {m: [] for m in METRICS} for a, b in pairs}
     for _ in range(resamples):
         counts = rng.multinomial(len(ids), np.full(len(ids), 1.0 / len(ids)))
         w = counts[group].astype(float)
-        once = {n: figures(y, p, base, category_base, w) for n, p in probabilities.items()}
+        once = all_figures(w)
         for n, f in once.items():
             for m in METRICS:
                 drawn[n][m].append(f[m])
@@ -193,8 +222,9 @@ def case_bootstrap(
 def base_rates(
     train: Sequence[Snapshot], test: Sequence[Snapshot]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The reference forecasts for ``test``: the train window's escalation rate, overall and
-    per category (a category unseen in training gets the overall rate)."""
+    """The reference forecasts for ``test``: the escalation rate of ``train`` (pass every
+    snapshot whose label was known before the window), overall and per category (a category
+    not seen before gets the overall rate)."""
     y = np.array([r.label for r in train], dtype=float)
     overall = float(y.mean()) if len(y) else 0.0
     per: dict[str, list[int]] = {}
@@ -215,6 +245,7 @@ def rolling_evaluation(
     resamples: int = 200,
     pairs: Sequence[tuple[str, str]] = (),
     cutoffs: dict[str, float | None] | None = None,
+    not_before: float | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Every scorer on every window; figures per window and pooled, with case-resampled
@@ -230,37 +261,45 @@ def rolling_evaluation(
     def day(t: float) -> str:
         return dt.datetime.fromtimestamp(t, tz=CHINA_TZ).date().isoformat()
 
-    per_window = []
+    per_window: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     pooled_rows: list[Snapshot] = []
     pooled_p: dict[str, list[np.ndarray]] = {n: [] for n in scorers}
     pooled_levels: dict[str, list[str]] = {n: [] for n in scorers}
+    pooled_rank: dict[str, list[np.ndarray]] = {n: [] for n in scorers}
     pooled_base: list[np.ndarray] = []
     pooled_cat: list[np.ndarray] = []
     bar = tqdm(total=windows * len(scorers), desc="rolling", unit="fit", disable=not progress)
-    for k, win in enumerate(rolling_windows(rows, windows, horizon_days)):
+    for k, win in enumerate(rolling_windows(rows, windows, horizon_days, not_before=not_before)):
         train = [rows[i] for i in win.train]
         cal = [rows[i] for i in win.calibration]
         test = [rows[i] for i in win.test]
+        last_day = win.test_to if k == windows - 1 else win.test_to - DAY
+        span = [day(win.test_from), day(max(win.test_from, last_day))]
         y_tr, y_cal = {r.label for r in train}, {r.label for r in cal}
         if len(test) == 0 or len(y_tr) < 2 or len(y_cal) < 2:
+            why = "no test snapshots" if not test else "one class only before the window"
+            skipped.append({"window": k + 1, "test": span, "why": why})
             bar.update(len(scorers))
             continue
         y = np.array([r.label for r in test])
-        base, cat = base_rates(train, test)
+        base, cat = base_rates([*train, *cal], test)
         entry: dict[str, Any] = {
             "window": k + 1,
-            "test": [day(win.test_from), day(win.test_to)],
+            "test": span,
             "train_snapshots": len(train),
             "snapshots": len(test),
             "escalations": int(y.sum()),
             "scorers": {},
         }
         for name, scorer in scorers.items():
-            p, own = scorer(train, cal, test)
+            p, own, rank = scorer(train, cal, test)
             p = np.asarray(p, dtype=float)
             pooled_p[name].append(p)
+            pooled_rank[name].append(p if rank is None else np.asarray(rank, dtype=float))
             entry["scorers"][name] = {
-                m: (None if v is None else round(v, 4)) for m, v in figures(y, p, base, cat).items()
+                m: (None if v is None else round(v, 4))
+                for m, v in figures(y, p, base, cat, rank=rank).items()
             }
             cut = own or cutoffs
             if cut is not None:
@@ -276,6 +315,7 @@ def rolling_evaluation(
         raise ValueError("no window had both classes in its train and calibration slices")
     y = np.array([r.label for r in pooled_rows])
     probabilities = {n: np.concatenate(v) for n, v in pooled_p.items()}
+    ranks = {n: np.concatenate(v) for n, v in pooled_rank.items()}
     pooled = case_bootstrap(
         [r.case_id for r in pooled_rows],
         y,
@@ -284,9 +324,12 @@ def rolling_evaluation(
         np.concatenate(pooled_cat),
         resamples=resamples,
         pairs=pairs,
+        ranks=ranks,
     )
     return {
         "windows": per_window,
+        "skipped": skipped,
+        "asked": windows,
         "pooled": pooled,
         "rows": pooled_rows,
         "probabilities": probabilities,

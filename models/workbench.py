@@ -195,6 +195,7 @@ def evaluate_version(
             handwritten=hand,
             evidence=evidence,
             refit=False,
+            test_from=(candidate.metadata.get("data_window", {}).get("test") or [None])[0],
             progress=progress,
         )
     meta = dict(candidate.metadata)

@@ -75,13 +75,16 @@ def test_summary_counts_hits_misses_and_alerts_after_the_fact() -> None:
     escalations = {"a": d0 + 10 * DAY, "b": d0 + 50 * DAY, "c": d0 + 5 * DAY}
     alerts = [
         RaisedAlert("a", d0, "orange", False),  # escalates 10 days later: a hit
-        RaisedAlert("b", d0, "orange", False),  # escalates 50 days later: warned, not a hit
+        RaisedAlert("b", d0, "orange", False),  # escalates 50 days later: not a hit
         RaisedAlert("c", d0 + 6 * DAY, "red", False),  # after its escalation: reacts
         RaisedAlert("d", d0 + DAY, "orange", False),  # never escalates: a false alarm
     ]
     s = summarise(alerts, escalations, since=d0, until=d0 + 120 * DAY)
     assert s["alerts"] == 4 and s["alerts_after_escalation"] == 1
     assert s["precision"] == pytest.approx(1 / 3, abs=1e-4)
-    assert s["escalations"] == 3 and s["warned_before"] == 2
-    assert s["lead_days"]["median"] == pytest.approx(30.0)
-    assert s["alerts_by_level"] == {"orange": 3, "red": 1}
+    # b's alert came 50 days ahead, outside the 30-day horizon: not a warning of it
+    assert s["escalations"] == 3 and s["warned_before"] == 1
+    assert s["lead_days"]["median"] == pytest.approx(10.0)
+    assert s["alerts_per_week"] == pytest.approx(4 / ((120 - 30) / 7), abs=0.05)
+    assert s["weeks_not_counted"][0] == "2025-W15" and "2025-W14" not in s["weeks_not_counted"]
+    assert s["first_raised_by_level"] == {"orange": 3, "red": 1}

@@ -132,6 +132,24 @@ def test_masking_removes_names_numbers_and_places_and_keeps_the_risk_words() -> 
     assert "宅基地" in masked and "扬言要拿刀" in masked
 
 
+def test_masking_keeps_every_phrase_of_the_lexicon() -> None:
+    from domain.risk.policy import default_policy
+
+    lexicon = default_policy().lexicon
+    phrases = set(lexicon.threats) | {p for g in lexicon.groups for p in g.phrases}
+    lost = [
+        p
+        for p in sorted(phrases)
+        if not any(c.isdigit() for c in p)  # numbers are masked on purpose (12345)
+        and p not in mask_text(f"据反映，{p}，") + mask_text(f"{p}。")
+    ]
+    assert not lost
+    # and the mistakes a careless masker makes: a place swallowing the verb before it
+    assert mask_text("多名村民围堵镇政府大门") == "多名村民围堵镇政府大门"
+    assert mask_text("对方表示，于明天到") == "对方表示，于明天到"
+    assert mask_text("人数为50，20人受伤") == "人数为#，#人受伤"
+
+
 def test_explanations_with_the_text_block_name_no_party() -> None:
     from models.explain import explain_rows
     from models.train import TrainConfig, fit_calibrated, temporal_split

@@ -36,15 +36,22 @@ PLACE = "某地"
 PERSON = "某人"
 NUMBER = "#"
 
-_NUMBER = re.compile(r"[0-9０-９]+(?:[.．,，][0-9０-９]+)*")
+# digits, with a decimal point or thousands separators (a full-width comma separates clauses)
+_NUMBER = re.compile(r"[0-9０-９]+(?:,[0-9]{3})*(?:[.．][0-9０-９]+)?")
 # characters of ordinary words that place and person names (almost) never contain
 _FUNCTION = (
     "的了是在说要去到回和与对把被就都也还又从向给让人不有个这那我你他她们会能可为将已经并及或等称没欠"
     "户名位次元万余多"
 )
 _NAME_CHAR = rf"(?:(?![{_FUNCTION}])[\u4e00-\u9fff])"
-# a place name ends in one of these; two to four characters before it
-_PLACE = re.compile(rf"{_NAME_CHAR}{{2,4}}?(?:街道|社区|小区|花园|家园|村委|村|镇|乡|组)")
+# a place name ends in one of these, with two to four characters before it, and starts where
+# a name can start: after punctuation or a number, at the start, or after a word that leads to
+# a place (在 马庄村, 到 周庄镇, 县 ... 乡); not in the middle of a phrase (围堵镇政府 keeps 围堵)
+_PLACE_LEAD = "在到住于县市省去往来从至自向的原由系及和与、地"  # 地: after a place already masked
+_PLACE = re.compile(
+    rf"(?:(?<![\u4e00-\u9fff])|(?<=[{_PLACE_LEAD}]))"
+    rf"{_NAME_CHAR}{{2,4}}?(?:街道|社区|小区|花园|家园|村委|村|镇|乡)"
+)
 # words ending like a place name that are not one
 _NOT_PLACES = frozenset(
     "农村 乡村 本村 该村 全村 同村 邻村 外村 各村 进村 回村 到村 在村 出村 两村 驻村 包村 村村 城乡"
@@ -73,7 +80,11 @@ _NOT_NAMES = frozenset(
     " 余款 余额 尚未 解决 解除 解释 华侨 管理 管辖 司法 商品 商铺 商量 宁愿 包括 包工 包案 师傅 师生"
     " 任务 任何 于是 原因 原来 应当 应该 江边 沙场 石料 石子 石头 牛羊 严重 严格 施工 项目 农民 农田"
     " 毕业 车辆 车间 房屋 房子 房产 费用 党员 党委 宫殿 景区 甘心 戴帽 童工 华北 华南 温度 温和 康复"
-    " 祁连 冷静 冷淡 季节 季度 卫生 欧元 史上 史料 邢台".split()
+    " 祁连 冷静 冷淡 季节 季度 卫生 欧元 史上 史料 邢台 对方 方表 表示 明天 今天 昨天 当天 每天"
+    " 天天 前天 后天 一天 于今 于此 于是 于当 时表 时称 曾表 当晚 当日 明日 次日 两天 几天 多天"
+    " 双方 一方 另一 对面 余下 余人 全员 全镇 全乡 全县 全市 全省 孔明 毛病 毛钱 石料 石材 石灰"
+    " 金融 金属 金店 金价 连夜 连续 连日 路上 路过 管道 管护 管护 房东 房租 房价 房款 宁可 仇恨 全组 农药 包车 宗族 游行"
+    " 路费 雷管 安全帽 管理".split()
 )
 
 
@@ -83,7 +94,7 @@ def _place(match: re.Match[str]) -> str:
 
 
 def _is_name(word: str) -> bool:
-    return word not in _NOT_NAMES and word[:2] not in _NOT_NAMES
+    return not {word, word[:2], word[1:], word[-2:]} & _NOT_NAMES
 
 
 @lru_cache(maxsize=100_000)
@@ -92,7 +103,11 @@ def mask_text(text: str) -> str:
     found once is masked wherever else it occurs in the text, whatever stands around it."""
     text = _NUMBER.sub(NUMBER, text)
     text = _ANON.sub(PERSON, text)
-    text = _PLACE.sub(_place, text)
+    for _ in range(3):  # a place right after a masked one (周庄镇韩庄村) in the next pass
+        masked = _PLACE.sub(_place, text)
+        if masked == text:
+            break
+        text = masked
     names = sorted({m.group(0) for m in _NAME.finditer(text) if _is_name(m.group(0))}, key=len)
     for name in reversed(names):  # longest first, so 刘大海 goes before 刘大
         text = text.replace(name, PERSON)
