@@ -40,9 +40,18 @@ def assessments(settings) -> list[RiskAssessed]:  # noqa: ANN001
     return [RiskAssessed.from_bytes(m.value) for m in read_from_start(settings.bootstrap, topic)]
 
 
-def wait_for(settings, check, timeout: float = 90.0) -> list[RiskAssessed]:  # noqa: ANN001
+def wait_for(settings, check, timeout: float = 90.0, supervise=None) -> list[RiskAssessed]:  # noqa: ANN001
+    """Poll the assessments until ``check`` holds.  ``supervise`` (a list and an index in it)
+    restarts that worker when it exits with 70, as the deployment's supervisor does: the stage's
+    offset guard exits so when the consumer skipped a fetched message, and the restart reads it
+    again (streams.app.OffsetGuard)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if supervise is not None:
+            procs, i = supervise
+            if procs[i].poll() is not None:
+                assert procs[i].returncode == 70, f"the worker died with {procs[i].returncode}"
+                procs[i] = processes.restart(procs[i])
         found = assessments(settings)
         if check(found):
             return found
@@ -116,7 +125,7 @@ def test_a_petition_turns_approaching_then_overdue_across_a_scorer_restart(
     pipeline[2] = processes.start_worker(settings, tmp_path / "risk2.log", "risk")
     late = dt.datetime.combine(today + dt.timedelta(days=6), dt.time(8), CN)
     publish_ticks(settings.bootstrap, settings.topics, [soon, late])  # the first one again
-    found = wait_for(settings, lambda a: len(a) >= 3)
+    found = wait_for(settings, lambda a: len(a) >= 3, supervise=(pipeline, 2))
     time.sleep(3)  # anything doubled would arrive now
     found = assessments(settings)
     codes = [a.rules[0]["code"] if a.rules else None for a in found]
