@@ -124,9 +124,8 @@ def train_version(
     result.metadata["train_seconds"] = round(time.perf_counter() - began, 1)
     version = registry.save(result.model, result.metadata)
     folder = registry.path(version)
-    card = write_card(
-        folder, version, result.metadata, result.report, result.test_rows, result.test_scores
-    )
+    saved = registry.metadata(version)  # with what saving adds: the code version, the sha256
+    card = write_card(folder, version, saved, result.report, result.test_rows, result.test_scores)
     (folder / "report.json").write_text(
         json.dumps(result.report, ensure_ascii=False, indent=1), encoding="utf-8"
     )

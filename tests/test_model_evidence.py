@@ -229,6 +229,7 @@ def test_the_card_states_what_the_evidence_supports(tmp_path, capsys) -> None:
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     ev = report["evidence"]
     assert "The evidence on this card is synthetic" in "\n".join(card.splitlines()[:6])
+    assert "from code unknown" not in card  # the card names the commit it was trained from
     # calibration: right on average on later windows, within the case-resampled interval
     gap = ev["rolling"]["pooled"]["scorers"]["candidate"]["calibration_gap"]
     assert gap["ci95"][0] <= 0 <= gap["ci95"][1], gap
