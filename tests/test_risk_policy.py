@@ -96,6 +96,9 @@ RISKY = [
     ("没拿到钱就要去北京", "去北京"),  # a negation far before the phrase does not count
     ("工人在镇政府门口堵路", "堵路"),
     ("暂无结果，当事人说要跳楼", "跳楼"),  # the negation is in another clause
+    ("讨薪未果后喝农药", "喝农药"),  # 未果 holds 未 but negates nothing (not_negations)
+    ("走投无路就跳河", "跳河"),
+    ("工钱未到账就跳楼", "跳楼"),
 ]
 
 

@@ -46,6 +46,8 @@ class Lexicon:
     negations_before: tuple[str, ...] = ()
     cancelled_after: tuple[str, ...] = ()
     negation_window: int = 3
+    # words that hold a negation and do not negate what follows (协商未果, 走投无路)
+    not_negations: tuple[str, ...] = ()
     # texts already looked at: a case's text is read again at every weekly snapshot and every
     # re-assessment until a record changes it (an answer depends only on text and phrases)
     _seen: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = field(
@@ -85,6 +87,9 @@ class Lexicon:
 
     def _negated(self, clause: str, start: int) -> bool:
         before = clause[max(0, start - self.negation_window - 4) : start]
+        words = [w for w in self.not_negations if w in before]
+        for w in words:  # 讨薪未果后喝农药: the 未 of 未果 negates nothing
+            before = before.replace(w, "＿" * len(w))
         for neg in self.negations_before:
             end = before.rfind(neg)
             if end >= 0 and len(before) - (end + len(neg)) <= self.negation_window:

@@ -227,7 +227,8 @@ def _rules(node: Node) -> dict[str, RuleSetting]:
 
 def _lexicon(node: Node) -> Lexicon:
     m = node.require(
-        ("negation_window", "negations_before", "cancelled_after", "threats", "groups")
+        ("negation_window", "negations_before", "cancelled_after", "threats", "groups"),
+        optional=("not_negations",),
     )
     groups_node = m["groups"]
     groups = []
@@ -251,6 +252,7 @@ def _lexicon(node: Node) -> Lexicon:
         groups=tuple(groups),
         negations_before=m["negations_before"].words(),
         cancelled_after=m["cancelled_after"].words(),
+        not_negations=m["not_negations"].words() if "not_negations" in m else (),
         negation_window=int(m["negation_window"].number(0, 20, True)),
     )
 
