@@ -280,15 +280,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _candidate(registry: Any, args: argparse.Namespace):  # noqa: ANN202 - LoadedModel | None
+    """The version named on the command line, else the newest; None (said) if there is none."""
+    versions = registry.versions()
+    if not versions:
+        _say("no model in the registry yet: run `ews model train` first")
+        return None
+    return registry.load(args.version or versions[-1])
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.workbench import evaluate_version
 
     registry = _registry(args)
-    versions = registry.versions()
-    if not versions:
-        _say("no model in the registry yet: run `ews model train` first")
+    candidate = _candidate(registry, args)
+    if candidate is None:
         return 2
-    candidate = registry.load(args.version or versions[-1])
     live_version = _in_service_version(args)
     live = (
         registry.load(live_version) if live_version and live_version != candidate.version else None
@@ -327,20 +334,19 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from domain.risk.policy import load_policy
     from models.backtest import backtest
     from models.backtest_report import backtest_lines, write_backtest
+    from models.train import test_window_start
 
     registry = _registry(args)
-    versions = registry.versions()
-    if not versions:
-        _say("no model in the registry yet: run `ews model train` first")
+    candidate = _candidate(registry, args)
+    if candidate is None:
         return 2
-    candidate = registry.load(args.version or versions[-1])
     against_version = args.against or _in_service_version(args)
     if against_version == candidate.version:
         against_version = None
     against = (
         registry.load(against_version) if against_version and against_version != "rules" else None
     )
-    since = args.since or (candidate.metadata.get("data_window", {}).get("test") or [None])[0]
+    since = args.since or test_window_start(candidate.metadata)
     if since is None:
         _say(
             f"({candidate.version} does not say where its test window starts: counting the "

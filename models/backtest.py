@@ -53,8 +53,6 @@ def _assessor(model: LoadedModel | None, policy: RiskPolicy):  # noqa: ANN202 - 
     from models.scoring import score_cases
 
     def assess(states: Sequence[CaseState], times: Sequence[dt.datetime]) -> list:
-        if not states:
-            return []
         return score_cases(model, states, times, policy, explain=False)
 
     return assess

@@ -283,6 +283,19 @@ def honesty_lines(report: dict[str, Any]) -> list[str]:
 LEVEL_NAMES = {"red": "red 红", "orange": "orange 橙", "yellow": "yellow 黄", "blue": "blue 蓝"}
 
 
+def level_rows(levels: dict[str, dict[str, Any]]) -> list[str]:
+    """The table of a decision view's levels: cases per week, precision and recall."""
+    return [
+        "| level | cases per week | most in a week | escalated (precision) | share of escalations (recall) |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {LEVEL_NAMES[level]} | {m['per_week']} | {m['max_per_week']} | "
+            f"{_fmt(m['precision'])} | {_fmt(m['recall'])} |"
+            for level, m in levels.items()
+        ),
+    ]
+
+
 def cutoff_words(cut: dict[str, float | None]) -> str:
     red = "red: none from the model" if cut["red"] is None else f"red p >= {cut['red']:.3f}"
     return f"{red}, orange p >= {cut['orange']:.3f}, yellow p >= {cut['yellow']:.3f}"
@@ -321,14 +334,8 @@ def decision_lines(report: dict[str, Any]) -> list[str]:
         "the policy lets raise a level raise it.",
         "",
         *([red_evidence_words(d["red_evidence"]), ""] if d.get("red_evidence") else []),
-        "| level | cases per week | most in a week | escalated (precision) | share of escalations (recall) |",
-        "|---|---:|---:|---:|---:|",
+        *level_rows(d["levels"]),
     ]
-    for level, m in d["levels"].items():
-        lines.append(
-            f"| {LEVEL_NAMES[level]} | {m['per_week']} | {m['max_per_week']} | "
-            f"{_fmt(m['precision'])} | {_fmt(m['recall'])} |"
-        )
     lines += [
         "",
         f"Budget: red at most {b['red_per_week']}, red + orange at most "

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-LEVEL_NAMES = {"red": "red 红", "orange": "orange 橙", "yellow": "yellow 黄", "blue": "blue 蓝"}
+from models.card import level_rows
+
 SCORER_NAMES = {
     "candidate": "candidate",
     "rules": "rules only",
@@ -88,16 +89,7 @@ def window_table(windows: list[dict[str, Any]]) -> list[str]:
 
 def level_table(d: dict[str, Any]) -> list[str]:
     b = d["budget"]
-    lines = [
-        "| level | cases per week | most in a week | escalated (precision) | share of escalations (recall) |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for level, m in d["levels"].items():
-        precision = "n/a" if m["precision"] is None else f"{m['precision']:.3f}"
-        lines.append(
-            f"| {LEVEL_NAMES[level]} | {m['per_week']} | {m['max_per_week']} | {precision} | "
-            f"{m['recall']:.3f} |"
-        )
+    lines = level_rows(d["levels"])
     lines += [
         "",
         f"Budget (red <= {b['red_per_week']}, red + orange <= {b['red_orange_per_week']} a week "

@@ -73,7 +73,7 @@ def load_handwritten(path: str | Path = HANDWRITTEN) -> list[HandCase]:
 
 def case_state(case: HandCase) -> CaseState:
     """The case as the case writer would hold it after its records were posted."""
-    from domain.case import step
+    from domain.case import fold
     from models.synthetic.cases import SyntheticCase
     from models.synthetic.county import case_events
 
@@ -87,10 +87,7 @@ def case_state(case: HandCase) -> CaseState:
         escalation_kind=None,
         hazard=0.0,
     )
-    state = CaseState(case_id=posted.case_id)
-    for envelope in case_events(posted):
-        state = step(state, envelope)
-    return state
+    return fold(posted.case_id, case_events(posted))
 
 
 def _as_posted(record: dict[str, Any], category: str) -> dict[str, Any]:

@@ -60,6 +60,7 @@ class TrainResult:
     report: dict[str, Any]
     test_rows: list[Snapshot]
     test_scores: dict[str, np.ndarray]
+    split: Split | None = None
 
 
 def temporal_split(
@@ -96,6 +97,11 @@ def temporal_split(
         test,
         {"train": window(train), "calibration": window(cal), "test": window(test)},
     )
+
+
+def test_window_start(metadata: dict[str, Any]) -> str | None:
+    """Where a version's test window starts (ISO), from its metadata; None if it does not say."""
+    return (metadata.get("data_window", {}).get("test") or [None])[0]
 
 
 def _labels(rows: Sequence[Snapshot], idx: np.ndarray) -> np.ndarray:
@@ -248,7 +254,7 @@ def train_and_evaluate(
     }
     steps.update(1)
     steps.close()
-    return TrainResult(model, metadata, report, test_rows, scores)
+    return TrainResult(model, metadata, report, test_rows, scores, split)
 
 
 def _now() -> str:

@@ -39,6 +39,7 @@ from models.train import (
     evaluate_scorers,
     rules_probability,
     temporal_split,
+    test_window_start,
     train_and_evaluate,
 )
 from schemas.events import Envelope
@@ -110,9 +111,7 @@ def train_version(
             result.model,
             result.metadata["level_cutoffs"],
             config,
-            temporal_split(
-                rows, config.horizon_days, config.test_fraction, config.calibration_fraction
-            ),
+            result.split,
             in_service=in_service,
             other_rows=other,
             handwritten=hand,
@@ -194,7 +193,7 @@ def evaluate_version(
             handwritten=hand,
             evidence=evidence,
             refit=False,
-            test_from=(candidate.metadata.get("data_window", {}).get("test") or [None])[0],
+            test_from=test_window_start(candidate.metadata),
             progress=progress,
         )
     meta = dict(candidate.metadata)
