@@ -147,23 +147,24 @@ def step(state: CaseState, envelope: Envelope) -> CaseState:
     """Apply one event.  An event the case has already applied (seq too low) changes nothing."""
     if envelope.seq <= state.seq:
         return state
+    seq = envelope.seq
     match envelope.event:
         case CaseOpened() as e:
-            changed = _opened(state, e, envelope.occurred_at)
+            return _opened(state, e, envelope.occurred_at, seq)
         case RecordAppended() as e:
-            changed = _appended(state, e, envelope.recorded_at)
+            return _appended(state, e, envelope.recorded_at, seq)
         case CaseClosed():
-            changed = replace(state, status="closed", closed_at=envelope.occurred_at)
+            return replace(state, status="closed", closed_at=envelope.occurred_at, seq=seq)
         case CaseReopened():
-            changed = replace(state, status="open", closed_at=None)
+            return replace(state, status="open", closed_at=None, seq=seq)
         case _:
-            changed = state
-    return replace(changed, seq=envelope.seq)
+            return replace(state, seq=seq)
 
 
-def _opened(state: CaseState, e: CaseOpened, occurred_at: str) -> CaseState:
+def _opened(state: CaseState, e: CaseOpened, occurred_at: str, seq: int) -> CaseState:
     return replace(
         state,
+        seq=seq,
         status="open",
         township=e.township,
         village=e.village,
@@ -173,7 +174,7 @@ def _opened(state: CaseState, e: CaseOpened, occurred_at: str) -> CaseState:
     )
 
 
-def _appended(state: CaseState, e: RecordAppended, recorded_at: str) -> CaseState:
+def _appended(state: CaseState, e: RecordAppended, recorded_at: str, seq: int) -> CaseState:
     r = e.record
     seen = RecordSeen(
         fingerprint=e.fingerprint,
@@ -193,6 +194,7 @@ def _appended(state: CaseState, e: RecordAppended, recorded_at: str) -> CaseStat
     )
     return replace(
         state,
+        seq=seq,
         category=e.corrected_category or state.category,
         village=r.get("village") or state.village,
         last_found_at=e.found_at

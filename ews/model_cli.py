@@ -84,12 +84,22 @@ def publish(settings: Settings, event: dict[str, Any]) -> None:
 
 def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
     """Snapshots from --dataset, --events, --from-kafka, or a synthetic county."""
-    from models.dataset import build_dataset, read_dataset
+    from models.dataset import build_dataset, build_dataset_from_log, read_dataset
 
     if getattr(args, "dataset", None):
         _say(f"reading training set {args.dataset}")
         args.data_source = f"training set {args.dataset}"
         return read_dataset(args.dataset)
+    if getattr(args, "events", None):  # a file: replayed in bulk, never held in memory whole
+        args.data_source = f"event log {args.events}"
+        _say(f"replaying events from {args.events}, {args.jobs} process(es)")
+        return build_dataset_from_log(
+            args.events,
+            horizon_days=args.horizon,
+            every_days=args.every,
+            progress=not args.quiet,
+            jobs=args.jobs,
+        )
     events = _load_events(args, purpose)
     _say(f"{len(events):,} events; building point-in-time snapshots")
     return build_dataset(

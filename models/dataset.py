@@ -18,46 +18,29 @@ envelopes (the operator tools read the case-events topic from its first offset).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 import json
+import tempfile
+import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from domain.case import CaseState, step
-from domain.risk.features import case_features, is_open_as_of, known_records, timestamp
+from domain.risk.features import case_features, read_records, timestamp
+from domain.risk.policy import default_policy
 from domain.risk.rules import evaluate_rules, level_of, score_hits
+from models.snapshot_table import Snapshot, SnapshotTable, TableBuilder, empty_table
 from schemas.events import Envelope, RecordAppended
 from schemas.record import CHINA_TZ
 
 DAY = 86400.0
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One training row: a case as of ``as_of`` and what happened in the horizon after it."""
-
-    case_id: str
-    as_of: str  # ISO 8601, China time
-    label: int
-    features: dict[str, Any]
-    escalated_at: str | None = None
-    rule_score: float = 0.0
-    rule_level: str | None = None  # the level the rules raise the case to (None: no raise)
-    rule_codes: tuple[str, ...] = ()  # every rule that fired, raising or not
-
-    @property
-    def category(self) -> str:
-        return str(self.features.get("category", "unknown"))
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Snapshot:
-        return cls(**{**d, "rule_codes": tuple(d.get("rule_codes", ()))})
 
 
 # ---- reading the log ------------------------------------------------------------------------
@@ -71,10 +54,10 @@ def _open_text(path: Path, mode: str = "rt") -> IO[str]:
 
 def read_events_jsonl(path: str | Path) -> Iterator[Envelope]:
     """Envelopes from a JSONL file (one envelope per line; ``.gz`` is decompressed)."""
-    with _open_text(Path(path)) as fh:
+    with _open_binary(Path(path)) as fh:
         for line in fh:
             if line.strip():
-                yield Envelope.from_dict(json.loads(line))
+                yield Envelope.from_dict(orjson.loads(line))
 
 
 def write_events_jsonl(events: Iterable[Envelope], path: str | Path) -> int:
@@ -121,6 +104,45 @@ def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, tz=CHINA_TZ).isoformat()
 
 
+def _snapshots(
+    case_id: str, events: list[Envelope], end: float, horizon_days: float, every_days: float
+) -> Iterator[tuple[float, int, float | None, dict[str, Any], list]]:
+    """(time, label, escalation time, features, rule hits) of each snapshot of one case.
+
+    The case is folded forward (``domain.case.step``) to each snapshot time; its records are
+    read again only when one has become known (``read_records(..., reuse=)``), and the clock's
+    features are added at every time (``case_features``): what the stream computes, case by
+    case, at each of those times.
+    """
+    first = next((ev for ev in events if isinstance(ev.event, RecordAppended)), None)
+    if first is None:
+        return
+    policy = default_policy()
+    escalated = escalation_time(events)
+    horizon = horizon_days * DAY
+    t = max(timestamp(first.recorded_at), timestamp(first.occurred_at))
+    last_event = max(timestamp(ev.recorded_at) for ev in events)
+    state = CaseState(case_id=case_id)
+    known = None
+    i = 0
+    while t + horizon <= end:
+        if escalated is not None and escalated <= t:
+            break
+        while i < len(events) and timestamp(events[i].recorded_at) <= t:
+            state = step(state, events[i])
+            i += 1
+        now = dt.datetime.fromtimestamp(t, tz=CHINA_TZ)
+        known = read_records(state, now, policy, reuse=known)
+        if known.is_open:
+            features = case_features(state, now, policy, known)
+            found = evaluate_rules(state, now, policy, known=known)
+            label = int(escalated is not None and escalated <= t + horizon)
+            yield t, label, escalated, features, found
+        elif t >= last_event:
+            break  # closed, and nothing more will ever happen to it in this log
+        t += every_days * DAY
+
+
 def case_snapshots(
     case_id: str,
     events: list[Envelope],
@@ -129,54 +151,50 @@ def case_snapshots(
     every_days: float = 7.0,
 ) -> list[Snapshot]:
     """The point-in-time snapshots of one case (its events in sequence order)."""
-    first = next((ev for ev in events if isinstance(ev.event, RecordAppended)), None)
-    if first is None:
-        return []
-    escalated = escalation_time(events)
-    horizon = horizon_days * DAY
-    t = max(timestamp(first.recorded_at), timestamp(first.occurred_at))
-    last_event = max(timestamp(ev.recorded_at) for ev in events)
-    state = CaseState(case_id=case_id)
-    i = 0
-    out: list[Snapshot] = []
-    while t + horizon <= end:
-        if escalated is not None and escalated <= t:
-            break
-        while i < len(events) and timestamp(events[i].recorded_at) <= t:
-            state = step(state, events[i])
-            i += 1
-        now = dt.datetime.fromtimestamp(t, tz=CHINA_TZ)
-        as_of = now.isoformat()
-        records = known_records(state, now)
-        if is_open_as_of(records):
-            features = case_features(state, now)
-            found = evaluate_rules(state, now, features=features)
-            label = int(escalated is not None and escalated <= t + horizon)
-            out.append(
-                Snapshot(
-                    case_id=case_id,
-                    as_of=as_of,
-                    label=label,
-                    features=features,
-                    escalated_at=_iso(escalated) if escalated is not None else None,
-                    rule_score=score_hits(found),
-                    rule_level=level_of(found),
-                    rule_codes=tuple(h.code for h in found),
-                )
-            )
-        elif t >= last_event:
-            break  # closed, and nothing more will ever happen to it in this log
-        t += every_days * DAY
-    return out
+    return [
+        Snapshot(
+            case_id=case_id,
+            as_of=_iso(t),
+            label=label,
+            features=features,
+            escalated_at=_iso(escalated) if escalated is not None else None,
+            rule_score=score_hits(found),
+            rule_level=level_of(found),
+            rule_codes=tuple(h.code for h in found),
+        )
+        for t, label, escalated, features, found in _snapshots(
+            case_id, events, end, horizon_days, every_days
+        )
+    ]
 
 
-def _chunk_snapshots(
-    chunk: list[tuple[str, list[Envelope]]], end: float, horizon_days: float, every_days: float
-) -> list[Snapshot]:
-    out: list[Snapshot] = []
-    for cid, events in chunk:
-        out.extend(case_snapshots(cid, events, end, horizon_days, every_days))
-    return out
+def _table(
+    cases: Iterable[tuple[str, list[Envelope]]], end: float, horizon_days: float, every_days: float
+) -> SnapshotTable:
+    """The snapshots of the given cases, as a table (rows case by case)."""
+    rows = TableBuilder()
+    with _no_cycle_collection():
+        for cid, events in cases:
+            for t, label, escalated, features, found in _snapshots(
+                cid, events, end, horizon_days, every_days
+            ):
+                codes = tuple(h.code for h in found)
+                level = level_of(found)
+                rows.add(cid, t, label, escalated, features, score_hits(found), level, codes)
+        return rows.table()
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector off while a replay makes millions of short-lived, acyclic
+    objects (it would walk every live one again and again: a fifth of the replay's time)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def build_dataset(
@@ -185,41 +203,140 @@ def build_dataset(
     every_days: float = 7.0,
     progress: bool = False,
     jobs: int = 1,
-) -> list[Snapshot]:
-    """All snapshots of all cases in the log, ordered by time then case.
+) -> SnapshotTable:
+    """All snapshots of all cases in the log, ordered by time then case, as a table.
 
     ``jobs`` > 1 splits the cases over that many processes (cases are independent).
+    ``build_dataset_from_log`` does the same from a file, without holding the log in memory.
     """
-    from tqdm import tqdm
-
     cases = group_by_case(events)
     if not cases:
-        return []
+        return empty_table()
     end = log_end(cases)
     items = [(cid, cases[cid]) for cid in sorted(cases)]
-    rows: list[Snapshot] = []
-    bar = tqdm(total=len(items), desc="snapshots", unit="case", disable=not progress)
-    size = 500
+    size = 2000
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    if jobs > 1 and len(chunks) > 1:
+    work = [partial(_table, c, end, horizon_days, every_days) for c in chunks]
+    sizes = [len(c) for c in chunks]
+    return _gather(work, sizes, jobs, progress, "snapshots", "case")
+
+
+def _gather(
+    work: list[Callable[[], SnapshotTable]],
+    sizes: list[int],
+    jobs: int,
+    progress: bool,
+    desc: str,
+    unit: str,
+) -> SnapshotTable:
+    """Run the pieces of work (in ``jobs`` processes when more than one), and put their tables
+    together in time order."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=sum(sizes), desc=desc, unit=unit, disable=not progress)
+    parts: list[SnapshotTable] = []
+    if jobs > 1 and len(work) > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        ctx = mp.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [
-                pool.submit(_chunk_snapshots, c, end, horizon_days, every_days) for c in chunks
-            ]
-            for chunk, fut in zip(chunks, futures, strict=True):
-                rows.extend(fut.result())
-                bar.update(len(chunk))
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+            futures = [pool.submit(w) for w in work]
+            for size, fut in zip(sizes, futures, strict=True):
+                parts.append(fut.result())
+                bar.update(size)
     else:
-        for chunk in chunks:
-            rows.extend(_chunk_snapshots(chunk, end, horizon_days, every_days))
-            bar.update(len(chunk))
+        for size, w in zip(sizes, work, strict=True):
+            parts.append(w())
+            bar.update(size)
     bar.close()
-    rows.sort(key=lambda r: (timestamp(r.as_of), r.case_id))
-    return rows
+    return SnapshotTable.concat_in_time_order(parts)
+
+
+# ---- from a log file, in bulk ------------------------------------------------------------
+
+
+def build_dataset_from_log(
+    path: str | Path,
+    horizon_days: float = 30.0,
+    every_days: float = 7.0,
+    progress: bool = False,
+    jobs: int = 1,
+    shards: int = 64,
+) -> SnapshotTable:
+    """``build_dataset`` of a JSONL log file (``.gz`` too) of any size and order.
+
+    The log is read once and its lines are split by case into ``shards`` temporary files; each
+    shard (all the events of its cases) is then parsed and replayed on its own, by ``jobs``
+    processes, so memory holds one shard's events per process and the snapshots' columns, never
+    the whole log.
+    """
+    with tempfile.TemporaryDirectory(prefix="ews-log-shards-") as tmp:
+        files, end, lines = shard_log(path, Path(tmp), shards, progress)
+        if not lines:
+            return empty_table()
+        sizes = [f.stat().st_size for f in files]
+        work = [partial(_shard_table, f, end, horizon_days, every_days) for f in files]
+        return _gather(work, sizes, jobs, progress, "snapshots", "B")
+
+
+def shard_log(
+    path: str | Path, into: Path, shards: int, progress: bool = False
+) -> tuple[list[Path], float, int]:
+    """Split a JSONL log by case (crc32 of the case id) into ``shards`` files; returns the
+    files, the log's end (``log_end``) and how many lines it had."""
+    from tqdm import tqdm
+
+    files = [into / f"shard-{k:04d}.jsonl" for k in range(shards)]
+    outs = [open(f, "wb", buffering=1 << 20) for f in files]  # noqa: SIM115 - closed below
+    latest: dict[tuple[int, bytes], bytes] = {}  # per time format: the greatest value
+    n = 0
+    bar = tqdm(desc="reading log", unit=" events", unit_scale=True, disable=not progress)
+    try:
+        with _open_binary(Path(path)) as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                case_id = _field(line, b"case_id")
+                outs[zlib.crc32(case_id) % shards].write(
+                    line if line.endswith(b"\n") else line + b"\n"
+                )
+                for name in (b"recorded_at", b"occurred_at"):
+                    value = _field(line, name)
+                    key = (len(value), value[-6:])
+                    if value > latest.get(key, b""):
+                        latest[key] = value
+                n += 1
+                if n % 100_000 == 0:
+                    bar.update(100_000)
+    finally:
+        for out in outs:
+            out.close()
+        bar.close()
+    end = max((timestamp(v.decode()) for v in latest.values()), default=0.0)
+    return files, end, n
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if str(path).endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _field(line: bytes, name: bytes) -> bytes:
+    """A string field of an envelope line, found without parsing the line (the compact form
+    ``Envelope.to_bytes`` writes; any other spacing is parsed)."""
+    key = b'"' + name + b'":"'
+    start = line.find(key)
+    if start < 0:
+        return str(json.loads(line)[name.decode()]).encode()
+    start += len(key)
+    return line[start : line.index(b'"', start)]
+
+
+def _shard_table(path: Path, end: float, horizon_days: float, every_days: float) -> SnapshotTable:
+    with _no_cycle_collection():
+        cases = group_by_case(read_events_jsonl(path))
+    return _table(((cid, cases[cid]) for cid in sorted(cases)), end, horizon_days, every_days)
 
 
 def write_dataset(rows: Iterable[Snapshot], path: str | Path) -> int:

@@ -28,6 +28,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from domain.risk.features import CATEGORICAL_FEATURES, LOG_FEATURES, NUMERIC_FEATURES, TEXT_FEATURE
+from models.snapshot_table import FeatureColumns
 from models.text import CharNgramHasher
 
 Rows = Sequence[Mapping[str, Any]]
@@ -63,23 +64,31 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
 
     # ---- design matrix ----------------------------------------------------------------------
-    def _numeric(self, X: Rows) -> np.ndarray:
+    def _numeric(self, X: Rows | FeatureColumns) -> np.ndarray:
         names = self.numeric_features_
-        out = np.array([[float(row.get(n, 0.0) or 0.0) for n in names] for row in X], dtype=float)
-        out = out.reshape(len(X), len(names))
-        for j, name in enumerate(names):
-            if name in LOG_FEATURES:
-                out[:, j] = np.log1p(np.maximum(out[:, j], 0.0))
+        if isinstance(X, FeatureColumns):
+            out = X.numeric[:, [NUMERIC_FEATURES.index(n) for n in names]]
+        else:
+            out = np.array(
+                [[float(row.get(n, 0.0) or 0.0) for n in names] for row in X], dtype=float
+            ).reshape(len(X), len(names))
+        logged = [j for j, name in enumerate(names) if name in LOG_FEATURES]
+        out[:, logged] = np.log1p(np.maximum(out[:, logged], 0.0))
         return out
 
-    def _categorical(self, X: Rows) -> np.ndarray:
+    def _categorical(self, X: Rows | FeatureColumns) -> np.ndarray:
         names = self.categorical_features_
+        if isinstance(X, FeatureColumns):
+            return X.categorical[:, [CATEGORICAL_FEATURES.index(n) for n in names]]
         out = np.array([[str(row.get(n, "unknown")) for n in names] for row in X], dtype=object)
         return out.reshape(len(X), len(names))
 
-    def _hashed_text(self, X: Rows) -> sp.csr_matrix:
+    def _hashed_text(self, X: Rows | FeatureColumns) -> sp.csr_matrix:
         """Hashed n-gram counts; each distinct text is analysed once per batch."""
-        texts = [str(row.get(TEXT_FEATURE, "") or "") for row in X]
+        if isinstance(X, FeatureColumns):
+            texts = [str(t or "") for t in X.text]
+        else:
+            texts = [str(row.get(TEXT_FEATURE, "") or "") for row in X]
         index: dict[str, int] = {}
         inverse = np.fromiter(
             (index.setdefault(t, len(index)) for t in texts), dtype=np.int64, count=len(texts)
@@ -87,8 +96,13 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         unique = self.hasher_.transform(list(index))
         return unique[inverse]
 
-    def _design(self, X: Rows, fitting: bool = False, y: Any = None) -> sp.csr_matrix:
+    def _design(
+        self, X: Rows | FeatureColumns, fitting: bool = False
+    ) -> sp.csr_matrix | np.ndarray:
+        """The design matrix: dense when there is no text block (text switched off), which
+        is what a large training set fits fastest on; sparse with it."""
         if fitting:
+            self.text_columns_ = self.text_n_features if self.text_weight else 0
             self.numeric_features_ = list(NUMERIC_FEATURES)
             self.categorical_features_ = list(CATEGORICAL_FEATURES)
             self.hasher_ = CharNgramHasher(
@@ -99,18 +113,23 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         if fitting:
             self.scaler_ = StandardScaler().fit(num)
             self.onehot_ = OneHotEncoder(handle_unknown="ignore").fit(cat)
+        width = getattr(self, "text_columns_", self.text_n_features)  # older models: always
         if self.text_weight:
             text = self._hashed_text(X)
             if fitting:
                 self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(text)
             text_block = self.tfidf_.transform(text) * float(self.text_weight)
-        else:  # text switched off: the block stays, empty, so the layout is the same
-            text_block = sp.csr_matrix((len(X), self.text_n_features))
-        blocks = [
-            sp.csr_matrix(self.scaler_.transform(num)),
-            sp.csr_matrix(self.onehot_.transform(cat)),
-            text_block,
-        ]
+        else:  # text switched off: an empty block (models fitted before the dense design)
+            text_block = sp.csr_matrix((len(X), width))
+        scaled = self.scaler_.transform(num, copy=False)
+        onehot = self.onehot_.transform(cat).tocoo()
+        if width == 0:  # one dense matrix, filled in place
+            design = np.zeros((len(X), scaled.shape[1] + onehot.shape[1]))
+            design[:, : scaled.shape[1]] = scaled
+            design[onehot.row, scaled.shape[1] + onehot.col] = onehot.data
+            blocks: list[Any] = [scaled, onehot, text_block]
+        else:
+            blocks = [sp.csr_matrix(scaled), sp.csr_matrix(onehot), text_block]
         if fitting:
             widths = [b.shape[1] for b in blocks]
             edges = np.cumsum([0, *widths])
@@ -118,11 +137,14 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
                 name: (int(edges[i]), int(edges[i + 1]))
                 for i, name in enumerate(("numeric", "categorical", "text"))
             }
+        if width == 0:
+            return design
         return sp.hstack(blocks, format="csr")
 
     # ---- estimator API ----------------------------------------------------------------------
-    def fit(self, X: Rows, y: Sequence[int] | np.ndarray) -> EscalationRiskModel:
-        """Fit on a batch of feature dicts and 0/1 labels; returns self."""
+    def fit(self, X: Rows | FeatureColumns, y: Sequence[int] | np.ndarray) -> EscalationRiskModel:
+        """Fit on a batch of feature dicts (or ``FeatureColumns``) and 0/1 labels; returns
+        self."""
         y = np.asarray(y)
         design = self._design(X, fitting=True)
         self.classifier_ = LogisticRegression(
@@ -133,16 +155,18 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         self.column_means_ = np.asarray(design.mean(axis=0)).ravel()  # the average case
         return self
 
-    def transform_design(self, X: Rows) -> sp.csr_matrix:
-        """The sparse design matrix the classifier sees."""
+    def transform_design(self, X: Rows | FeatureColumns) -> sp.csr_matrix:
+        """The design matrix the classifier sees, sparse."""
         check_is_fitted(self, "classifier_")
-        return self._design(X)
+        return sp.csr_matrix(self._design(X))
 
-    def decision_function(self, X: Rows) -> np.ndarray:
-        return self.classifier_.decision_function(self.transform_design(X))
+    def decision_function(self, X: Rows | FeatureColumns) -> np.ndarray:
+        check_is_fitted(self, "classifier_")
+        return self.classifier_.decision_function(self._design(X))
 
-    def predict_proba(self, X: Rows) -> np.ndarray:
-        return self.classifier_.predict_proba(self.transform_design(X))
+    def predict_proba(self, X: Rows | FeatureColumns) -> np.ndarray:
+        check_is_fitted(self, "classifier_")
+        return self.classifier_.predict_proba(self._design(X))
 
     def predict(self, X: Rows) -> np.ndarray:
         return self.classes_[(self.decision_function(X) > 0).astype(int)]

@@ -24,7 +24,7 @@ import numpy as np
 from domain.risk.policy import RiskPolicy
 from domain.risk.rules import LEVELS, RANK
 from models.dataset import Snapshot
-from models.evaluate import week_of
+from models.snapshot_table import case_codes, labels, rule_code_lists, rule_levels, weeks
 
 Cutoffs = dict[str, float | None]  # red / orange / yellow; None: the model never gives it
 
@@ -97,23 +97,32 @@ def red_evidence(
     """
     cap, rule = policy.capacity, policy.red_evidence
     share = cap.headroom / cap.open_cases
-    weeks = np.array([week_of(r.as_of) for r in rows])
     band = _week_bands(
-        weeks, np.asarray(scores), (cap.red_per_week * share, cap.red_orange_per_week * share)
+        weeks(rows), np.asarray(scores), (cap.red_per_week * share, cap.red_orange_per_week * share)
     )
-    y = np.array([r.label for r in rows], dtype=float)
-    _, case = np.unique([r.case_id for r in rows], return_inverse=True)
+    y = labels(rows).astype(float)
+    _, case = np.unique(case_codes(rows), return_inverse=True)
     n_cases = int(case.max()) + 1 if len(rows) else 0
     escalated = np.zeros((n_cases, 2))
     seen = np.zeros((n_cases, 2))
     for b in (0, 1):
-        np.add.at(escalated[:, b], case[band == b], y[band == b])
-        np.add.at(seen[:, b], case[band == b], 1)
+        in_band = band == b
+        escalated[:, b] = np.bincount(case[in_band], weights=y[in_band], minlength=n_cases)
+        seen[:, b] = np.bincount(case[in_band], minlength=n_cases)
     rate = escalated.sum(0) / np.maximum(seen.sum(0), 1)
-    # each resample draws n_cases cases with replacement: a weight per case
+    # each resample draws n_cases cases with replacement: a weight per case.  Only the cases
+    # seen in a band count, so the draws are counted for them and for "any other case" as one
+    # (the same distribution of weights, without a resamples x all-cases matrix)
+    banded = np.flatnonzero(seen.sum(1) > 0)
     rng = np.random.default_rng(0)
-    weights = rng.multinomial(n_cases, np.full(n_cases, 1 / max(n_cases, 1)), size=rule.resamples)
-    drawn_rate = (weights @ escalated) / np.maximum(weights @ seen, 1)
+    p = np.full(len(banded) + 1, 1 / max(n_cases, 1))
+    p[-1] = max(0.0, 1.0 - p[:-1].sum())
+    at_once = max(1, 20_000_000 // len(p))
+    drawn = []
+    for start in range(0, rule.resamples, at_once):
+        weights = rng.multinomial(n_cases, p, size=min(at_once, rule.resamples - start))[:, :-1]
+        drawn.append((weights @ escalated[banded]) / np.maximum(weights @ seen[banded], 1))
+    drawn_rate = np.concatenate(drawn) if drawn else np.zeros((0, 2))
     confidence = float((drawn_rate[:, 0] > drawn_rate[:, 1]).mean()) if n_cases else 0.0
     red_cases = int((seen[:, 0] > 0).sum())
     return {
@@ -132,11 +141,13 @@ def choose_cutoffs(
 ) -> Cutoffs:
     """Cut-offs within the weekly budget; without ``red_earned`` the model sets no red."""
     cap = policy.capacity
-    floors = np.array([r.rule_level for r in rows], dtype=object)
-    weeks = np.array([week_of(r.as_of) for r in rows])
+    floors = rule_levels(rows)
+    week = weeks(rows)
     share = cap.headroom / cap.open_cases
-    red = _cut(probs, floors == "red", weeks, cap.red_per_week * share)
-    orange = _cut(probs, np.isin(floors, ["red", "orange"]), weeks, cap.red_orange_per_week * share)
+    red = _cut(probs, floors == "red", week, cap.red_per_week * share)
+    orange = _cut(
+        probs, (floors == "red") | (floors == "orange"), week, cap.red_orange_per_week * share
+    )
     orange = min(orange, red)
     yellow = min(policy.levels["yellow"], orange / 2)
     return {
@@ -150,7 +161,7 @@ def decision_view(
     rows: Sequence[Snapshot], probs: np.ndarray, cutoffs: Cutoffs, policy: RiskPolicy
 ) -> dict[str, Any]:
     """The levels as the desk would have lived them on these snapshots."""
-    levels = levels_of(probs.tolist(), [r.rule_level for r in rows], cutoffs)
+    levels = levels_of(probs.tolist(), rule_levels(rows).tolist(), cutoffs)
     return {"cutoffs": cutoffs, **level_view(rows, levels, policy)}
 
 
@@ -159,16 +170,16 @@ def level_view(
 ) -> dict[str, Any]:
     """Per level: cases per week, precision and recall; whether higher levels escalate more
     often; in how many weeks the desk's budget held."""
-    weeks = [week_of(r.as_of) for r in rows]
-    y = np.array([r.label for r in rows])
-    per_week: dict[str, Counter] = defaultdict(Counter)
-    for w, level in zip(weeks, levels, strict=True):
+    y = labels(rows)
+    per_week: dict[Any, Counter] = defaultdict(Counter)
+    for w, level in zip(weeks(rows).tolist(), levels, strict=True):
         per_week[w][level] += 1
     n_weeks = max(len(per_week), 1)
     positives = max(int(y.sum()), 1)
     out: dict[str, Any] = {"weeks": len(per_week), "levels": {}}
+    level_array = np.array(levels, dtype=object)
     for level in LEVELS:
-        mask = np.array([lv == level for lv in levels])
+        mask = level_array == level if len(levels) else np.zeros(0, dtype=bool)
         counts = [per_week[w][level] for w in per_week]
         out["levels"][level] = {
             "per_week": round(float(mask.sum()) / n_weeks, 1),
@@ -203,16 +214,23 @@ def level_view(
 
 def rule_precision(rows: Sequence[Snapshot]) -> dict[str, dict[str, Any]]:
     """Per rule: how many snapshots it fired on, and how many of them escalated."""
-    fired: dict[str, list[int]] = defaultdict(list)
-    for r in rows:
-        for code in set(r.rule_codes):
-            fired[code].append(r.label)
-    base = float(np.mean([r.label for r in rows])) if rows else 0.0
+    y = labels(rows)
+    together: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])  # fired, escalated
+    for codes, label in zip(rule_code_lists(rows), y.tolist(), strict=True):
+        seen = together[codes]
+        seen[0] += 1
+        seen[1] += label
+    fired: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for codes, (n, escalated) in together.items():
+        for code in set(codes):
+            fired[code][0] += n
+            fired[code][1] += escalated
+    base = float(y.mean()) if len(y) else 0.0
     return {
         code: {
-            "fired": len(labels),
-            "precision": round(float(np.mean(labels)), 4),
-            "lift": round(float(np.mean(labels)) / base, 2) if base else None,
+            "fired": n,
+            "precision": round(escalated / n, 4),
+            "lift": round(escalated / n / base, 2) if base else None,
         }
-        for code, labels in sorted(fired.items())
+        for code, (n, escalated) in sorted(fired.items())
     }

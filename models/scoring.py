@@ -19,7 +19,7 @@ from typing import Any
 
 from domain.case import CaseState
 from domain.risk.assess import Assessment, case_moment, level_for
-from domain.risk.features import as_datetime, case_features
+from domain.risk.features import as_datetime, case_features, read_records
 from domain.risk.policy import RiskPolicy, default_policy
 from domain.risk.rules import evaluate_rules
 from models.explain import explain_rows
@@ -57,10 +57,11 @@ def score_cases(
         times = [case_moment(s) if as_of is None else as_datetime(as_of) for s in states]
     else:
         times = [as_datetime(t) for t in as_of]
-    rows = [case_features(s, t, policy) for s, t in zip(states, times, strict=True)]
+    known = [read_records(s, t, policy) for s, t in zip(states, times, strict=True)]
+    rows = [case_features(s, t, policy, k) for s, t, k in zip(states, times, known, strict=True)]
     hits = [
-        evaluate_rules(s, t, policy, f, alone=model is None)
-        for s, t, f in zip(states, times, rows, strict=True)
+        evaluate_rules(s, t, policy, alone=model is None, known=k)
+        for s, t, k in zip(states, times, known, strict=True)
     ]
     if model is not None and rows:
         probs = model.model.predict_proba(rows)[:, 1].tolist()

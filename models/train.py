@@ -16,7 +16,6 @@ gap), so no label of a fitted window depends on what happens in a later one.
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,12 +25,24 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 
-from domain.risk.features import FEATURE_NAMES, timestamp
+from domain.risk.features import FEATURE_NAMES
 from domain.risk.policy import default_policy
 from models.dataset import DAY, Snapshot
 from models.estimator import EscalationRiskModel
-from models.evaluate import per_category, scorer_metrics, week_of
+from models.evaluate import per_category, scorer_metrics
 from models.levels import choose_cutoffs, decision_view, red_evidence, rule_precision
+from models.snapshot_table import (
+    FeatureColumns,
+    case_hashes,
+    categories,
+    features,
+    labels,
+    n_cases,
+    rule_scores,
+    take,
+    times,
+    weeks,
+)
 
 
 @dataclass(frozen=True)
@@ -70,9 +81,9 @@ def temporal_split(
     calibration_fraction: float = 0.15,
 ) -> Split:
     """Indices of the train, calibration and test windows (consecutive in time, with gaps)."""
-    if not rows:
+    if not len(rows):
         raise ValueError("no snapshots to split")
-    ts = np.array([timestamp(r.as_of) for r in rows])
+    ts = times(rows)
     lo, hi = float(ts.min()), float(ts.max())
     span = hi - lo
     t_test = hi - test_fraction * span
@@ -105,17 +116,18 @@ def test_window_start(metadata: dict[str, Any]) -> str | None:
 
 
 def _labels(rows: Sequence[Snapshot], idx: np.ndarray) -> np.ndarray:
-    return np.array([rows[i].label for i in idx], dtype=int)
+    return labels(rows)[idx]
 
 
-def _features(rows: Sequence[Snapshot], idx: np.ndarray) -> list[dict[str, Any]]:
-    return [rows[i].features for i in idx]
+def _features(rows: Sequence[Snapshot], idx: np.ndarray) -> Any:
+    found = features(rows)
+    return found[idx] if isinstance(found, FeatureColumns) else [found[i] for i in idx]
 
 
 def fit_calibrated(
-    X_train: list[dict[str, Any]],
+    X_train: Any,
     y_train: np.ndarray,
-    X_cal: list[dict[str, Any]],
+    X_cal: Any,
     y_cal: np.ndarray,
     config: TrainConfig,
 ) -> CalibratedClassifierCV:
@@ -136,7 +148,7 @@ def cross_fitted_scores(
 ) -> np.ndarray:
     """A score for each snapshot in ``idx`` from a model fitted without its case: the cases are
     split into ``folds`` groups and each group is scored by a model fitted on the others."""
-    group = np.array([zlib.crc32(rows[i].case_id.encode()) % folds for i in idx])
+    group = case_hashes(rows)[idx] % folds
     scores = np.zeros(len(idx))
     for k in range(folds):
         fit_on, score = idx[group != k], group == k
@@ -153,12 +165,12 @@ def evaluate_scorers(
     budget: int,
 ) -> dict[str, Any]:
     """The same metrics for every scorer on the same snapshots."""
-    y = np.array([r.label for r in rows], dtype=int)
-    weeks = [week_of(r.as_of) for r in rows]
-    cats = [r.category for r in rows]
+    y = labels(rows)
+    week = weeks(rows)
+    cats = categories(rows)
     out: dict[str, Any] = {"scorers": {}, "per_category": {}}
     for name, score in scores.items():
-        out["scorers"][name] = scorer_metrics(y, score, weeks, budget, probabilities.get(name))
+        out["scorers"][name] = scorer_metrics(y, score, week, budget, probabilities.get(name))
         out["per_category"][name] = per_category(y, score, cats)
     return out
 
@@ -167,8 +179,8 @@ def rules_probability(cal_rows: Sequence[Snapshot], rows: Sequence[Snapshot]) ->
     """The rules' score turned into a probability: the escalation rate per score seen in the
     calibration window (isotonic), so the rules get a fair Brier score too."""
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    iso.fit([r.rule_score for r in cal_rows], [r.label for r in cal_rows])
-    return iso.predict([r.rule_score for r in rows])
+    iso.fit(rule_scores(cal_rows), labels(cal_rows))
+    return iso.predict(rule_scores(rows))
 
 
 def train_and_evaluate(
@@ -198,11 +210,11 @@ def train_and_evaluate(
     fit_seconds = time.perf_counter() - began
     steps.update(2)
     steps.set_postfix_str("evaluate")
-    test_rows = [rows[i] for i in split.test]
-    cal_rows = [rows[i] for i in split.calibration]
-    X_test = [r.features for r in test_rows]
+    test_rows = take(rows, split.test)
+    cal_rows = take(rows, split.calibration)
+    X_test = features(test_rows)
     p_model = model.predict_proba(X_test)[:, 1]
-    rules = np.array([r.rule_score for r in test_rows])
+    rules = rule_scores(test_rows)
     scores = {"candidate": p_model, "rules": rules}
     probabilities = {"candidate": p_model, "rules": rules_probability(cal_rows, test_rows)}
     if in_service is not None:
@@ -212,23 +224,24 @@ def train_and_evaluate(
     policy = default_policy()
     # every week before the test window, so a busy season seen once is budgeted for
     before = np.concatenate([split.train, split.calibration])
-    rows_before = [rows[i] for i in before]
+    rows_before = take(rows, before)
     p_before = model.predict_proba(_features(rows, before))[:, 1]
     steps.set_postfix_str("red evidence")
     folds = policy.red_evidence.folds
-    evidence = red_evidence(rows_before, cross_fitted_scores(rows, before, config, folds), policy)
+    crossed = cross_fitted_scores(rows, before, config, folds)
+    evidence = red_evidence(rows_before, crossed, policy)
     cutoffs = choose_cutoffs(rows_before, p_before, policy, red_earned=evidence["earned"])
     report["decision"] = decision_view(test_rows, p_model, cutoffs, policy)
     report["decision"]["red_evidence"] = evidence
     report["rules"] = rule_precision(test_rows)
     steps.update(1)
-    y_test = np.array([r.label for r in test_rows])
+    y_test = labels(test_rows)
     report["windows"] = split.windows
     report["sizes"] = {
         "train": {"snapshots": len(split.train), "escalations": int(y_train.sum())},
         "calibration": {"snapshots": len(split.calibration), "escalations": int(y_cal.sum())},
         "test": {"snapshots": len(test_rows), "escalations": int(y_test.sum())},
-        "cases": len({r.case_id for r in rows}),
+        "cases": n_cases(rows),
     }
     report["in_service_version"] = in_service.version if in_service is not None else None
     report["config"] = asdict(config)

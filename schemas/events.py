@@ -27,6 +27,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar
 
 from schemas.identity import case_key
@@ -290,12 +291,19 @@ def event_from(event_type: str, version: int, payload: Mapping[str, Any]) -> Cas
         if lift is None:
             raise EventNotReadable(f"no upcaster for {event_type} version {v}")
         body = lift(body)
-    fields = dataclasses.fields(cls)
-    required = {f.name for f in fields if f.default is dataclasses.MISSING}
-    missing = required - set(body)
+    names, required = _shape(cls)
+    missing = required - body.keys()
     if missing:
         raise EventNotReadable(f"{event_type} lacks {', '.join(sorted(missing))}")
-    return cls(**{f.name: body[f.name] for f in fields if f.name in body})
+    return cls(**{name: body[name] for name in names if name in body})
+
+
+@cache
+def _shape(cls: type) -> tuple[tuple[str, ...], frozenset[str]]:
+    """An event class's field names, and those without a default (which a payload must have)."""
+    fields = dataclasses.fields(cls)
+    required = frozenset(f.name for f in fields if f.default is dataclasses.MISSING)
+    return tuple(f.name for f in fields), required
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,29 @@ def test_dataset_is_the_same_however_the_log_is_ordered() -> None:
     assert log_end(cases) >= max(dt.datetime.fromisoformat(r.as_of).timestamp() for r in forward)
 
 
+def test_a_log_file_replayed_in_bulk_gives_the_same_snapshots(tmp_path) -> None:
+    """The bulk path (log split by case into shards, replayed by two processes into columns)
+    gives what replaying the events in memory gives, whatever the log's order, duplicates
+    included; and a table's rows are the snapshots a list would hold."""
+    import random
+
+    from models.dataset import build_dataset_from_log, write_events_jsonl
+
+    events = list(county_events())
+    shuffled = events + events[:40]
+    random.Random(7).shuffle(shuffled)
+    path = tmp_path / "log.jsonl.gz"
+    write_events_jsonl(shuffled, path)
+    bulk = build_dataset_from_log(path, jobs=2, shards=5)
+    in_memory = build_dataset(events)
+    assert len(bulk) == len(in_memory) == len(county_snapshots())
+    assert list(bulk) == list(in_memory) == list(county_snapshots())
+    one = bulk[len(bulk) // 2]
+    assert one.features == case_features(
+        fold(one.case_id, group_by_case(events)[one.case_id]), one.as_of
+    ), "a row equals the features of the case folded to the end of the log, at that time"
+
+
 def test_a_later_correction_does_not_change_the_category_at_an_earlier_time():
     from domain.case import CaseState, handle_command
     from schemas.commands import SubmitRecord

@@ -84,3 +84,17 @@ def test_alert_budget_counts_top_n_per_week() -> None:
     assert got["flagged"] == 2
     assert got["precision_at_budget"] == pytest.approx(0.5)  # w1 top is a hit, w2 top is not
     assert got["recall_at_budget"] == pytest.approx(1 / 3)
+
+
+def test_the_model_scores_columns_as_it_scores_feature_rows() -> None:
+    """A table's columns (the fast path of training) and the rows' feature dicts (what the
+    stream scores) give the same probabilities from the same model."""
+    from models.snapshot_table import features
+    from tests.test_model_support import county_table
+
+    table = county_table()[:3000]
+    model = trained().model
+    from_columns = model.predict_proba(features(table))[:, 1]
+    from_rows = model.predict_proba([row.features for row in table])[:, 1]
+    assert np.allclose(from_columns, from_rows, rtol=1e-9, atol=1e-12)
+    assert from_columns.std() > 0.01  # not a constant

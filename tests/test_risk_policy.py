@@ -113,3 +113,39 @@ def test_negated_and_settled_phrases_fire_nothing(text: str) -> None:
 def test_plain_threats_still_fire(text: str, word: str) -> None:
     lx = default_policy().lexicon
     assert word in lx.hits(text, lx.threats)
+
+
+def _every_occurrence_read(lx, text: str, phrases: tuple[str, ...]) -> list[str]:
+    """What a match is, read the slow way: each phrase looked for in each clause."""
+    from domain.risk.lexicon import CLAUSE_END
+
+    clauses = CLAUSE_END.split(text)
+    return [p for p in phrases if any(p in c and lx._counts(c, p) for c in clauses)]
+
+
+def test_a_case_read_record_by_record_finds_what_its_whole_text_holds() -> None:
+    """The lexicon finds phrases by their first character and reads a case's records one by
+    one; on the synthetic county's records that gives exactly the phrases that reading each
+    clause of the joined text for every phrase gives."""
+    from models.dataset import group_by_case
+    from tests.test_model_support import county_events
+
+    lx = default_policy().lexicon
+    every = tuple(dict.fromkeys(lx.threats + tuple(p for g in lx.groups for p in g.phrases)))
+    cases = group_by_case(county_events())
+    checked = found = 0
+    for events in list(cases.values())[:400]:
+        records = [e.event for e in events if type(e.event).__name__ == "RecordAppended"]
+        parts = tuple(
+            p
+            for r in records
+            for p in (r.record.get("description"), r.record.get("measures_taken"))
+            if p
+        )
+        whole = "。".join(parts)
+        expected = _every_occurrence_read(lx, whole, every)
+        assert lx.hits_in(parts, every) == expected
+        assert lx.hits(whole, every) == expected
+        checked += 1
+        found += bool(expected)
+    assert checked == 400 and found > 40  # risky and calm records both

@@ -16,12 +16,14 @@ The stream and the training code call this same function (through ``models.scori
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from domain.case import CaseState, RecordSeen
 from domain.risk.holidays import days_to_spring_festival, in_two_sessions
-from domain.risk.lexicon import SIGNAL_GROUPS
+from domain.risk.lexicon import SIGNAL_GROUPS, Lexicon
 from domain.risk.masking import mask_text
 from domain.risk.policy import RiskPolicy, default_policy
 from schemas.events import category_correction
@@ -153,9 +155,14 @@ def _days(seconds: float) -> float:
     return round(max(seconds, 0.0) / 86400.0, 3)
 
 
+def text_parts(records: list[RecordSeen]) -> tuple[str, ...]:
+    """Descriptions and measures of the given records, latest last."""
+    return tuple(p for r in records for p in (r.description, r.measures_taken or "") if p)
+
+
 def full_text(records: list[RecordSeen]) -> str:
     """Descriptions and measures of the given records, joined, latest last."""
-    return "。".join(p for r in records for p in (r.description, r.measures_taken or "") if p)
+    return "。".join(text_parts(records))
 
 
 def case_text(records: list[RecordSeen]) -> str:
@@ -173,28 +180,116 @@ def category_as_of(state: CaseState, records: list[RecordSeen]) -> str:
     return state.category
 
 
+@dataclass(frozen=True)
+class Known:
+    """What a case's known records say, apart from the clock.
+
+    It changes only when a record becomes known, so a caller that looks at one case at many
+    times (the weekly training snapshots, the daily re-assessment) reads the records once
+    (``read_records(..., reuse=)``) and adds the clock at each time (``case_features``).
+    """
+
+    records: tuple[RecordSeen, ...]
+    features: dict[str, Any]  # the features that only the records decide
+    source: tuple[RecordSeen, ...]  # the case state's records they were chosen from
+    read_at: float  # the time they were read as of (epoch seconds)
+    found: tuple[float, ...]  # when each record was found (epoch seconds)
+    petition_received: float | None  # when the petition was received, if it is one
+    category: str
+    # what rules and features derived from these records, kept for the next time they are asked
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def threats_after(self, cutoff: float, lexicon: Lexicon) -> list[str]:
+        """The threats said in the records found at or after ``cutoff`` (epoch seconds)."""
+        k = bisect_left(self.found, cutoff)  # records are in the order they were found
+        key = ("threats", id(lexicon), k)
+        known = self.memo.get(key)
+        if known is None:
+            recent = text_parts(list(self.records[k:]))
+            known = self.memo[key] = lexicon.hits_in(recent, lexicon.threats)
+        return known
+
+    @property
+    def is_open(self) -> bool:
+        return is_open_as_of(list(self.records))
+
+
+def read_records(
+    state: CaseState,
+    as_of: dt.datetime | str,
+    policy: RiskPolicy | None = None,
+    reuse: Known | None = None,
+) -> Known:
+    """The case's records known at ``as_of``, read; ``reuse`` is returned when they are the
+    records it was read from."""
+    cutoff = as_datetime(as_of).timestamp()
+    if (
+        reuse is not None
+        and reuse.source is state.records
+        and len(reuse.records) == len(state.records)
+        and cutoff >= reuse.read_at
+    ):
+        return reuse  # every record was known then, and none has come since
+    records = tuple(known_records(state, as_of))
+    if reuse is not None and reuse.records == records:
+        return reuse
+    return _read(state, list(records), policy or default_policy(), cutoff)
+
+
 def case_features(
-    state: CaseState, as_of: dt.datetime | str, policy: RiskPolicy | None = None
+    state: CaseState,
+    as_of: dt.datetime | str,
+    policy: RiskPolicy | None = None,
+    known: Known | None = None,
 ) -> dict[str, Any]:
     """Features of ``state`` as of ``as_of``; nothing recorded or found after ``as_of`` is used.
-    Phrases come from the policy's lexicon (the packaged policy unless given).
+    Phrases come from the policy's lexicon (the packaged policy unless given).  ``known``: the
+    records already read for this time (``read_records``).
 
     Values are plain numbers and strings (JSON-ready, human-readable: people are people, money
     is yuan, days are days); ``models.estimator`` turns them into model inputs.
     """
-    policy = policy or default_policy()
-    lexicon = policy.lexicon
     now = as_datetime(as_of)
+    known = known if known is not None else read_records(state, now, policy)
+    return {**_clock(known, now), **known.features}
+
+
+def _clock(known: Known, now: dt.datetime) -> dict[str, Any]:
+    """The features that the clock moves while the records stay the same."""
     cutoff = now.timestamp()
-    records = known_records(state, now)
+    found = known.found
     f: dict[str, Any] = {}
-    found = [timestamp(r.found_at) for r in records]
     f["days_open"] = _days(cutoff - min(found)) if found else 0.0
     f["days_since_last_record"] = _days(cutoff - max(found)) if found else 0.0
+    f["records_last_30d"] = sum(cutoff - t <= 30 * 86400 for t in found)
+    received = known.petition_received
+    petition_days = _days(cutoff - received) if received is not None else 0.0
+    f["petition_days"] = petition_days
+    left = PETITION_LIMIT_DAYS - petition_days
+    f["petition_due_soon"] = int(received is not None and 0 <= left <= PETITION_WARN_DAYS)
+    f["petition_overdue"] = int(received is not None and left < 0)
+    f.update(_calendar(now.astimezone(CHINA_TZ).date(), known.category in PAY_CATEGORIES))
+    return f
+
+
+@lru_cache(maxsize=4096)
+def _calendar(day: dt.date, pay_dispute: bool) -> dict[str, int]:
+    to_festival = days_to_spring_festival(day)
+    pre_festival = 0 < to_festival <= PRE_FESTIVAL_DAYS
+    return {
+        "days_to_spring_festival": to_festival,
+        "two_sessions": int(in_two_sessions(day)),
+        "pre_festival": int(pre_festival),
+        "pay_dispute_pre_festival": int(pre_festival and pay_dispute),
+    }
+
+
+def _read(state: CaseState, records: list[RecordSeen], policy: RiskPolicy, at: float) -> Known:
+    lexicon = policy.lexicon
+    f: dict[str, Any] = {}
     f["n_records"] = len(records)
     f["n_follow_ups"] = sum(r.record_kind == "follow_up" for r in records)
     f["n_corrections"] = sum(r.record_kind == "correction" for r in records)
-    f["records_last_30d"] = sum(cutoff - t <= 30 * 86400 for t in found)
 
     people_latest = latest_value(records, "people_involved")
     people_first = _first(records, "people_involved")
@@ -207,37 +302,30 @@ def case_features(
 
     petition = bool(latest_value(records, "is_petition"))
     received = latest_value(records, "petition_received_on")
-    petition_days = _days(cutoff - timestamp(received)) if (petition and received) else 0.0
     f["is_petition"] = int(petition)
-    f["petition_days"] = petition_days
-    left = PETITION_LIMIT_DAYS - petition_days
-    f["petition_due_soon"] = int(
-        petition and received is not None and 0 <= left <= PETITION_WARN_DAYS
-    )
-    f["petition_overdue"] = int(petition and received is not None and left < 0)
-
-    day = now.astimezone(CHINA_TZ).date()
-    f["days_to_spring_festival"] = days_to_spring_festival(day)
-    f["two_sessions"] = int(in_two_sessions(day))
-    pre_festival = 0 < f["days_to_spring_festival"] <= PRE_FESTIVAL_DAYS
-    f["pre_festival"] = int(pre_festival)
     category = category_as_of(state, records)
-    f["pay_dispute_pre_festival"] = int(pre_festival and category in PAY_CATEGORIES)
     measures = [r.measures_taken for r in records if r.measures_taken]
     f["has_measures"] = int(bool(measures))
     f["n_measures"] = len(measures)
 
-    all_text = full_text(records)
+    parts = text_parts(records)
+    counted = lexicon.counted_in(parts)  # a group's phrases are all the lexicon's own
     for g in lexicon.groups:
-        f[f"signal_{g.code}"] = len(lexicon.hits(all_text, g.phrases))
-    latest_text = (
-        (records[-1].description + "。" + (records[-1].measures_taken or "")) if records else ""
-    )
-    f["threat_latest"] = len(lexicon.hits(latest_text, lexicon.threats))
-    f["calming_latest"] = len(lexicon.hits(latest_text, lexicon.group("calming").phrases))
+        f[f"signal_{g.code}"] = len(counted & g.phrase_set)
+    latest = text_parts(records[-1:])
+    f["threat_latest"] = len(lexicon.hits_in(latest, lexicon.threats))
+    f["calming_latest"] = len(lexicon.hits_in(latest, lexicon.group("calming").phrases))
 
     f["category"] = category or "unknown"
     f["township"] = state.township or "unknown"
     f["status"] = status_as_of(records)
-    f["text"] = mask_text(all_text[-MAX_TEXT_CHARS:])  # names, numbers, places masked
-    return f
+    f["text"] = mask_text("。".join(parts)[-MAX_TEXT_CHARS:])  # names, numbers, places masked
+    return Known(
+        records=tuple(records),
+        features=f,
+        source=state.records,
+        read_at=at,
+        found=tuple(timestamp(r.found_at) for r in records),
+        petition_received=timestamp(received) if (petition and received) else None,
+        category=category,
+    )

@@ -10,7 +10,9 @@ clause says it is over after it (堵路情况已平息).  The rules and the feat
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # The signal groups are features of the model: their codes are fixed here, their phrases are
 # configuration.  The policy must define exactly these groups.
@@ -38,6 +40,10 @@ class PhraseGroup:
     phrases: tuple[str, ...]
     raises_risk: bool = True
 
+    @cached_property
+    def phrase_set(self) -> frozenset[str]:
+        return frozenset(self.phrases)
+
 
 @dataclass(frozen=True)
 class Lexicon:
@@ -48,31 +54,74 @@ class Lexicon:
     negation_window: int = 3
     # words that hold a negation and do not negate what follows (协商未果, 走投无路)
     not_negations: tuple[str, ...] = ()
-    # texts already looked at: a case's text is read again at every weekly snapshot and every
-    # re-assessment until a record changes it (an answer depends only on text and phrases)
-    _seen: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = field(
+    # texts already looked at: a case's records are read again at every weekly snapshot and
+    # every re-assessment (an answer depends only on the text)
+    _seen: dict[str, frozenset[str]] = field(
         default_factory=dict, compare=False, hash=False, repr=False
     )
+    # every phrase of the lexicon by its first character, to find them in one pass over a text
+    _by_first: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+
+    _orders: dict[tuple[str, ...], tuple[dict[str, int], tuple[str, ...]]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    _every: frozenset[str] = field(default=frozenset(), compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        every = frozenset(
+            p for p in (*self.threats, *(p for g in self.groups for p in g.phrases)) if p
+        )
+        object.__setattr__(self, "_every", every)
+        for phrase in sorted(every):
+            self._by_first[phrase[0]] = (*self._by_first.get(phrase[0], ()), phrase)
 
     def group(self, code: str) -> PhraseGroup:
         return next(g for g in self.groups if g.code == code)
 
     def hits(self, text: str, phrases: tuple[str, ...]) -> list[str]:
         """The phrases that occur in ``text`` and count (not negated), in list order."""
-        key = (phrases, text)
-        known = self._seen.get(key)
+        return self.hits_in((text,), phrases)
+
+    def hits_in(self, parts: Iterable[str], phrases: tuple[str, ...]) -> list[str]:
+        """``hits`` on the parts joined by a clause end (a case's records, each read once)."""
+        parts = tuple(parts)
+        counted = self.counted_in(parts)
+        index, outsiders = self._order(phrases)
+        if outsiders:  # phrases that are not the lexicon's own: looked for one by one
+            counted |= {p for p in outsiders if any(self._count(t, p) for t in parts)}
+        return sorted((p for p in counted if p in index), key=index.__getitem__)
+
+    def counted_in(self, parts: Iterable[str]) -> frozenset[str]:
+        """``counted`` of the parts joined by a clause end: a phrase never spans a clause end,
+        so each part is read (and remembered) on its own."""
+        return frozenset().union(*map(self.counted, parts))
+
+    def counted(self, text: str) -> frozenset[str]:
+        """Every phrase of this lexicon that occurs in ``text`` and counts."""
+        known = self._seen.get(text)
         if known is None:
             if len(self._seen) >= SEEN_KEPT:
                 self._seen.clear()
-            known = self._seen[key] = tuple(self._hits(text, phrases))
-        return list(known)
+            chars = set(text).intersection(self._by_first)
+            found = [p for c in chars for p in self._by_first[c] if p in text]
+            known = self._seen[text] = frozenset(p for p in found if self._count(text, p))
+        return known
 
-    def _hits(self, text: str, phrases: tuple[str, ...]) -> list[str]:
-        found = [p for p in phrases if p in text]
-        if not found:
-            return []
-        clauses = CLAUSE_END.split(text)
-        return [p for p in found if any(self._counts(c, p) for c in clauses if p in c)]
+    def _order(self, phrases: tuple[str, ...]) -> tuple[dict[str, int], tuple[str, ...]]:
+        """Each phrase's place in ``phrases``, and those that are not the lexicon's own."""
+        known = self._orders.get(phrases)
+        if known is None:
+            index = {p: i for i, p in reversed(list(enumerate(phrases)))}
+            known = self._orders[phrases] = (index, tuple(p for p in index if p not in self._every))
+        return known
+
+    def _count(self, text: str, phrase: str) -> bool:
+        """Does ``phrase`` count somewhere in ``text`` (clause by clause)?"""
+        if phrase not in text:
+            return False
+        return any(self._counts(c, phrase) for c in CLAUSE_END.split(text) if phrase in c)
 
     def _counts(self, clause: str, phrase: str) -> bool:
         """Does some occurrence of ``phrase`` in ``clause`` stand un-negated?"""

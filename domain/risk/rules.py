@@ -15,13 +15,11 @@ from typing import Any
 
 from domain.case import CaseState, RecordSeen
 from domain.risk.features import (
+    Known,
     as_datetime,
-    case_features,
-    full_text,
-    known_records,
     latest_value,
+    read_records,
     status_as_of,
-    timestamp,
 )
 from domain.risk.policy import DeadlineRule, RiskPolicy, default_policy
 from schemas.record import CHINA_TZ
@@ -53,29 +51,36 @@ def evaluate_rules(
     state: CaseState,
     as_of: dt.datetime | str,
     policy: RiskPolicy | None = None,
-    features: dict[str, Any] | None = None,
     alone: bool = False,
+    known: Known | None = None,
 ) -> list[RuleHit]:
     """The rules that fire for a case as of ``as_of``: deadlines first, then the others.
-    ``alone``: no model is in service, so the levels are the policy's ``alone`` ones."""
+    ``alone``: no model is in service, so the levels are the policy's ``alone`` ones.
+    ``known``: the records ``read_records`` read for this time (read here if not given).
+    """
     policy = policy or default_policy()
     pick = (lambda r: r.alone) if alone else (lambda r: r.raises)
     now = as_datetime(as_of)
-    records = known_records(state, now)
-    f = features if features is not None else case_features(state, now, policy)
-    out = deadline_hits(records, now.astimezone(CHINA_TZ).date(), policy, alone)
+    known = known if known is not None else read_records(state, now, policy)
+    records = list(known.records)
+    clocks = known.memo.get(("clocks", id(policy)))
+    if clocks is None:
+        clocks = known.memo[("clocks", id(policy))] = running_clocks(records, policy)
+    out = deadline_hits(records, now.astimezone(CHINA_TZ).date(), policy, alone, clocks)
     recent_days = policy.rule("explicit_threat").params.get("within_days", 36500)
-    recent = [r for r in records if now.timestamp() - timestamp(r.found_at) <= recent_days * 86400]
-    out.extend(_threat_hits(full_text(recent), policy, pick))
-    out.extend(_other_hits(f, policy, pick))
+    threats = known.threats_after(now.timestamp() - recent_days * 86400, policy.lexicon)
+    out.extend(_threat_hits(threats, policy, pick))
+    key = ("other rules", id(policy), alone)  # they read the records' features only
+    if key not in known.memo:
+        known.memo[key] = _other_hits(known.features, policy, pick)
+    out.extend(known.memo[key])
     return out
 
 
 Pick = Any  # RuleSetting -> the level it sets in this mode
 
 
-def _threat_hits(text: str, policy: RiskPolicy, pick: Pick) -> list[RuleHit]:
-    threats = policy.lexicon.hits(text, policy.lexicon.threats)
+def _threat_hits(threats: list[str], policy: RiskPolicy, pick: Pick) -> list[RuleHit]:
     if not threats:
         return []
     words = "、".join(threats[:3])
@@ -128,20 +133,32 @@ def _other_hits(f: dict[str, Any], policy: RiskPolicy, pick: Pick) -> list[RuleH
     return out
 
 
-def deadline_hits(
-    records: list[RecordSeen], today: dt.date, policy: RiskPolicy, alone: bool = False
-) -> list[RuleHit]:
-    """Statutory clocks that are close to their limit or past it on ``today`` (China time)."""
+def running_clocks(
+    records: list[RecordSeen], policy: RiskPolicy
+) -> list[tuple[DeadlineRule, dt.date]]:
+    """The statutory clocks the records start (a petition's), with the day each started."""
     if not records or not latest_value(records, "is_petition"):
         return []
     status = status_as_of(records)
     out = []
     for rule in policy.deadlines:
-        if status not in rule.while_status:
-            continue
-        start = _start_date(records, rule)
-        if start is None:
-            continue
+        start = _start_date(records, rule) if status in rule.while_status else None
+        if start is not None:
+            out.append((rule, start))
+    return out
+
+
+def deadline_hits(
+    records: list[RecordSeen],
+    today: dt.date,
+    policy: RiskPolicy,
+    alone: bool = False,
+    clocks: list[tuple[DeadlineRule, dt.date]] | None = None,
+) -> list[RuleHit]:
+    """Statutory clocks that are close to their limit or past it on ``today`` (China time).
+    ``clocks``: what ``running_clocks`` gave for these records."""
+    out = []
+    for rule, start in clocks if clocks is not None else running_clocks(records, policy):
         due = start + dt.timedelta(days=rule.limit_days)
         left = (due - today).days
         if left < 0:
