@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     snapshots = build_dataset(events)
     result = train_and_evaluate(snapshots, TrainConfig())
     model = LoadedModel("bench", result.model, result.metadata)
-    rows = [s.features for s in snapshots][-10_000:]
+    rows = [s.features for s in snapshots[-10_000:]]
     cases = group_by_case(events)
     states = [fold(cid, evs) for cid, evs in cases.items()][:3000]
     bench_scoring(model, rows, states, args.single)
