@@ -191,13 +191,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_dataset(args: argparse.Namespace) -> int:
     from models.dataset import write_dataset
+    from models.snapshot_table import labels, n_cases
 
     rows = _load_snapshots(args, "build a training set")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     n = write_dataset(rows, args.out)
-    pos = sum(r.label for r in rows)
+    pos = int(labels(rows).sum())
     print(
-        f"{n:,} snapshots of {len({r.case_id for r in rows}):,} cases, {pos:,} escalate within "
+        f"{n:,} snapshots of {n_cases(rows):,} cases, {pos:,} escalate within "
         f"{args.horizon:g} days ({pos / max(n, 1):.1%}); written to {args.out}"
     )
     return 0

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from models.dataset import Snapshot
+from models.snapshot_table import labels
 from schemas.categories import BY_CODE
 
 NAMES = {"candidate": "candidate model", "rules": "rules only", "in_service": "model in service"}
@@ -61,7 +62,7 @@ def plot_pr(test_rows: Sequence[Snapshot], scores: dict[str, np.ndarray], path: 
     import matplotlib.pyplot as plt
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    y = np.array([r.label for r in test_rows])
+    y = labels(test_rows)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     for name, s in scores.items():
         if len(np.unique(y)) < 2:

@@ -283,12 +283,14 @@ def shard_log(
     path: str | Path, into: Path, shards: int, progress: bool = False
 ) -> tuple[list[Path], float, int]:
     """Split a JSONL log by case (crc32 of the case id) into ``shards`` files; returns the
-    files, the log's end (``log_end``) and how many lines it had."""
+    files, the log's end (``log_end``: the latest time any line names; a line delivered twice
+    counts like any other) and how many lines it had.  The files go where ``into`` is (under
+    ``$TMPDIR`` from ``build_dataset_from_log``): about the log's uncompressed size."""
     from tqdm import tqdm
 
     files = [into / f"shard-{k:04d}.jsonl" for k in range(shards)]
     outs = [open(f, "wb", buffering=1 << 20) for f in files]  # noqa: SIM115 - closed below
-    latest: dict[tuple[int, bytes], bytes] = {}  # per time format: the greatest value
+    latest: dict[tuple[int, bytes, bytes], bytes] = {}  # per time format: the greatest value
     n = 0
     bar = tqdm(desc="reading log", unit=" events", unit_scale=True, disable=not progress)
     try:
@@ -302,7 +304,7 @@ def shard_log(
                 )
                 for name in (b"recorded_at", b"occurred_at"):
                     value = _field(line, name)
-                    key = (len(value), value[-6:])
+                    key = _time_format(value)
                     if value > latest.get(key, b""):
                         latest[key] = value
                 n += 1
@@ -314,6 +316,18 @@ def shard_log(
         bar.close()
     end = max((timestamp(v.decode()) for v in latest.values()), default=0.0)
     return files, end, n
+
+
+def _time_format(value: bytes) -> tuple[int, bytes, bytes]:
+    """Times written the same way (length, date-time separator, UTC offset) compare as text
+    in time order; the greatest of each way is parsed once at the end."""
+    if value.endswith(b"Z"):
+        zone = b"Z"
+    elif len(value) > 16 and value[-6:-5] in (b"+", b"-") and value[-3:-2] == b":":
+        zone = value[-6:]
+    else:
+        zone = b""
+    return len(value), value[10:11], zone
 
 
 def _open_binary(path: Path) -> IO[bytes]:

@@ -19,14 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 from domain.risk.features import timestamp
 from domain.risk.policy import default_policy
 from models.dataset import Snapshot
 from models.levels import level_view
 from models.registry import LoadedModel
 from models.rolling import Scored, Scorer, base_rates, case_bootstrap, rolling_evaluation
+from models.snapshot_table import case_codes, chain, features, labels, rule_scores, take
 
 
 @dataclass(frozen=True)
@@ -56,10 +55,6 @@ def out_of_template_data(
     return other, (load_handwritten() if evidence.handwritten else [])
 
 
-def _features(rows: Sequence[Snapshot]) -> list[dict[str, Any]]:
-    return [r.features for r in rows]
-
-
 def refit_scorer(config: Any, red_earned: bool = False) -> Scorer:
     """The training procedure as a scorer: fit on the train rows, calibrate on the later ones,
     and choose the level cut-offs on both (red only if ``red_earned``), as training does."""
@@ -69,17 +64,11 @@ def refit_scorer(config: Any, red_earned: bool = False) -> Scorer:
     def score(
         train: Sequence[Snapshot], cal: Sequence[Snapshot], test: Sequence[Snapshot]
     ) -> Scored:
-        model = fit_calibrated(
-            _features(train),
-            np.array([r.label for r in train]),
-            _features(cal),
-            np.array([r.label for r in cal]),
-            config,
-        )
-        before = [*train, *cal]
-        p_before = model.predict_proba(_features(before))[:, 1]
+        model = fit_calibrated(features(train), labels(train), features(cal), labels(cal), config)
+        before = chain(train, cal)
+        p_before = model.predict_proba(features(before))[:, 1]
         cutoffs = choose_cutoffs(before, p_before, default_policy(), red_earned=red_earned)
-        return model.predict_proba(_features(test))[:, 1], cutoffs, None
+        return model.predict_proba(features(test))[:, 1], cutoffs, None
 
     return score
 
@@ -90,7 +79,7 @@ def fixed_scorer(model: Any) -> Scorer:
     def score(
         train: Sequence[Snapshot], cal: Sequence[Snapshot], test: Sequence[Snapshot]
     ) -> Scored:
-        return model.predict_proba(_features(test))[:, 1], None, None
+        return model.predict_proba(features(test))[:, 1], None, None
 
     return score
 
@@ -102,7 +91,7 @@ def rules_scorer(
     Brier score and log-loss); they rank by their own score, as in training."""
     from models.train import rules_probability
 
-    return rules_probability(cal, test), None, np.array([r.rule_score for r in test])
+    return rules_probability(cal, test), None, rule_scores(test)
 
 
 def _rolling(
@@ -147,23 +136,23 @@ def text_ablation(
     each test set (paired: the same resampled cases for both)."""
     from models.train import fit_calibrated
 
-    y_train = np.array([r.label for r in train])
-    y_cal = np.array([r.label for r in cal])
+    y_train, y_cal = labels(train), labels(cal)
     fitted = {
         name: fit_calibrated(
-            _features(train), y_train, _features(cal), y_cal, replace(config, text_weight=w)
+            features(train), y_train, features(cal), y_cal, replace(config, text_weight=w)
         )
         for name, w in (("text_on", 1.0), ("text_off", 0.0))
     }
     out: dict[str, Any] = {}
+    before = chain(train, cal)
     for name, test in tests.items():
-        if not test:
+        if not len(test):
             continue
-        y = np.array([r.label for r in test])
-        base, cat = base_rates([*train, *cal], test)
-        X = _features(test)
+        y = labels(test)
+        base, cat = base_rates(before, test)
+        X = features(test)
         found = case_bootstrap(
-            [r.case_id for r in test],
+            case_codes(test),
             y,
             {name: m.predict_proba(X)[:, 1] for name, m in fitted.items()},
             base,
@@ -243,9 +232,8 @@ def gather_evidence(
     out["out_of_template"] = out_of_template
     if not refit:
         return out
-    train = [rows[i] for i in split.train]
-    cal = [rows[i] for i in split.calibration]
-    tests = {"main_test": [rows[i] for i in split.test], "other_county": list(other_rows or [])}
+    train, cal = take(rows, split.train), take(rows, split.calibration)
+    tests = {"main_test": take(rows, split.test), "other_county": other_rows or []}
     out["text_ablation"] = text_ablation(train, cal, tests, config, evidence.resamples)
     out["text_ablation"]["helps"] = helps(out["text_ablation"])
     out["text_ablation"]["text_weight"] = config.text_weight

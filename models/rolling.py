@@ -30,8 +30,16 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
-from domain.risk.features import timestamp
 from models.dataset import DAY, Snapshot
+from models.snapshot_table import (
+    case_codes,
+    categories,
+    chain,
+    labels,
+    rule_levels,
+    take,
+    times,
+)
 
 # (train rows, calibration rows, test rows) -> a probability per test row, the level cut-offs
 # the scorer would use (None: the fixed cut-offs given to ``rolling_evaluation``), and the score
@@ -75,11 +83,11 @@ def rolling_windows(
     fitted or calibrated on); each with the calibration slice just before it (less one
     horizon) and every earlier snapshot whose horizon ends before that slice as its train
     window."""
-    if not rows:
+    if not len(rows):
         raise ValueError("no snapshots to evaluate")
     if windows < 1:
         raise ValueError("at least one window is needed")
-    ts = np.array([timestamp(r.as_of) for r in rows])
+    ts = times(rows)
     lo, hi = float(ts.min()), float(ts.max())
     span = hi - lo
     horizon = horizon_days * DAY
@@ -225,15 +233,13 @@ def base_rates(
     """The reference forecasts for ``test``: the escalation rate of ``train`` (pass every
     snapshot whose label was known before the window), overall and per category (a category
     not seen before gets the overall rate)."""
-    y = np.array([r.label for r in train], dtype=float)
+    y = labels(train).astype(float)
     overall = float(y.mean()) if len(y) else 0.0
-    per: dict[str, list[int]] = {}
-    for r in train:
-        per.setdefault(r.category, []).append(r.label)
-    rate = {c: float(np.mean(v)) for c, v in per.items()}
+    seen = categories(train)
+    rate = {c: float(y[seen == c].mean()) for c in set(seen.tolist())}
     return (
         np.full(len(test), overall),
-        np.array([rate.get(r.category, overall) for r in test]),
+        np.array([rate.get(c, overall) for c in categories(test).tolist()], dtype=float),
     )
 
 
@@ -263,7 +269,7 @@ def rolling_evaluation(
 
     per_window: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
-    pooled_rows: list[Snapshot] = []
+    pooled_idx: list[np.ndarray] = []
     pooled_p: dict[str, list[np.ndarray]] = {n: [] for n in scorers}
     pooled_levels: dict[str, list[str]] = {n: [] for n in scorers}
     pooled_rank: dict[str, list[np.ndarray]] = {n: [] for n in scorers}
@@ -271,19 +277,17 @@ def rolling_evaluation(
     pooled_cat: list[np.ndarray] = []
     bar = tqdm(total=windows * len(scorers), desc="rolling", unit="fit", disable=not progress)
     for k, win in enumerate(rolling_windows(rows, windows, horizon_days, not_before=not_before)):
-        train = [rows[i] for i in win.train]
-        cal = [rows[i] for i in win.calibration]
-        test = [rows[i] for i in win.test]
+        train, cal, test = (take(rows, i) for i in (win.train, win.calibration, win.test))
         last_day = win.test_to if k == windows - 1 else win.test_to - DAY
         span = [day(win.test_from), day(max(win.test_from, last_day))]
-        y_tr, y_cal = {r.label for r in train}, {r.label for r in cal}
+        y_tr, y_cal = set(labels(train).tolist()), set(labels(cal).tolist())
         if len(test) == 0 or len(y_tr) < 2 or len(y_cal) < 2:
-            why = "no test snapshots" if not test else "one class only before the window"
+            why = "no test snapshots" if not len(test) else "one class only before the window"
             skipped.append({"window": k + 1, "test": span, "why": why})
             bar.update(len(scorers))
             continue
-        y = np.array([r.label for r in test])
-        base, cat = base_rates([*train, *cal], test)
+        y = labels(test)
+        base, cat = base_rates(chain(train, cal), test)
         entry: dict[str, Any] = {
             "window": k + 1,
             "test": span,
@@ -303,21 +307,22 @@ def rolling_evaluation(
             }
             cut = own or cutoffs
             if cut is not None:
-                pooled_levels[name] += levels_of(p.tolist(), [r.rule_level for r in test], cut)
+                pooled_levels[name] += levels_of(p.tolist(), rule_levels(test).tolist(), cut)
                 entry["scorers"][name]["cutoffs"] = cut
             bar.update(1)
         per_window.append(entry)
-        pooled_rows.extend(test)
+        pooled_idx.append(np.asarray(win.test))
         pooled_base.append(base)
         pooled_cat.append(cat)
     bar.close()
-    if not pooled_rows:
+    if not pooled_idx:
         raise ValueError("no window had both classes in its train and calibration slices")
-    y = np.array([r.label for r in pooled_rows])
+    pooled_rows = take(rows, np.concatenate(pooled_idx))
+    y = labels(pooled_rows)
     probabilities = {n: np.concatenate(v) for n, v in pooled_p.items()}
     ranks = {n: np.concatenate(v) for n, v in pooled_rank.items()}
     pooled = case_bootstrap(
-        [r.case_id for r in pooled_rows],
+        case_codes(pooled_rows),
         y,
         probabilities,
         np.concatenate(pooled_base),

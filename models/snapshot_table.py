@@ -25,7 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from domain.risk.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, TEXT_FEATURE, timestamp
+from domain.risk.features import (
+    CATEGORICAL_FEATURES,
+    INTEGER_FEATURES,
+    NUMERIC_FEATURES,
+    TEXT_FEATURE,
+    timestamp,
+)
 from models.evaluate import week_of
 from schemas.record import CHINA_TZ
 
@@ -79,7 +85,12 @@ class FeatureColumns:
         return FeatureColumns(self.numeric[idx], self.categorical[idx], self.text[idx])
 
     def row(self, i: int) -> dict[str, Any]:
-        out: dict[str, Any] = dict(zip(NUMERIC_FEATURES, self.numeric[i].tolist(), strict=True))
+        """One row as ``case_features`` gave it (counts and flags as ints)."""
+        values = self.numeric[i].tolist()
+        out: dict[str, Any] = {
+            name: int(v) if name in INTEGER_FEATURES else v
+            for name, v in zip(NUMERIC_FEATURES, values, strict=True)
+        }
         out.update(zip(CATEGORICAL_FEATURES, self.categorical[i], strict=True))
         out[TEXT_FEATURE] = self.text[i]
         return out
@@ -107,7 +118,10 @@ class SnapshotTable(Sequence[Snapshot]):
     def __getitem__(self, i: Any) -> Any:  # an int gives a Snapshot, else a table
         if isinstance(i, int | np.integer):
             return self.snapshot(int(i))
-        return self.take(np.arange(len(self))[i] if isinstance(i, slice) else np.asarray(i))
+        if isinstance(i, slice):
+            return self.take(np.arange(len(self))[i])
+        i = np.asarray(i)
+        return self.take(i if i.dtype == bool else i.astype(np.int64))
 
     def __iter__(self) -> Iterator[Snapshot]:
         return (self.snapshot(i) for i in range(len(self)))
@@ -337,7 +351,26 @@ def features(rows: Sequence[Snapshot]) -> Any:
 
 
 def take(rows: Sequence[Snapshot], idx: np.ndarray) -> Sequence[Snapshot]:
-    """The snapshots at ``idx`` (a table stays a table)."""
+    """The snapshots at ``idx``, positions or a boolean mask (a table stays a table)."""
+    idx = np.asarray(idx)
+    if idx.dtype != bool:
+        idx = idx.astype(np.int64)
     if isinstance(rows, SnapshotTable):
-        return rows.take(np.asarray(idx, dtype=np.int64))
-    return [rows[int(i)] for i in idx]
+        return rows.take(idx)
+    return [rows[int(i)] for i in (np.flatnonzero(idx) if idx.dtype == bool else idx)]
+
+
+def chain(first: Sequence[Snapshot], second: Sequence[Snapshot]) -> Sequence[Snapshot]:
+    """The snapshots of both, in that order (two parts of one table stay a table)."""
+    if (
+        isinstance(first, SnapshotTable)
+        and isinstance(second, SnapshotTable)
+        and first.case_ids is second.case_ids
+    ):
+        per_row = {
+            f.name: np.concatenate([getattr(first, f.name), getattr(second, f.name)])
+            for f in fields(SnapshotTable)
+            if f.name != "case_ids"
+        }
+        return SnapshotTable(case_ids=first.case_ids, **per_row)
+    return [*first, *second]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from models.evidence import (
 )
 from models.levels import decision_view, rule_precision
 from models.registry import LoadedModel, Registry
+from models.snapshot_table import features, labels, n_cases, rule_scores, take
 from models.synthetic import event_log, generate_county, posting_order
 from models.train import (
     TrainConfig,
@@ -156,22 +157,22 @@ def evaluate_version(
     split = temporal_split(
         rows, config.horizon_days, config.test_fraction, config.calibration_fraction
     )
-    test_rows = [rows[i] for i in split.test]
-    cal_rows = [rows[i] for i in split.calibration]
-    X = [r.features for r in test_rows]
+    test_rows = take(rows, split.test)
+    cal_rows = take(rows, split.calibration)
+    X = features(test_rows)
     scores: dict[str, np.ndarray] = {"candidate": candidate.model.predict_proba(X)[:, 1]}
     probs = dict(scores)
-    scores["rules"] = np.array([r.rule_score for r in test_rows])
+    scores["rules"] = rule_scores(test_rows)
     probs["rules"] = rules_probability(cal_rows, test_rows)
     if in_service is not None:
         scores["in_service"] = probs["in_service"] = in_service.model.predict_proba(X)[:, 1]
     report = evaluate_scorers(test_rows, scores, probs, config.budget)
     report["windows"] = split.windows
     report["sizes"] = {
-        "train": _size(rows[i] for i in split.train),
+        "train": _size(take(rows, split.train)),
         "calibration": _size(cal_rows),
         "test": _size(test_rows),
-        "cases": len({r.case_id for r in rows}),
+        "cases": n_cases(rows),
     }
     report["in_service_version"] = in_service.version if in_service is not None else None
     policy = default_policy()
@@ -210,6 +211,5 @@ def evaluate_version(
     )
 
 
-def _size(rows: Iterable[Snapshot]) -> dict[str, int]:
-    rows = list(rows)
-    return {"snapshots": len(rows), "escalations": int(sum(r.label for r in rows))}
+def _size(rows: Sequence[Snapshot]) -> dict[str, int]:
+    return {"snapshots": len(rows), "escalations": int(labels(rows).sum())}

@@ -235,10 +235,14 @@ def test_a_log_file_replayed_in_bulk_gives_the_same_snapshots(tmp_path) -> None:
     in_memory = build_dataset(events)
     assert len(bulk) == len(in_memory) == len(county_snapshots())
     assert list(bulk) == list(in_memory) == list(county_snapshots())
+    assert [r.to_json() for r in bulk[:200]] == [r.to_json() for r in in_memory[:200]]
     one = bulk[len(bulk) // 2]
     assert one.features == case_features(
         fold(one.case_id, group_by_case(events)[one.case_id]), one.as_of
     ), "a row equals the features of the case folded to the end of the log, at that time"
+    # and with the same types: counts as ints, so a written training set reads as before
+    direct = case_features(fold(one.case_id, group_by_case(events)[one.case_id]), one.as_of)
+    assert {k: type(v) for k, v in one.features.items()} == {k: type(v) for k, v in direct.items()}
 
 
 def test_a_later_correction_does_not_change_the_category_at_an_earlier_time():

@@ -65,6 +65,21 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "threat_latest",
     "calming_latest",
 )
+# the numeric features that are whole numbers (counts and flags); the others are floats
+FLOAT_FEATURES: frozenset[str] = frozenset(
+    {
+        "days_open",
+        "days_since_last_record",
+        "people_max",
+        "people_latest",
+        "people_growth",
+        "amount_max_yuan",
+        "prior_visits",
+        "prior_skip_level",
+        "petition_days",
+    }
+)
+INTEGER_FEATURES: frozenset[str] = frozenset(NUMERIC_FEATURES) - FLOAT_FEATURES
 # counts and amounts enter the model as log1p(value)
 LOG_FEATURES: frozenset[str] = frozenset(
     {
@@ -191,6 +206,8 @@ class Known:
 
     records: tuple[RecordSeen, ...]
     features: dict[str, Any]  # the features that only the records decide
+    case_id: str
+    policy: RiskPolicy  # whose lexicon read them
     source: tuple[RecordSeen, ...]  # the case state's records they were chosen from
     read_at: float  # the time they were read as of (epoch seconds)
     found: tuple[float, ...]  # when each record was found (epoch seconds)
@@ -220,9 +237,12 @@ def read_records(
     policy: RiskPolicy | None = None,
     reuse: Known | None = None,
 ) -> Known:
-    """The case's records known at ``as_of``, read; ``reuse`` is returned when they are the
-    records it was read from."""
+    """The case's records known at ``as_of``, read; ``reuse`` (read earlier for this case
+    under this policy) is returned when they are the records it was read from."""
+    policy = policy or default_policy()
     cutoff = as_datetime(as_of).timestamp()
+    if reuse is not None and (reuse.case_id != state.case_id or reuse.policy is not policy):
+        reuse = None
     if (
         reuse is not None
         and reuse.source is state.records
@@ -233,7 +253,7 @@ def read_records(
     records = tuple(known_records(state, as_of))
     if reuse is not None and reuse.records == records:
         return reuse
-    return _read(state, list(records), policy or default_policy(), cutoff)
+    return _read(state, list(records), policy, cutoff)
 
 
 def case_features(
@@ -323,6 +343,8 @@ def _read(state: CaseState, records: list[RecordSeen], policy: RiskPolicy, at: f
     return Known(
         records=tuple(records),
         features=f,
+        case_id=state.case_id,
+        policy=policy,
         source=state.records,
         read_at=at,
         found=tuple(timestamp(r.found_at) for r in records),

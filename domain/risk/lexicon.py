@@ -57,17 +57,19 @@ class Lexicon:
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
-        default_factory=dict, compare=False, hash=False, repr=False
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
     # every phrase of the lexicon by its first character, to find them in one pass over a text
     _by_first: dict[str, tuple[str, ...]] = field(
-        default_factory=dict, compare=False, hash=False, repr=False
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
 
     _orders: dict[tuple[str, ...], tuple[dict[str, int], tuple[str, ...]]] = field(
-        default_factory=dict, compare=False, hash=False, repr=False
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
-    _every: frozenset[str] = field(default=frozenset(), compare=False, hash=False, repr=False)
+    _every: frozenset[str] = field(
+        default=frozenset(), init=False, compare=False, hash=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         every = frozenset(
