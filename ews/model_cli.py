@@ -479,7 +479,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def _data_options(sp: argparse.ArgumentParser, dataset: bool = True) -> None:
     g = sp.add_argument_group("data (default: a generated synthetic county)")
-    g.add_argument("--events", help="case events as JSONL envelopes (.gz ok)")
+    g.add_argument(
+        "--events",
+        help="case events as JSONL envelopes (.gz ok), any size: replayed in bulk by --jobs "
+        "processes through shard files under $TMPDIR (about the log's uncompressed size)",
+    )
     if dataset:
         g.add_argument("--dataset", help="a training set written by `ews model dataset`")
     g.add_argument(
