@@ -62,7 +62,13 @@ from schemas.privacy import mask_personal
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
 from schemas.settings import SCRAM, Settings
 from schemas.topics import MAX_MESSAGE_BYTES, Topics
-from streams.metrics import StageMetrics, add_watchdog, committed_offset, port_of
+from streams.metrics import (
+    EXIT_STALLED,
+    StageMetrics,
+    add_watchdog,
+    committed_offset,
+    port_of,
+)
 
 log = logging.getLogger("ews.stream")
 
@@ -425,9 +431,15 @@ async def _save(app: faust.App, topics: Topics, case_id: str, state: CaseState) 
 async def _or_die(agent: str) -> AsyncIterator[None]:
     """Bad input never gets here (it is dead-lettered); anything that does (a send that failed
     after the producer's retries, a bug) stops the process at once, like kill -9, so that
-    faust cannot ack the batch on the way out: a restarted worker reprocesses it."""
+    faust cannot ack the batch on the way out: a restarted worker reprocesses it.  An offset
+    gap (faust skipped messages) exits with ``EXIT_STALLED``, the code that asks the supervisor
+    for a restart, like the watchdog: nothing is wrong but the consumer's position."""
     try:
         yield
+    except OffsetGap:
+        log.error("%s: messages were skipped; exiting for a restart", agent, exc_info=True)
+        logging.shutdown()
+        os._exit(EXIT_STALLED)
     except Exception:
         log.critical("%s: batch failed; exiting without acknowledging it", agent, exc_info=True)
         logging.shutdown()

@@ -16,6 +16,7 @@ from schemas.risk import RiskAssessed
 from streams.admin import ensure_topics
 from streams.clock import publish_ticks
 from streams.log import read_from_start
+from streams.metrics import EXIT_STALLED
 from streams.post import post_messages
 from tests.support import group_members, start_pipeline
 
@@ -42,15 +43,17 @@ def assessments(settings) -> list[RiskAssessed]:  # noqa: ANN001
 
 def wait_for(settings, check, timeout: float = 90.0, supervise=None) -> list[RiskAssessed]:  # noqa: ANN001
     """Poll the assessments until ``check`` holds.  ``supervise`` (a list and an index in it)
-    restarts that worker when it exits with 70, as the deployment's supervisor does: the stage's
-    offset guard exits so when the consumer skipped a fetched message, and the restart reads it
-    again (streams.app.OffsetGuard)."""
+    restarts that worker when it exits with EXIT_STALLED, as the deployment's supervisor does:
+    the stage's offset guard exits so when the consumer skipped a fetched message, and the
+    restart reads it again (streams.app.OffsetGuard)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if supervise is not None:
             procs, i = supervise
             if procs[i].poll() is not None:
-                assert procs[i].returncode == 70, f"the worker died with {procs[i].returncode}"
+                assert procs[i].returncode == EXIT_STALLED, (
+                    f"the worker died: {procs[i].returncode}"
+                )
                 procs[i] = processes.restart(procs[i])
         found = assessments(settings)
         if check(found):
