@@ -172,22 +172,6 @@ class SnapshotTable(Sequence[Snapshot]):
                 del joined
         return cls(case_ids=case_ids, **out)
 
-    @classmethod
-    def from_snapshots(cls, rows: Sequence[Snapshot]) -> SnapshotTable:
-        builder = TableBuilder()
-        for r in rows:
-            builder.add(
-                r.case_id,
-                timestamp(r.as_of),
-                r.label,
-                timestamp(r.escalated_at) if r.escalated_at else None,
-                r.features,
-                r.rule_score,
-                r.rule_level,
-                r.rule_codes,
-            )
-        return builder.table()
-
 
 class TableBuilder:
     """Collects snapshots row by row, then makes a ``SnapshotTable`` of them."""

@@ -65,7 +65,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "threat_latest",
     "calming_latest",
 )
-# the numeric features that are whole numbers (counts and flags); the others are floats
+# the numeric features that are floats (days, people, money); the others are whole numbers
 FLOAT_FEATURES: frozenset[str] = frozenset(
     {
         "days_open",
