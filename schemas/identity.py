@@ -17,6 +17,8 @@ def identity_text(value: str) -> str:
     """``value`` in NFKC, without invisible format characters (zero-width, bidi marks, BOM)
     and without spaces of any kind."""
     folded = unicodedata.normalize("NFKC", value)
+    if folded.isprintable() and " " not in folded:
+        return folded  # no format character (Cf is not printable), no space of any kind
     return "".join(c for c in folded if not c.isspace() and unicodedata.category(c) != "Cf")
 
 

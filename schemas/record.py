@@ -248,6 +248,7 @@ BLANK_IS_ABSENT = ("str", "enum", "date", "datetime")  # kinds whose blank value
 EXTRA_CELLS = "_extra_cells"  # a sheet row's cells beyond its header (web/sheets.py)
 IDENTITY_FIELDS = ("township", "ref_no")  # folded by schemas.identity.identity_text
 _CONTROL_CHARS = frozenset(chr(i) for i in range(32) if chr(i) not in "\t\n\r") | {"\x7f"}
+_CONTROL = re.compile("[" + "".join(sorted(_CONTROL_CHARS)) + "]")  # one scan, not one per char
 
 
 def _shown(value: Any, limit: int = 40) -> str:
@@ -281,7 +282,7 @@ def _coerce(field: Field, value: Any) -> Any:
                 "wrong_type", f"{name} must be a string, got {type(value).__name__}"
             )
         value = value.strip()
-        if any(c in value for c in _CONTROL_CHARS):
+        if _CONTROL.search(value):
             raise RecordRejected("invalid_value", f"{name} contains control characters")
         if len(value) > field.max_len:
             code = "oversized_text" if kind == "text" else "invalid_value"
@@ -328,7 +329,7 @@ def _coerce(field: Field, value: Any) -> Any:
         if len(value) > field.max_len:
             raise RecordRejected("invalid_value", f"{name} lists more than {field.max_len} names")
         names = [v.strip() for v in value]
-        if any(c in v for v in names for c in _CONTROL_CHARS):
+        if any(_CONTROL.search(v) for v in names):
             raise RecordRejected("invalid_value", f"{name} contains control characters")
         if any(len(v) > NAME_MAX_CHARS for v in names):
             raise RecordRejected(
@@ -571,7 +572,7 @@ def township_hint(data: bytes) -> str | None:
     if isinstance(raw, dict):
         value = raw.get("township", raw.get("town"))
         readable = isinstance(value, str) and not _has_lone_surrogate(value)
-        readable = readable and not any(c in value for c in _CONTROL_CHARS)
+        readable = readable and not _CONTROL.search(value)
         if readable and value.strip() and len(value) <= 32:
             return value.strip()
     return None
