@@ -139,6 +139,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         routing = load_routing(settings.routing or None)
     app = create_app(settings, args.role, assessor, policy, routing)
+    from streams.state import drop_stale_stores
+
+    for dropped in drop_stale_stores(app, settings.kafka):
+        print(
+            f"ews worker: dropped a state store of an older changelog: {dropped}", file=sys.stderr
+        )
     sys.argv = ["ews-worker", "worker", "-l", args.loglevel, "--without-web"]
     app.main()
     return 0

@@ -102,7 +102,18 @@ class Settings:
         "first port of the Prometheus /metrics endpoints on 127.0.0.1 (0: none): the intake, "
         "cases, risk and alerts stages, the projector and the notifier take it and the next five",
     )
-    faust_dir: str = _setting("var/faust", "EWS_FAUST_DIR", "faust's local data folder")
+    faust_dir: str = _setting(
+        "var/faust",
+        "EWS_FAUST_DIR",
+        "the workers' local data folder (faust's, and the RocksDB state stores)",
+    )
+    state_store: str = _setting(
+        "rocksdb",
+        "EWS_STATE_STORE",
+        "where a worker keeps its cases, watches and alert states: `rocksdb` (on disk under "
+        "EWS_FAUST_DIR with the changelog offset they reach: a restart reads only what is new) "
+        "or `memory` (every start re-reads the whole changelog first)",
+    )
     model_dir: str = _setting("var/models", "EWS_MODEL_DIR", "model registry folder")
     risk_policy: str = _setting(
         "",
@@ -130,6 +141,10 @@ class Settings:
     kafka_jars: str = _setting(
         ".cache/kafka-jars", "EWS_KAFKA_JARS", "cache of the local broker's jars"
     )
+
+    def __post_init__(self) -> None:
+        if self.state_store not in ("rocksdb", "memory"):
+            raise SettingsError(f"EWS_STATE_STORE={self.state_store!r}: use `rocksdb` or `memory`")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

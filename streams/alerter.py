@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from typing import Any
 
@@ -24,15 +23,9 @@ from schemas.commands import commands_from_bytes
 from schemas.risk import ClockTicked, RiskAssessed
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import (
-    OffsetGuard,
-    _or_die,
-    _send,
-    changelogged_table,
-    partition_for,
-    unreadable,
-)
+from streams.app import OffsetGuard, _or_die, unreadable
 from streams.metrics import StageMetrics
+from streams.state import StateTable, _send, partition_for
 
 log = logging.getLogger("ews.alerter")
 
@@ -43,7 +36,7 @@ def add_alerter(
     """Add the alert writer's agents and table to ``app``."""
     topics = settings.topics
     n = topics.partitions
-    table = changelogged_table(app, "alert-state", topics.alert_state_changelog, n)
+    table = StateTable(app, "alert-state", topics.alert_state_changelog, n)
     turn = asyncio.Lock()
     writer = _AlertWriter(app, topics, table, routing)
 
@@ -72,7 +65,7 @@ def _read_commands(m: Any) -> list[tuple[str, str, Any]]:
 
 
 class _AlertWriter:
-    def __init__(self, app: faust.App, topics: Topics, table: Any, routing: Routing) -> None:
+    def __init__(self, app: faust.App, topics: Topics, table: StateTable, routing: Routing) -> None:
         self.app, self.topics, self.table, self.routing = app, topics, table, routing
 
     def _state(self, case_id: str) -> AlertState:
@@ -100,18 +93,7 @@ class _AlertWriter:
                     )
                 )
         await asyncio.gather(*sent)  # the events are in the log before the states change
-        saved = []
-        for case_id, state in states.items():
-            body = json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
-            part = partition_for(case_id, self.topics.partitions)
-            saved.append(
-                await _send(
-                    self.app, self.topics.alert_state_changelog, case_id.encode(), body, part
-                )
-            )
-        await asyncio.gather(*saved)
-        for case_id, state in states.items():
-            self.table.data[case_id] = state.to_dict()
+        await self.table.save({case_id: s.to_dict() for case_id, s in states.items()})
 
     def _tick(self, m: Any) -> list[tuple[str, str, Any]]:
         """A tick: every active alert of the tick's partition is checked against its deadlines."""
@@ -119,7 +101,7 @@ class _AlertWriter:
         n = self.topics.partitions
         return [
             (case_id, f"tick:{at}", Tick(at))
-            for case_id, stored in sorted(self.table.data.items())
+            for case_id, stored in sorted(self.table.items())
             if stored is not None
             and partition_for(case_id, n) == m.partition
             and stored.get("status") in ("open", "acknowledged")

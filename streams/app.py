@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import json
 import logging
 import os
 from collections import defaultdict
@@ -49,8 +47,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
-from faust.serializers import codecs
 
 from domain.alerts.routing import Routing
 from domain.case import CaseState, handle_command
@@ -69,18 +65,11 @@ from streams.metrics import (
     committed_offset,
     port_of,
 )
+from streams.state import STORES, StateTable, _send, partition_for
 
 log = logging.getLogger("ews.stream")
 
 COMMAND_BATCH_SIZE = 4  # messages of up to settings.batch_size commands each
-
-
-@functools.lru_cache(maxsize=200_000)
-def partition_for(case_id: str, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2 of the key): the partition of a case on every
-    topic keyed by case id, whoever produces it.  Cached: murmur2 is pure Python here, and a
-    case's events, state and assessments all ask for the same key again."""
-    return (murmur2(case_id.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
 class QuietWorker(faust.Worker):
@@ -91,18 +80,6 @@ class QuietWorker(faust.Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
 
-
-class Utf8(codecs.Codec):
-    """Text keys as plain UTF-8 bytes, so a table's changelog key is the topic key."""
-
-    def _dumps(self, obj: Any) -> bytes:
-        return obj.encode("utf-8") if isinstance(obj, str) else bytes(obj)
-
-    def _loads(self, s: bytes) -> str:
-        return s.decode("utf-8")
-
-
-codecs.register("utf8", Utf8())
 
 ROLES = {  # a worker role -> the stages it runs: one each, so each has its own group
     "intake": ("intake",),
@@ -136,12 +113,13 @@ def create_app(
     if "alerts" in ROLES[role] and routing is None:
         raise ValueError("the alert stage needs the alert routing")
     topics = settings.topics
-    datadir = Path(settings.faust_dir)
+    # one folder per consumer group: a state store holds the offsets of one changelog only
+    datadir = Path(settings.faust_dir) / group_id(topics, role)
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         group_id(topics, role),
         broker=f"kafka://{settings.bootstrap}",
-        store="memory://",
+        store=STORES[settings.state_store],
         topic_partitions=topics.partitions,
         topic_replication_factor=1,
         table_standby_replicas=0,
@@ -201,26 +179,6 @@ INPUTS = {  # the topics each stage reads (the watchdog checks they do not stall
     "risk": lambda t: {t.case_events, t.clock},
     "alerts": lambda t: {t.risk_assessments, t.alert_commands, t.clock},
 }
-
-
-def changelogged_table(app: faust.App, name: str, changelog_topic: str, partitions: int) -> Any:
-    """A table keyed by case id whose changelog partition follows its key exactly like the
-    input topics (``use_partitioner``), so table and input stay co-partitioned.  Keys are text
-    (recovery must restore str keys, as the agents look them up), values JSON."""
-    changelog = app.topic(
-        changelog_topic,
-        partitions=partitions,
-        compacting=True,
-        deleting=False,
-        key_serializer="utf8",
-        value_serializer="json",
-    )
-    table = app.Table(
-        name, default=None, partitions=partitions, use_partitioner=True, changelog_topic=changelog
-    )
-    table.key_serializer = "utf8"
-    table.value_serializer = "json"
-    return table
 
 
 class OffsetGap(RuntimeError):
@@ -312,14 +270,6 @@ def unreadable(m: Any, code: str, exc: Exception, position: object = None) -> De
     )
 
 
-async def _send(app: faust.App, topic: str, key: bytes | None, value: bytes, partition: int) -> Any:
-    """Produce through faust's producer directly (its Topic.send costs several times more);
-    faust still flushes this producer before it commits input offsets."""
-    return await app.producer.send(
-        topic, key, value, partition=partition, timestamp=None, headers=None
-    )
-
-
 def _intake(app: faust.App, settings: Settings, metrics: StageMetrics):  # type: ignore[no-untyped-def]
     topics = settings.topics
     n = topics.partitions
@@ -370,7 +320,7 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
     dead_letters = topics.dead_letters
     # use_partitioner: a case's changelog partition follows its key exactly like the
     # commands topic does, so table and commands stay co-partitioned.
-    cases = changelogged_table(app, "cases", topics.case_state_changelog, n)
+    cases = StateTable(app, "cases", topics.case_state_changelog, n)
 
     async def case_writer(stream: faust.StreamT) -> None:
         guard = OffsetGuard.of(app)
@@ -406,25 +356,9 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
                             sent.append(await _send(app, events, key, e.to_bytes(), part))
                 # the events must be in the log before the new states go to the changelog
                 await asyncio.gather(*sent)
-                saved = [
-                    await _save(app, topics, case_id, state) for case_id, state in states.items()
-                ]
-                await asyncio.gather(*saved)
-                for case_id, state in states.items():
-                    cases.data[case_id] = state.to_dict()
+                await cases.save({case_id: s.to_dict() for case_id, s in states.items()})
 
     return case_writer
-
-
-async def _save(app: faust.App, topics: Topics, case_id: str, state: CaseState) -> Any:
-    """Produce the case's new state to the table's changelog; returns the delivery future.
-
-    Produced directly (faust's own changelog path sends one buffered message at a time and was
-    the pipeline's bottleneck), with the bytes the table's serializers write, so faust's
-    recovery reads them back.  The caller updates the table only once this is delivered."""
-    body = json.dumps(state.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    key, partition = case_id.encode("utf-8"), partition_for(case_id, topics.partitions)
-    return await _send(app, topics.case_state_changelog, key, body, partition)
 
 
 @contextlib.asynccontextmanager
@@ -446,6 +380,6 @@ async def _or_die(agent: str) -> AsyncIterator[None]:
         os._exit(70)
 
 
-def _load(table: Any, case_id: str) -> CaseState:
+def _load(table: StateTable, case_id: str) -> CaseState:
     stored = table.get(case_id)
     return CaseState.from_dict(stored) if stored else CaseState(case_id=case_id)

@@ -21,7 +21,6 @@ anything else stops the process before faust can acknowledge the batch.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -35,15 +34,9 @@ from schemas.events import Envelope
 from schemas.risk import ClockTicked
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import (
-    OffsetGuard,
-    _or_die,
-    _send,
-    changelogged_table,
-    partition_for,
-    unreadable,
-)
+from streams.app import OffsetGuard, _or_die, unreadable
 from streams.metrics import StageMetrics
+from streams.state import StateTable, _send, partition_for
 
 log = logging.getLogger("ews.scorer")
 CHUNK = 500  # cases per call to the assessor when a tick re-assesses a partition
@@ -59,7 +52,7 @@ def add_scorer(
     """Add the scoring agents and their table to ``app``."""
     topics = settings.topics
     n = topics.partitions
-    table = changelogged_table(app, "risk-watch", topics.risk_watch_changelog, n)
+    table = StateTable(app, "risk-watch", topics.risk_watch_changelog, n)
     turn = asyncio.Lock()  # the two agents take turns on the table
     scorer = _Scorer(app, topics, table, assessor, policy)
 
@@ -86,7 +79,12 @@ def add_scorer(
 
 class _Scorer:
     def __init__(
-        self, app: faust.App, topics: Topics, table: Any, assessor: Assessor, policy: RiskPolicy
+        self,
+        app: faust.App,
+        topics: Topics,
+        table: StateTable,
+        assessor: Assessor,
+        policy: RiskPolicy,
     ) -> None:
         self.app, self.topics, self.table = app, topics, table
         self.assess, self.policy = assessor, policy
@@ -116,7 +114,7 @@ class _Scorer:
         n = self.topics.partitions
         mine = {
             case_id: Watch.from_dict(stored)
-            for case_id, stored in list(self.table.data.items())
+            for case_id, stored in self.table.items()
             if stored is not None and partition_for(case_id, n) == m.partition
         }
         ids = sorted(mine)
@@ -133,18 +131,7 @@ class _Scorer:
     async def _commit(self, watches: dict[str, Watch], sent: list) -> None:
         """Assessments delivered first, then the watches to the changelog, then the table."""
         await asyncio.gather(*sent)
-        saved = []
-        for case_id, w in watches.items():
-            body = json.dumps(w.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
-            part = partition_for(case_id, self.topics.partitions)
-            saved.append(
-                await _send(
-                    self.app, self.topics.risk_watch_changelog, case_id.encode(), body, part
-                )
-            )
-        await asyncio.gather(*saved)
-        for case_id, w in watches.items():
-            self.table.data[case_id] = w.to_dict()
+        await self.table.save({case_id: w.to_dict() for case_id, w in watches.items()})
 
     async def _dead(self, m: Any, code: str, exc: Exception) -> Any:
         dead = unreadable(m, code, exc)

@@ -1,0 +1,171 @@
+"""Where the stages keep their states: tables keyed by case id that each writer saves itself.
+
+The case writer's cases, the scorer's watches and the alert writer's alert states are each a
+faust table whose changelog partition follows its key exactly like the input topics
+(``use_partitioner``), so table and input stay co-partitioned.  A writer saves a batch's new
+states with ``StateTable.save``: to the changelog first (produced directly: faust's own path
+sends one buffered message at a time), and only once the broker has them all, into the store.
+
+Stores (``EWS_STATE_STORE``):
+
+* ``rocksdb``: one RocksDB per partition under ``EWS_FAUST_DIR`` (faust's store, through
+  ``rocksdict``), holding with the states the changelog offset they reach.  A restarted worker
+  reads only what the changelog got after that offset (nothing, when it was the last to write
+  that partition), so it is processing in seconds whatever the number of cases, and its memory
+  does not grow with them.
+* ``memory``: a dict; every start re-reads the whole changelog before processing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import faust
+from aiokafka.partitioner import murmur2
+from faust.serializers import codecs
+from faust.types import TP
+
+STORES = {"rocksdb": "rocksdb://", "memory": "memory://"}
+
+
+class Utf8(codecs.Codec):
+    """Text keys as plain UTF-8 bytes, so a table's changelog key is the topic key."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return obj.encode("utf-8") if isinstance(obj, str) else bytes(obj)
+
+    def _loads(self, s: bytes) -> str:
+        return s.decode("utf-8")
+
+
+codecs.register("utf8", Utf8())
+
+
+@functools.lru_cache(maxsize=200_000)
+def partition_for(case_id: str, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key): the partition of a case on every
+    topic keyed by case id, whoever produces it.  Cached: murmur2 is pure Python here, and a
+    case's events, state and assessments all ask for the same key again."""
+    return (murmur2(case_id.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+async def _send(app: faust.App, topic: str, key: bytes | None, value: bytes, partition: int) -> Any:
+    """Produce through faust's producer directly (its Topic.send costs several times more);
+    faust still flushes this producer before it commits input offsets.  Returns the delivery
+    future."""
+    return await app.producer.send(
+        topic, key, value, partition=partition, timestamp=None, headers=None
+    )
+
+
+def _dumps(value: Mapping[str, Any]) -> bytes:
+    """A state as the table's JSON serializer writes it (recovery reads it back)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class StateTable:
+    """A table of states keyed by case id, saved batch by batch by its one writer."""
+
+    def __init__(self, app: faust.App, name: str, changelog_topic: str, partitions: int) -> None:
+        self.app, self.changelog, self.partitions = app, changelog_topic, partitions
+        changelog = app.topic(
+            changelog_topic,
+            partitions=partitions,
+            compacting=True,
+            deleting=False,
+            key_serializer="utf8",
+            value_serializer="json",
+        )
+        self.table = app.Table(
+            name,
+            default=None,
+            partitions=partitions,
+            use_partitioner=True,
+            changelog_topic=changelog,
+        )
+        # keys are text (recovery must restore str keys, as the writers look them up), values JSON
+        self.table.key_serializer = "utf8"
+        self.table.value_serializer = "json"
+
+    def get(self, case_id: str) -> dict | None:
+        """The state of a case held by this worker (None: none yet)."""
+        return self.table.get(case_id)
+
+    def items(self) -> Iterator[tuple[str, dict]]:
+        """Every (case id, state) of the partitions this worker holds."""
+        return iter(list(self.table.data.items()))
+
+    async def save(self, states: Mapping[str, Mapping[str, Any]]) -> None:
+        """Produce each new state to the changelog; once all are delivered, keep them."""
+        bodies = {case_id: _dumps(value) for case_id, value in states.items()}
+        sent = [
+            await _send(
+                self.app,
+                self.changelog,
+                case_id.encode("utf-8"),
+                body,
+                partition_for(case_id, self.partitions),
+            )
+            for case_id, body in bodies.items()
+        ]
+        delivered = await asyncio.gather(*sent)
+        store = self.table.data
+        if not hasattr(store, "set_persisted_offset") or not hasattr(store, "_db_for_partition"):
+            for case_id, value in states.items():  # the memory store: a dict
+                store[case_id] = value
+            return
+        # RocksDB: each state into its partition's database (faust's own ``store[key] = value``
+        # would pick the partition of the message being processed), then the offsets reached
+        reached: dict[int, int] = {}
+        for (case_id, body), meta in zip(bodies.items(), delivered, strict=True):
+            key = case_id.encode("utf-8")
+            store._db_for_partition(meta.partition).put(key, body)
+            store._key_index[key] = meta.partition
+            reached[meta.partition] = max(meta.offset, reached.get(meta.partition, -1))
+        for partition, offset in reached.items():
+            store.set_persisted_offset(TP(self.changelog, partition), offset)
+
+
+def drop_stale_stores(app: faust.App, kafka: Any) -> list[str]:
+    """Delete every partition store that claims a changelog offset its changelog never reached:
+    it belongs to a changelog that was deleted and created again (a reset cluster), and would
+    hide the states of the new one.  Run before the worker starts; returns what was deleted.
+    A store that holds no offset, or an offset the changelog has, is kept."""
+    import shutil
+
+    from kafka import KafkaConsumer, TopicPartition
+    from rocksdict import AccessType, Options, Rdict
+
+    from schemas.settings import client_args
+
+    stores = [t.data for t in app.tables.values()]
+    stores = [s for s in stores if hasattr(s, "partition_path")]
+    if not stores:
+        return []
+    dropped = []
+    consumer = KafkaConsumer(**client_args(kafka))
+    try:
+        for store in stores:
+            topic = store.table.changelog_topic.get_topic_name()
+            partitions = consumer.partitions_for_topic(topic) or set()
+            ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+            for p in range(store.table.partitions or 0):
+                path = store.partition_path(p)
+                if not path.exists():
+                    continue
+                db = Rdict(str(path), Options(raw_mode=True), access_type=AccessType.read_only())
+                try:
+                    held = db.get(store.offset_key)
+                finally:
+                    db.close()
+                end = ends.get(TopicPartition(topic, p), 0)
+                if held is not None and int(held) >= end:
+                    shutil.rmtree(path)
+                    dropped.append(f"{path} (offset {int(held)}, the changelog ends at {end})")
+    finally:
+        consumer.close()
+    return dropped

@@ -1,0 +1,142 @@
+"""The workers' state stores (RocksDB, the default): a restarted case writer goes on from the
+states and changelog offsets on its disk, and a store left from a changelog that has since been
+deleted and created again is dropped, not trusted."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource
+
+from domain.case import CaseState, handle_command
+from domain.intake import Admitted, Posted, admit
+from ews import processes
+from ews.demo_batch import demo_batch
+from schemas.commands import SubmitRecord, command_messages
+from schemas.events import Envelope
+from schemas.settings import Settings
+from streams.admin import ensure_topics
+from streams.log import read_from_start
+from streams.state import partition_for
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _commands(n: int) -> list[SubmitRecord]:
+    """Commands of ``n`` synthetic records (several per case), in posting order."""
+    out = []
+    for i, posting in enumerate(demo_batch(n, bad_fraction=0, duplicates=0, seed=5)):
+        outcome = admit(Posted("t.records", 0, i, 1_790_000_000_000 + i * 1000, posting.data))
+        assert isinstance(outcome, Admitted)
+        out.append(outcome.command)
+    return out
+
+
+def _post(settings: Settings, commands: list[SubmitRecord]) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+    for command in commands:
+        part = partition_for(command.case_id, settings.partitions)
+        for body in command_messages([command]):
+            producer.send(settings.topics.case_commands, body, partition=part)
+    producer.flush()
+    producer.close()
+
+
+def _expected(commands: list[SubmitRecord]) -> dict[str, bytes]:
+    """What one uninterrupted case writer emits for ``commands``: event id -> bytes."""
+    states: dict[str, CaseState] = {}
+    out = {}
+    for command in commands:
+        state = states.get(command.case_id) or CaseState(case_id=command.case_id)
+        states[command.case_id], events = handle_command(state, command)
+        out.update({e.event_id: e.to_bytes() for e in events})
+    return out
+
+
+def _events(settings: Settings) -> list[Envelope]:
+    return [
+        Envelope.from_bytes(m.value)
+        for m in read_from_start(settings.bootstrap, settings.topics.case_events)
+    ]
+
+
+def _run_until(settings: Settings, log: Path, count: int) -> str:
+    """Run a case writer until the case-events topic holds ``count`` events; its output."""
+    worker = processes.start_worker(settings, log, "cases")
+    try:
+        assert processes.wait_until(lambda: len(_events(settings)) >= count, 120), log.read_text()
+    finally:
+        processes.stop(worker)
+    return log.read_text()
+
+
+def _empty_the_changelog(settings: Settings) -> None:
+    """Delete every message of the case-state changelog (its offsets go on from where they
+    were): a worker that needs the changelog to know its cases would forget them all."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    topic = settings.topics.case_state_changelog
+
+    def policy(value: str) -> None:  # records of a compacted topic cannot be deleted
+        admin.alter_configs([ConfigResource("TOPIC", topic, configs={"cleanup.policy": value})])
+
+    policy("delete")
+    admin.delete_records({TopicPartition(topic, p): -1 for p in range(settings.partitions)})
+    policy("compact")
+    admin.close()
+
+
+def _recreate_topics(settings: Settings) -> None:
+    """Delete the deployment's topics and create them again, empty (a reset cluster)."""
+    specs = settings.topics.all()
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    admin.delete_topics([s.name for s in specs])
+    deadline = time.monotonic() + 60
+    while set(admin.list_topics()) & {s.name for s in specs}:
+        assert time.monotonic() < deadline, "the topics were not deleted"
+        time.sleep(0.5)
+    admin.close()
+    ensure_topics(settings.bootstrap, specs)
+
+
+def test_a_restarted_case_writer_goes_on_from_its_store_without_the_changelog(
+    settings: Settings, tmp_path: Path
+) -> None:
+    assert settings.state_store == "rocksdb"
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    commands = _commands(120)
+    first, second = commands[:60], commands[60:]
+    assert {c.case_id for c in first} & {c.case_id for c in second}, "follow-ups of known cases"
+    _post(settings, first)
+    _run_until(settings, tmp_path / "first.log", len(_expected(first)))
+
+    # the changelog loses everything; only the worker's own store still knows the cases
+    _empty_the_changelog(settings)
+    _post(settings, second)
+    expected = _expected(commands)
+    _run_until(settings, tmp_path / "second.log", len(expected))
+
+    got = {e.event_id: e.to_bytes() for e in _events(settings)}
+    assert len(_events(settings)) == len(expected), "no event twice"
+    assert got == expected  # follow-ups appended to the cases as they were, none re-opened
+
+
+def test_a_store_of_a_deleted_changelog_is_dropped_and_the_new_log_starts_afresh(
+    settings: Settings, tmp_path: Path
+) -> None:
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    commands = _commands(80)
+    expected = _expected(commands)
+    _post(settings, commands)
+    _run_until(settings, tmp_path / "before.log", len(expected))
+
+    _recreate_topics(settings)  # the same names, empty: the old states must not come back
+    _post(settings, commands)
+    output = _run_until(settings, tmp_path / "after.log", len(expected))
+
+    assert "dropped a state store of an older changelog" in output
+    got = _events(settings)
+    assert {e.event_id: e.to_bytes() for e in got} == expected  # every case opened again
+    assert len(got) == len(expected)
