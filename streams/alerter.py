@@ -98,13 +98,10 @@ class _AlertWriter:
     def _tick(self, m: Any) -> list[tuple[str, str, Any]]:
         """A tick: every active alert of the tick's partition is checked against its deadlines."""
         at = ClockTicked.from_bytes(m.value).at
-        n = self.topics.partitions
         return [
             (case_id, f"tick:{at}", Tick(at))
-            for case_id, stored in sorted(self.table.items())
-            if stored is not None
-            and partition_for(case_id, n) == m.partition
-            and stored.get("status") in ("open", "acknowledged")
+            for case_id, stored in sorted(self.table.items(m.partition))
+            if stored is not None and stored.get("status") in ("open", "acknowledged")
         ]
 
     async def _dead(self, m: Any, code: str, exc: Exception) -> Any:

@@ -111,11 +111,10 @@ class _Scorer:
         except Exception as exc:
             await asyncio.gather(await self._dead(m, "unreadable_tick", exc))
             return
-        n = self.topics.partitions
         mine = {
             case_id: Watch.from_dict(stored)
-            for case_id, stored in self.table.items()
-            if stored is not None and partition_for(case_id, n) == m.partition
+            for case_id, stored in self.table.items(m.partition)
+            if stored is not None
         }
         ids = sorted(mine)
         for i in range(0, len(ids), CHUNK):

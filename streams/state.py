@@ -95,9 +95,20 @@ class StateTable:
         """The state of a case held by this worker (None: none yet)."""
         return self.table.get(case_id)
 
-    def items(self) -> Iterator[tuple[str, dict]]:
-        """Every (case id, state) of the partitions this worker holds."""
-        return iter(list(self.table.data.items()))
+    def items(self, partition: int) -> Iterator[tuple[str, dict]]:
+        """Every (case id, state) of one partition this worker holds (a clock tick's)."""
+        store = self.table.data
+        if hasattr(store, "_visible_items"):  # RocksDB: read that partition's database only
+            db = store._dbs.get(partition)
+            pairs = store._visible_items(db) if db is not None else ()
+            return iter([(k.decode("utf-8"), json.loads(v)) for k, v in pairs])
+        return iter(
+            [
+                (case_id, state)
+                for case_id, state in list(store.items())
+                if partition_for(case_id, self.partitions) == partition
+            ]
+        )
 
     async def save(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         """Produce each new state to the changelog; once all are delivered, keep them."""
