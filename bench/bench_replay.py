@@ -1,0 +1,117 @@
+"""Replay: the read models rebuilt from the log, in events per second, into SQLite and
+PostgreSQL.
+
+Records are posted and turned into case events by the intake and case-writer stages; then
+the workers stop, and the projector (``ews replay``'s ``Projector.run(until_caught_up=True)``)
+rebuilds the read models into an empty database, timed from its start to the end of the log.
+
+    .venv/bin/python bench/bench_replay.py --records 40000 --pg-url postgresql://HOST/DB
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa  # noqa: E402
+from kafka import KafkaConsumer  # noqa: E402
+
+from bench.bench_peers import end_total  # noqa: E402
+from bench.bench_restart import warm_coordinator  # noqa: E402
+from bench.bench_scaleout import expected_count  # noqa: E402
+from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
+from ews import processes  # noqa: E402
+from ews.demo_batch import demo_batch  # noqa: E402
+from readside.db import make_engine, migrate  # noqa: E402
+from readside.projector import Projector  # noqa: E402
+from schemas.settings import Settings  # noqa: E402
+from streams.admin import ensure_topics  # noqa: E402
+from streams.post import post_messages  # noqa: E402
+
+
+def fill_log(settings: Settings, data: list[bytes], workdir: Path) -> int:
+    """Post the records and run intake and case writer until every event is in; the count."""
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    warm_coordinator(settings)
+    want = expected_count(data)
+    procs = [
+        processes.start_worker(settings, workdir / f"{role}.log", role)
+        for role in ("intake", "cases")
+    ]
+    watch = KafkaConsumer(bootstrap_servers=settings.bootstrap)
+    try:
+        post_messages(settings.bootstrap, settings.topics.records, data, progress=True)
+        topics = settings.topics
+        while end_total(watch, topics.case_events) + end_total(watch, topics.dead_letters) < want:
+            time.sleep(0.5)
+        return end_total(watch, topics.case_events)
+    finally:
+        watch.close()
+        for proc in procs:
+            processes.stop(proc)
+
+
+def postgres_database(base: str) -> str:
+    """A new, empty database on the server of ``base``."""
+    name = "ews_replay_" + uuid.uuid4().hex[:8]
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def replay(settings: Settings, db_url: str) -> tuple[int, float]:
+    """(log messages applied, seconds) for a replay into the empty database ``db_url``."""
+    engine = make_engine(db_url)
+    migrate(engine)
+    t0 = time.perf_counter()
+    n = Projector(engine, settings.kafka, settings.topics).run(until_caught_up=True, lock=False)
+    seconds = time.perf_counter() - t0
+    engine.dispose()
+    return n, seconds
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--records", type=int, default=40_000, help="records to post (40,000)")
+    p.add_argument("--pg-url", help="a PostgreSQL server (a database is created on it)")
+    args = p.parse_args()
+    data = [x.data for x in demo_batch(args.records, bad_fraction=0.05, duplicates=0)]
+    workdir = Path(tempfile.mkdtemp(prefix="ews-replay-"))
+    broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
+    broker.start()
+    try:
+        settings = Settings(
+            bootstrap=broker.bootstrap,
+            topic_prefix="replay" + uuid.uuid4().hex[:6],
+            faust_dir=str(workdir / "faust"),
+        )
+        events = fill_log(settings, data, workdir)
+        print(f"{len(data):,} records -> {events:,} case events in the log", flush=True)
+        targets = [("SQLite", f"sqlite:///{workdir / 'replay.db'}")]
+        if args.pg_url:
+            targets.append(("PostgreSQL", postgres_database(args.pg_url)))
+        print(f"{'database':<12}{'messages':>10}{'seconds':>9}{'events/s':>10}{'messages/s':>12}")
+        for name, url in targets:
+            n, seconds = replay(settings, url)
+            print(
+                f"{name:<12}{n:>10,}{seconds:>9.1f}{events / seconds:>10,.0f}{n / seconds:>12,.0f}"
+            )
+    finally:
+        broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
