@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
-from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
+from bench.common import cpu_seconds, kafka_broker  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
 from ews.lag import wait_settled  # noqa: E402
@@ -55,20 +54,11 @@ def run_pipeline(bootstrap: str, data: list[bytes], workdir: Path) -> float:
         )
         elapsed = time.perf_counter() - t0
         for proc in procs:
-            print(f"  cpu {' '.join(proc.args[3:]) or 'worker'}: {_cpu_seconds(proc.pid):.1f}s")
+            print(f"  cpu {' '.join(proc.args[3:]) or 'worker'}: {cpu_seconds(proc.pid):.1f}s")
         return elapsed
     finally:
         for proc in procs:
             processes.stop(proc)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a live process has used, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
 
 
 def run_naive(bootstrap: str, data: list[bytes], workdir: Path) -> float:
@@ -130,18 +120,9 @@ def main() -> int:
     args = p.parse_args()
     data = [x.data for x in demo_batch(args.records, bad_fraction=0.05, duplicates=0)]
     workdir = Path(tempfile.mkdtemp(prefix="ews-bench-"))
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
-        broker.start()
-        bootstrap = broker.bootstrap
-    try:
+    with kafka_broker(workdir, args.bootstrap) as bootstrap:
         naive = run_naive(bootstrap, data, workdir)
         pipeline = run_pipeline(bootstrap, data, workdir)
-    finally:
-        if broker:
-            broker.stop()
     n = len(data)
     print(json.dumps({"records": n, "pipeline_s": round(pipeline, 2), "naive_s": round(naive, 2)}))
     print(f"{'':<34}{'seconds':>10}{'records/s':>12}")

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
+from bench.common import cpu_seconds, end_total, kafka_broker  # noqa: E402
 from bench.peers.logic import Output, admitted, step  # noqa: E402
-from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
 from domain.intake import Posted  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
@@ -86,20 +86,20 @@ def read_all(bootstrap: str, topic: str) -> list:
         consumer.close()
 
 
-def end_total(consumer: KafkaConsumer, topic: str) -> int:
-    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    return sum(consumer.end_offsets(parts).values()) if parts else 0
-
-
 def reference(bootstrap: str, topic: str) -> Outputs:
     """The outputs of the pure functions over the posted messages, in partition order."""
-    out, states = Outputs(), {}
     messages = sorted(read_all(bootstrap, topic), key=lambda m: (m.partition, m.offset))
-    for m in messages:
-        posted = Posted(
-            m.topic, m.partition, m.offset, m.timestamp, m.value, tuple(m.headers or ())
-        )
-        case_id, result = admitted(posted)
+    return fold_outputs(
+        Posted(m.topic, m.partition, m.offset, m.timestamp, m.value, tuple(m.headers or ()))
+        for m in messages
+    )
+
+
+def fold_outputs(posted: Iterable[Posted]) -> Outputs:
+    """The outputs of the pure functions over ``posted``, in that order."""
+    out, states = Outputs(), {}
+    for message in posted:
+        case_id, result = admitted(message)
         if case_id is None:
             assert isinstance(result, Output)
             out.dead[json.loads(result.value)["dead_letter_id"]] = result.value
@@ -122,12 +122,6 @@ def outputs_of(bootstrap: str, side: Side) -> Outputs:
                 out.duplicates += 1
             into[ident] = m.value
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a live process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peer(script: str, log: Path, **options: str) -> subprocess.Popen:
@@ -230,14 +224,8 @@ def main() -> int:
     args = p.parse_args()
     data = [x.data for x in demo_batch(args.records, bad_fraction=0.05, duplicates=0)]
     workdir = Path(tempfile.mkdtemp(prefix="ews-peers-"))
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
-        broker.start()
-        bootstrap = broker.bootstrap
     results = []
-    try:
+    with kafka_broker(workdir, args.bootstrap) as bootstrap:
         prefix = "peers" + uuid.uuid4().hex[:8]
         settings = Settings(
             bootstrap=bootstrap,
@@ -258,9 +246,6 @@ def main() -> int:
             result["records_per_s"] = round(len(data) / result["span_s"])
             results.append(result)
             print(json.dumps(result, ensure_ascii=False), flush=True)
-    finally:
-        if broker:
-            broker.stop()
     n = len(data)
     print(f"\n{'side':<13}{'records/s':>10}{'wall s':>9}{'CPU s':>16}{'CPU ms/rec':>12}  output")
     for r in results:

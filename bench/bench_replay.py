@@ -22,10 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
-from bench.bench_peers import end_total  # noqa: E402
-from bench.bench_restart import warm_coordinator  # noqa: E402
 from bench.bench_scaleout import expected_count  # noqa: E402
-from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
+from bench.common import end_total, kafka_broker, warm_coordinator  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
 from readside.db import make_engine, migrate  # noqa: E402
@@ -89,11 +87,9 @@ def main() -> int:
     args = p.parse_args()
     data = [x.data for x in demo_batch(args.records, bad_fraction=0.05, duplicates=0)]
     workdir = Path(tempfile.mkdtemp(prefix="ews-replay-"))
-    broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
-    broker.start()
-    try:
+    with kafka_broker(workdir) as bootstrap:
         settings = Settings(
-            bootstrap=broker.bootstrap,
+            bootstrap=bootstrap,
             topic_prefix="replay" + uuid.uuid4().hex[:6],
             faust_dir=str(workdir / "faust"),
         )
@@ -108,8 +104,6 @@ def main() -> int:
             print(
                 f"{name:<12}{n:>10,}{seconds:>9.1f}{events / seconds:>10,.0f}{n / seconds:>12,.0f}"
             )
-    finally:
-        broker.stop()
     return 0
 
 

@@ -31,11 +31,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from confluent_kafka import Producer  # noqa: E402
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
+from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from bench.common import end_total, kafka_broker, warm_coordinator  # noqa: E402
 from bench.peers.logic import admitted, step  # noqa: E402
-from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
 from domain.intake import Posted  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
@@ -96,22 +96,6 @@ def probe(settings: Settings, seq: int) -> None:
 GIVE_UP_AFTER = 2  # watchdog restarts before a run counts as never processing
 
 
-def warm_coordinator(settings: Settings) -> None:
-    """Have the broker create its group coordinator (``__consumer_offsets``) before a worker
-    starts: faust can sit idle after a first GroupCoordinatorNotAvailable on a new broker."""
-    consumer = KafkaConsumer(
-        settings.topics.records, bootstrap_servers=settings.bootstrap, group_id="warm-up"
-    )
-    consumer.poll(timeout_ms=3000)
-    consumer.commit()
-    consumer.close()
-
-
-def events_total(consumer: KafkaConsumer, topic: str, partitions: int) -> int:
-    tps = [TopicPartition(topic, p) for p in range(partitions)]
-    return sum(consumer.end_offsets(tps).values())
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -128,12 +112,12 @@ def start_to_first_event(settings: Settings, workdir: Path, label: str, seq: int
     the watchdog restarted it on the way)."""
     watch = KafkaConsumer(bootstrap_servers=settings.bootstrap)
     topic = settings.topics.case_events
-    before = events_total(watch, topic, settings.partitions)
+    before = end_total(watch, topic)
     t0 = time.perf_counter()
     worker = processes.start_worker(settings, workdir / f"{label}.log", "cases")
     probe(settings, seq)
     restarts = 0
-    while events_total(watch, topic, settings.partitions) <= before:
+    while end_total(watch, topic) <= before:
         if worker.poll() == EXIT_STALLED:  # the watchdog: restart it, as a supervisor would
             restarts += 1
             if restarts > GIVE_UP_AFTER:
@@ -167,14 +151,8 @@ def main() -> int:
     p.add_argument("--bootstrap", help="use a running broker instead of starting one")
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ews-restart-"))
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
-        broker.start()
-        bootstrap = broker.bootstrap
     rows = []
-    try:
+    with kafka_broker(workdir, args.bootstrap) as bootstrap:
         base = Settings(
             bootstrap=bootstrap,
             topic_prefix="restart" + uuid.uuid4().hex[:8],
@@ -214,11 +192,9 @@ def main() -> int:
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    finally:
-        if broker:
-            broker.stop()
     print(
         f"\n{'store':<9}{'run':<24}{'cases':>11}{'to first event':>16}{'RSS MB':>8}{'disk MB':>9}"
+        f"{'restarts':>10}"
     )
     for r in rows:
         took = r["start_to_first_event_s"]

@@ -32,8 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 
-from bench.bench_intake import _cpu_seconds as cpu_seconds  # noqa: E402
-from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
+from bench.common import cpu_seconds, kafka_broker  # noqa: E402
 from domain.case import CaseState, handle_command  # noqa: E402
 from domain.intake import Admitted, Posted, admit  # noqa: E402
 from domain.risk.assess import Watch, case_moment, decide  # noqa: E402
@@ -212,13 +211,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ews-bench-risk-"))
     # records as posted now (their found_at stays historical), no malformed ones
     data = [x.data for x in demo_batch(args.records, bad_fraction=0.0, duplicates=0)]
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
-        broker.start()
-        bootstrap = broker.bootstrap
-    try:
+    with kafka_broker(workdir, args.bootstrap) as bootstrap:
         models = workdir / "models"
         registry = Registry(models)
         trained = train_version(build_dataset(synthetic_events(3000, 99)), TrainConfig(), registry)
@@ -241,9 +234,6 @@ def main() -> int:
                 extra = () if name == "pipeline" else (model,)
                 results[(name, load)] = run(settings, data, rate, workdir, *extra)
                 print(name, load, json.dumps(results[(name, load)]), flush=True)
-    finally:
-        if broker:
-            broker.stop()
     print(
         f"\n{args.records} records, model {trained.version}; latency from post to RiskAssessed in the log"
     )

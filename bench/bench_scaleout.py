@@ -35,10 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kafka import KafkaAdminClient, KafkaConsumer  # noqa: E402
 from kafka.errors import KafkaError  # noqa: E402
 
-from bench.bench_peers import Side, cpu_seconds, end_total, outputs_of, reference  # noqa: E402
-from bench.bench_restart import warm_coordinator  # noqa: E402
-from bench.peers.logic import admitted, step  # noqa: E402
-from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
+from bench.bench_peers import Side, fold_outputs, outputs_of, reference  # noqa: E402
+from bench.common import cpu_seconds, end_total, kafka_broker, warm_coordinator  # noqa: E402
 from domain.intake import Posted  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
@@ -50,15 +48,10 @@ from streams.post import post_messages  # noqa: E402
 def expected_count(data: list[bytes]) -> int:
     """How many case events and dead letters the records make (ids aside, the count does not
     depend on where they land: a case's records keep their order in any partition)."""
-    count, states = 0, {}
-    for i, value in enumerate(data):
-        case_id, out = admitted(Posted("c.records", 0, i, 1_790_000_000_000, value))
-        if case_id is None:
-            count += 1
-            continue
-        states[case_id], events = step(states.get(case_id), out)
-        count += len(events)
-    return count
+    out = fold_outputs(
+        Posted("c.records", 0, i, 1_790_000_000_000, value) for i, value in enumerate(data)
+    )
+    return len(out.events) + len(out.dead)
 
 
 def wait_for_members(settings: Settings, role: str, members: int, timeout: float = 120) -> None:
@@ -177,20 +170,11 @@ def main() -> int:
     args = p.parse_args()
     data = [x.data for x in demo_batch(args.records, bad_fraction=0.05, duplicates=0)]
     workdir = Path(tempfile.mkdtemp(prefix="ews-scaleout-"))
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
-        broker.start()
-        bootstrap = broker.bootstrap
     results = []
-    try:
+    with kafka_broker(workdir, args.bootstrap) as bootstrap:
         for each, kill in ((1, False), (2, False), (2, True)):
             results.append(run(bootstrap, data, workdir, args.partitions, each, kill))
             print(json.dumps(results[-1]), flush=True)
-    finally:
-        if broker:
-            broker.stop()
     print(f"\n{'run':<36}{'records/s':>10}{'span s':>8}  CPU ms/record (intake, cases)  output")
     for r in results:
         ms = r["cpu_ms_per_record"]

@@ -21,13 +21,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
+from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
+from kafka import KafkaConsumer, TopicPartition
+from rocksdict import AccessType, Options, Rdict
+
+from schemas.settings import KafkaAccess, client_args
 
 STORES = {"rocksdb": "rocksdb://", "memory": "memory://"}
 
@@ -98,7 +104,7 @@ class StateTable:
     def items(self, partition: int) -> Iterator[tuple[str, dict]]:
         """Every (case id, state) of one partition this worker holds (a clock tick's)."""
         store = self.table.data
-        if hasattr(store, "_visible_items"):  # RocksDB: read that partition's database only
+        if isinstance(store, RocksDBStore):  # read that partition's database only
             db = store._dbs.get(partition)
             pairs = store._visible_items(db) if db is not None else ()
             return iter([(k.decode("utf-8"), json.loads(v)) for k, v in pairs])
@@ -125,7 +131,7 @@ class StateTable:
         ]
         delivered = await asyncio.gather(*sent)
         store = self.table.data
-        if not hasattr(store, "set_persisted_offset") or not hasattr(store, "_db_for_partition"):
+        if not isinstance(store, RocksDBStore):
             for case_id, value in states.items():  # the memory store: a dict
                 store[case_id] = value
             return
@@ -141,20 +147,12 @@ class StateTable:
             store.set_persisted_offset(TP(self.changelog, partition), offset)
 
 
-def drop_stale_stores(app: faust.App, kafka: Any) -> list[str]:
+def drop_stale_stores(app: faust.App, kafka: KafkaAccess) -> list[str]:
     """Delete every partition store that claims a changelog offset its changelog never reached:
     it belongs to a changelog that was deleted and created again (a reset cluster), and would
     hide the states of the new one.  Run before the worker starts; returns what was deleted.
     A store that holds no offset, or an offset the changelog has, is kept."""
-    import shutil
-
-    from kafka import KafkaConsumer, TopicPartition
-    from rocksdict import AccessType, Options, Rdict
-
-    from schemas.settings import client_args
-
-    stores = [t.data for t in app.tables.values()]
-    stores = [s for s in stores if hasattr(s, "partition_path")]
+    stores = [t.data for t in app.tables.values() if isinstance(t.data, RocksDBStore)]
     if not stores:
         return []
     dropped = []

@@ -1,0 +1,54 @@
+"""What the benchmark scripts share: a broker, CPU per process, the topics' end offsets."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+
+from deploy.kafka_local import LocalBroker, free_port
+from schemas.settings import Settings
+
+
+@contextlib.contextmanager
+def kafka_broker(workdir: Path, bootstrap: str | None = None) -> Iterator[str]:
+    """The bootstrap servers to use: ``bootstrap`` if given (a running broker), else those of
+    a broker started under ``workdir`` and stopped at the end."""
+    if bootstrap:
+        yield bootstrap
+        return
+    broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a live process has used, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def end_total(consumer: KafkaConsumer, topic: str) -> int:
+    """How many messages ``topic`` holds (the sum of its partitions' end offsets)."""
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    return sum(consumer.end_offsets(parts).values()) if parts else 0
+
+
+def warm_coordinator(settings: Settings) -> None:
+    """Have the broker create its group coordinator (``__consumer_offsets``) before a worker
+    starts: faust can sit idle after a first GroupCoordinatorNotAvailable on a new broker."""
+    consumer = KafkaConsumer(
+        settings.topics.records, bootstrap_servers=settings.bootstrap, group_id="warm-up"
+    )
+    consumer.poll(timeout_ms=3000)
+    consumer.commit()
+    consumer.close()
