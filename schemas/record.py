@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -300,6 +301,8 @@ def _coerce(field: Field, value: Any) -> Any:
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise RecordRejected("wrong_type", f"{name} must be a number, got {_shown(value)}")
+        if isinstance(value, float) and not math.isfinite(value):  # NaN passes every limit
+            raise RecordRejected("wrong_type", f"{name} must be a finite number, got {value}")
         try:
             value = float(value)
         except OverflowError:
@@ -485,6 +488,14 @@ def parse_record(data: bytes) -> dict[str, Any]:
     return validate(decode_record(data))
 
 
+class _NotANumber(Exception):
+    """``NaN`` or ``Infinity`` in a record: Python's JSON reader takes them, JSON does not."""
+
+
+def _not_a_number(name: str) -> Any:
+    raise _NotANumber(name)
+
+
 def decode_record(data: bytes) -> Any:
     """The raw bytes of one record as JSON, or its problem (size, encoding, JSON, nesting)."""
     if len(data) > MAX_RECORD_BYTES:
@@ -502,7 +513,11 @@ def decode_record(data: bytes) -> Any:
             "nested_too_deep", f"record nests arrays or objects more than {MAX_NESTING} deep"
         )
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=_not_a_number)
+    except _NotANumber as exc:
+        raise RecordRejected(
+            "not_json", f"record has {exc}, which JSON does not allow: a number must be finite"
+        ) from None
     except json.JSONDecodeError as exc:
         raise RecordRejected(
             "not_json", f"record is not JSON: {exc.msg} at character {exc.pos}"

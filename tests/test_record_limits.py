@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from schemas.record import MAX_NESTING, RecordRejected, parse_record
+from schemas.record import MAX_NESTING, RecordRejected, parse_record, validate
 
 GOOD: dict[str, Any] = {
     "schema_version": 2,
@@ -96,6 +96,17 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
 def test_unbalanced_deep_brackets_are_still_not_json() -> None:
     assert reject(b"[" * 60000).code == "not_json"
     assert reject(b'{"township": "\\u5468", "x": ' + b"[" * 800).code == "not_json"
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_number_that_is_not_finite_is_not_json(constant: str) -> None:
+    # Python's reader takes NaN and Infinity, JSON does not: a NaN amount would reach the
+    # case, the features and every reader of the log as a number that is not one
+    data = enc(GOOD)[:-1] + f', "amount_involved_yuan": {constant}}}'.encode()
+    err = reject(data)
+    assert err.code == "not_json"
+    assert constant in str(err)
+    assert parse_record(data.replace(constant.encode(), b"1200"))["amount_involved_yuan"] == 1200
 
 
 def test_a_lone_surrogate_nested_inside_is_still_found() -> None:
@@ -333,3 +344,10 @@ def test_a_record_mixing_version_1_and_version_2_names_is_refused_not_half_read(
     err = reject(enc({**GOOD, "schema_version": 1, "content": "院墙"}))
     assert err.code == "mixed_versions"
     assert parse_record(enc({**mixed, "content": "院墙"}))["found_at"].startswith("2026-01-10")
+
+
+def test_a_nan_amount_handed_over_as_a_number_is_refused() -> None:
+    # a sheet upload or an API client hands over Python numbers, not JSON text
+    for value in (float("nan"), float("-inf")):
+        with pytest.raises(RecordRejected, match="finite"):
+            validate({**GOOD, "amount_involved_yuan": value})
