@@ -29,7 +29,14 @@ def make_engine(url: str) -> sa.Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return sa.create_engine(url, pool_pre_ping=True)
+    # A prepared statement's generic plan is made while a table is small (a replay into an
+    # empty database) and kept for the connection's life: a seq scan per IN (...) lookup that
+    # grows with the table.  Plan every execution for its own parameters instead.
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+    )
 
 
 def alembic_config(engine: sa.Engine) -> Config:

@@ -14,7 +14,7 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from kafka.errors import KafkaError, OffsetOutOfRangeError
 
 from readside import alert_projections as ap
 from readside import projections as pj
+from readside.bulk import existing_keys, insert_rows, rows_by_key, upsert_rows
 from readside.lock import read_model_writer
 from readside.tables import (
     alert_timeline,
@@ -47,7 +48,6 @@ from schemas.topics import Topics
 log = logging.getLogger("ews.projector")
 # errors caused by a message's content (not by the database being unreachable)
 DATA_ERRORS = (sa.exc.DataError, sa.exc.IntegrityError, KeyError, TypeError, ValueError)
-CHUNK = 500  # ids per IN (...) query
 
 
 class ProjectorError(RuntimeError):
@@ -70,18 +70,6 @@ def projected_topics(topics: Topics) -> list[str]:
         topics.risk_assessments,
         topics.alert_events,
     ]
-
-
-def _chunks(items: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
-
-
-def _existing(conn: sa.Connection, column: sa.Column, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for part in _chunks(ids):
-        found.update(conn.execute(sa.select(column).where(column.in_(part))).scalars())
-    return found
 
 
 def apply_batch(conn: sa.Connection, batch: Sequence[Message], topics: Topics) -> dict[str, int]:
@@ -162,15 +150,15 @@ def _apply_events(
     if not messages:
         return 0, []
     events = [e for _, e in messages]
-    case_ids = list({e.case_id for e in events})
-    rows: dict[str, dict] = {}
-    for part in _chunks(case_ids):
-        for r in conn.execute(sa.select(cases).where(cases.c.case_id.in_(part))).mappings():
-            rows[r["case_id"]] = dict(r)
+    rows = rows_by_key(conn, cases.c.case_id, {e.case_id for e in events})
     known = set(rows)
-    seen_ids = _existing(conn, case_timeline.c.event_id, list({e.event_id for e in events}))
+    # An event is in the timeline only if its case row had reached its seq (both are written
+    # in one transaction), so only those events can be redeliveries: look up their ids alone.
+    maybe_seen = {e.event_id for e in events if e.seq <= rows.get(e.case_id, {}).get("last_seq", 0)}
+    seen_ids = existing_keys(conn, case_timeline.c.event_id, maybe_seen)
     timeline: list[dict] = []
     failed: list[tuple[Message, Exception]] = []
+    changed: set[str] = set()
     for m, e in messages:
         if e.event_id in seen_ids:
             continue  # applied before: a redelivery
@@ -181,28 +169,11 @@ def _apply_events(
             continue
         seen_ids.add(e.event_id)
         rows[e.case_id] = pj.apply_to_case(row, e)
+        changed.add(e.case_id)
         timeline.append(pj.timeline_row(e))
-    inserts = [r for cid, r in rows.items() if cid not in known]
-    updates = [dict(r, _id=cid) for cid, r in rows.items() if cid in known]
-    if inserts:
-        conn.execute(sa.insert(cases), inserts)
-    if updates:
-        stmt = (
-            sa.update(cases)
-            .where(cases.c.case_id == sa.bindparam("_id"))
-            .values(
-                {c.name: sa.bindparam("v_" + c.name) for c in cases.columns if c.name != "case_id"}
-            )
-        )
-        conn.execute(
-            stmt,
-            [
-                {"v_" + k if k != "_id" else k: v for k, v in u.items() if k != "case_id"}
-                for u in updates
-            ],
-        )
-    if timeline:
-        conn.execute(sa.insert(case_timeline), timeline)
+    insert_rows(conn, cases, [rows[cid] for cid in changed if cid not in known])
+    upsert_rows(conn, cases, [rows[cid] for cid in changed if cid in known])
+    insert_rows(conn, case_timeline, timeline)
     return len(timeline), failed
 
 
@@ -210,13 +181,13 @@ def _apply_receipts(conn: sa.Connection, receipts: list[IntakeReceipt]) -> int:
     if not receipts:
         return 0
     unique = {r.receipt_id: pj.receipt_row(r) for r in receipts}
-    seen = _existing(conn, intake_receipts.c.receipt_id, list(unique))
+    seen = existing_keys(conn, intake_receipts.c.receipt_id, unique)
     new = _first_postings(
         conn, intake_receipts.c.idempotency_key, [r for rid, r in unique.items() if rid not in seen]
     )
     if not new:
         return 0
-    conn.execute(sa.insert(intake_receipts), new)
+    insert_rows(conn, intake_receipts, new)
     counts = pj.count_receipts(new)
     current = {
         r.township: r
@@ -248,7 +219,7 @@ def _first_postings(conn: sa.Connection, key: sa.Column, rows: list[dict]) -> li
     """The rows whose idempotency key no earlier row has: a file row posted again (the same
     file sent twice) is counted and kept once."""
     keys = [r["idempotency_key"] for r in rows if r.get("idempotency_key")]
-    taken = _existing(conn, key, list(set(keys))) if keys else set()
+    taken = existing_keys(conn, key, set(keys))
     out = []
     for r in rows:
         k = r.get("idempotency_key")
@@ -264,12 +235,11 @@ def _apply_dead_letters(conn: sa.Connection, deads: list[DeadLetter]) -> int:
     if not deads:
         return 0
     unique = {d.dead_letter_id: pj.dead_letter_row(d) for d in deads}
-    seen = _existing(conn, dead_letters.c.dead_letter_id, list(unique))
+    seen = existing_keys(conn, dead_letters.c.dead_letter_id, unique)
     new = _first_postings(
         conn, dead_letters.c.idempotency_key, [r for did, r in unique.items() if did not in seen]
     )
-    if new:
-        conn.execute(sa.insert(dead_letters), new)
+    insert_rows(conn, dead_letters, new)
     return len(new)
 
 
@@ -278,27 +248,18 @@ def _apply_risk(conn: sa.Connection, risks: list[RiskAssessed]) -> int:
     if not risks:
         return 0
     unique = {a.assessment_id: a for a in risks}
-    seen = _existing(conn, risk_assessments.c.assessment_id, list(unique))
+    seen = existing_keys(conn, risk_assessments.c.assessment_id, unique)
     new = [a for aid, a in unique.items() if aid not in seen]
     if not new:
         return 0
-    conn.execute(sa.insert(risk_assessments), [pj.risk_row(a) for a in new])
-    current: dict[str, dict] = {}
-    for part in _chunks(list({a.case_id for a in new})):
-        query = sa.select(case_risk).where(case_risk.c.case_id.in_(part))
-        current.update({r["case_id"]: dict(r) for r in conn.execute(query).mappings()})
-    known = set(current)
+    insert_rows(conn, risk_assessments, [pj.risk_row(a) for a in new])
+    current = rows_by_key(conn, case_risk.c.case_id, {a.case_id for a in new})
+    changed: set[str] = set()
     for a in new:
         if pj.newer(current.get(a.case_id), a):
             current[a.case_id] = pj.risk_row(a)
-    changed = [r for r in current.values() if r["assessment_id"] in {a.assessment_id for a in new}]
-    for row in changed:
-        if row["case_id"] in known:
-            conn.execute(
-                sa.update(case_risk).where(case_risk.c.case_id == row["case_id"]).values(row)
-            )
-        else:
-            conn.execute(sa.insert(case_risk).values(row))
+            changed.add(a.case_id)
+    upsert_rows(conn, case_risk, [current[cid] for cid in changed])
     return len(new)
 
 
@@ -306,7 +267,7 @@ def _apply_alert_events(conn: sa.Connection, events: list[Envelope]) -> int:
     """Alert rows, the alert timeline and deliveries; an event seen before is skipped."""
     if not events:
         return 0
-    seen = _existing(conn, alert_timeline.c.event_id, list({e.event_id for e in events}))
+    seen = existing_keys(conn, alert_timeline.c.event_id, {e.event_id for e in events})
     fresh = []
     for e in events:
         if e.event_id not in seen:
@@ -314,7 +275,7 @@ def _apply_alert_events(conn: sa.Connection, events: list[Envelope]) -> int:
             fresh.append(e)
     if not fresh:
         return 0
-    conn.execute(sa.insert(alert_timeline), [ap.alert_timeline_row(e) for e in fresh])
+    insert_rows(conn, alert_timeline, [ap.alert_timeline_row(e) for e in fresh])
     _upsert(conn, alerts, alerts.c.alert_id, fresh, ap.alert_id_of, ap.apply_to_alert)
     _upsert(conn, deliveries, deliveries.c.key, fresh, ap.delivery_key, ap.apply_to_delivery)
     return len(fresh)
@@ -322,16 +283,7 @@ def _apply_alert_events(conn: sa.Connection, events: list[Envelope]) -> int:
 
 def _upsert(conn: sa.Connection, table: sa.Table, key: sa.Column, events, key_of, apply) -> None:  # noqa: ANN001
     """Fold events into rows of ``table`` keyed by ``key_of(event)``, then write the changed."""
-    keys = list({k for e in events if (k := key_of(e.event))})
-    rows: dict[str, dict] = {}
-    for part in _chunks(keys):
-        rows.update(
-            {
-                r[key.name]: dict(r)
-                for r in conn.execute(sa.select(table).where(key.in_(part))).mappings()
-            }
-        )
-    known = set(rows)
+    rows = rows_by_key(conn, key, {k for e in events if (k := key_of(e.event))})
     changed = set()
     for e in events:
         k = key_of(e.event)
@@ -341,11 +293,7 @@ def _upsert(conn: sa.Connection, table: sa.Table, key: sa.Column, events, key_of
         if new is not None and new is not rows.get(k):
             rows[k] = new
             changed.add(k)
-    for k in changed:
-        if k in known:
-            conn.execute(sa.update(table).where(key == k).values(rows[k]))
-        else:
-            conn.execute(sa.insert(table).values(rows[k]))
+    upsert_rows(conn, table, [rows[k] for k in changed])
 
 
 def _save_positions(conn: sa.Connection, batch: Sequence[Message]) -> None:
@@ -353,28 +301,8 @@ def _save_positions(conn: sa.Connection, batch: Sequence[Message]) -> None:
     for m in batch:
         key = (m.topic, m.partition)
         nexts[key] = max(nexts.get(key, 0), m.offset + 1)
-    if not nexts:
-        return
-    stored = {
-        (r.topic, r.partition)
-        for r in conn.execute(sa.select(projection_offsets.c.topic, projection_offsets.c.partition))
-    }
-    for (topic, partition), offset in nexts.items():
-        if (topic, partition) in stored:
-            conn.execute(
-                sa.update(projection_offsets)
-                .where(
-                    projection_offsets.c.topic == topic,
-                    projection_offsets.c.partition == partition,
-                )
-                .values(next_offset=offset)
-            )
-        else:
-            conn.execute(
-                sa.insert(projection_offsets).values(
-                    topic=topic, partition=partition, next_offset=offset
-                )
-            )
+    rows = [{"topic": t, "partition": p, "next_offset": o} for (t, p), o in nexts.items()]
+    upsert_rows(conn, projection_offsets, rows)
 
 
 def positions(engine: sa.Engine) -> dict[tuple[str, int], int]:
