@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar
 
+import orjson
+
 from schemas.identity import case_key
 from schemas.record import CLOSING_STATUSES
 
@@ -338,7 +340,7 @@ class Envelope:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
-        return cls.from_dict(json.loads(data))
+        return cls.from_dict(orjson.loads(data))  # 3x the stdlib's speed; same values
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Envelope:

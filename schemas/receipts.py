@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import orjson
+
 from schemas.privacy import mask_personal
 from schemas.topics import MAX_MESSAGE_BYTES
 
@@ -37,7 +39,7 @@ class IntakeReceipt:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> IntakeReceipt:
-        return cls(**json.loads(data))
+        return cls(**orjson.loads(data))
 
 
 def receipts_to_bytes(receipts: list[IntakeReceipt]) -> bytes:
@@ -46,7 +48,7 @@ def receipts_to_bytes(receipts: list[IntakeReceipt]) -> bytes:
 
 
 def receipts_from_bytes(data: bytes) -> list[IntakeReceipt]:
-    body = json.loads(data)
+    body = orjson.loads(data)
     return [IntakeReceipt(**d) for d in (body if isinstance(body, list) else [body])]
 
 
@@ -88,4 +90,4 @@ class DeadLetter:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DeadLetter:
-        return cls(**json.loads(data))
+        return cls(**orjson.loads(data))
