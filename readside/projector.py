@@ -343,6 +343,7 @@ class Projector:
             client_id="ews-projector",
             max_poll_records=self.max_batch,
             fetch_max_bytes=32 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
             auto_offset_reset="none",  # never jump over or back to a position in silence
         )
         tps: list[TopicPartition] = []
