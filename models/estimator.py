@@ -174,7 +174,10 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
     def contributions(self, X: Rows) -> tuple[sp.csr_matrix, float]:
         """Per design column, each row's contribution to the log-odds (coefficient x value),
         and the intercept.  Subtract ``reference()`` to measure against the average case."""
-        design = self.transform_design(X)
+        return self.contributions_in(self.transform_design(X))
+
+    def contributions_in(self, design: sp.csr_matrix) -> tuple[sp.csr_matrix, float]:
+        """``contributions`` for rows whose design matrix (``transform_design``) is at hand."""
         coef = self.classifier_.coef_.ravel()
         return sp.csr_matrix(design.multiply(coef)), float(self.classifier_.intercept_[0])
 

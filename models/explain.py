@@ -157,9 +157,9 @@ def explain_rows(
     (a batch of feature dicts).  Every factor is measured against that one reference; features
     that move together are summed into one factor (``GROUPS``)."""
     base: EscalationRiskModel = base_model(model)
-    contrib, _ = base.contributions(rows)
-    reference = base.reference()
     design = base.transform_design(rows).tocsr()
+    contrib, _ = base.contributions_in(design)
+    reference = base.reference()
     contrib = contrib.tocsr()
     num_lo, _ = base.blocks_["numeric"]
     cat_lo, cat_hi = base.blocks_["categorical"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 RISK_NAMESPACE = uuid.UUID("3b0f7a52-1c9e-4d8e-9a51-6d2c8e4f7b10")
@@ -44,7 +44,9 @@ class RiskAssessed:
     version: int = 1
 
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # the fields as they are (asdict would deep-copy every rule and factor first)
+        body = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RiskAssessed:
