@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -38,11 +39,26 @@ class WebhookReceiver:
         self.received: list[Received] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._open: set[socket.socket] = set()  # kept-open connections, closed by ``stop``
+        self.connections = 0  # how many connections senders opened
 
     def start(self) -> WebhookReceiver:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps a sender's connection open between posts
+
+            def setup(self) -> None:
+                super().setup()
+                with owner._lock:
+                    owner._open.add(self.connection)
+                    owner.connections += 1
+
+            def finish(self) -> None:
+                super().finish()
+                with owner._lock:
+                    owner._open.discard(self.connection)
+
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = json.loads(
                     self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"
@@ -57,6 +73,7 @@ class WebhookReceiver:
                 with owner._lock:
                     owner.received.append(item)
                 self.send_response(200)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
@@ -68,10 +85,18 @@ class WebhookReceiver:
         return self
 
     def stop(self) -> None:
+        """Go down as a stopped server does: no new connections, and the open ones closed."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            for conn in self._open:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # the sender closed it already
+            self._open.clear()
 
     def items(self) -> list[Received]:
         with self._lock:
