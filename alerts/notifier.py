@@ -194,10 +194,13 @@ class Notifier:
         for f in futures:
             f.get(timeout=30)  # every report is in the log before the outcomes are recorded
         with self.engine.begin() as conn:
-            for row, (_report, values) in zip(due, outcomes, strict=True):
-                conn.execute(
-                    sa.update(ob.outbox).where(ob.outbox.c.key == row["key"]).values(values)
-                )
+            conn.execute(
+                sa.update(ob.outbox).where(ob.outbox.c.key == sa.bindparam("row_key")),
+                [
+                    {"row_key": row["key"], **values}
+                    for row, (_, values) in zip(due, outcomes, strict=True)
+                ],
+            )
             conn.execute(
                 sa.insert(ob.attempts),
                 [
@@ -258,7 +261,10 @@ class Notifier:
         """Follow the alert events and send, until stopped."""
         consumer, _ = self._consumer()
         producer = KafkaProducer(
-            **client_args(self.bootstrap), acks="all", client_id="ews-notifier"
+            **client_args(self.bootstrap),
+            acks="all",
+            linger_ms=50,  # a batch's reports go out together: send_due flushes after the last
+            client_id="ews-notifier",
         )
         try:
             while not self.stopped.is_set():
