@@ -17,6 +17,7 @@ import functools
 import json
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -134,11 +135,17 @@ class Webhook:
         return False, f"refused (json: HTTP {response.status})"
 
 
-def _webhook_for(url: str) -> Webhook | None:
-    built = _this_thread.__dict__.setdefault("webhooks", {})
-    if url not in built:
-        built[url] = Webhook.from_url(url)
-    return built[url]
+_webhook_for = functools.lru_cache(maxsize=4096)(Webhook.from_url)
+
+
+def prepare(urls: Iterable[str]) -> None:
+    """Read the receivers' URLs before the first alert: apprise loads its plugins on its
+    first parse (0.1 s here), which would otherwise delay the first notification."""
+    for url in urls:
+        if url.startswith(_HTTP_SCHEMES):
+            _webhook_for(url)
+        else:
+            apprise.Apprise.instantiate(url)
 
 
 # no retry of a send (the outbox retries, with its back-off); redirects followed, as apprise does

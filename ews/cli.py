@@ -406,6 +406,7 @@ def cmd_routes(args: argparse.Namespace) -> int:
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
+    from alerts.channels import prepare
     from alerts.notifier import Notifier
     from domain.alerts.routing import load_routing
     from ews.ops import serve_outbox_metrics
@@ -416,6 +417,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
     settings = _settings(args)
     engine = make_engine(settings.outbox_db)
     routing = load_routing(settings.routing or None)
+    prepare(url for _, url in routing.receivers.values())
     notifier = Notifier(engine, settings.kafka, settings.topics, routing)
     serve_outbox_metrics(engine, port_of("notify", settings.metrics_port))
     try:
