@@ -191,6 +191,12 @@ def main() -> int:
     )
     p.add_argument("--records", type=int, default=1000)
     p.add_argument("--rate", type=float, default=200.0)
+    p.add_argument(
+        "--batch-within",
+        type=float,
+        default=Settings().batch_within,
+        help="the stages' batch window in seconds (EWS_BATCH_WITHIN)",
+    )
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ews-bench-alerts-"))
     broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
@@ -228,6 +234,7 @@ def main() -> int:
                     model_dir=str(workdir / "models"),
                     routing=str(routing),
                     risk_policy=str(policy),
+                    batch_within=args.batch_within,
                 )
                 data, cases = records(args.records, prefix.upper())
                 if name == "pipeline":
