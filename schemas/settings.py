@@ -77,7 +77,10 @@ class Settings:
     )
     batch_size: int = _setting(500, "EWS_BATCH_SIZE", "intake batch: most records per batch")
     batch_within: float = _setting(
-        0.2, "EWS_BATCH_WITHIN", "intake batch: most seconds to wait for a full batch"
+        0.05,
+        "EWS_BATCH_WITHIN",
+        "every stage's batch: most seconds to wait for a full one (each of the four stages "
+        "adds up to this to an alert's delay)",
     )
     session_timeout: float = _setting(
         10.0,
