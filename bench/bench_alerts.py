@@ -10,17 +10,20 @@ bureau's officer on duty, the township and the county desk (here all on the webh
 * baseline: one kafka-python consumer that, per record, admits it, folds its case, scores it,
   decides its alert, and sends each notification synchronously with apprise before the next.
 
-Two loads on each: a steady 200 records/s (latency: p50/p99 from the post to each
+First, ``--warmup`` records go through the pipeline unmeasured, so that the broker runs its
+compiled code as a broker that has run for a while does.  Then two loads on each: a steady
+200 records/s (latency: p50/p99 from the post to each
 notification's arrival at the receiver) and a burst of every record at once (notifications/s
 until the last arrives).
 
-    .venv/bin/python bench/bench_alerts.py --records 1000
+    .venv/bin/python bench/bench_alerts.py --records 2000
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import re
 import statistics
@@ -33,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kafka import KafkaConsumer  # noqa: E402
+from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
 from alerts.channels import send  # noqa: E402
 from bench.bench_risk import post, print_table  # noqa: E402
@@ -111,10 +114,63 @@ def run_pipeline(
         time.sleep(12)  # every worker joins its group
         receiver.received.clear()
         posted_at = _post_timed(settings, data, cases, rate)
-        return figures(receiver, posted_at, min(posted_at.values()), 3 * len(data))
+        result = figures(receiver, posted_at, min(posted_at.values()), 3 * len(data))
     finally:
         for p in procs:
             processes.stop(p)
+    if rate:
+        print_hops(settings, posted_at, receiver)
+    return result
+
+
+def first_appended(bootstrap: str, topic: str) -> dict[str, float]:
+    """Case id -> when its first message on ``topic`` was produced (epoch seconds)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    end = consumer.end_offsets(tps)
+    first: dict[str, float] = {}
+    while any(consumer.position(tp) < end[tp] for tp in tps):
+        for messages in consumer.poll(timeout_ms=500).values():
+            for m in messages:
+                first.setdefault((m.key or b"").decode(), m.timestamp / 1000)
+    consumer.close()
+    return first
+
+
+def print_hops(settings: Settings, posted_at: dict[str, float], receiver: WebhookReceiver) -> None:
+    """Where a steady run's latency goes: each hop's p50, p99 and worst, case by case, from
+    the time each stage produced the case's first message on its output topic."""
+    topics = settings.topics
+    arrived: dict[str, float] = {}
+    for t, case in arrivals(receiver):
+        arrived[case] = min(t, arrived.get(case, t))
+    steps = [
+        ("scheduled post", posted_at),
+        (
+            "case events (intake, case writer)",
+            first_appended(settings.bootstrap, topics.case_events),
+        ),
+        ("risk assessment", first_appended(settings.bootstrap, topics.risk_assessments)),
+        ("alert events", first_appended(settings.bootstrap, topics.alert_events)),
+        ("first notification arrived", arrived),
+    ]
+    print(f"{'per hop, steady load':<40}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}  worst at")
+    start = min(posted_at.values())
+    for (_, before), (name, after) in itertools.pairwise(steps):
+        hops = sorted(
+            (after[c] - before[c], before[c] - start)
+            for c in posted_at
+            if c in after and c in before
+        )
+        if not hops:
+            continue
+        ms = [1000 * h for h, _ in hops]
+        p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
+        print(
+            f"-> {name:<37}{statistics.median(ms):>8.0f}{p99:>8.0f}{ms[-1]:>8.0f}  {hops[-1][1]:.1f} s in"
+        )
 
 
 def _post_timed(
@@ -197,6 +253,12 @@ def main() -> int:
         default=Settings().batch_within,
         help="the stages' batch window in seconds (EWS_BATCH_WITHIN)",
     )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=1000,
+        help="records through the pipeline before anything is measured (0: none)",
+    )
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ews-bench-alerts-"))
     broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
@@ -220,22 +282,33 @@ def main() -> int:
         ),
         encoding="utf-8",
     )
+
+    def settings_for(prefix: str) -> Settings:
+        return Settings(
+            bootstrap=broker.bootstrap,
+            topic_prefix=prefix,
+            db_url=f"sqlite:///{workdir / (prefix + '.db')}",
+            outbox_db=f"sqlite:///{workdir / (prefix + '-outbox.db')}",
+            faust_dir=str(workdir / prefix),
+            model_dir=str(workdir / "models"),
+            routing=str(routing),
+            risk_policy=str(policy),
+            batch_within=args.batch_within,
+        )
+
     results = {}
     try:
+        if args.warmup:
+            # the broker, like one that has run for a while, has its hot paths compiled: on a
+            # broker just started, its JIT compiler took half of its CPU during the first run
+            prefix = f"warmup{uuid.uuid4().hex[:6]}"
+            data, cases = records(args.warmup, prefix.upper())
+            warm = run_pipeline(settings_for(prefix), data, cases, args.rate, receiver, workdir)
+            print("warm-up (not counted)", json.dumps(warm), flush=True)
         for load, rate in (("steady", args.rate), ("burst", None)):
             for name in ("baseline", "pipeline"):
                 prefix = f"{name}{load}{uuid.uuid4().hex[:6]}"
-                settings = Settings(
-                    bootstrap=broker.bootstrap,
-                    topic_prefix=prefix,
-                    db_url=f"sqlite:///{workdir / (prefix + '.db')}",
-                    outbox_db=f"sqlite:///{workdir / (prefix + '-outbox.db')}",
-                    faust_dir=str(workdir / prefix),
-                    model_dir=str(workdir / "models"),
-                    routing=str(routing),
-                    risk_policy=str(policy),
-                    batch_within=args.batch_within,
-                )
+                settings = settings_for(prefix)
                 data, cases = records(args.records, prefix.upper())
                 if name == "pipeline":
                     results[(name, load)] = run_pipeline(
