@@ -245,7 +245,7 @@ def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--records", type=int, default=1000)
+    p.add_argument("--records", type=int, default=2000, help="records per run (2,000: 10 s at 200/s)")
     p.add_argument("--rate", type=float, default=200.0)
     p.add_argument(
         "--batch-within",
