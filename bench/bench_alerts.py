@@ -111,7 +111,7 @@ def run_pipeline(
         processes.start(["notify"], settings, workdir / "notifier.log"),
     ]
     try:
-        time.sleep(12)  # every worker joins its group
+        wait_until_live(settings, receiver)
         receiver.received.clear()
         posted_at = _post_timed(settings, data, cases, rate)
         result = figures(receiver, posted_at, min(posted_at.values()), 3 * len(data))
@@ -121,6 +121,19 @@ def run_pipeline(
     if rate:
         print_hops(settings, posted_at, receiver)
     return result
+
+
+def wait_until_live(settings: Settings, receiver: WebhookReceiver, timeout: float = 120) -> None:
+    """Post one probe record and wait for its three notifications: every worker has joined
+    its group, been given its partitions and read its tables.  (A fixed wait was sometimes too
+    short on this busy machine, and the first records then waited over a second.)"""
+    data, cases = records(1, "PROBE" + uuid.uuid4().hex[:6].upper())
+    post(settings.bootstrap, settings.topics.records, data, None)
+    deadline = time.monotonic() + timeout
+    while sum(case == cases[0] for _, case in arrivals(receiver)) < 3:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the pipeline did not notify within {timeout:.0f} s of a post")
+        time.sleep(0.1)
 
 
 def first_appended(bootstrap: str, topic: str) -> dict[str, float]:
@@ -245,7 +258,9 @@ def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--records", type=int, default=2000, help="records per run (2,000: 10 s at 200/s)")
+    p.add_argument(
+        "--records", type=int, default=2000, help="records per run (2,000: 10 s at 200/s)"
+    )
     p.add_argument("--rate", type=float, default=200.0)
     p.add_argument(
         "--batch-within",
