@@ -40,6 +40,7 @@ from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 
 from alerts.channels import send  # noqa: E402
 from bench.bench_risk import post, print_table  # noqa: E402
+from bench.common import warm_coordinator  # noqa: E402
 from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
 from domain.alerts.alert import AlertState, handle  # noqa: E402
 from domain.alerts.routing import load_routing  # noqa: E402
@@ -106,6 +107,7 @@ def run_pipeline(
     workdir: Path,
 ) -> dict:
     ensure_topics(settings.bootstrap, settings.topics.all())
+    warm_coordinator(settings)  # faust can sit idle after a first miss on a new broker
     procs = [
         *processes.start_workers(settings, workdir),
         processes.start(["notify"], settings, workdir / "notifier.log"),
@@ -207,6 +209,7 @@ def run_baseline(
     ensure_topics(settings.bootstrap, settings.topics.all())
     policy = load_policy(settings.risk_policy)
     routing = load_routing(settings.routing)
+    warm_coordinator(settings)  # kafka-python can wait forever for it on a new broker
     consumer = KafkaConsumer(
         settings.topics.records,
         bootstrap_servers=settings.bootstrap,

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 
-from bench.common import cpu_seconds, kafka_broker  # noqa: E402
+from bench.common import cpu_seconds, kafka_broker, warm_coordinator  # noqa: E402
 from domain.case import CaseState, handle_command  # noqa: E402
 from domain.intake import Admitted, Posted, admit  # noqa: E402
 from domain.risk.assess import Watch, case_moment, decide  # noqa: E402
@@ -49,7 +49,7 @@ from models.workbench import synthetic_events, train_version  # noqa: E402
 from schemas.risk import RiskAssessed  # noqa: E402
 from schemas.settings import Settings  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
-from streams.post import producer  # noqa: E402
+from streams.post import key_for, producer  # noqa: E402
 
 
 def post(bootstrap: str, topic: str, data: list[bytes], rate: float | None) -> None:
@@ -65,7 +65,7 @@ def post(bootstrap: str, topic: str, data: list[bytes], rate: float | None) -> N
             wait = began + i / rate - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
-        prod.send(topic, value=value)
+        prod.send(topic, key=key_for(value), value=value)  # a case's records in order, as posted
     prod.flush()
     prod.close()
 
@@ -125,6 +125,7 @@ def run_baseline(
     )
     meta.create_all(engine)
     policy = default_policy()
+    warm_coordinator(settings)  # kafka-python can wait forever for it on a new broker
     consumer = KafkaConsumer(
         topics.records,
         bootstrap_servers=settings.bootstrap,
