@@ -57,8 +57,10 @@ def post(bootstrap: str, topic: str, data: list[bytes], rate: float | None) -> N
     sent at its time without waiting for the one before to be acknowledged, as many townships
     posting at once would: one client waiting for every acknowledgement falls behind the
     schedule when the machine is busy, and its lag would be counted as the pipeline's."""
-    prod = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0) if rate else None
-    prod = prod or producer(bootstrap)
+    if rate:
+        prod = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    else:
+        prod = producer(bootstrap)
     began = time.perf_counter()
     for i, value in enumerate(data):
         if rate:

@@ -75,7 +75,9 @@ class Settings:
     partitions: int = _setting(
         4, "EWS_PARTITIONS", "partitions of the record, command and event topics (at creation)"
     )
-    batch_size: int = _setting(500, "EWS_BATCH_SIZE", "intake batch: most records per batch")
+    batch_size: int = _setting(
+        500, "EWS_BATCH_SIZE", "intake and risk stages: most messages per batch"
+    )
     batch_within: float = _setting(
         0.05,
         "EWS_BATCH_WITHIN",
