@@ -1,0 +1,179 @@
+"""The notifier's outbox on SQLite and on PostgreSQL: what a duty officer's notification goes
+through between the alert event and the delivery report (real broker, time moved by hand)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from alerts import outbox as ob
+from alerts.notifier import Notifier
+from domain.alerts.routing import DEFAULT_ROUTING, parse_routing
+from readside.db import make_engine
+from schemas.commands import DeliveryReport, commands_from_bytes
+from schemas.events import Envelope, NotificationRequested
+from schemas.settings import Settings
+from streams.admin import ensure_topics
+
+pytestmark = pytest.mark.kafka
+START = 1_800_000_000.0
+# a first retry after 10 s, then 20 s; the third attempt is the last
+ROUTING = parse_routing(
+    DEFAULT_ROUTING.read_text(encoding="utf-8").replace(
+        "delivery: {retry_first: 5s, retry_max: 5m, attempts: 16}",
+        "delivery: {retry_first: 10s, retry_max: 5m, attempts: 3}",
+    )
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def requested(topic: str, offset: int, key: str) -> Message:
+    """The alert event that asks for one notification with idempotency key ``key``."""
+    event = NotificationRequested(
+        alert_id="a1",
+        receiver="hrss-duty",
+        zh="人社局值班员",
+        url="json://127.0.0.1:9/hook",
+        role="duty",
+        unit="hrss",
+        key=key,
+        title="红色预警",
+        body="周庄镇 拖欠农民工工资",
+    )
+    envelope = Envelope(
+        event_id=f"e{offset}",
+        case_id="c1",
+        seq=offset + 1,
+        occurred_at="2027-01-15T08:00:00+00:00",
+        recorded_at="2027-01-15T08:00:00+00:00",
+        causation_id="x",
+        event=event,
+    )
+    return Message(topic, 0, offset, envelope.to_bytes())
+
+
+@pytest.fixture
+def world(db_url: str, settings: Settings):  # noqa: ANN201
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    engine = make_engine(db_url)
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+    yield engine, producer, settings
+    producer.close()
+    engine.dispose()
+
+
+def outbox_rows(engine: sa.Engine) -> dict[str, dict]:
+    with engine.connect() as conn:
+        return {r["key"]: dict(r) for r in conn.execute(sa.select(ob.outbox)).mappings()}
+
+
+def reports(settings: Settings) -> list[DeliveryReport]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
+    tps = [
+        TopicPartition(settings.topics.alert_commands, p)
+        for p in consumer.partitions_for_topic(settings.topics.alert_commands)
+    ]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    ends = consumer.end_offsets(tps)
+    out: list[DeliveryReport] = []
+    while any(consumer.position(tp) < ends[tp] for tp in tps):
+        for batch in consumer.poll(timeout_ms=1000).values():
+            out.extend(c for m in batch for c in commands_from_bytes(m.value))
+    consumer.close()
+    return sorted(out, key=lambda r: (r.key, r.attempt))
+
+
+def test_a_failing_receiver_is_tried_after_its_back_off_and_given_up_after_the_last_attempt(
+    world,  # noqa: ANN001
+) -> None:
+    engine, producer, settings = world
+    clock, sent = Clock(), []
+
+    def send(url: str, title: str, body: str, key: str) -> tuple[bool, str]:
+        sent.append((key, clock.now))
+        return (True, "HTTP 200") if key == "ok" else (False, "HTTP 503")
+
+    notifier = Notifier(
+        engine, settings.bootstrap, settings.topics, ROUTING, send=send, clock=clock
+    )
+    topic = settings.topics.alert_events
+    events = [requested(topic, 0, "ok"), requested(topic, 1, "down")]
+    assert notifier.take(events) == 2
+    assert notifier.take(events) == 0  # the same events read again after a restart
+
+    assert notifier.send_due(producer) == 2
+    clock.now += 9.9
+    assert notifier.send_due(producer) == 0  # not before the back-off
+    clock.now += 0.1
+    assert notifier.send_due(producer) == 1
+    clock.now += 20
+    assert notifier.send_due(producer) == 1
+    clock.now += 3600
+    assert notifier.send_due(producer) == 0  # given up: never sent again
+
+    assert sorted(sent) == [
+        ("down", START),
+        ("down", START + 10),
+        ("down", START + 30),
+        ("ok", START),
+    ]
+    rows = outbox_rows(engine)
+    assert (rows["ok"]["status"], rows["ok"]["attempts"]) == ("delivered", 1)
+    assert (rows["down"]["status"], rows["down"]["attempts"]) == ("given_up", 3)
+    assert rows["down"]["last_reason"] == "HTTP 503"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(ob.attempts)).scalar() == 4
+        positions = conn.execute(sa.select(ob.positions)).all()
+    assert [(p.topic, p.partition, p.next_offset) for p in positions] == [(topic, 0, 2)]
+    assert [(r.key, r.attempt, r.outcome) for r in reports(settings)] == [
+        ("down", 1, "failed"),
+        ("down", 2, "failed"),
+        ("down", 3, "given_up"),
+        ("ok", 1, "delivered"),
+    ]
+
+
+def test_a_send_in_flight_at_a_crash_goes_out_again_with_the_same_key(world) -> None:  # noqa: ANN001
+    engine, producer, settings = world
+    clock, sent = Clock(), []
+
+    def crash(url: str, title: str, body: str, key: str) -> tuple[bool, str]:
+        sent.append(key)
+        raise SystemExit("killed while sending")
+
+    def send(url: str, title: str, body: str, key: str) -> tuple[bool, str]:
+        sent.append(key)
+        return True, "HTTP 200"
+
+    first = Notifier(engine, settings.bootstrap, settings.topics, ROUTING, send=crash, clock=clock)
+    first.take([requested(settings.topics.alert_events, 0, "k1")])
+    with pytest.raises(SystemExit):
+        first.send_due(producer)
+    assert outbox_rows(engine)["k1"]["status"] == "sending"
+
+    restarted = Notifier(
+        engine, settings.bootstrap, settings.topics, ROUTING, send=send, clock=clock
+    )
+    assert restarted.send_due(producer) == 1
+    assert sent == ["k1", "k1"]
+    assert outbox_rows(engine)["k1"]["status"] == "delivered"
+    assert [(r.key, r.outcome) for r in reports(settings)] == [("k1", "delivered")]
