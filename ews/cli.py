@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ews.model_cli import register as register_model_commands
@@ -215,6 +217,24 @@ def cmd_post(args: argparse.Namespace) -> int:
     return 3 if with_problems else 0
 
 
+@contextlib.contextmanager
+def _batch_progress(shown: bool, desc: str) -> Iterator[Callable[[int, int | None], None] | None]:
+    """A progress bar fed with (done, to do) after every batch; None when not ``shown``."""
+    if not shown:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(unit="msg", desc=desc) as bar:
+
+        def show(done: int, to_do: int | None) -> None:
+            if to_do is not None and bar.total is None:
+                bar.total = to_do
+            bar.update(min(done, to_do or done) - bar.n)
+
+        yield show
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from readside.db import drop_all, make_engine, migrate
     from readside.lock import ReadModelsBusy, read_model_writer
@@ -228,7 +248,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             drop_all(engine)
             migrate(engine)
             projector = Projector(engine, settings.kafka, settings.topics)
-            n = projector.run(until_caught_up=True, lock=False)
+            with _batch_progress(not args.quiet, "replaying") as show:
+                n = projector.run(until_caught_up=True, lock=False, on_batch=show)
     except ReadModelsBusy as exc:
         print(f"ews replay: {exc}", file=sys.stderr)
         return 2
@@ -662,6 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_replay,
         "drop every read model and rebuild it from the first offset of the log",
     )
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
     with_kafka(sp)
     with_db(sp)
 

@@ -14,7 +14,7 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -404,19 +404,31 @@ class Projector:
             self.unreachable_since = None
 
     def run(
-        self, until_caught_up: bool = False, idle_timeout: float | None = None, lock: bool = True
+        self,
+        until_caught_up: bool = False,
+        idle_timeout: float | None = None,
+        lock: bool = True,
+        on_batch: Callable[[int, int | None], None] | None = None,
     ) -> int:
         """Apply batches until stopped; with ``until_caught_up``, stop at the log's end as it
         was when the run started.  Returns how many messages were applied.  Holds the read
-        models' writer lock (``readside.lock``) unless the caller holds it (``lock=False``)."""
+        models' writer lock (``readside.lock``) unless the caller holds it (``lock=False``).
+        ``on_batch(applied, to_apply)`` is called after every batch: how many messages this run
+        has applied, and (``until_caught_up``) how many it has to apply in all."""
         if lock:
             with read_model_writer(self.engine, "the projector"):
-                return self._run(until_caught_up, idle_timeout)
-        return self._run(until_caught_up, idle_timeout)
+                return self._run(until_caught_up, idle_timeout, on_batch)
+        return self._run(until_caught_up, idle_timeout, on_batch)
 
-    def _run(self, until_caught_up: bool, idle_timeout: float | None) -> int:
+    def _run(
+        self,
+        until_caught_up: bool,
+        idle_timeout: float | None,
+        on_batch: Callable[[int, int | None], None] | None,
+    ) -> int:
         consumer, tps = self._consumer()
         end = consumer.end_offsets(tps) if until_caught_up else None
+        to_apply = sum(end[tp] - consumer.position(tp) for tp in tps) if end else None
         last_data = last_check = time.monotonic()
         self.unreachable_since = None
         try:
@@ -446,6 +458,8 @@ class Projector:
                 last_data = time.monotonic()
                 self._apply(batch)
                 self.applied += len(batch)
+                if on_batch is not None:
+                    on_batch(self.applied, to_apply)
         finally:
             consumer.close()
         return self.applied

@@ -76,20 +76,29 @@ def test_the_old_log_projects_to_the_same_read_models(db_url: str) -> None:
 
 
 @pytest.mark.kafka
-def test_the_old_log_replays_from_the_broker(settings, tmp_path: Path) -> None:
+def test_the_old_log_replays_from_the_broker(settings, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     from kafka import KafkaProducer
 
+    from ews.cli import main
     from streams.admin import ensure_topics
 
     topics = settings.topics
     ensure_topics(settings.bootstrap, topics.all())
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
-    for m in old_log(topics):
+    log = old_log(topics)
+    for m in log:
         producer.send(m.topic, m.value, partition=m.partition)
     producer.flush()
     producer.close()
     engine = make_engine(settings.db_url)
     migrate(engine)
     Projector(engine, settings.bootstrap, topics).run(until_caught_up=True)
+    assert as_json(snapshot(engine)) == _load("read_models.json.gz")
+
+    capsys.readouterr()
+    assert main(["replay", "--bootstrap", settings.bootstrap, "--db", settings.db_url]) == 0
+    out, err = capsys.readouterr()
+    assert f"rebuilt the read models from {len(log)} log messages" in out
+    assert "replaying: 100%" in err and f"{len(log)}/{len(log)}" in err  # its progress bar
     assert as_json(snapshot(engine)) == _load("read_models.json.gz")
     engine.dispose()
