@@ -4,8 +4,12 @@ baseline, in one run on one broker.
 * pipeline: the real system (intake, case-writer and risk workers, a model in service),
   micro-batched;
 * baseline: one kafka-python consumer that, for every posted record, admits it, folds its case,
-  scores that one case with the same model (``predict_proba`` on one row), writes one row per
-  transaction and produces its RiskAssessed synchronously, the way a first version would.
+  decides with the same pure functions as the scorer (``watch_events``, one message at a time,
+  so the model's ``predict_proba`` runs on one row), writes one row per transaction and produces
+  each RiskAssessed synchronously, the way a first version would.
+
+Both sides must say the same of the same case states under each load: case, state, trigger,
+level and rules of every assessment are compared.
 
 Two loads on each: a steady 200 records/s (latency: p50/p99 from the record's post time to its
 RiskAssessed reaching the log) and a burst of every record at once (records/s until the last
@@ -35,7 +39,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 from bench.common import cpu_seconds, kafka_broker, warm_coordinator  # noqa: E402
 from domain.case import CaseState, handle_command  # noqa: E402
 from domain.intake import Admitted, Posted, admit  # noqa: E402
-from domain.risk.assess import Watch, case_moment, decide  # noqa: E402
+from domain.risk.assess import Watch, watch_events  # noqa: E402
 from domain.risk.policy import default_policy  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
@@ -117,7 +121,7 @@ def run_pipeline(settings: Settings, data: list[bytes], rate: float | None, work
 def run_baseline(
     settings: Settings, data: list[bytes], rate: float | None, workdir: Path, model
 ) -> dict:  # noqa: ANN001
-    """One record at a time: admit, fold, score one case, one row per transaction, send and wait."""
+    """One record at a time: admit, fold, decide, one row per transaction, send and wait."""
     topics = settings.topics
     ensure_topics(settings.bootstrap, topics.all())
     engine = sa.create_engine(f"sqlite:///{workdir / (settings.topic_prefix + '.db')}")
@@ -142,6 +146,10 @@ def run_baseline(
     poster.start()
     watches: dict[str, Watch] = {}
     seen = 0
+
+    def assess(states, moments):  # noqa: ANN001, ANN202
+        return score_cases(model, states, moments, policy)
+
     while seen < len(data):
         for messages in consumer.poll(timeout_ms=200).values():
             for m in messages:
@@ -149,31 +157,32 @@ def run_baseline(
                 out = admit(Posted(m.topic, m.partition, m.offset, m.timestamp, m.value))
                 if not isinstance(out, Admitted):
                     continue
-                cmd = out.command
-                w = watches.get(cmd.case_id) or Watch(CaseState(cmd.case_id))
-                state, _ = handle_command(w.case, cmd)
-                w = Watch(state, w.level, w.probability, w.rule_codes, w.assessed_as_of)
-                if state.status == "open":
-                    found = score_cases(model, [state], [case_moment(state)], policy)[0]
-                    w, event = decide(w, found, "case_changed", policy)
-                    if event is not None:
-                        with engine.begin() as conn:
-                            conn.execute(
-                                sa.insert(rows).values(
-                                    id=event.assessment_id, body=event.to_bytes().decode()
-                                )
+                cid = out.command.case_id
+                case = watches[cid].case if cid in watches else CaseState(cid)
+                _, events = handle_command(case, out.command)
+                changed, emitted = watch_events(watches, events, assess, policy)
+                watches.update(changed)
+                for event in emitted:
+                    with engine.begin() as conn:
+                        conn.execute(
+                            sa.insert(rows).values(
+                                id=event.assessment_id, body=event.to_bytes().decode()
                             )
-                        prod.send(
-                            topics.risk_assessments,
-                            key=cmd.case_id.encode(),
-                            value=event.to_bytes(),
-                        ).get(30)
-                watches[cmd.case_id] = w
+                        )
+                    prod.send(
+                        topics.risk_assessments, key=cid.encode(), value=event.to_bytes()
+                    ).get(30)
     poster.join()
     consumer.close()
     prod.close()
     out = drain(settings.bootstrap, topics.risk_assessments, quiet=2.0, timeout=60)
     return _figures(out, t0, len(data), {})
+
+
+def _said(a: RiskAssessed) -> tuple:
+    """What an assessment said of which state of which case (its id and ``as_of`` hold the
+    time its records were posted, which differs between the two sides' topics)."""
+    return a.case_id, a.case_seq, a.trigger, a.level, tuple(r["code"] for r in a.rules)
 
 
 def _figures(out: list[tuple[float, bytes]], t0: float, n: int, cpu: dict) -> dict:
@@ -186,6 +195,7 @@ def _figures(out: list[tuple[float, bytes]], t0: float, n: int, cpu: dict) -> di
         "p50_ms": round(1000 * statistics.median(lat), 1) if lat else None,
         "p99_ms": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1) if lat else None,
         "cpu_s": cpu,
+        "said": sorted(_said(RiskAssessed.from_bytes(v)) for _, v in out),
     }
 
 
@@ -238,11 +248,15 @@ def main() -> int:
                 run = run_pipeline if name == "pipeline" else run_baseline
                 extra = () if name == "pipeline" else (model,)
                 results[(name, load)] = run(settings, data, rate, workdir, *extra)
-                print(name, load, json.dumps(results[(name, load)]), flush=True)
+                shown = {k: v for k, v in results[(name, load)].items() if k != "said"}
+                print(name, load, json.dumps(shown), flush=True)
     print(
         f"\n{args.records} records, model {trained.version}; latency from post to RiskAssessed in the log"
     )
     print_table(results, args.rate, ("records/s", "records_per_s"), ("assessed", "assessments"))
+    for load in ("steady", "burst"):
+        same = results[("baseline", load)]["said"] == results[("pipeline", load)]["said"]
+        print(f"same assessments from both sides, {load}: {'yes' if same else 'NO'}")
     b, q = results[("baseline", "burst")], results[("pipeline", "burst")]
     print(f"burst throughput, pipeline / baseline: {q['records_per_s'] / b['records_per_s']:.1f}x")
     return 0
