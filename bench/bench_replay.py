@@ -4,6 +4,9 @@ PostgreSQL.
 Records are posted and turned into case events by the intake and case-writer stages; then
 the workers stop, and the projector (``ews replay``'s ``Projector.run(until_caught_up=True)``)
 rebuilds the read models into an empty database, timed from its start to the end of the log.
+It does so with one process and with several (``ews replay --workers``: each projects its
+share of the case-events partitions), ``--rounds`` times, each into a new empty database;
+round 1 is the broker's first read of the log.
 
     .venv/bin/python bench/bench_replay.py --records 40000 --pg-url postgresql://HOST/DB
 """
@@ -27,7 +30,7 @@ from bench.common import end_total, kafka_broker, warm_coordinator  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
 from readside.db import make_engine, migrate  # noqa: E402
-from readside.projector import Projector  # noqa: E402
+from readside.replay import replay  # noqa: E402
 from schemas.settings import Settings  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
 from streams.post import post_messages  # noqa: E402
@@ -65,12 +68,12 @@ def postgres_database(base: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
-def replay(settings: Settings, db_url: str) -> tuple[int, float]:
+def timed_replay(settings: Settings, db_url: str, workers: int) -> tuple[int, float]:
     """(log messages applied, seconds) for a replay into the empty database ``db_url``."""
     engine = make_engine(db_url)
     migrate(engine)
     t0 = time.perf_counter()
-    n = Projector(engine, settings.kafka, settings.topics).run(until_caught_up=True, lock=False)
+    n = replay(engine, settings.kafka, settings.topics, workers)
     seconds = time.perf_counter() - t0
     engine.dispose()
     return n, seconds
@@ -84,6 +87,10 @@ def main() -> int:
     )
     p.add_argument("--records", type=int, default=40_000, help="records to post (40,000)")
     p.add_argument("--pg-url", help="a PostgreSQL server (a database is created on it)")
+    p.add_argument("--rounds", type=int, default=3, help="replays per database (3)")
+    p.add_argument(
+        "--workers", default="1,2", help="processes per replay, a list (1,2: one, then two)"
+    )
     args = p.parse_args()
     data = [x.data for x in demo_batch(args.records, bad_fraction=0.05, duplicates=0)]
     workdir = Path(tempfile.mkdtemp(prefix="ews-replay-"))
@@ -95,15 +102,23 @@ def main() -> int:
         )
         events = fill_log(settings, data, workdir)
         print(f"{len(data):,} records -> {events:,} case events in the log", flush=True)
-        targets = [("SQLite", f"sqlite:///{workdir / 'replay.db'}")]
+        targets = [("SQLite", lambda: f"sqlite:///{workdir / uuid.uuid4().hex}.db")]
         if args.pg_url:
-            targets.append(("PostgreSQL", postgres_database(args.pg_url)))
-        print(f"{'database':<12}{'messages':>10}{'seconds':>9}{'events/s':>10}{'messages/s':>12}")
-        for name, url in targets:
-            n, seconds = replay(settings, url)
-            print(
-                f"{name:<12}{n:>10,}{seconds:>9.1f}{events / seconds:>10,.0f}{n / seconds:>12,.0f}"
-            )
+            targets.append(("PostgreSQL", lambda: postgres_database(args.pg_url)))
+        print(
+            f"{'database':<12}{'round':>6}{'workers':>8}{'messages':>10}{'seconds':>9}"
+            f"{'events/s':>10}{'messages/s':>12}"
+        )
+        for i in range(args.rounds):
+            for name, new_database in targets:
+                for workers in (int(w) for w in args.workers.split(",")):
+                    n, seconds = timed_replay(settings, new_database(), workers)
+                    print(
+                        f"{name:<12}{i + 1:>6}{workers:>8}{n:>10,}{seconds:>9.2f}"
+                        f"{events / seconds:>10,.0f}{n / seconds:>12,.0f}",
+                        flush=True,
+                    )
+        print("round 1 is the broker's first read of the log")
     return 0
 
 

@@ -10,6 +10,7 @@ import argparse
 import base64
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -238,7 +239,8 @@ def _batch_progress(shown: bool, desc: str) -> Iterator[Callable[[int, int | Non
 def cmd_replay(args: argparse.Namespace) -> int:
     from readside.db import drop_all, make_engine, migrate
     from readside.lock import ReadModelsBusy, read_model_writer
-    from readside.projector import Projector
+    from readside.projector import ProjectorError
+    from readside.replay import replay
 
     settings = _settings(args)
     engine = make_engine(settings.db_url)
@@ -247,12 +249,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         with read_model_writer(engine, "ews replay"):
             drop_all(engine)
             migrate(engine)
-            projector = Projector(engine, settings.kafka, settings.topics)
             with _batch_progress(not args.quiet, "replaying") as show:
-                n = projector.run(until_caught_up=True, lock=False, on_batch=show)
+                n = replay(engine, settings.kafka, settings.topics, args.workers, show)
     except ReadModelsBusy as exc:
         print(f"ews replay: {exc}", file=sys.stderr)
         return 2
+    except ProjectorError as exc:
+        print(f"ews replay: {exc}", file=sys.stderr)
+        return 1
     print(f"rebuilt the read models from {n} log messages")
     return 0
 
@@ -684,6 +688,13 @@ def build_parser() -> argparse.ArgumentParser:
         "drop every read model and rebuild it from the first offset of the log",
     )
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that rebuild at once, each its share of the case-events partitions "
+        "(default: one per CPU, %(default)s here)",
+    )
     with_kafka(sp)
     with_db(sp)
 

@@ -314,7 +314,11 @@ def positions(engine: sa.Engine) -> dict[tuple[str, int], int]:
 
 
 class Projector:
-    """Follows the log and keeps the read models up to date."""
+    """Follows the log and keeps the read models up to date.
+
+    ``share=(i, n)`` projects part of the log, for a replay by ``n`` processes
+    (``readside.replay``): the case-events partitions ``p`` with ``p % n == i``, and the other
+    topics only in share 0."""
 
     def __init__(
         self,
@@ -323,11 +327,13 @@ class Projector:
         topics: Topics,
         max_batch: int = 5000,
         broker_timeout: float = 30.0,
+        share: tuple[int, int] = (0, 1),
     ) -> None:
         self.engine = engine
         self.bootstrap = bootstrap
         self.topics = topics
         self.max_batch = max_batch
+        self.share = share
         self.broker_timeout = broker_timeout
         self.unreachable_since: float | None = None
         self.failures = 0  # messages kept in projection_failures by this run
@@ -347,7 +353,10 @@ class Projector:
             auto_offset_reset="none",  # never jump over or back to a position in silence
         )
         tps: list[TopicPartition] = []
+        index, shares = self.share
         for topic in projected_topics(self.topics):
+            if index > 0 and topic != self.topics.case_events:
+                continue  # share 0 has the other topics whole
             parts = None
             deadline = time.monotonic() + 30
             while not parts and time.monotonic() < deadline:
@@ -356,6 +365,8 @@ class Projector:
                     time.sleep(0.2)
             if not parts:
                 raise RuntimeError(f"topic {topic} does not exist (run `ews topics` first)")
+            if topic == self.topics.case_events:
+                parts = {p for p in parts if p % shares == index}
             tps.extend(TopicPartition(topic, p) for p in sorted(parts))
         consumer.assign(tps)
         stored = positions(self.engine)
@@ -429,6 +440,8 @@ class Projector:
         consumer, tps = self._consumer()
         end = consumer.end_offsets(tps) if until_caught_up else None
         to_apply = sum(end[tp] - consumer.position(tp) for tp in tps) if end else None
+        if on_batch is not None:
+            on_batch(self.applied, to_apply)
         last_data = last_check = time.monotonic()
         self.unreachable_since = None
         try:

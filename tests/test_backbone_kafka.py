@@ -15,6 +15,7 @@ from ews.lag import wait_settled
 from readside.db import drop_all, make_engine, migrate
 from readside.projector import Projector
 from readside.queries import intake_rows
+from readside.replay import replay
 from readside.snapshot import snapshot
 from readside.tables import dead_letters
 from streams.admin import ensure_topics
@@ -93,6 +94,12 @@ def test_10k_records_reconcile_per_township_and_replay_is_identical(
     drop_all(engine)
     migrate(engine)
     Projector(engine, kafka_bootstrap, topics).run(until_caught_up=True)
+    assert snapshot(engine) == live
+
+    # and again with three processes, each its share of the case events' partitions
+    drop_all(engine)
+    migrate(engine)
+    assert replay(engine, kafka_bootstrap, topics, workers=3) > len(live["case_timeline"])
     assert snapshot(engine) == live
     engine.dispose()
 

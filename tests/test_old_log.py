@@ -75,30 +75,47 @@ def test_the_old_log_projects_to_the_same_read_models(db_url: str) -> None:
     engine.dispose()
 
 
-@pytest.mark.kafka
-def test_the_old_log_replays_from_the_broker(settings, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def send_old_log(settings) -> list[Message]:  # noqa: ANN001
     from kafka import KafkaProducer
 
-    from ews.cli import main
     from streams.admin import ensure_topics
 
-    topics = settings.topics
-    ensure_topics(settings.bootstrap, topics.all())
+    ensure_topics(settings.bootstrap, settings.topics.all())
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
-    log = old_log(topics)
+    log = old_log(settings.topics)
     for m in log:
         producer.send(m.topic, m.value, partition=m.partition)
     producer.flush()
     producer.close()
+    return log
+
+
+@pytest.mark.kafka
+def test_the_old_log_replays_from_the_broker(settings, tmp_path: Path) -> None:  # noqa: ANN001
+    send_old_log(settings)
     engine = make_engine(settings.db_url)
     migrate(engine)
-    Projector(engine, settings.bootstrap, topics).run(until_caught_up=True)
+    Projector(engine, settings.bootstrap, settings.topics).run(until_caught_up=True)
     assert as_json(snapshot(engine)) == _load("read_models.json.gz")
+    engine.dispose()
 
-    capsys.readouterr()
-    assert main(["replay", "--bootstrap", settings.bootstrap, "--db", settings.db_url]) == 0
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("workers", [1, 3])
+def test_ews_replay_rebuilds_the_same_read_models_with_any_number_of_processes(
+    settings,  # noqa: ANN001
+    db_url: str,
+    workers: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ews.cli import main
+
+    log = send_old_log(settings)
+    args = ["--bootstrap", settings.bootstrap, "--db", db_url]
+    assert main(["replay", "--workers", str(workers), *args]) == 0
     out, err = capsys.readouterr()
     assert f"rebuilt the read models from {len(log)} log messages" in out
     assert "replaying: 100%" in err and f"{len(log)}/{len(log)}" in err  # its progress bar
+    engine = make_engine(db_url)
     assert as_json(snapshot(engine)) == _load("read_models.json.gz")
     engine.dispose()
