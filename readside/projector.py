@@ -439,7 +439,7 @@ class Projector:
     ) -> int:
         consumer, tps = self._consumer()
         end = consumer.end_offsets(tps) if until_caught_up else None
-        to_apply = sum(end[tp] - consumer.position(tp) for tp in tps) if end else None
+        to_apply = sum(end[tp] - consumer.position(tp) for tp in tps) if end is not None else None
         if on_batch is not None:
             on_batch(self.applied, to_apply)
         last_data = last_check = time.monotonic()
