@@ -6,7 +6,7 @@ the workers stop, and the projector (``ews replay``'s ``Projector.run(until_caug
 rebuilds the read models into an empty database, timed from its start to the end of the log.
 It does so with one process and with several (``ews replay --workers``: each projects its
 share of the case-events partitions), ``--rounds`` times, each into a new empty database;
-round 1 is the broker's first read of the log.
+the first replay is the broker's first read of the log.
 
     .venv/bin/python bench/bench_replay.py --records 40000 --pg-url postgresql://HOST/DB
 """
@@ -118,7 +118,7 @@ def main() -> int:
                         f"{events / seconds:>10,.0f}{n / seconds:>12,.0f}",
                         flush=True,
                     )
-        print("round 1 is the broker's first read of the log")
+        print("the first replay is the broker's first read of the log")
     return 0
 
 

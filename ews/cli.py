@@ -226,6 +226,7 @@ def _batch_progress(shown: bool, desc: str) -> Iterator[Callable[[int, int | Non
         return
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: a replay forks its processes
     with tqdm(unit="msg", desc=desc) as bar:
 
         def show(done: int, to_do: int | None) -> None:
@@ -257,6 +258,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except ProjectorError as exc:
         print(f"ews replay: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            "ews replay: interrupted; the read models are incomplete: run it again", file=sys.stderr
+        )
+        return 130
     print(f"rebuilt the read models from {n} log messages")
     return 0
 
@@ -691,9 +697,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
+        default=len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else (os.cpu_count() or 1),
         help="processes that rebuild at once, each its share of the case-events partitions "
-        "(default: one per CPU, %(default)s here)",
+        "(at most one per partition; default: one per CPU, %(default)s here)",
     )
     with_kafka(sp)
     with_db(sp)

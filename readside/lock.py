@@ -3,7 +3,8 @@
 A replay drops every read model and rebuilds it from the log; a projector writing beside it
 would mix rows of both.  Both hold this lock while they write: on PostgreSQL an advisory lock
 of the session, on a SQLite file an exclusive ``flock`` of a file beside it.  Either is
-released when its process ends, however it ends (``kill -9`` included).
+released when its process ends, however it ends (``kill -9`` included); the processes of a
+replay (``readside.replay``) share their caller's, and stop after their batch if it dies.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def read_model_writer(engine: sa.Engine, who: str) -> Iterator[None]:
         f"stop it first ({who} needs the read models to itself)"
     )
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
+        # autocommit: a session lock needs no transaction, and one left open for the
+        # projector's life would be ended by idle_in_transaction_session_timeout
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             if not conn.execute(
                 sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}
             ).scalar():

@@ -119,3 +119,25 @@ def test_ews_replay_rebuilds_the_same_read_models_with_any_number_of_processes(
     engine = make_engine(db_url)
     assert as_json(snapshot(engine)) == _load("read_models.json.gz")
     engine.dispose()
+
+
+@pytest.mark.kafka
+def test_a_replay_process_that_fails_stops_the_others_and_says_which(settings) -> None:  # noqa: ANN001
+    import sqlalchemy as sa
+
+    from readside.projector import ProjectorError
+    from readside.replay import replay
+    from readside.tables import projection_offsets
+
+    send_old_log(settings)
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    with engine.begin() as conn:  # partition 1 "read" beyond the log: its process must stop
+        conn.execute(
+            sa.insert(projection_offsets).values(
+                topic=settings.topics.case_events, partition=1, next_offset=10**6
+            )
+        )
+    with pytest.raises(ProjectorError, match="replay process 1 of 3 failed .* incomplete"):
+        replay(engine, settings.bootstrap, settings.topics, workers=3)
+    engine.dispose()

@@ -184,3 +184,24 @@ def test_replay_refuses_to_run_beside_a_projector_writing_the_same_read_models(d
     with read_model_writer(engine, "the next one"):  # free again once released
         pass
     engine.dispose()
+
+
+def test_the_writer_lock_holds_no_transaction_open_on_postgresql(db_url) -> None:  # noqa: ANN001
+    """A projector holds the lock for days: its session must not sit "idle in transaction"
+    (a server's idle_in_transaction_session_timeout would end it and free the lock)."""
+    from readside.lock import LOCK_KEY, read_model_writer
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("an advisory lock is PostgreSQL's")
+    engine = make_engine(db_url)
+    with read_model_writer(engine, "a projector"):
+        with make_engine(db_url).connect() as other:
+            state = other.execute(
+                sa.text(
+                    "SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.objid = :k"
+                ),
+                {"k": LOCK_KEY},
+            ).scalar_one()
+    assert state == "idle"
+    engine.dispose()
