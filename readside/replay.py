@@ -62,22 +62,15 @@ def replay(
         )
         for i in range(workers)
     ]
-    failed: tuple[int, int] | None = None
     with _sigterm_as_exit():
         for p in procs:
             p.start()
         try:
-            while failed is None and any(p.is_alive() for p in procs):
-                failed = next(
-                    ((i, p.exitcode) for i, p in enumerate(procs) if p.exitcode not in (None, 0)),
-                    None,
-                )
+            while _first_failed(procs) is None and any(p.is_alive() for p in procs):
                 if on_progress is not None:
                     on_progress(sum(applied), sum(to_apply) if min(to_apply) >= 0 else None)
                 wait([p.sentinel for p in procs if p.is_alive()], timeout=0.2)  # or one ends
-            failed = failed or next(
-                ((i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0), None
-            )
+            failed = _first_failed(procs)
         finally:
             for p in procs:
                 if p.is_alive():
@@ -92,6 +85,11 @@ def replay(
     if on_progress is not None:
         on_progress(sum(applied), sum(to_apply))
     return sum(applied)
+
+
+def _first_failed(procs: list[multiprocessing.process.BaseProcess]) -> tuple[int, int] | None:
+    """(index, exit code) of the first process that has ended with an error, if one has."""
+    return next(((i, p.exitcode) for i, p in enumerate(procs) if p.exitcode not in (None, 0)), None)
 
 
 def _project_share(
