@@ -3,8 +3,6 @@ through between the alert event and the delivery report (real broker, time moved
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -13,6 +11,7 @@ from alerts import outbox as ob
 from alerts.notifier import Notifier
 from domain.alerts.routing import DEFAULT_ROUTING, parse_routing
 from readside.db import make_engine
+from readside.projector import Message  # a log message as the notifier reads it too
 from schemas.commands import DeliveryReport, commands_from_bytes
 from schemas.events import Envelope, NotificationRequested
 from schemas.settings import Settings
@@ -27,14 +26,6 @@ ROUTING = parse_routing(
         "delivery: {retry_first: 10s, retry_max: 5m, attempts: 3}",
     )
 )
-
-
-@dataclass(frozen=True)
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
 
 
 class Clock:
