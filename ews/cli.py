@@ -238,6 +238,8 @@ def _batch_progress(shown: bool, desc: str) -> Iterator[Callable[[int, int | Non
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    import time
+
     from readside.db import drop_all, make_engine, migrate
     from readside.lock import ReadModelsBusy, read_model_writer
     from readside.projector import ProjectorError
@@ -250,8 +252,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         with read_model_writer(engine, "ews replay"):
             drop_all(engine)
             migrate(engine)
+            began = time.monotonic()
             with _batch_progress(not args.quiet, "replaying") as show:
                 n = replay(engine, settings.kafka, settings.topics, args.workers, show)
+            seconds = time.monotonic() - began
     except ReadModelsBusy as exc:
         print(f"ews replay: {exc}", file=sys.stderr)
         return 2
@@ -263,7 +267,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "ews replay: interrupted; the read models are incomplete: run it again", file=sys.stderr
         )
         return 130
-    print(f"rebuilt the read models from {n} log messages")
+    print(f"rebuilt the read models from {n} log messages in {seconds:.1f}s")
     return 0
 
 

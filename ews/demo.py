@@ -28,7 +28,6 @@ from ews.demo_batch import demo_batch, expected_counts
 from ews.lag import NotSettled, wait_settled
 from ews.receivers import MailReceiver, WebhookReceiver, routing_for
 from readside.db import make_engine, migrate
-from readside.projector import Projector
 from readside.queries import case_timeline_text, intake_rows, intake_table
 from readside.snapshot import snapshot
 from readside.tables import case_timeline, cases, dead_letters
@@ -147,11 +146,15 @@ def run_demo(
         _report_risk(engine, end)
         _wait_delivered(engine)
         _report_alerts(engine, webhook, mail, acked, end)
-        print("-- replaying the log into a fresh database ...", flush=True)
-        replay_engine = make_engine(f"sqlite:///{VAR / (run + '-replay.db')}")
-        migrate(replay_engine)
-        Projector(replay_engine, settings.kafka, topics).run(until_caught_up=True)
-        same = snapshot(replay_engine) == snapshot(engine)
+        print("-- replaying the log into a fresh database (ews replay) ...", flush=True)
+        replay_url = f"sqlite:///{VAR / (run + '-replay.db')}"
+        replay_log = logs / f"{run}-replay.log"
+        replay = processes.start(
+            ["replay", "--quiet"], settings.replace(db_url=replay_url), replay_log
+        )
+        replayed = replay.wait(timeout=900) == 0
+        print("   " + (replay_log.read_text(encoding="utf-8").strip().splitlines() or [""])[-1])
+        same = replayed and snapshot(make_engine(replay_url)) == snapshot(engine)
         print(f"   replay gives identical read models: {'yes' if same else 'NO'}")
         code = code or (0 if same and ok else 1)
         if not keep_running and sys.stdin.isatty():
