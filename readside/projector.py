@@ -438,13 +438,15 @@ class Projector:
         on_batch: Callable[[int, int | None], None] | None,
     ) -> int:
         consumer, tps = self._consumer()
-        end = consumer.end_offsets(tps) if until_caught_up else None
-        to_apply = sum(end[tp] - consumer.position(tp) for tp in tps) if end is not None else None
-        if on_batch is not None:
-            on_batch(self.applied, to_apply)
         last_data = last_check = time.monotonic()
         self.unreachable_since = None
         try:
+            end = consumer.end_offsets(tps) if until_caught_up else None
+            to_apply = (
+                sum(end[tp] - consumer.position(tp) for tp in tps) if end is not None else None
+            )
+            if on_batch is not None:
+                on_batch(self.applied, to_apply)
             while not self.stopped.is_set():
                 if end is not None and all(consumer.position(tp) >= end[tp] for tp in tps):
                     break
