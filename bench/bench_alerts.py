@@ -216,6 +216,8 @@ def run_baseline(
         group_id=settings.topic_prefix,
         auto_offset_reset="earliest",
     )
+    while not consumer.assignment():  # in its group before the load starts, as the pipeline is
+        consumer.poll(timeout_ms=100)
     receiver.received.clear()
     posted_at: dict[str, float] = {}
     poster = threading.Thread(
