@@ -4,8 +4,8 @@ Every channel is an apprise URL (webhook/JSON, e-mail, DingTalk, WeCom and Feish
 webhook (``json://``, ``jsons://``) is sent here on a kept-open HTTP connection, with the request
 apprise's JSON plugin would make (the same body, headers, query and auth, read from apprise's own
 parse of the URL): apprise opens a new connection for every send, which cost 1.5-1.7 ms of CPU
-per notification against 0.5 ms here (the loopback receiver included).  Every other channel goes through apprise, one apprise object per
-sending thread and receiver URL, built once.
+per notification against 0.5 ms here (the loopback receiver included).  Every other channel
+goes through apprise, one apprise object per sending thread and receiver URL, built once.
 
 Nothing retries here and nothing raises for a refused connection: ``send`` returns (delivered,
 detail); the outbox owns retries and giving up.

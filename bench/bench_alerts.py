@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kafka import KafkaConsumer, TopicPartition  # noqa: E402
+from kafka import KafkaConsumer  # noqa: E402
 
 from alerts.channels import send  # noqa: E402
 from bench.bench_risk import post, print_table  # noqa: E402
@@ -54,6 +54,7 @@ from models.scoring import score_cases  # noqa: E402
 from schemas.events import NotificationRequested, case_id_for  # noqa: E402
 from schemas.settings import Settings  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
+from streams.log import read_from_start  # noqa: E402
 
 CASE = re.compile(r"案件：(C[0-9a-f]{20})")
 
@@ -140,17 +141,9 @@ def wait_until_live(settings: Settings, receiver: WebhookReceiver, timeout: floa
 
 def first_appended(bootstrap: str, topic: str) -> dict[str, float]:
     """Case id -> when its first message on ``topic`` was produced (epoch seconds)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    end = consumer.end_offsets(tps)
     first: dict[str, float] = {}
-    while any(consumer.position(tp) < end[tp] for tp in tps):
-        for messages in consumer.poll(timeout_ms=500).values():
-            for m in messages:
-                first.setdefault((m.key or b"").decode(), m.timestamp / 1000)
-    consumer.close()
+    for m in read_from_start(bootstrap, topic):  # a case's messages are in one partition
+        first.setdefault((m.key or b"").decode(), m.timestamp / 1000)
     return first
 
 

@@ -2,8 +2,8 @@
 PostgreSQL.
 
 Records are posted and turned into case events by the intake and case-writer stages; then
-the workers stop, and the projector (``ews replay``'s ``Projector.run(until_caught_up=True)``)
-rebuilds the read models into an empty database, timed from its start to the end of the log.
+the workers stop, and ``ews replay``'s rebuild (``readside.replay.replay``) fills an empty
+database from the log, timed from its start to the end of the log.
 It does so with one process and with several (``ews replay --workers``: each projects its
 share of the case-events partitions), ``--rounds`` times, each into a new empty database;
 the first replay is the broker's first read of the log.

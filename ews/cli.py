@@ -219,15 +219,12 @@ def cmd_post(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _batch_progress(shown: bool, desc: str) -> Iterator[Callable[[int, int | None], None] | None]:
-    """A progress bar fed with (done, to do) after every batch; None when not ``shown``."""
-    if not shown:
-        yield None
-        return
+def _batch_progress(shown: bool, desc: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar fed with (done, to do) after every batch (drawn if ``shown``)."""
     from tqdm import tqdm
 
     tqdm.monitor_interval = 0  # no monitor thread: a replay forks its processes
-    with tqdm(unit="msg", desc=desc) as bar:
+    with tqdm(unit="msg", desc=desc, disable=not shown) as bar:
 
         def show(done: int, to_do: int | None) -> None:
             if to_do is not None and bar.total is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from alerts import outbox as ob
 from alerts.notifier import Notifier
@@ -16,6 +16,7 @@ from schemas.commands import DeliveryReport, commands_from_bytes
 from schemas.events import Envelope, NotificationRequested
 from schemas.settings import Settings
 from streams.admin import ensure_topics
+from streams.log import read_from_start
 
 pytestmark = pytest.mark.kafka
 START = 1_800_000_000.0
@@ -77,19 +78,8 @@ def outbox_rows(engine: sa.Engine) -> dict[str, dict]:
 
 
 def reports(settings: Settings) -> list[DeliveryReport]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
-    tps = [
-        TopicPartition(settings.topics.alert_commands, p)
-        for p in consumer.partitions_for_topic(settings.topics.alert_commands)
-    ]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    ends = consumer.end_offsets(tps)
-    out: list[DeliveryReport] = []
-    while any(consumer.position(tp) < ends[tp] for tp in tps):
-        for batch in consumer.poll(timeout_ms=1000).values():
-            out.extend(c for m in batch for c in commands_from_bytes(m.value))
-    consumer.close()
+    messages = read_from_start(settings.bootstrap, settings.topics.alert_commands)
+    out = [c for m in messages for c in commands_from_bytes(m.value)]
     return sorted(out, key=lambda r: (r.key, r.attempt))
 
 
