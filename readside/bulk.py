@@ -15,7 +15,8 @@ were sent, so a caller tells a bad row from a lost database the same way.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -63,12 +64,19 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> No
     if not rows:
         return
     names = [c.name for c in table.columns]
-    values = [tuple(row[n] for n in names) for row in rows]
+    values = list(map(_values_of(names), rows))
     if conn.dialect.name == "postgresql":
         _copy(conn, table, names, values)
     else:
         statement = str(sa.insert(table).compile(dialect=conn.dialect))
         conn.exec_driver_sql(statement, values)
+
+
+def _values_of(names: list[str]) -> Callable[[Row], tuple[Any, ...]]:
+    """A function from a row to the tuple of its values under ``names``, in that order."""
+    if len(names) == 1:
+        return lambda row: (row[names[0]],)
+    return itemgetter(*names)
 
 
 def upsert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> None:
