@@ -7,8 +7,9 @@ bureau's officer on duty, the township and the county desk (here all on the webh
 
 * pipeline: intake, case-writer, risk and alert workers and the notifier (the outbox), as the
   system runs;
-* baseline: one kafka-python consumer that, per record, admits it, folds its case, scores it,
-  decides its alert, and sends each notification synchronously with apprise before the next.
+* baseline: one kafka-python consumer that, per record, admits it, folds its case, scores it
+  and decides with the risk stage's own ``watch_events``, decides its alert with the alert
+  stage's ``handle``, and sends each notification synchronously with apprise before the next.
 
 First, ``--warmup`` records go through the pipeline unmeasured, so that the broker runs its
 compiled code as a broker that has run for a while does.  Then two loads on each: a steady
@@ -46,7 +47,7 @@ from domain.alerts.alert import AlertState, handle  # noqa: E402
 from domain.alerts.routing import load_routing  # noqa: E402
 from domain.case import CaseState, handle_command  # noqa: E402
 from domain.intake import Admitted, Posted, admit  # noqa: E402
-from domain.risk.assess import Watch, case_moment, decide  # noqa: E402
+from domain.risk.assess import Watch, watch_events  # noqa: E402
 from domain.risk.policy import DEFAULT_POLICY, load_policy  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.receivers import MailReceiver, WebhookReceiver, routing_for  # noqa: E402
@@ -220,6 +221,10 @@ def run_baseline(
     watches: dict[str, Watch] = {}
     alerts: dict[str, AlertState] = {}
     seen = 0
+
+    def assess(states, moments):  # noqa: ANN001, ANN202  (rules only, no model)
+        return score_cases(None, states, moments, policy)
+
     while seen < len(data):
         for messages in consumer.poll(timeout_ms=200).values():
             for m in messages:
@@ -227,26 +232,19 @@ def run_baseline(
                 out = admit(Posted(m.topic, m.partition, m.offset, m.timestamp, m.value))
                 if not isinstance(out, Admitted):
                     continue
-                cmd = out.command
-                w = watches.get(cmd.case_id) or Watch(CaseState(cmd.case_id))
-                state, _ = handle_command(w.case, cmd)
-                found = score_cases(None, [state], [case_moment(state)], policy)[0]
-                w, assessed = decide(
-                    Watch(state, w.level, w.probability, w.rule_codes),
-                    found,
-                    "case_changed",
-                    policy,
-                )
-                watches[cmd.case_id] = w
-                if assessed is None:
-                    continue
-                alert = alerts.get(cmd.case_id) or AlertState(cmd.case_id)
-                alerts[cmd.case_id], events = handle(
-                    alert, assessed, routing, assessed.assessment_id, ""
-                )
-                for e in events:
-                    if isinstance(e.event, NotificationRequested):
-                        send(e.event.url, e.event.title, e.event.body, e.event.key)
+                cid = out.command.case_id
+                case = watches[cid].case if cid in watches else CaseState(cid)
+                _, case_events = handle_command(case, out.command)
+                changed, emitted = watch_events(watches, case_events, assess, policy)
+                watches.update(changed)
+                for assessed in emitted:
+                    alert = alerts.get(cid) or AlertState(cid)
+                    alerts[cid], events = handle(
+                        alert, assessed, routing, assessed.assessment_id, ""
+                    )
+                    for e in events:
+                        if isinstance(e.event, NotificationRequested):
+                            send(e.event.url, e.event.title, e.event.body, e.event.key)
     poster.join()
     consumer.close()
     return figures(receiver, posted_at, min(posted_at.values()), 3 * len(data))
