@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kafka import KafkaConsumer, TopicPartition  # noqa: E402
+from kafka import KafkaConsumer  # noqa: E402
 
 from bench.common import cpu_seconds, end_total, kafka_broker  # noqa: E402
 from bench.peers.logic import Output, admitted, step  # noqa: E402
@@ -49,6 +49,7 @@ from ews.demo_batch import demo_batch  # noqa: E402
 from schemas.settings import Settings  # noqa: E402
 from schemas.topics import TopicSpec  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
+from streams.log import read_from_start  # noqa: E402
 from streams.post import post_messages  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -69,26 +70,9 @@ class Side:
     procs: list[subprocess.Popen] = field(default_factory=list)
 
 
-def read_all(bootstrap: str, topic: str) -> list:
-    """Every message of ``topic``, from the start to its current end."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        out: list = []
-        while any(consumer.position(tp) < end[tp] for tp in parts):
-            for msgs in consumer.poll(timeout_ms=500, max_records=5000).values():
-                out.extend(msgs)
-        return out
-    finally:
-        consumer.close()
-
-
 def reference(bootstrap: str, topic: str) -> Outputs:
     """The outputs of the pure functions over the posted messages, in partition order."""
-    messages = sorted(read_all(bootstrap, topic), key=lambda m: (m.partition, m.offset))
+    messages = sorted(read_from_start(bootstrap, topic), key=lambda m: (m.partition, m.offset))
     return fold_outputs(
         Posted(m.topic, m.partition, m.offset, m.timestamp, m.value, tuple(m.headers or ()))
         for m in messages
@@ -116,7 +100,7 @@ def outputs_of(bootstrap: str, side: Side) -> Outputs:
         (side.events_topic, out.events, "event_id"),
         (side.dead_topic, out.dead, "dead_letter_id"),
     ):
-        for m in read_all(bootstrap, topic):
+        for m in read_from_start(bootstrap, topic):
             ident = json.loads(m.value)[id_field]
             if ident in into:
                 out.duplicates += 1
