@@ -6,8 +6,8 @@
   PostgreSQL gets every key in one array parameter (``= ANY(...)``); SQLite in ``IN (...)``
   lists of ``CHUNK`` keys.
 * ``upsert_rows``: rows that may exist already, by primary key, as one
-  ``INSERT ... ON CONFLICT (key) DO UPDATE`` over the batch (both databases), instead of an
-  ``UPDATE`` or ``INSERT`` statement per row.
+  ``INSERT ... ON CONFLICT (key) DO UPDATE`` over the batch (both databases; SQLite's over
+  plain tuples again), instead of an ``UPDATE`` or ``INSERT`` statement per row.
 
 Errors keep SQLAlchemy's classes (``IntegrityError``, ``DataError`` ...) whichever way the rows
 were sent, so a caller tells a bad row from a lost database the same way.
@@ -93,7 +93,12 @@ def upsert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[Row]) -> No
         index_elements=key,
         set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key},
     )
-    conn.execute(stmt, list(rows))
+    if conn.dialect.name == "sqlite":  # plain tuples, as insert_rows: no per-row binding work
+        names = [c.name for c in table.columns]
+        statement = str(stmt.compile(dialect=conn.dialect))
+        conn.exec_driver_sql(statement, list(map(_values_of(names), rows)))
+    else:
+        conn.execute(stmt, list(rows))
 
 
 def _copy(

@@ -23,6 +23,9 @@ from schemas.record import ESCALATION_KINDS, FOLLOW_UP_STATUSES
 from schemas.risk import RiskAssessed
 
 Row = dict[str, Any]
+# a timeline entry's payload text: keys sorted, Chinese as it is (what json.dumps gives with
+# these options; one encoder made once instead of one per event)
+PAYLOAD_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 def out_of_sequence(row: Row | None, envelope: Envelope) -> str | None:
@@ -128,7 +131,7 @@ def timeline_row(envelope: Envelope) -> Row:
         "occurred_at": envelope.occurred_at,
         "recorded_at": envelope.recorded_at,
         "summary": summarize(envelope.event),
-        "payload": json.dumps(envelope.event.payload(), ensure_ascii=False, sort_keys=True),
+        "payload": PAYLOAD_JSON.encode(envelope.event.payload()),
     }
 
 

@@ -54,8 +54,8 @@ class CaseEvent:
 
     def payload(self) -> dict[str, Any]:
         return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in dataclasses.fields(self)
+            name: list(v) if isinstance(v := getattr(self, name), tuple) else v
+            for name in _shape(type(self))[0]
         }
 
 
