@@ -287,16 +287,16 @@ def event_from(event_type: str, version: int, payload: Mapping[str, Any]) -> Cas
         raise EventNotReadable(
             f"{event_type} version {version} is newer than this code reads ({cls.version})"
         )
-    body = dict(payload)
+    body = payload
     for v in range(version, cls.version):
         lift = UPCASTERS.get((event_type, v))
         if lift is None:
             raise EventNotReadable(f"no upcaster for {event_type} version {v}")
-        body = lift(body)
+        body = lift(dict(body))
     names, required = _shape(cls)
-    missing = required - body.keys()
-    if missing:
-        raise EventNotReadable(f"{event_type} lacks {', '.join(sorted(missing))}")
+    if not body.keys() >= required:
+        missing = ", ".join(sorted(required - body.keys()))
+        raise EventNotReadable(f"{event_type} lacks {missing}")
     return cls(**{name: body[name] for name in names if name in body})
 
 
