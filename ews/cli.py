@@ -24,7 +24,7 @@ typical use:
   ews demo                       the whole pipeline on demo data, broker started for you
   ews broker start               a local Kafka broker on 127.0.0.1:9092
   ews topics                     create the topics (partitions, keep-forever retention)
-  ews worker                     the stream processor (intake, case writer, risk scorer)
+  ews worker                     the stream processor (intake, case writer, risk, alerts)
   ews project                    keep the SQL read models up to date
   ews post records.csv           post a township's records (.jsonl, .csv, .xlsx)
   ews counts                     received = accepted + dead-lettered, per township
