@@ -40,14 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kafka import KafkaConsumer  # noqa: E402
 
 from alerts.channels import send  # noqa: E402
-from bench.bench_risk import post, print_table  # noqa: E402
+from bench.bench_risk import assess_record, post, print_table  # noqa: E402
 from bench.common import warm_coordinator  # noqa: E402
 from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
 from domain.alerts.alert import AlertState, handle  # noqa: E402
 from domain.alerts.routing import load_routing  # noqa: E402
-from domain.case import CaseState, handle_command  # noqa: E402
-from domain.intake import Admitted, Posted, admit  # noqa: E402
-from domain.risk.assess import Watch, watch_events  # noqa: E402
+from domain.risk.assess import Watch  # noqa: E402
 from domain.risk.policy import DEFAULT_POLICY, load_policy  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.receivers import MailReceiver, WebhookReceiver, routing_for  # noqa: E402
@@ -229,15 +227,8 @@ def run_baseline(
         for messages in consumer.poll(timeout_ms=200).values():
             for m in messages:
                 seen += 1
-                out = admit(Posted(m.topic, m.partition, m.offset, m.timestamp, m.value))
-                if not isinstance(out, Admitted):
-                    continue
-                cid = out.command.case_id
-                case = watches[cid].case if cid in watches else CaseState(cid)
-                _, case_events = handle_command(case, out.command)
-                changed, emitted = watch_events(watches, case_events, assess, policy)
-                watches.update(changed)
-                for assessed in emitted:
+                for assessed in assess_record(m, watches, assess, policy):
+                    cid = assessed.case_id
                     alert = alerts.get(cid) or AlertState(cid)
                     alerts[cid], events = handle(
                         alert, assessed, routing, assessed.assessment_id, ""

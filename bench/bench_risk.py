@@ -29,7 +29,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,7 +42,7 @@ from bench.common import cpu_seconds, kafka_broker, warm_coordinator  # noqa: E4
 from domain.case import CaseState, handle_command  # noqa: E402
 from domain.intake import Admitted, Posted, admit  # noqa: E402
 from domain.risk.assess import Watch, watch_events  # noqa: E402
-from domain.risk.policy import default_policy  # noqa: E402
+from domain.risk.policy import RiskPolicy, default_policy  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
 from ews.model_cli import publish  # noqa: E402
@@ -118,6 +120,23 @@ def run_pipeline(settings: Settings, data: list[bytes], rate: float | None, work
     return _figures(out, t0, len(data), cpu)
 
 
+def assess_record(
+    m: Any, watches: dict[str, Watch], assess: Callable, policy: RiskPolicy
+) -> list[RiskAssessed]:
+    """One posted record (a kafka-python message) through the stages' pure steps, as a first
+    version would run them in one loop: admitted, folded into its case, and assessed with the
+    scorer's own ``watch_events``; ``watches`` is updated, the assessments to emit returned."""
+    out = admit(Posted(m.topic, m.partition, m.offset, m.timestamp, m.value))
+    if not isinstance(out, Admitted):
+        return []
+    cid = out.command.case_id
+    case = watches[cid].case if cid in watches else CaseState(cid)
+    _, events = handle_command(case, out.command)
+    changed, emitted = watch_events(watches, events, assess, policy)
+    watches.update(changed)
+    return emitted
+
+
 def run_baseline(
     settings: Settings, data: list[bytes], rate: float | None, workdir: Path, model
 ) -> dict:  # noqa: ANN001
@@ -154,15 +173,7 @@ def run_baseline(
         for messages in consumer.poll(timeout_ms=200).values():
             for m in messages:
                 seen += 1
-                out = admit(Posted(m.topic, m.partition, m.offset, m.timestamp, m.value))
-                if not isinstance(out, Admitted):
-                    continue
-                cid = out.command.case_id
-                case = watches[cid].case if cid in watches else CaseState(cid)
-                _, events = handle_command(case, out.command)
-                changed, emitted = watch_events(watches, events, assess, policy)
-                watches.update(changed)
-                for event in emitted:
+                for event in assess_record(m, watches, assess, policy):
                     with engine.begin() as conn:
                         conn.execute(
                             sa.insert(rows).values(
@@ -170,7 +181,7 @@ def run_baseline(
                             )
                         )
                     prod.send(
-                        topics.risk_assessments, key=cid.encode(), value=event.to_bytes()
+                        topics.risk_assessments, key=event.case_id.encode(), value=event.to_bytes()
                     ).get(30)
     poster.join()
     consumer.close()
