@@ -27,12 +27,12 @@ chaos: setup
 
 setup: $(VENV)/.installed $(JARS)
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@command -v java >/dev/null || { echo "Java 17+ is needed (apt-get install default-jre-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is needed once to fetch the broker (apt-get install maven)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev]" -c constraints.txt
 	touch $@
 
 # ajv, the independent JSON Schema validator of the schema parity test (npm registry)

@@ -19,7 +19,7 @@ event ids with the same bytes, the same dead letters, no duplicate.  Figures per
 * wall: from starting its processes until all its output is in;
 * CPU: user + system seconds per process, from /proc, and CPU ms per record in all.
 
-Needs the ``bench`` extra (``pip install -e ".[bench]"``).
+Needs the ``bench`` extra (``pip install -e ".[bench]" -c constraints.txt``).
 
     .venv/bin/python bench/bench_peers.py --records 10000
 """
