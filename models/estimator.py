@@ -100,7 +100,13 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         self, X: Rows | FeatureColumns, fitting: bool = False
     ) -> sp.csr_matrix | np.ndarray:
         """The design matrix: dense when there is no text block (text switched off), which
-        is what a large training set fits fastest on; sparse with it."""
+        is what a large training set fits fastest on; sparse with it.  A design matrix given
+        in place of the rows (``design_matrix``) is taken as it is."""
+        if not fitting and (sp.issparse(X) or isinstance(X, np.ndarray)):
+            expected = getattr(self, "n_design_features_", X.shape[1])
+            if X.ndim != 2 or X.shape[1] != expected:
+                raise ValueError(f"a design matrix has {expected} columns, not {X.shape[1:]}")
+            return X
         if fitting:
             self.text_columns_ = self.text_n_features if self.text_weight else 0
             self.numeric_features_ = list(NUMERIC_FEATURES)
@@ -155,10 +161,16 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         self.column_means_ = np.asarray(design.mean(axis=0)).ravel()  # the average case
         return self
 
+    def design_matrix(self, X: Rows | FeatureColumns) -> sp.csr_matrix | np.ndarray:
+        """The design matrix the classifier sees (dense for a model without text).  Every
+        method here takes it in place of the rows, so a batch that is both scored and
+        explained builds it once: ``predict_proba(design)``, then ``explain_rows``."""
+        check_is_fitted(self, "classifier_")
+        return self._design(X)
+
     def transform_design(self, X: Rows | FeatureColumns) -> sp.csr_matrix:
         """The design matrix the classifier sees, sparse."""
-        check_is_fitted(self, "classifier_")
-        return sp.csr_matrix(self._design(X))
+        return sp.csr_matrix(self.design_matrix(X))
 
     def decision_function(self, X: Rows | FeatureColumns) -> np.ndarray:
         check_is_fitted(self, "classifier_")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from domain.risk.assess import Factor
 from domain.risk.features import PETITION_LIMIT_DAYS
@@ -151,13 +152,18 @@ GROUPS = {"status": "progress", "has_measures": "progress", "n_measures": "progr
 
 
 def explain_rows(
-    model: Any, rows: Sequence[dict[str, Any]], top: int = 3, min_weight: float = 0.05
+    model: Any,
+    rows: Sequence[dict[str, Any]],
+    top: int = 3,
+    min_weight: float = 0.05,
+    design: Any = None,
 ) -> list[list[Factor]]:
     """The ``top`` factors that raise each row's score most over the average training case
     (a batch of feature dicts).  Every factor is measured against that one reference; features
-    that move together are summed into one factor (``GROUPS``)."""
+    that move together are summed into one factor (``GROUPS``).  ``design``: the rows' design
+    matrix if it is at hand (``EscalationRiskModel.design_matrix``)."""
     base: EscalationRiskModel = base_model(model)
-    design = base.transform_design(rows).tocsr()
+    design = sp.csr_matrix(base.design_matrix(rows) if design is None else design)
     contrib, _ = base.contributions_in(design)
     reference = base.reference()
     contrib = contrib.tocsr()

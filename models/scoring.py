@@ -22,6 +22,7 @@ from domain.risk.assess import Assessment, case_moment, level_for
 from domain.risk.features import as_datetime, case_features, read_records
 from domain.risk.policy import RiskPolicy, default_policy
 from domain.risk.rules import evaluate_rules
+from models.estimator import base_model
 from models.explain import explain_rows
 from models.registry import LoadedModel
 
@@ -64,8 +65,10 @@ def score_cases(
         for s, t, k in zip(states, times, known, strict=True)
     ]
     if model is not None and rows:
-        probs = model.model.predict_proba(rows)[:, 1].tolist()
-        factors = explain_rows(model.model, rows, top=top) if explain else [[] for _ in rows]
+        # explained: the design matrix is built once, for the probabilities and the factors
+        X = base_model(model.model).design_matrix(rows) if explain else rows
+        probs = model.model.predict_proba(X)[:, 1].tolist()
+        factors = explain_rows(model.model, rows, top, design=X) if explain else [[] for _ in rows]
     else:
         probs = [0.0] * len(rows)
         factors = [[] for _ in rows]

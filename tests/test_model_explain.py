@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from domain.case import CaseState, decide, step
 from domain.risk.policy import default_policy
 from models.explain import explain_rows
@@ -156,3 +158,17 @@ def test_deadline_and_rule_reasons_come_before_the_model_factors() -> None:
     assert reasons[0].startswith("受理告知时限") and "超期62天" in reasons[0]
     assert reasons[1].startswith("信访事项办理时限") and "超期" in reasons[1]
     assert len(reasons) > len(event.rules)  # the model's factors follow the rules
+
+
+def test_a_batch_scored_with_its_design_matrix_gets_the_same_scores_and_factors() -> None:
+    # score_cases builds the design matrix once and hands it to both the model and the
+    # explanations; they must say what they say when each builds its own from the rows
+    from models.estimator import base_model
+
+    model = trained().model
+    rows = [features_for(s) for s in (BIG, SMALL)]
+    design = base_model(model).design_matrix(rows)
+    assert model.predict_proba(design).tolist() == model.predict_proba(rows).tolist()
+    assert explain_rows(model, rows, design=design) == explain_rows(model, rows)
+    with pytest.raises(ValueError, match="columns"):
+        model.predict_proba(design[:, :-1])
