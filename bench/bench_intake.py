@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
-from bench.common import cpu_seconds, kafka_broker  # noqa: E402
+from bench.common import consume, cpu_seconds, kafka_broker  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
 from ews.lag import wait_settled  # noqa: E402
@@ -86,26 +86,22 @@ def run_naive(bootstrap: str, data: list[bytes], workdir: Path) -> float:
     )
     t0 = time.perf_counter()
     post_messages(bootstrap, topics.records, data)
-    seen = 0
     try:
-        while seen < len(data):
-            for _tp, msgs in consumer.poll(timeout_ms=500).items():
-                for m in msgs:
-                    try:
-                        rec = parse_record(m.value)
-                        township, ok = rec["township"], True
-                    except RecordRejected:
-                        township, ok = None, False
-                    with engine.begin() as conn:
-                        conn.execute(
-                            sa.insert(rows).values(
-                                id=f"{m.partition}:{m.offset}",
-                                township=township,
-                                ok=ok,
-                                body=m.value.decode("utf-8", "replace"),
-                            )
-                        )
-                    seen += 1
+        for m in consume(consumer, len(data)):
+            try:
+                rec = parse_record(m.value)
+                township, ok = rec["township"], True
+            except RecordRejected:
+                township, ok = None, False
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.insert(rows).values(
+                        id=f"{m.partition}:{m.offset}",
+                        township=township,
+                        ok=ok,
+                        body=m.value.decode("utf-8", "replace"),
+                    )
+                )
         return time.perf_counter() - t0
     finally:
         consumer.close()

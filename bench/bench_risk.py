@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 
-from bench.common import cpu_seconds, kafka_broker, warm_coordinator  # noqa: E402
+from bench.common import consume, cpu_seconds, kafka_broker, warm_coordinator  # noqa: E402
 from domain.case import CaseState, handle_command  # noqa: E402
 from domain.intake import Admitted, Posted, admit  # noqa: E402
 from domain.risk.assess import Watch, watch_events  # noqa: E402
@@ -164,25 +164,19 @@ def run_baseline(
     t0 = time.time()
     poster.start()
     watches: dict[str, Watch] = {}
-    seen = 0
 
     def assess(states, moments):  # noqa: ANN001, ANN202
         return score_cases(model, states, moments, policy)
 
-    while seen < len(data):
-        for messages in consumer.poll(timeout_ms=200).values():
-            for m in messages:
-                seen += 1
-                for event in assess_record(m, watches, assess, policy):
-                    with engine.begin() as conn:
-                        conn.execute(
-                            sa.insert(rows).values(
-                                id=event.assessment_id, body=event.to_bytes().decode()
-                            )
-                        )
-                    prod.send(
-                        topics.risk_assessments, key=event.case_id.encode(), value=event.to_bytes()
-                    ).get(30)
+    for m in consume(consumer, len(data)):
+        for event in assess_record(m, watches, assess, policy):
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.insert(rows).values(id=event.assessment_id, body=event.to_bytes().decode())
+                )
+            prod.send(
+                topics.risk_assessments, key=event.case_id.encode(), value=event.to_bytes()
+            ).get(30)
     poster.join()
     consumer.close()
     prod.close()

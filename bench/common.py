@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from deploy.kafka_local import LocalBroker, free_port
 from schemas.settings import Settings
@@ -35,6 +37,35 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return float("nan")
+
+
+def compiler_seconds(pid: int) -> float:
+    """CPU time a live JVM's JIT compiler threads (C1, C2) have used, from /proc: a broker
+    just started spends much of its CPU compiling its hot paths."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if (task / "comm").read_text().startswith(("C1 Compiler", "C2 Compiler")):
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def consume(consumer: KafkaConsumer, n: int, stall: float = 120.0) -> Iterator[ConsumerRecord]:
+    """The next ``n`` records a baseline's consumer polls, one by one.  Raises if none comes
+    for ``stall`` seconds: a kafka-python consumer once polled for 14 minutes and got nothing,
+    and the bench sat there instead of saying so."""
+    seen, last = 0, time.monotonic()
+    while seen < n:
+        batches = consumer.poll(timeout_ms=200)
+        if not batches and time.monotonic() - last > stall:
+            raise RuntimeError(f"the baseline got no record for {stall:.0f} s ({seen} of {n})")
+        for messages in batches.values():
+            for m in messages:
+                seen, last = seen + 1, time.monotonic()
+                yield m
 
 
 def end_total(consumer: KafkaConsumer, topic: str) -> int:
