@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from domain.risk.assess import Factor
 from domain.risk.features import PETITION_LIMIT_DAYS
+from domain.risk.lexicon import Lexicon
 from domain.risk.policy import default_policy
 from models.estimator import EscalationRiskModel, base_model
 from models.text import char_ngrams, ngram_slots
@@ -125,8 +126,7 @@ PHRASES: dict[str, tuple[Phrase, Phrase | None]] = {
 }
 
 
-def _signal_phrase(code: str, text: str) -> tuple[str, str]:
-    lexicon = default_policy().lexicon
+def _signal_phrase(code: str, text: str, lexicon: Lexicon) -> tuple[str, str]:
     group = lexicon.group(code)
     words = lexicon.hits(text, group.phrases)[:3]
     said = f"（{'、'.join(words)}）" if words else ""
@@ -157,12 +157,16 @@ def explain_rows(
     top: int = 3,
     min_weight: float = 0.05,
     design: Any = None,
+    lexicon: Lexicon | None = None,
 ) -> list[list[Factor]]:
     """The ``top`` factors that raise each row's score most over the average training case
     (a batch of feature dicts).  Every factor is measured against that one reference; features
     that move together are summed into one factor (``GROUPS``).  ``design``: the rows' design
-    matrix if it is at hand (``EscalationRiskModel.design_matrix``)."""
+    matrix if it is at hand (``EscalationRiskModel.design_matrix``); ``lexicon``: the one the
+    rows' features were counted with (the packaged policy's if None), whose words a factor
+    quotes."""
     base: EscalationRiskModel = base_model(model)
+    lexicon = lexicon or default_policy().lexicon
     design = sp.csr_matrix(base.design_matrix(rows) if design is None else design)
     contrib, _ = base.contributions_in(design)
     reference = base.reference()
@@ -201,7 +205,7 @@ def explain_rows(
         for name, w in grouped.items():
             if w <= min_weight:
                 continue
-            said = _phrase(base, name, row, x, num_lo)
+            said = _phrase(base, name, row, x, num_lo, lexicon)
             if said is not None:
                 found.append(Factor(name, *said, w))
         if text_w > min_weight:
@@ -212,7 +216,12 @@ def explain_rows(
 
 
 def _phrase(
-    base: EscalationRiskModel, name: str, row: dict[str, Any], x: dict[int, float], num_lo: int
+    base: EscalationRiskModel,
+    name: str,
+    row: dict[str, Any],
+    x: dict[int, float],
+    num_lo: int,
+    lexicon: Lexicon,
 ) -> tuple[str, str] | None:
     """The words for a factor that raises the score, from the case's own values."""
     if name == "progress":
@@ -230,7 +239,7 @@ def _phrase(
     if name.startswith("signal_"):
         if value <= 0:
             return None
-        return _signal_phrase(name.removeprefix("signal_"), str(row.get("text", "")))
+        return _signal_phrase(name.removeprefix("signal_"), str(row.get("text", "")), lexicon)
     if name not in PHRASES:
         return None
     present, absent = PHRASES[name]

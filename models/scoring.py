@@ -68,7 +68,11 @@ def score_cases(
         # explained: the design matrix is built once, for the probabilities and the factors
         X = base_model(model.model).design_matrix(rows) if explain else rows
         probs = model.model.predict_proba(X)[:, 1].tolist()
-        factors = explain_rows(model.model, rows, top, design=X) if explain else [[] for _ in rows]
+        factors = (
+            explain_rows(model.model, rows, top, design=X, lexicon=policy.lexicon)
+            if explain
+            else [[] for _ in rows]
+        )
     else:
         probs = [0.0] * len(rows)
         factors = [[] for _ in rows]

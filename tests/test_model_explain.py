@@ -172,3 +172,28 @@ def test_a_batch_scored_with_its_design_matrix_gets_the_same_scores_and_factors(
     assert explain_rows(model, rows, design=design) == explain_rows(model, rows)
     with pytest.raises(ValueError, match="columns"):
         model.predict_proba(design[:, :-1])
+
+
+def test_a_factor_quotes_the_words_of_the_policy_in_force() -> None:
+    # an operator adds a phrase to a group of the lexicon (configuration): the signal counts it
+    # and the explanation quotes it, instead of the packaged lexicon's words (none here)
+    from domain.risk.policy import DEFAULT_POLICY, parse_policy
+
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    assert "媒体, 微博" in text and "上了热榜" not in text
+    policy = parse_policy(text.replace("媒体, 微博", "媒体, 上了热榜, 微博", 1))
+    case = _state(
+        {
+            "township": "城关镇",
+            "ref_no": "CG-2026-0600",
+            "category": "拖欠农民工工资",
+            "found_at": "2026-01-20T09:00:00+08:00",
+            "description": "十几名农民工讨薪，说这事已经上了热榜。",
+            "people_involved": 14,
+        }
+    )
+    found = score_cases(_loaded(), [case], policy=policy, top=20)[0].factors
+    media = [f for f in found if f.code == "signal_media"]
+    assert media and "上了热榜" in media[0].zh, found
+    default = score_cases(_loaded(), [case], top=20)[0].factors
+    assert not [f for f in default if f.code == "signal_media"]  # not a media signal by default
