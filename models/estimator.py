@@ -105,7 +105,10 @@ class EscalationRiskModel(ClassifierMixin, BaseEstimator):
         if not fitting and (sp.issparse(X) or isinstance(X, np.ndarray)):
             expected = getattr(self, "n_design_features_", X.shape[1])
             if X.ndim != 2 or X.shape[1] != expected:
-                raise ValueError(f"a design matrix has {expected} columns, not {X.shape[1:]}")
+                raise ValueError(
+                    f"this model's design matrix has {expected} columns; one of shape "
+                    f"{X.shape} was given"
+                )
             return X
         if fitting:
             self.text_columns_ = self.text_n_features if self.text_weight else 0
