@@ -30,11 +30,16 @@ def kafka_broker(workdir: Path, bootstrap: str | None = None) -> Iterator[str]:
         broker.stop()
 
 
+def _stat_seconds(stat: Path) -> float:
+    """User + system CPU seconds in a /proc ``stat`` file (a process's or one thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a live process has used, from /proc."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _stat_seconds(Path(f"/proc/{pid}/stat"))
     except (OSError, IndexError, ValueError):
         return float("nan")
 
@@ -46,8 +51,7 @@ def compiler_seconds(pid: int) -> float:
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             if (task / "comm").read_text().startswith(("C1 Compiler", "C2 Compiler")):
-                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                total += _stat_seconds(task / "stat")
         except (OSError, IndexError, ValueError):
             continue
     return total
