@@ -5,7 +5,7 @@
   outbox once (its key is the primary key);
 * it sends what is due, a batch at a time: marks the rows ``sending`` (committed), sends each
   once through apprise (several at once), reports the outcomes to the alert-commands topic
-  (``DeliveryReport``s, waited for), then records the attempts and the rows' new status; a
+  (``DeliveryReport``s, one message per case of the batch, waited for), then records the attempts and the rows' new status; a
   failure is tried again after the routing's back-off, and given up on after its last attempt;
 * a crash between sending and recording leaves the row ``sending``, so it is sent again with
   the same idempotency key: a duplicate is only ever a send that was in flight at a crash, and
@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import orjson
 import sqlalchemy as sa
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -31,12 +32,13 @@ from alerts import outbox as ob
 from alerts.channels import send as send_once
 from domain.alerts.message import mask_personal
 from domain.alerts.routing import Routing
-from schemas.commands import DeliveryReport, commands_to_bytes
+from schemas.commands import DeliveryReport, command_messages
 from schemas.events import Envelope, EventNotReadable, NotificationRequested
 from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics
 
 log = logging.getLogger("ews.notifier")
+REQUESTED = NotificationRequested.type_name()
 Sender = Callable[[str, str, str, str], tuple[bool, str]]
 
 
@@ -94,9 +96,12 @@ class Notifier:
         rows = []
         for m in messages:
             try:
-                envelope = Envelope.from_bytes(m.value)
+                body = orjson.loads(m.value)
+                if body.get("event_type") != REQUESTED:
+                    continue  # most alert events ask for no notification: not built at all
+                envelope = Envelope.from_dict(body)
                 e = envelope.event
-            except (EventNotReadable, ValueError, KeyError) as exc:
+            except (EventNotReadable, ValueError, KeyError, AttributeError) as exc:
                 log.error("unreadable alert event at %s:%s: %s", m.partition, m.offset, exc)
                 continue
             if isinstance(e, NotificationRequested):
@@ -182,13 +187,13 @@ class Notifier:
             self._outcome(row, ok, detail, now)
             for row, (ok, detail) in zip(due, results, strict=True)
         ]
+        by_case: dict[str, list[DeliveryReport]] = {}
+        for report, _ in outcomes:
+            by_case.setdefault(report.case_id, []).append(report)
         futures = [
-            producer.send(
-                self.topics.alert_commands,
-                key=row["case_id"].encode(),
-                value=commands_to_bytes([report]),
-            )
-            for row, (report, _) in zip(due, outcomes, strict=True)
+            producer.send(self.topics.alert_commands, key=case_id.encode(), value=body)
+            for case_id, reports in by_case.items()
+            for body in command_messages(reports)
         ]
         producer.flush()
         for f in futures:

@@ -9,7 +9,7 @@ is a submitted record.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 MAX_COMMAND_MESSAGE = 700_000  # bytes; Kafka's default message limit is 1 MB
@@ -61,7 +61,7 @@ class AlertCommand:
     command_type: ClassVar[str] = "AlertCommand"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "command_type": self.command_type}
+        return {**vars(self), "command_type": self.command_type}  # the fields: all plain values
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class DeliveryReport:
     command_type: ClassVar[str] = "DeliveryReport"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "command_type": self.command_type}
+        return {**vars(self), "command_type": self.command_type}  # the fields: all plain values
 
 
 Command = SubmitRecord | AlertCommand | DeliveryReport
@@ -97,12 +97,12 @@ def command_from_dict(d: dict[str, Any]) -> Any:
     return cls(**d)
 
 
-def commands_to_bytes(commands: list[SubmitRecord]) -> bytes:
+def commands_to_bytes(commands: list[Command]) -> bytes:
     body = [c.to_dict() for c in commands]
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def command_messages(commands: list[SubmitRecord], limit: int = MAX_COMMAND_MESSAGE) -> list[bytes]:
+def command_messages(commands: list[Command], limit: int = MAX_COMMAND_MESSAGE) -> list[bytes]:
     """The commands as one or more list messages, each below ``limit`` bytes (a record is at
     most 64 KiB raw, so any single command fits)."""
     out: list[bytes] = []

@@ -37,7 +37,7 @@ class Clock:
         return self.now
 
 
-def requested(topic: str, offset: int, key: str) -> Message:
+def requested(topic: str, offset: int, key: str, case_id: str = "c1") -> Message:
     """The alert event that asks for one notification with idempotency key ``key``."""
     event = NotificationRequested(
         alert_id="a1",
@@ -52,7 +52,7 @@ def requested(topic: str, offset: int, key: str) -> Message:
     )
     envelope = Envelope(
         event_id=f"e{offset}",
-        case_id="c1",
+        case_id=case_id,
         seq=offset + 1,
         occurred_at="2027-01-15T08:00:00+00:00",
         recorded_at="2027-01-15T08:00:00+00:00",
@@ -158,3 +158,29 @@ def test_a_send_in_flight_at_a_crash_goes_out_again_with_the_same_key(world) -> 
     assert sent == ["k1", "k1"]
     assert outbox_rows(engine)["k1"]["status"] == "delivered"
     assert [(r.key, r.outcome) for r in reports(settings)] == [("k1", "delivered")]
+
+
+def test_a_batch_reports_each_case_in_one_message_with_its_reports_in_order(world) -> None:  # noqa: ANN001
+    engine, producer, settings = world
+    notifier = Notifier(
+        engine,
+        settings.bootstrap,
+        settings.topics,
+        ROUTING,
+        send=lambda url, title, body, key: (True, "HTTP 200"),
+        clock=Clock(),
+    )
+    topic = settings.topics.alert_events
+    notifier.take(
+        [
+            requested(topic, 0, "c1-a", "c1"),
+            requested(topic, 1, "c2-a", "c2"),
+            requested(topic, 2, "c1-b", "c1"),
+        ]
+    )
+    assert notifier.send_due(producer) == 3
+
+    messages = list(read_from_start(settings.bootstrap, settings.topics.alert_commands))
+    by_key = {m.key: [r.key for r in commands_from_bytes(m.value)] for m in messages}
+    assert len(messages) == 2  # the alert writer reads one message per case, not per report
+    assert by_key == {b"c1": ["c1-a", "c1-b"], b"c2": ["c2-a"]}
