@@ -328,11 +328,14 @@ def _on_tick(state: AlertState, now: dt.datetime, routing: Routing) -> list[Case
 def step(state: AlertState, envelope: Envelope) -> AlertState:
     if envelope.seq <= state.seq:
         return state
-    state = replace(state, seq=envelope.seq)
+    return replace(state, seq=envelope.seq, **_changes(state, envelope))
+
+
+def _changes(state: AlertState, envelope: Envelope) -> dict[str, Any]:
+    """What an event changes in the state, besides its sequence number."""
     match envelope.event:
         case AlertRaised() as e:
-            return replace(
-                state,
+            return dict(
                 alert_id=e.alert_id,
                 status="open",
                 level=e.level,
@@ -348,8 +351,7 @@ def step(state: AlertState, envelope: Envelope) -> AlertState:
                 feedbacks=0,
             )
         case AlertUpgraded() as e:
-            return replace(
-                state,
+            return dict(
                 level=e.level,
                 reasons=e.reasons,
                 status="open",
@@ -359,24 +361,23 @@ def step(state: AlertState, envelope: Envelope) -> AlertState:
                 rounds=state.rounds + 1,
             )
         case NotificationRequested() if envelope.event.key.endswith(f"-{state.rounds + 1}"):
-            return replace(state, rounds=state.rounds + 1, notified_at=envelope.occurred_at)
+            return dict(rounds=state.rounds + 1, notified_at=envelope.occurred_at)
         case AlertAcknowledged():
-            return replace(state, status="acknowledged")
+            return dict(status="acknowledged")
         case FeedbackReported():
-            return replace(state, feedbacks=state.feedbacks + 1)
+            return dict(feedbacks=state.feedbacks + 1)
         case AlertEscalated() as e:
-            return replace(
-                state,
+            return dict(
                 escalation_step=e.step,
                 acknowledge_by=e.acknowledge_by,
                 rounds=state.rounds + 1,
                 status="open" if state.status == "open" else state.status,
             )
         case AlertReassigned() as e:
-            return replace(state, units=e.units, rounds=state.rounds + 1)
+            return dict(units=e.units, rounds=state.rounds + 1)
         case AlertResolved():
-            return replace(state, status="resolved")
-    return state
+            return dict(status="resolved")
+    return {}
 
 
 APPLIED_KEPT = 200  # inputs remembered per case; a redelivered batch is far shorter
