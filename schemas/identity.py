@@ -6,11 +6,15 @@ pasted with the text.  ``identity_text`` folds those away (Unicode NFKC, then ev
 format character and every space removed); ``case_key`` is what identifies a case: the township
 and the reference number so folded, the reference number in capitals.  A value that is empty
 once folded is no reference number at all (intake refuses it).
+
+``uuid5_hex`` makes the deterministic ids (events, assessments, cases) from such keys.
 """
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
+import uuid
 
 
 def identity_text(value: str) -> str:
@@ -25,3 +29,12 @@ def identity_text(value: str) -> str:
 def case_key(township: str, ref_no: str) -> str:
     """The key of a case: the same township and reference number, however spelled."""
     return f"{identity_text(township)}\x1f{identity_text(ref_no).upper()}"
+
+
+def uuid5_hex(namespace: uuid.UUID, name: str) -> str:
+    """``uuid.uuid5(namespace, name).hex``, without building the UUID object: every event id
+    is one, and this takes under a third of the time."""
+    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    return digest.hex()

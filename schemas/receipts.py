@@ -2,14 +2,15 @@
 
 One receipt per posted message, so that received = accepted + dead-lettered can be checked per
 township.  Receipts travel as JSON lists (one message per intake batch); dead letters one per
-message, with the original bytes.
+message, with the original bytes.  Both hold plain values only, so ``vars`` gives their fields
+(``dataclasses.asdict`` would copy them first, at ten times the cost).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,7 +36,7 @@ class IntakeReceipt:
     idempotency_key: str | None = None  # the posting tool's key of a file row (web.sheets)
 
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> IntakeReceipt:
@@ -43,7 +44,7 @@ class IntakeReceipt:
 
 
 def receipts_to_bytes(receipts: list[IntakeReceipt]) -> bytes:
-    body = [asdict(r) for r in receipts]
+    body = [vars(r) for r in receipts]
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -86,7 +87,7 @@ class DeadLetter:
         return cls(reason=reason, original_b64=base64.b64encode(original).decode("ascii"), **fields)
 
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> DeadLetter:

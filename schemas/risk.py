@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
+
+from schemas.identity import uuid5_hex
 
 RISK_NAMESPACE = uuid.UUID("3b0f7a52-1c9e-4d8e-9a51-6d2c8e4f7b10")
 LEVELS = ("red", "orange", "yellow", "blue")
@@ -23,7 +25,7 @@ TRIGGERS = ("case_changed", "time_passed", "case_closed")
 
 
 def assessment_id(case_id: str, case_seq: int, as_of: str) -> str:
-    return uuid.uuid5(RISK_NAMESPACE, f"{case_id}|{case_seq}|{as_of}").hex
+    return uuid5_hex(RISK_NAMESPACE, f"{case_id}|{case_seq}|{as_of}")
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,7 @@ class RiskAssessed:
 
     def to_bytes(self) -> bytes:
         # the fields as they are (asdict would deep-copy every rule and factor first)
-        body = {f.name: getattr(self, f.name) for f in fields(self)}
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RiskAssessed:
@@ -65,7 +66,7 @@ class ClockTicked:
     at: str  # ISO 8601, China time: the moment the scorer assesses "as of"
 
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self)).encode("utf-8")
+        return json.dumps(vars(self)).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ClockTicked:

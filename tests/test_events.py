@@ -79,3 +79,22 @@ def test_event_type_names_are_written_only_in_their_module() -> None:
             if path.name != "events.py" and literal.search(path.read_text(encoding="utf-8")):
                 found.append(str(path.relative_to(ROOT)))
     assert found == []
+
+
+def test_ids_already_in_the_log_are_made_the_same_way() -> None:
+    # written by the ids' first version (uuid.uuid5): a new version must give the same ids,
+    # or a replay would see every old event as a new one
+    from schemas.risk import assessment_id
+
+    assert ev.event_id("C1", "records:0:5", 0) == "e345a3a8f04e52c2bec042c55450571e"
+    assert ev.case_id_for("周庄镇", "ZZ-1") == "Cd640ca6d3b815157b347"
+    assert assessment_id("C1", 3, "2027-01-15T08:00:00+08:00") == "5ab0b6b7a50555e39bd13ff7ff9974fd"
+
+
+@pytest.mark.parametrize("name", ["", "a", "C1|tick:2027-01-15T08:00:00+08:00|2", "周庄镇\x1fZZ-1"])
+def test_uuid5_hex_is_uuid5(name: str) -> None:
+    import uuid
+
+    from schemas.identity import uuid5_hex
+
+    assert uuid5_hex(ev.EVENT_NAMESPACE, name) == uuid.uuid5(ev.EVENT_NAMESPACE, name).hex
