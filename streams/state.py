@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import faust
+import orjson
 from aiokafka.partitioner import murmur2
 from faust.serializers import codecs
 from faust.stores.rocksdb import Store as RocksDBStore
@@ -69,8 +70,13 @@ async def _send(app: faust.App, topic: str, key: bytes | None, value: bytes, par
 
 
 def _dumps(value: Mapping[str, Any]) -> bytes:
-    """A state as the table's JSON serializer writes it (recovery reads it back)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """A state as compact UTF-8 JSON, which the table's JSON serializer reads back on recovery.
+    orjson writes it at a fraction of the stdlib's cost; what orjson refuses (a whole number
+    beyond 64 bits in a record) the stdlib writes."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class StateTable:

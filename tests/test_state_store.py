@@ -140,3 +140,14 @@ def test_a_store_of_a_deleted_changelog_is_dropped_and_the_new_log_starts_afresh
     got = _events(settings)
     assert {e.event_id: e.to_bytes() for e in got} == expected  # every case opened again
     assert len(got) == len(expected)
+
+
+def test_a_state_is_written_as_json_even_with_a_number_orjson_refuses() -> None:
+    import json
+
+    from streams.state import _dumps
+
+    state = {"case_id": "C1", "records": [{"text": "拖欠工资", "amount": 12.5}], "seq": 3}
+    assert json.loads(_dumps(state)) == state
+    huge = {"case_id": "C1", "records": [{"count": 10**30}]}  # beyond 64 bits
+    assert json.loads(_dumps(huge)) == huge
