@@ -5,8 +5,9 @@
   outbox once (its key is the primary key);
 * it sends what is due, a batch at a time: marks the rows ``sending`` (committed), sends each
   once through apprise (several at once), reports the outcomes to the alert-commands topic
-  (``DeliveryReport``s, one message per case of the batch, waited for), then records the attempts and the rows' new status; a
-  failure is tried again after the routing's back-off, and given up on after its last attempt;
+  (``DeliveryReport``s, one message per case of the batch, waited for), then records the
+  attempts and the rows' new status; a failure is tried again after the routing's back-off,
+  and given up on after its last attempt;
 * a crash between sending and recording leaves the row ``sending``, so it is sent again with
   the same idempotency key: a duplicate is only ever a send that was in flight at a crash, and
   the receiver can drop it by the key.  Reports repeat with the same command id, so the alert
