@@ -125,14 +125,10 @@ class Notifier:
             known = set()
             if rows:
                 keys = [r["key"] for r in rows]
-                known = set(
-                    conn.execute(
-                        sa.select(ob.outbox.c.key).where(ob.outbox.c.key.in_(keys))
-                    ).scalars()
-                )
+                known = set(conn.execute(ob.KNOWN, {"keys": keys}).scalars())
             new = [r for r in {r["key"]: r for r in rows}.values() if r["key"] not in known]
             if new:
-                conn.execute(sa.insert(ob.outbox), new)
+                conn.execute(ob.ADD, new)
             self._save_positions(conn, messages)
         return len(new)
 
@@ -141,18 +137,9 @@ class Notifier:
         for m in messages:
             nexts[(m.topic, m.partition)] = max(nexts.get((m.topic, m.partition), 0), m.offset + 1)
         for (topic, partition), offset in nexts.items():
-            where = (ob.positions.c.topic == topic) & (ob.positions.c.partition == partition)
-            if (
-                conn.execute(
-                    sa.update(ob.positions).where(where).values(next_offset=offset)
-                ).rowcount
-                == 0
-            ):
-                conn.execute(
-                    sa.insert(ob.positions).values(
-                        topic=topic, partition=partition, next_offset=offset
-                    )
-                )
+            at = {"at_topic": topic, "at_partition": partition, "offset": offset}
+            if conn.execute(ob.MOVE_POSITION, at).rowcount == 0:
+                conn.execute(ob.ADD_POSITION, at)
 
     # ---- sending what is due ------------------------------------------------------------------
     def send_due(self, producer: KafkaProducer, limit: int = 200) -> int:
@@ -161,23 +148,9 @@ class Notifier:
         for together, and their outcomes recorded in one transaction.  Returns how many."""
         now = self.clock()
         with self.engine.begin() as conn:
-            due = [
-                dict(r)
-                for r in conn.execute(
-                    sa.select(ob.outbox)
-                    .where(
-                        ob.outbox.c.status.in_(("pending", "sending")),
-                        ob.outbox.c.next_attempt_at <= now,
-                    )
-                    .order_by(ob.outbox.c.next_attempt_at, ob.outbox.c.key)
-                    .limit(limit)
-                ).mappings()
-            ]
+            due = [dict(r) for r in conn.execute(ob.DUE, {"now": now, "limit": limit}).mappings()]
             if due:
-                keys = [r["key"] for r in due]
-                conn.execute(
-                    sa.update(ob.outbox).where(ob.outbox.c.key.in_(keys)).values(status="sending")
-                )
+                conn.execute(ob.MARK_SENDING, {"keys": [r["key"] for r in due]})
         if not due:
             return 0
         results = list(
@@ -201,14 +174,14 @@ class Notifier:
             f.get(timeout=30)  # every report is in the log before the outcomes are recorded
         with self.engine.begin() as conn:
             conn.execute(
-                sa.update(ob.outbox).where(ob.outbox.c.key == sa.bindparam("row_key")),
+                ob.RECORD_OUTCOME,
                 [
                     {"row_key": row["key"], **values}
                     for row, (_, values) in zip(due, outcomes, strict=True)
                 ],
             )
             conn.execute(
-                sa.insert(ob.attempts),
+                ob.ADD_ATTEMPT,
                 [
                     {
                         "key": r.key,

@@ -50,3 +50,34 @@ positions = sa.Table(
 
 def create(engine: sa.Engine) -> None:
     metadata.create_all(engine)
+
+
+# The notifier's statements, built once (building them for every batch cost more than running
+# them); the lists of keys are expanding parameters.
+KNOWN = sa.select(outbox.c.key).where(outbox.c.key.in_(sa.bindparam("keys", expanding=True)))
+ADD = sa.insert(outbox)
+DUE = (
+    sa.select(outbox)
+    .where(
+        outbox.c.status.in_(("pending", "sending")),
+        outbox.c.next_attempt_at <= sa.bindparam("now"),
+    )
+    .order_by(outbox.c.next_attempt_at, outbox.c.key)
+    .limit(sa.bindparam("limit"))
+)
+MARK_SENDING = (
+    sa.update(outbox)
+    .where(outbox.c.key.in_(sa.bindparam("keys", expanding=True)))
+    .values(status="sending")
+)
+RECORD_OUTCOME = sa.update(outbox).where(outbox.c.key == sa.bindparam("row_key"))
+ADD_ATTEMPT = sa.insert(attempts)
+_AT = (positions.c.topic == sa.bindparam("at_topic")) & (
+    positions.c.partition == sa.bindparam("at_partition")
+)
+MOVE_POSITION = sa.update(positions).where(_AT).values(next_offset=sa.bindparam("offset"))
+ADD_POSITION = sa.insert(positions).values(
+    topic=sa.bindparam("at_topic"),
+    partition=sa.bindparam("at_partition"),
+    next_offset=sa.bindparam("offset"),
+)
