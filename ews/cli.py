@@ -374,26 +374,41 @@ def cmd_clock(args: argparse.Namespace) -> int:
     import datetime as dt
     import time
 
-    from domain.risk.assess import ticks_between
+    from domain.alerts.routing import load_routing
+    from domain.risk.assess import deadline_check_between, ticks_between
     from domain.risk.policy import load_policy
     from streams.clock import last_tick, publish_ticks
 
     settings = _settings(args)
     schedule = load_policy(settings.risk_policy or None).reassess
+    check_every = load_routing(settings.routing or None).check_every
     topics = settings.topics
+    if args.action == "run":
+        print(
+            f"re-assessing open cases every {schedule.every_hours:g} h from "
+            f"{schedule.at_hour:02d}:00 China time; alert deadlines checked every "
+            f"{check_every.total_seconds():g} s",
+            flush=True,
+        )
     while True:
         now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.UTC)
         if now.tzinfo is None:
             now = now.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-        due = ticks_between(last_tick(settings.kafka, topics), now, schedule)
+        last = last_tick(settings.kafka, topics)
+        due = ticks_between(last, now, schedule)
+        check = deadline_check_between(last, now, check_every, due)
         publish_ticks(settings.kafka, topics, due)
         for t in due:
-            print(f"tick {t.isoformat()}", flush=True)
+            print(f"tick {t.isoformat()}: open cases re-assessed, deadlines checked", flush=True)
+        if check is not None:
+            publish_ticks(settings.kafka, topics, [check], reassess=False)
+            if args.action == "tick":  # `run` would print one a minute
+                print(f"tick {check.isoformat()}: deadlines checked", flush=True)
         if args.action == "tick":
-            if not due:
+            if not due and check is None:
                 print(f"no tick due up to {now.isoformat()} (the last one is on the topic)")
             return 0
-        time.sleep(args.interval)
+        time.sleep(min(args.interval, check_every.total_seconds()))
 
 
 def cmd_risk(args: argparse.Namespace) -> int:
@@ -778,7 +793,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add(
         "clock",
         cmd_clock,
-        "post clock ticks: open cases are re-assessed as time passes (deadlines, quiet cases)",
+        "post clock ticks: open cases are re-assessed as time passes (deadlines, quiet cases) "
+        "and the alerts' deadlines are checked (escalation)",
     )
     sp.add_argument(
         "action",

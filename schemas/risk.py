@@ -6,8 +6,9 @@ firing).  Its id derives from the case, the case's event ``seq`` it saw and the 
 so reprocessing the same input gives the same id and consumers drop the repeat.
 
 ``ClockTicked`` goes to the ``clock`` topic, once per partition: time as an event.  The scorer
-re-assesses open cases when a tick arrives, so tests move time by posting ticks, and a restart
-re-reads the ticks it had not finished rather than skipping or repeating them.
+re-assesses open cases when a re-assessment tick arrives, and the alert writer checks the
+alerts' deadlines at every tick, so tests move time by posting ticks, and a restart re-reads
+the ticks it had not finished rather than skipping or repeating them.
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ class RiskAssessed:
 
 @dataclass(frozen=True)
 class ClockTicked:
+    """Time has come to ``at``.  Every tick checks the alerts' deadlines; a re-assessment
+    tick (the policy's schedule, daily) also has the scorer assess every open case as of
+    ``at``.  Ticks written before the field existed were all re-assessment ticks."""
+
     at: str  # ISO 8601, China time: the moment the scorer assesses "as of"
+    reassess: bool = True
 
     def to_bytes(self) -> bytes:
         return json.dumps(vars(self)).encode("utf-8")

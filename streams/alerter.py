@@ -28,6 +28,9 @@ from streams.metrics import StageMetrics
 from streams.state import StateTable, _send, partition_for
 
 log = logging.getLogger("ews.alerter")
+# every minute's tick looks at the active alerts only; most stored states are of cases whose
+# alert was resolved or never raised, and are not decoded
+ACTIVE = (b'"open"', b'"acknowledged"')
 
 
 def add_alerter(
@@ -80,11 +83,13 @@ class _AlertWriter:
                 inputs.extend(read(m) if read else self._tick(m))
             except Exception as exc:  # not an input this code can read: keep it, go on
                 sent.append(await self._dead(m, "unreadable_alert_input", exc))
+        loaded: dict[str, AlertState] = {}  # as the table has them
         states: dict[str, AlertState] = {}
         recorded = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         for case_id, cause, given in inputs:
-            state = states.get(case_id) or self._state(case_id)
-            states[case_id], events = handle(state, given, self.routing, cause, recorded)
+            if case_id not in states:
+                states[case_id] = loaded[case_id] = self._state(case_id)
+            states[case_id], events = handle(states[case_id], given, self.routing, cause, recorded)
             for e in events:
                 part = partition_for(case_id, self.topics.partitions)
                 sent.append(
@@ -93,14 +98,15 @@ class _AlertWriter:
                     )
                 )
         await asyncio.gather(*sent)  # the events are in the log before the states change
-        await self.table.save({case_id: s.to_dict() for case_id, s in states.items()})
+        changed = {cid: s for cid, s in states.items() if s is not loaded[cid]}
+        await self.table.save({case_id: s.to_dict() for case_id, s in changed.items()})
 
     def _tick(self, m: Any) -> list[tuple[str, str, Any]]:
         """A tick: every active alert of the tick's partition is checked against its deadlines."""
         at = ClockTicked.from_bytes(m.value).at
         return [
             (case_id, f"tick:{at}", Tick(at))
-            for case_id, stored in sorted(self.table.items(m.partition))
+            for case_id, stored in sorted(self.table.items(m.partition, ACTIVE))
             if stored is not None and stored.get("status") in ("open", "acknowledged")
         ]
 

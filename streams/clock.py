@@ -1,9 +1,10 @@
 """Time as events: clock ticks on the clock topic, one per partition per tick.
 
-The scorer re-assesses open cases when a tick arrives.  ``publish_ticks`` posts ticks for given
-times (tests and ``ews clock tick --now`` move time this way, without sleeping); ``last_tick``
-reads the latest tick posted, so a restarted ticker continues after it: no tick is skipped and
-none is posted twice.
+The scorer re-assesses open cases when a re-assessment tick arrives; the alert writer checks
+the alerts' deadlines at every tick, re-assessment or deadline check.  ``publish_ticks`` posts
+ticks for given times (tests and ``ews clock tick --now`` move time this way, without
+sleeping); ``last_tick`` reads the latest tick posted, so a restarted ticker continues after it:
+no tick is skipped and none is posted twice.
 """
 
 from __future__ import annotations
@@ -20,15 +21,19 @@ from streams.log import check_reachable
 
 
 def publish_ticks(
-    bootstrap: str | KafkaAccess, topics: Topics, times: Iterable[dt.datetime]
+    bootstrap: str | KafkaAccess,
+    topics: Topics,
+    times: Iterable[dt.datetime],
+    reassess: bool = True,
 ) -> int:
-    """Post a tick for each time to every partition of the clock topic; returns how many times."""
+    """Post a tick for each time to every partition of the clock topic; returns how many times.
+    ``reassess=False``: deadline checks, which the scorer passes over."""
     check_reachable(bootstrap)
     producer = KafkaProducer(**client_args(bootstrap), acks="all", client_id="ews-clock")
     n = 0
     try:
         for at in times:
-            body = ClockTicked(at.isoformat()).to_bytes()
+            body = ClockTicked(at.isoformat(), reassess).to_bytes()
             for p in sorted(producer.partitions_for(topics.clock)):  # as the broker has them
                 producer.send(topics.clock, value=body, partition=p)
             n += 1

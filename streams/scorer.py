@@ -7,9 +7,10 @@ changelogged like the case writer's table):
   that leaves the case open, an assessment of the case as of that record's moment (all of a
   batch's in one call to the injected ``Assessor``, so the model predicts on arrays) -> the
   ``RiskAssessed`` events a duty officer would notice, to the risk-assessments topic;
-* ``risk_clock``: clock topic (one tick per partition) -> every open case of that partition
-  not yet assessed at the tick's time is assessed as of it (deadlines come closer, a case goes
-  quiet, a sensitive period begins).
+* ``risk_clock``: clock topic (one tick per partition) -> at a re-assessment tick, every open
+  case of that partition not yet assessed at the tick's time is assessed as of it (deadlines
+  come closer, a case goes quiet, a sensitive period begins).  The ticks between them, which
+  only check the alerts' deadlines, are passed over.
 
 Every state of a case is assessed as of its own moment and a tick as of its own time, so the
 output does not depend on how messages were batched: reprocessing after a crash yields the same
@@ -107,10 +108,13 @@ class _Scorer:
 
     async def on_tick(self, m: Any) -> None:
         try:
-            at = as_datetime(ClockTicked.from_bytes(m.value).at)
+            tick = ClockTicked.from_bytes(m.value)
+            at = as_datetime(tick.at)
         except Exception as exc:
             await asyncio.gather(await self._dead(m, "unreadable_tick", exc))
             return
+        if not tick.reassess:
+            return  # a deadline check: the alert writer's
         mine = {
             case_id: Watch.from_dict(stored)
             for case_id, stored in self.table.items(m.partition)

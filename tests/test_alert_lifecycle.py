@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from domain.alerts.alert import AlertState, Tick, handle
@@ -116,6 +118,19 @@ def test_nobody_acknowledges_so_it_goes_to_the_head_then_the_leader() -> None:
     assert run([Tick("2026-03-02T12:00:00+08:00")], state)[1] == []  # no step beyond the leader
 
 
+def test_a_tick_before_any_deadline_leaves_the_state_as_it_was() -> None:
+    state, _ = run([assessed("red", MONDAY_10)])
+    # the clock checks deadlines every minute: the minutes in which nothing is due must not
+    # grow the state (and its changelog) by a remembered tick each
+    for minute in range(1, 30):
+        after, out = handle(state, Tick(f"2026-03-02T10:{minute:02d}:00+08:00"), ROUTING, "t", "r")
+        assert out == [] and after is state
+    state, out = run([Tick("2026-03-02T10:30:00+08:00")], state)
+    assert kinds(out) == ["AlertEscalated", "NotificationRequested"]
+    assert state.applied[-1] == "tick:2026-03-02T10:30:00+08:00"  # a tick that acted: once only
+    assert run([Tick("2026-03-02T10:30:00+08:00")], state)[1] == []
+
+
 def test_an_acknowledged_alert_does_not_escalate_at_the_acknowledgement_deadline() -> None:
     state, _ = run([assessed("red", MONDAY_10)])
     state, out = run([command("acknowledge"), Tick("2026-03-02T10:45:00+08:00")], state)
@@ -183,6 +198,20 @@ def test_personal_numbers_are_masked_in_messages() -> None:
     assert mask_personal(text) == "当事人身份证110101********1234，电话138****5678。"
     case = "案件：Cd13812345678abc0000a"  # digits inside a case id are not a phone number
     assert mask_personal(case) == case
+
+
+def test_how_often_deadlines_are_checked_is_configuration() -> None:
+    from domain.alerts.routing import DEFAULT_ROUTING
+
+    assert ROUTING.check_every == dt.timedelta(minutes=1)
+    text = DEFAULT_ROUTING.read_text(encoding="utf-8")
+    every = "deadlines_checked_every: 1m"
+    assert parse_routing(text.replace(every, "deadlines_checked_every: 5m")).check_every == (
+        dt.timedelta(minutes=5)
+    )
+    assert parse_routing(text.replace(every, "")).check_every == dt.timedelta(minutes=1)
+    with pytest.raises(RoutingError, match=r"routing.yaml:\d+: .*from 10s to 1h"):
+        parse_routing(text.replace(every, "deadlines_checked_every: 2h"), "routing.yaml")
 
 
 def test_a_routing_error_names_its_line() -> None:

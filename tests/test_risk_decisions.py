@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from domain.case import CaseState, handle_command
-from domain.risk.assess import Watch, level_for, ticks_between, watch_events, watch_tick
+from domain.risk.assess import (
+    Watch,
+    deadline_check_between,
+    level_for,
+    ticks_between,
+    watch_events,
+    watch_tick,
+)
 from domain.risk.policy import default_policy
 from domain.risk.rules import RuleHit
 from models.scoring import score_cases
@@ -135,6 +142,27 @@ def test_ticks_follow_the_schedule_and_none_is_repeated() -> None:
     later = ticks_between(last, dt.datetime(2026, 3, 3, 9, 0, tzinfo=CN), schedule)
     assert later == [dt.datetime(2026, 3, d, 8, 0, tzinfo=CN) for d in (2, 3)]
     assert ticks_between(later[-1], dt.datetime(2026, 3, 3, 20, 0, tzinfo=CN), schedule) == []
+
+
+def test_deadlines_are_checked_once_per_interval_between_the_reassessments() -> None:
+    minute = dt.timedelta(minutes=1)
+
+    def at(day: int, hour: int, minute: int, second: int = 0) -> dt.datetime:
+        return dt.datetime(2026, 3, day, hour, minute, second, tzinfo=CN)
+
+    check = deadline_check_between
+    assert check(at(1, 8, 1), at(1, 8, 3, 30), minute) == at(1, 8, 3)
+    assert check(at(1, 8, 3), at(1, 8, 3, 59), minute) is None  # posted already
+    assert check(None, at(1, 8, 3, 30), minute) == at(1, 8, 3)  # the first start
+    # a ticker down for hours: one check stands for the missed ones
+    assert check(at(1, 8, 3), at(1, 11, 0, 5), minute) == at(1, 11, 0)
+    # a re-assessment tick checks the deadlines too: no check at its time or before it
+    assert check(at(1, 7, 59), at(1, 8, 0, 30), minute, [at(1, 8, 0)]) is None
+    assert check(at(1, 7, 59), at(1, 8, 1), minute, [at(1, 8, 0)]) == at(1, 8, 1)
+    # an interval that does not divide the day: the grid starts each midnight, China time
+    seven = dt.timedelta(minutes=7)
+    assert check(None, at(1, 8, 5).astimezone(dt.UTC), seven) == at(1, 8, 3)  # 69 x 7 minutes
+    assert check(None, at(1, 0, 6), seven) == at(1, 0, 0)
 
 
 def test_a_closed_case_gets_a_last_word_that_resolves_its_alert() -> None:

@@ -12,7 +12,7 @@ import pytest
 from ews import processes
 from ews.cli import main as ews_main
 from models.registry import Registry
-from schemas.risk import RiskAssessed
+from schemas.risk import ClockTicked, RiskAssessed
 from streams.admin import ensure_topics
 from streams.clock import publish_ticks
 from streams.log import read_from_start
@@ -113,6 +113,10 @@ def test_a_petition_turns_approaching_then_overdue_across_a_scorer_restart(
         ],
     )
     wait_for(settings, lambda a: len(a) == 1)
+    # a deadline check (the alerts'), not a re-assessment: the scorer passes over it (as of
+    # this time the petition would be overdue, which no assessment below may say)
+    check = dt.datetime.combine(today + dt.timedelta(days=7), dt.time(9), CN)
+    publish_ticks(settings.bootstrap, settings.topics, [check], reassess=False)
     soon = dt.datetime.combine(today + dt.timedelta(days=3), dt.time(8), CN)  # 2 days left
     publish_ticks(settings.bootstrap, settings.topics, [soon])
     found = wait_for(settings, lambda a: len(a) == 2)
@@ -135,6 +139,38 @@ def test_a_petition_turns_approaching_then_overdue_across_a_scorer_restart(
     assert codes == [None, "accept_decision_approaching", "accept_decision_overdue"]
     assert found[2].as_of == late.isoformat() and found[2].rules[0]["deadline"]["days_left"] == -1
     assert len({a.assessment_id for a in found}) == 3
+
+
+def test_the_clock_reassesses_on_its_schedule_and_checks_deadlines_in_between(
+    settings, capsys
+) -> None:  # noqa: ANN001
+    ensure_topics(settings.bootstrap, settings.topics.all())
+
+    def tick(now: str) -> str:
+        args = ["clock", "tick", "--now", now, "--bootstrap", settings.bootstrap]
+        assert ews_main(args) == 0
+        return capsys.readouterr().out
+
+    out = tick("2026-03-02T08:03:30+08:00")  # the first tick ever: this morning's, then now's
+    assert "tick 2026-03-02T08:00:00+08:00: open cases re-assessed" in out
+    assert "tick 2026-03-02T08:03:00+08:00: deadlines checked" in out
+    out = tick("2026-03-02T08:05:10+08:00")
+    assert out == "tick 2026-03-02T08:05:00+08:00: deadlines checked\n"
+    assert "no tick due up to 2026-03-02T08:05:50+08:00" in tick("2026-03-02T08:05:50+08:00")
+    out = tick("2026-03-03T09:00:20+08:00")  # a day later: the missed checks are one check
+    assert out.count("\n") == 2 and "03-03T08:00:00+08:00: open cases re-assessed" in out
+    ticks = [
+        ClockTicked.from_bytes(m.value)
+        for m in read_from_start(settings.bootstrap, settings.topics.clock)
+        if m.partition == 0
+    ]
+    assert [(t.at[5:16], t.reassess) for t in ticks] == [
+        ("03-02T08:00", True),
+        ("03-02T08:03", False),
+        ("03-02T08:05", False),
+        ("03-03T08:00", True),
+        ("03-03T09:00", False),
+    ]
 
 
 def test_promoting_a_model_mid_stream_changes_the_next_assessments(

@@ -387,8 +387,15 @@ def handle(
     state: AlertState, given: Any, routing: Routing, causation_id: str, recorded_at: str
 ) -> tuple[AlertState, list[Envelope]]:
     """decide + step: the events an input causes, in envelopes with deterministic ids.  An
-    input already applied (same ``causation_id``, redelivered after a crash) causes nothing."""
+    input already applied (same ``causation_id``, redelivered after a crash) causes nothing.
+
+    A tick that finds no deadline passed returns the very same state and is not remembered:
+    ticks come every minute, and applying one again later can only escalate what a later tick
+    would escalate anyway."""
     if causation_id in state.applied:
+        return state, []
+    decided = decide(state, given, routing)
+    if not decided and isinstance(given, Tick):
         return state, []
     occurred = {
         RiskAssessed: lambda g: g.as_of,
@@ -397,7 +404,7 @@ def handle(
         Tick: lambda g: g.at,
     }[type(given)](given)
     out = []
-    for i, event in enumerate(decide(state, given, routing)):
+    for i, event in enumerate(decided):
         envelope = Envelope(
             event_id=event_id(state.case_id, causation_id, i),
             case_id=state.case_id,

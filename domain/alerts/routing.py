@@ -23,6 +23,7 @@ DEFAULT_ROUTING = Path(__file__).with_name("routing.yaml")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ESCALATION_STEPS = ("unit_head", "leader_in_charge")
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+CHECK_EVERY = dt.timedelta(minutes=1)  # deadlines_checked_every, when the file does not say
 
 
 class RoutingError(ConfigError):
@@ -118,6 +119,7 @@ class Routing:
     receivers: dict[str, tuple[str, str]]  # name -> (zh, url)
     delivery: Delivery
     case_link: str = ""  # {case_id} is filled in
+    check_every: dt.timedelta = CHECK_EVERY  # how often the deadlines are checked
 
     def units_for(self, category: str, township: str, level: str) -> tuple[str, ...]:
         route = next((r for r in self.routes if r.matches(category, township, level)), None)
@@ -182,9 +184,16 @@ def _clock(node: Node) -> int:
     return int(m.group(1)) * 60 + int(m.group(2))
 
 
+def _check_every(node: Node) -> dt.timedelta:
+    every = duration(node)
+    if not dt.timedelta(seconds=10) <= every <= dt.timedelta(hours=1):
+        raise node.fail("expected a duration from 10s to 1h")
+    return every
+
+
 def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
     top = compose(text, source, "routing", RoutingError).require(
-        optional=("case_link",),
+        optional=("case_link", "deadlines_checked_every"),
         keys=(
             "version",
             "levels",
@@ -295,6 +304,9 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
         leaders=leaders,
         receivers=receivers,
         case_link=top["case_link"].text() if "case_link" in top else "",
+        check_every=_check_every(top["deadlines_checked_every"])
+        if "deadlines_checked_every" in top
+        else CHECK_EVERY,
         delivery=Delivery(
             duration(delivery["retry_first"]),
             duration(delivery["retry_max"]),

@@ -4,8 +4,9 @@ case events and clock ticks to the ``RiskAssessed`` events a duty officer should
 Pure, in the style of a fold: the scorer keeps one ``Watch`` per case; ``observe`` applies a
 case event to it, ``decide`` turns a fresh ``Assessment`` into the new watch and the event to
 emit (None when nothing a duty officer would notice changed).  ``watch_events`` and
-``watch_tick`` are the scorer's two steps (state and input in, state and output out), and
-``ticks_between`` says which re-assessment times of the policy's schedule fall in an interval.
+``watch_tick`` are the scorer's two steps (state and input in, state and output out),
+``ticks_between`` says which re-assessment times of the policy's schedule fall in an interval,
+and ``deadline_check_between`` when the alerts' deadlines are checked between them.
 """
 
 from __future__ import annotations
@@ -209,6 +210,27 @@ def ticks_between(
         out.append(t)
         t -= step_
     return sorted(out)
+
+
+def deadline_check_between(
+    after: dt.datetime | None,
+    until: dt.datetime,
+    every: dt.timedelta,
+    reassessments: Sequence[dt.datetime] = (),
+) -> dt.datetime | None:
+    """The time of the one deadline check due in (after, until]: the latest time on the grid
+    of ``every``, which starts again each midnight (China time), or None when there is none in
+    the interval or a re-assessment tick of the same interval comes at or after it (every tick
+    checks the alerts' deadlines).  One check stands for all the missed ones: a deadline passed
+    at the first passed at the last."""
+    until = until.astimezone(CHINA_TZ)
+    midnight = until.replace(hour=0, minute=0, second=0, microsecond=0)
+    latest = midnight + every * ((until - midnight) // every)
+    if after is not None and latest <= after:
+        return None
+    if reassessments and max(reassessments) >= latest:
+        return None
+    return latest
 
 
 def _open(state: CaseState) -> bool:
