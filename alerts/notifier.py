@@ -101,26 +101,25 @@ class Notifier:
                 if body.get("event_type") != REQUESTED:
                     continue  # most alert events ask for no notification: not built at all
                 envelope = Envelope.from_dict(body)
-                e = envelope.event
+                e: NotificationRequested = envelope.event  # the type its event_type names
             except (EventNotReadable, ValueError, KeyError, AttributeError) as exc:
                 log.error("unreadable alert event at %s:%s: %s", m.partition, m.offset, exc)
                 continue
-            if isinstance(e, NotificationRequested):
-                rows.append(
-                    {
-                        "key": e.key,
-                        "alert_id": e.alert_id,
-                        "case_id": envelope.case_id,
-                        "receiver": e.receiver,
-                        "url": e.url,
-                        "title": e.title,
-                        "body": e.body,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": self.clock(),
-                        "last_reason": None,
-                    }
-                )
+            rows.append(
+                {
+                    "key": e.key,
+                    "alert_id": e.alert_id,
+                    "case_id": envelope.case_id,
+                    "receiver": e.receiver,
+                    "url": e.url,
+                    "title": e.title,
+                    "body": e.body,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": self.clock(),
+                    "last_reason": None,
+                }
+            )
         with self.engine.begin() as conn:
             known = set()
             if rows:
