@@ -22,7 +22,7 @@ import asyncio
 import functools
 import json
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import faust
@@ -114,14 +114,7 @@ class StateTable:
         store = self.table.data
         if isinstance(store, RocksDBStore):  # read that partition's database only
             db = store._dbs.get(partition)
-            pairs = store._visible_items(db) if db is not None else ()
-            return iter(
-                [
-                    (k.decode("utf-8"), json.loads(v))
-                    for k, v in pairs
-                    if not sieve or any(s in v for s in sieve)
-                ]
-            )
+            return iter(decoded(store._visible_items(db) if db is not None else (), sieve))
         return iter(
             [
                 (case_id, state)
@@ -159,6 +152,18 @@ class StateTable:
             reached[meta.partition] = max(meta.offset, reached.get(meta.partition, -1))
         for partition, offset in reached.items():
             store.set_persisted_offset(TP(self.changelog, partition), offset)
+
+
+def decoded(
+    pairs: Iterable[tuple[bytes, bytes]], sieve: tuple[bytes, ...] = ()
+) -> list[tuple[str, dict]]:
+    """(case id, state) of stored (key, JSON text) pairs; with a ``sieve``, only of the texts
+    that hold one of its byte strings."""
+    return [
+        (k.decode("utf-8"), json.loads(v))
+        for k, v in pairs
+        if not sieve or any(s in v for s in sieve)
+    ]
 
 
 def drop_stale_stores(app: faust.App, kafka: KafkaAccess) -> list[str]:
