@@ -805,7 +805,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--now",
         help="the time to tick up to (ISO 8601, China time if no offset); default: the clock",
     )
-    sp.add_argument("--interval", type=float, default=60.0, help="seconds between checks (run)")
+    sp.add_argument(
+        "--interval",
+        type=float,
+        default=60.0,
+        help="run: seconds between looks at the clock (60; shorter if the routing file's "
+        "deadlines_checked_every is)",
+    )
     with_kafka(sp)
 
     sp = add("risk", cmd_risk, "open cases by risk level, most urgent first")
