@@ -200,6 +200,18 @@ def test_personal_numbers_are_masked_in_messages() -> None:
     assert mask_personal(case) == case
 
 
+def test_a_state_copied_with_changes_is_the_one_replace_gives_and_refuses_unknown_fields() -> None:
+    from dataclasses import replace
+
+    state, _ = run([assessed("red", MONDAY_10)])
+    changes = {"status": "acknowledged", "rounds": 2, "applied": ("x",)}
+    assert state.but(**changes) == replace(state, **changes)
+    assert state.but(**changes).to_dict() == replace(state, **changes).to_dict()
+    assert state.status == "open"  # the original is left as it was
+    with pytest.raises(TypeError, match="statu"):
+        state.but(statu="resolved")
+
+
 def test_how_often_deadlines_are_checked_is_configuration() -> None:
     from domain.alerts.routing import DEFAULT_ROUTING
 
