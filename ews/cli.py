@@ -408,7 +408,9 @@ def cmd_clock(args: argparse.Namespace) -> int:
             if not due and check is None:
                 print(f"no tick due up to {now.isoformat()} (the last one is on the topic)")
             return 0
-        time.sleep(min(args.interval, check_every.total_seconds()))
+        # wake just after the next deadline check is due, so it is posted on its minute
+        next_check = deadline_check_between(None, now, check_every) + check_every
+        time.sleep(min(args.interval, max(0.5, (next_check - now).total_seconds() + 0.5)))
 
 
 def cmd_risk(args: argparse.Namespace) -> int:
@@ -809,8 +811,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval",
         type=float,
         default=60.0,
-        help="run: seconds between looks at the clock (60; shorter if the routing file's "
-        "deadlines_checked_every is)",
+        help="run: the longest wait between looks at the clock, in seconds (60); it wakes "
+        "when the next deadline check (the routing file's deadlines_checked_every) is due",
     )
     with_kafka(sp)
 
