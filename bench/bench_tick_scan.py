@@ -30,7 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rocksdict import Rdict  # noqa: E402
 
-from domain.alerts.alert import APPLIED_KEPT, AlertState, Tick, handle  # noqa: E402
+from domain.alerts.alert import (  # noqa: E402
+    ACTIVE_STATUSES,
+    APPLIED_KEPT,
+    AlertState,
+    Tick,
+    handle,
+)
 from domain.alerts.routing import default_routing  # noqa: E402
 from schemas.commands import AlertCommand  # noqa: E402
 from schemas.risk import RiskAssessed  # noqa: E402
@@ -74,7 +80,7 @@ def best_ms(scan, rounds: int) -> tuple[float, int]:  # noqa: ANN001
     times, found = [], 0
     for _ in range(rounds):
         t0 = time.perf_counter()
-        found = len([s for _, s in scan() if s.get("status") in ("open", "acknowledged")])
+        found = len([s for _, s in scan() if s.get("status") in ACTIVE_STATUSES])
         times.append(time.perf_counter() - t0)
     return min(times) * 1000, found
 

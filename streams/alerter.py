@@ -17,7 +17,7 @@ from typing import Any
 
 import faust
 
-from domain.alerts.alert import AlertState, Tick, handle
+from domain.alerts.alert import ACTIVE_STATUSES, AlertState, Tick, handle
 from domain.alerts.routing import Routing
 from schemas.commands import commands_from_bytes
 from schemas.risk import ClockTicked, RiskAssessed
@@ -30,7 +30,7 @@ from streams.state import StateTable, _send, partition_for
 log = logging.getLogger("ews.alerter")
 # every minute's tick looks at the active alerts only; most stored states are of cases whose
 # alert was resolved or never raised, and are not decoded
-ACTIVE = (b'"open"', b'"acknowledged"')
+ACTIVE = tuple(f'"{status}"'.encode() for status in ACTIVE_STATUSES)
 
 
 def add_alerter(
@@ -107,7 +107,7 @@ class _AlertWriter:
         return [
             (case_id, f"tick:{at}", Tick(at))
             for case_id, stored in sorted(self.table.items(m.partition, ACTIVE))
-            if stored is not None and stored.get("status") in ("open", "acknowledged")
+            if stored is not None and stored.get("status") in ACTIVE_STATUSES
         ]
 
     async def _dead(self, m: Any, code: str, exc: Exception) -> Any:

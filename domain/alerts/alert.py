@@ -42,6 +42,7 @@ from schemas.events import (
 from schemas.risk import RiskAssessed
 
 RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+ACTIVE_STATUSES = ("open", "acknowledged")  # an alert in these is waited on: deadlines apply
 DESK = "county_desk"  # the county duty desk may act on every alert
 CASE_CLOSED = "结案（记录已化解或撤回）"  # who resolves an alert whose case was closed
 
@@ -72,7 +73,7 @@ class AlertState:
 
     @property
     def active(self) -> bool:
-        return self.status in ("open", "acknowledged")
+        return self.status in ACTIVE_STATUSES
 
     def but(self, **changes: Any) -> AlertState:
         """A copy with ``changes``: ``dataclasses.replace`` without its call of ``__init__``
