@@ -23,7 +23,7 @@ EPILOG = """\
 typical use:
   ews demo                       the whole pipeline on demo data, broker started for you
   ews broker start               a local Kafka broker on 127.0.0.1:9092
-  ews topics                     create the topics (partitions, keep-forever retention)
+  ews topics                     create the topics (partitions, retention), or bring them up to date
   ews worker                     the stream processor (intake, case writer, risk, alerts)
   ews project                    keep the SQL read models up to date
   ews post records.csv           post a township's records (.jsonl, .csv, .xlsx)
@@ -89,7 +89,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from streams.admin import ensure_topics
+    from streams.admin import align_configs, ensure_topics
 
     settings = _settings(args)
     specs = settings.topics.all()
@@ -97,6 +97,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
     for spec in specs:
         mark = "created" if spec.name in created else "exists "
         print(f"{mark}  {spec.name:32s} {spec.partitions} partitions  {spec.doc}")
+    for change in align_configs(settings.kafka, specs):
+        print(f"configured  {change}")
     if args.grant:
         from deploy.kafka_local import grant
 
@@ -657,7 +659,12 @@ def build_parser() -> argparse.ArgumentParser:
         "storage is first formatted; a home formatted secured stays secured",
     )
 
-    sp = add("topics", cmd_topics, "create the system's topics with their partitions and retention")
+    sp = add(
+        "topics",
+        cmd_topics,
+        "create the system's topics with their partitions and retention; topics that exist get "
+        "this version's retention and limits where theirs differ",
+    )
     sp.add_argument(
         "--grant",
         action="store_true",

@@ -2,6 +2,7 @@
 
 The record and case-event topics are the system of record: nothing is ever deleted from them
 (``retention.ms=-1``, ``retention.bytes=-1``) and replays read them from the first offset.
+Clock ticks are input, not record, and are kept a week (``CLOCK_KEPT``).
 Names carry a prefix (setting ``EWS_TOPIC_PREFIX``, default ``ews``) so several deployments or
 test runs can share one broker.  Messages refer to a position by the topic's logical name
 (``records:<partition>:<offset>``), which does not depend on the prefix.
@@ -12,6 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+DAY_MS = 24 * 3600 * 1000
+# What a tick decided is kept forever in the assessments and alert events; the ticks themselves
+# (one per partition a minute) are kept a week, which covers a stage that was down for days.
+# Kept forever they would grow the topic for good, and a stage whose group offsets the broker
+# had dropped (after a week down, its offsets.retention.minutes) would re-read every tick since
+# the start, each one a scan of the open alerts.
+CLOCK_KEPT = {
+    "retention.ms": str(7 * DAY_MS),
+    "segment.ms": str(DAY_MS),
+    "cleanup.policy": "delete",
+}
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # room for a large case state or command list
 # what the records topic takes from a township (the broker's own default): its dead letter, the
 # original in base64 (4/3 as large) with the reason, must fit the dead-letters topic
@@ -128,7 +140,7 @@ class Topics:
             ),
             TopicSpec(self.model_events, 1, KEEP_FOREVER, "model promotions and roll-backs"),
             TopicSpec(self.risk_assessments, n, KEEP_FOREVER, "RiskAssessed, keyed by case id"),
-            TopicSpec(self.clock, n, KEEP_FOREVER, "clock ticks, one per partition"),
+            TopicSpec(self.clock, n, CLOCK_KEPT, "clock ticks, one per partition, kept a week"),
             TopicSpec(self.alert_commands, n, KEEP_FOREVER, "officers' commands, delivery reports"),
             TopicSpec(self.alert_events, n, KEEP_FOREVER, "the alerts' events, keyed by case id"),
             TopicSpec(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from schemas.settings import KafkaAccess, client_args
@@ -34,6 +34,58 @@ def ensure_topics(bootstrap: str | KafkaAccess, specs: list[TopicSpec]) -> list[
         return [t.name for t in new]
     finally:
         admin.close()
+
+
+def align_configs(bootstrap: str | KafkaAccess, specs: list[TopicSpec]) -> list[str]:
+    """Give the topics that exist the configuration of their spec where the broker has another
+    value (a newer version may keep a topic for a shorter time); return one line per change.
+    Keys the spec does not name are left as they are."""
+    admin = KafkaAdminClient(**client_args(bootstrap), client_id="ews-admin")
+    try:
+        existing = set(admin.list_topics())
+        specs = [s for s in specs if s.name in existing]
+        if not specs:
+            return []
+        resources = [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in specs]
+        described = admin.describe_configs(resources, config_filter="all")["topic"]
+        changes, changed = [], []
+        for s in specs:
+            now = {k: described[s.name].get(k, {}).get("value") for k in s.config}
+            differ = {k: v for k, v in s.config.items() if now[k] != v}
+            if differ:
+                changed.append(ConfigResource(ConfigResourceType.TOPIC, s.name, configs=differ))
+                changes += [f"{s.name}: {k} {now[k]} -> {v}" for k, v in differ.items()]
+        if changed:
+            _raise_errors(admin.alter_configs(changed))
+            _wait_configured(admin, changed)
+        return changes
+    finally:
+        admin.close()
+
+
+def _raise_errors(result: dict) -> None:
+    for name, outcome in result.get("topic", {}).items():
+        if outcome != "OK":  # the broker's error, as kafka-python words it
+            raise RuntimeError(f"could not configure topic {name}: {outcome}")
+
+
+def _wait_configured(
+    admin: KafkaAdminClient, changed: list[ConfigResource], timeout: float = 30.0
+) -> None:
+    """Until the broker describes the new values (its metadata follows the controller's with a
+    lag of a second or so), so that a second ``ews topics`` finds nothing left to change."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resources = [ConfigResource(ConfigResourceType.TOPIC, r.name) for r in changed]
+        described = admin.describe_configs(resources, config_filter="all")["topic"]
+        if all(
+            described[r.name].get(k, {}).get("value") == v
+            for r in changed
+            for k, v in r.configs.items()
+        ):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"topic configurations not visible after {timeout}s")
 
 
 def _wait_for(admin: KafkaAdminClient, names: set[str], timeout: float = 30.0) -> None:

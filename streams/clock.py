@@ -44,14 +44,15 @@ def publish_ticks(
 
 
 def last_tick(bootstrap: str | KafkaAccess, topics: Topics) -> dt.datetime | None:
-    """The time of the latest tick on the clock topic (partition 0), None if there is none."""
+    """The time of the latest tick on the clock topic (partition 0), None if there is none:
+    none posted yet, or all of them older than the topic keeps ticks."""
     check_reachable(bootstrap)
     consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
     try:
         tp = TopicPartition(topics.clock, 0)
         consumer.assign([tp])
         end = consumer.end_offsets([tp])[tp]
-        if end == 0:
+        if end == consumer.beginning_offsets([tp])[tp]:
             return None
         consumer.seek(tp, end - 1)
         for _ in range(50):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -14,7 +15,7 @@ from ews.cli import main as ews_main
 from models.registry import Registry
 from schemas.risk import ClockTicked, RiskAssessed
 from streams.admin import ensure_topics
-from streams.clock import publish_ticks
+from streams.clock import last_tick, publish_ticks
 from streams.log import read_from_start
 from streams.metrics import EXIT_STALLED
 from streams.post import post_messages
@@ -171,6 +172,57 @@ def test_the_clock_reassesses_on_its_schedule_and_checks_deadlines_in_between(
         ("03-03T08:00", True),
         ("03-03T09:00", False),
     ]
+
+
+def test_ews_topics_gives_an_old_clock_topic_a_weeks_retention_and_the_clock_outlives_it(
+    settings, capsys
+) -> None:  # noqa: ANN001
+    from kafka import TopicPartition
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    from schemas.topics import KEEP_FOREVER
+
+    clock = settings.topics.clock  # created as a version that kept ticks forever did
+    ensure_topics(
+        settings.bootstrap,
+        [
+            s if s.name != clock else dataclasses.replace(s, config=KEEP_FOREVER)
+            for s in settings.topics.all()
+        ],
+    )
+    topics = ["topics", "--bootstrap", settings.bootstrap]
+    assert ews_main(topics) == 0
+    assert f"configured  {clock}: retention.ms -1 -> 604800000" in capsys.readouterr().out
+    assert ews_main(topics) == 0
+    assert "configured" not in capsys.readouterr().out  # nothing left to change
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    try:
+        res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, clock)])
+        assert res["topic"][clock]["retention.ms"]["value"] == "604800000"
+        at = dt.datetime.fromisoformat("2026-03-02T08:00:00+08:00")
+        publish_ticks(settings.bootstrap, settings.topics, [at])  # one on every partition
+        # a week and a day later the broker has dropped it, as its retention does
+        admin.delete_records({TopicPartition(clock, p): 1 for p in range(settings.partitions)})
+    finally:
+        admin.close()
+    assert last_tick(settings.bootstrap, settings.topics) is None
+    args = [
+        "clock",
+        "tick",
+        "--now",
+        "2026-03-12T08:03:30+08:00",
+        "--bootstrap",
+        settings.bootstrap,
+    ]
+    assert ews_main(args) == 0  # starts afresh, as on the first day
+    assert capsys.readouterr().out.splitlines() == [
+        "tick 2026-03-12T08:00:00+08:00: open cases re-assessed, deadlines checked",
+        "tick 2026-03-12T08:03:00+08:00: deadlines checked",
+    ]
+    assert last_tick(settings.bootstrap, settings.topics) == dt.datetime.fromisoformat(
+        "2026-03-12T08:03:00+08:00"
+    )
 
 
 def test_promoting_a_model_mid_stream_changes_the_next_assessments(
