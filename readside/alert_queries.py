@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from readside.tables import alert_timeline, alerts, case_timeline, cases, deliveries
 from schemas.events import RecordAppended
-from schemas.record import SATISFACTION
+from schemas.record import SATISFACTION, china_time
 
 RANK = sa.case({"red": 0, "orange": 1, "yellow": 2, "blue": 3}, value=alerts.c.level)
 LEVEL_ZH = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
@@ -43,11 +43,12 @@ def queue(engine: sa.Engine, unit: str | None = None, township: str | None = Non
 def queue_text(engine: sa.Engine, unit: str | None = None, township: str | None = None) -> str:
     rows = queue(engine, unit, township)
     lines = [f"open alerts{' for ' + unit if unit else ''}: {len(rows)}"]
-    for r in rows:
+    for r in rows:  # times in China time, whatever offset an event carries
         reasons = json.loads(r["reasons"])
+        due = china_time(r["acknowledge_by"]) if r["acknowledge_by"] else ""
         lines.append(
             f"{r['level']:<7}{LEVEL_ZH[r['level']]} {r['status']:<13}{r['township']} {r['ref_no'] or r['case_id']}"
-            f"  raised {r['raised_at'][:16]}, acknowledge by {(r['acknowledge_by'] or '')[:16]}"
+            f"  raised {china_time(r['raised_at'])[:16]}, acknowledge by {due[:16]}"
             f"  units {','.join(json.loads(r['units']))}  {'; '.join(reasons[:1])}"
         )
     return "\n".join(lines)

@@ -4,7 +4,6 @@ people's actions (posts and alert actions)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -20,7 +19,7 @@ from schemas.events import (
     FeedbackReported,
     RecordAppended,
 )
-from schemas.record import CHINA_TZ
+from schemas.record import china_time
 
 ACTIONS = tuple(  # alert events a person causes (the audit view's alert part)
     e.type_name()
@@ -205,13 +204,6 @@ def audit_rows(engine: sa.Engine, limit: int = 500) -> list[dict[str, Any]]:
         ]
     out.sort(key=lambda r: r["at"], reverse=True)
     return out[:limit]
-
-
-def china_time(iso: str) -> str:
-    """An ISO 8601 time in China time (a time without an offset is taken as UTC)."""
-    t = dt.datetime.fromisoformat(iso)
-    t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-    return t.astimezone(CHINA_TZ).isoformat(timespec="seconds")
 
 
 def _risk(row: dict[str, Any]) -> dict[str, Any]:

@@ -118,6 +118,32 @@ def test_nobody_acknowledges_so_it_goes_to_the_head_then_the_leader() -> None:
     assert run([Tick("2026-03-02T12:00:00+08:00")], state)[1] == []  # no step beyond the leader
 
 
+def test_what_nobody_acknowledges_is_sent_again_every_repeat_interval_by_the_clock() -> None:
+    state, _ = run([assessed("red", MONDAY_10)])  # red: repeat after 4h
+    state, _ = run([Tick("2026-03-02T10:31:00+08:00"), Tick("2026-03-02T11:02:00+08:00")], state)
+    assert state.escalation_step == 2  # the head, then the leader: no step left
+    state, none_yet = run([Tick("2026-03-02T13:59:00+08:00")], state)
+    assert none_yet == []
+    state, again = run([Tick("2026-03-02T14:00:00+08:00")], state)
+    everyone = ["county-desk", "county-leader", "hrss-duty-day", "hrss-head", "township:周庄镇"]
+    assert sorted(e.receiver for e in again) == everyone
+    assert "重复提醒：尚未签收（已超过签收时限）" in again[0].body
+    assert run([Tick("2026-03-02T14:01:00+08:00")], state)[1] == []  # not every minute after
+    state, night = run([Tick("2026-03-02T18:00:00+08:00")], state)
+    assert "hrss-duty-night" in {e.receiver for e in night}  # whoever is on duty now
+    assert {e.key for e in night}.isdisjoint({e.key for e in again})
+    state, _ = run([command("acknowledge", at="2026-03-02T18:05:00+08:00")], state)
+    assert run([Tick("2026-03-02T22:00:00+08:00")], state)[1] == []  # acknowledged: quiet
+
+
+def test_an_escalation_by_hand_gives_its_deadline_in_china_time() -> None:
+    state, _ = run([assessed("red", MONDAY_10)])
+    # the web and the CLI send a command's time in UTC: 02:05 UTC is 10:05 in China
+    _, out = run([command("escalate", unit="county_desk", at="2026-03-02T02:05:00+00:00")], state)
+    assert kinds(out) == ["AlertEscalated", "NotificationRequested"]
+    assert "请于2026-03-02 10:35前签收" in out[1].body  # 30 minutes to acknowledge a red alert
+
+
 def test_a_tick_before_any_deadline_leaves_the_state_as_it_was() -> None:
     state, _ = run([assessed("red", MONDAY_10)])
     # the clock checks deadlines every minute: the minutes in which nothing is due must not

@@ -39,6 +39,7 @@ from schemas.events import (
     NotificationRequested,
     event_id,
 )
+from schemas.record import china_time
 from schemas.risk import RiskAssessed
 
 RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
@@ -141,8 +142,15 @@ def _notify(
     note: str = "",
 ) -> list[NotificationRequested]:
     link = routing.case_link.format(case_id=state.case_id) if routing.case_link else ""
-    title, body = alert_message(
-        level, state.township, state.category, reasons, state.case_id, due[:16], note, link
+    title, body = alert_message(  # the deadline in China time, as the officers read it
+        level,
+        state.township,
+        state.category,
+        reasons,
+        state.case_id,
+        china_time(due)[:16],
+        note,
+        link,
     )
     return [
         NotificationRequested(
@@ -213,25 +221,34 @@ def _on_assessment(state: AlertState, a: RiskAssessed, routing: Routing) -> list
         note = f"预警升级（{state.level}→{a.level}）"
         recipients = routing.recipients(state.category, state.township, a.level, now)
         return [upgraded, *_notify(routing, state, recipients, a.level, reasons, ack, note)]
-    repeat_after = routing.levels[state.level or a.level].repeat_after
-    if (
-        a.level == state.level
-        and state.status == "open"
+    if a.level == state.level and _repeat_due(state, now, routing):
+        return _repeat(state, now, routing, reasons)
+    return []
+
+
+def _repeat_due(state: AlertState, now: dt.datetime, routing: Routing) -> bool:
+    """Nobody has acknowledged the alert since it was last sent, ``repeat_after`` ago."""
+    repeat_after = routing.levels[state.level or "orange"].repeat_after
+    return (
+        state.status == "open"
         and state.notified_at is not None
         and repeat_after is not None
         and now - _at(state.notified_at) >= repeat_after
-    ):
-        recipients = routing.recipients(state.category, state.township, a.level, now)
-        return _notify(
-            routing,
-            state,
-            recipients,
-            a.level,
-            reasons,
-            state.acknowledge_by or ack,
-            "重复提醒：尚未签收",
-        )
-    return []
+    )
+
+
+def _repeat(
+    state: AlertState, now: dt.datetime, routing: Routing, reasons: tuple[str, ...]
+) -> list[CaseEvent]:
+    """The alert sent again to its audience and to everyone it was escalated to so far."""
+    level = state.level or "orange"
+    recipients = routing.recipients(state.category, state.township, level, now)
+    for step_ in range(1, state.escalation_step + 1):
+        recipients += routing.escalation_recipients(step_, state.units, state.township)
+    unique = list({r.receiver: r for r in recipients}.values())
+    due = state.acknowledge_by or _iso(now)
+    note = "重复提醒：尚未签收" + ("（已超过签收时限）" if now >= _at(due) else "")
+    return _notify(routing, state, unique, level, reasons, due, note)
 
 
 def _on_command(state: AlertState, c: AlertCommand, routing: Routing) -> list[CaseEvent]:
@@ -326,12 +343,17 @@ def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list
 
 
 def _on_tick(state: AlertState, now: dt.datetime, routing: Routing) -> list[CaseEvent]:
-    """Escalate what nobody acknowledged, or reported back on, in time."""
+    """Escalate what nobody acknowledged, or reported back on, in time; once every step is
+    taken, send what is still not acknowledged again every ``repeat_after``."""
     if state.status == "open" and state.acknowledge_by and now >= _at(state.acknowledge_by):
-        return _escalation(state, routing, now, "超时未签收 / not acknowledged in time")
+        escalated = _escalation(state, routing, now, "超时未签收 / not acknowledged in time")
+        if escalated:
+            return escalated
     late = state.status == "acknowledged" and state.feedbacks == 0
     if late and state.feedback_by and now >= _at(state.feedback_by):
         return _escalation(state, routing, now, "超时未反馈 / no feedback in time")
+    if _repeat_due(state, now, routing):
+        return _repeat(state, now, routing, state.reasons)
     return []
 
 
