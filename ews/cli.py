@@ -90,8 +90,10 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     from streams.admin import align_configs, ensure_topics
+    from streams.log import check_reachable
 
     settings = _settings(args)
+    check_reachable(settings.kafka)
     specs = settings.topics.all()
     created = ensure_topics(settings.kafka, specs)
     for spec in specs:
@@ -110,8 +112,10 @@ def cmd_topics(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.admin import PartitionMismatch, partition_count
     from streams.app import ROLES, create_app
+    from streams.log import wait_reachable
 
     settings = _settings(args)
+    wait_reachable(settings.kafka, settings.broker_timeout)  # EWS_BROKER_TIMEOUT
     try:  # a case's partition follows the topics as they are, not the setting
         partitions = partition_count(settings.kafka, settings.topics)
     except PartitionMismatch as exc:
@@ -160,10 +164,12 @@ def cmd_project(args: argparse.Namespace) -> int:
     from readside.db import make_engine, migrate
     from readside.lock import ReadModelsBusy
     from readside.projector import Projector, ProjectorError
+    from streams.log import wait_reachable
     from streams.metrics import port_of
 
     _log_with_times()
     settings = _settings(args)
+    wait_reachable(settings.kafka, settings.broker_timeout)  # EWS_BROKER_TIMEOUT
     engine = make_engine(settings.db_url)
     migrate(engine)
     projector = Projector(
@@ -243,12 +249,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from readside.lock import ReadModelsBusy, read_model_writer
     from readside.projector import ProjectorError
     from readside.replay import replay
+    from streams.log import require_topics
 
     settings = _settings(args)
     engine = make_engine(settings.db_url)
     migrate(engine)
     try:
         with read_model_writer(engine, "ews replay"):
+            # before a read model is dropped: a wrong address must cost nothing
+            require_topics(settings.kafka, [settings.topics.case_events])
             drop_all(engine)
             migrate(engine)
             began = time.monotonic()
@@ -257,6 +266,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             seconds = time.monotonic() - began
     except ReadModelsBusy as exc:
         print(f"ews replay: {exc}", file=sys.stderr)
+        return 2
+    except (ConnectionError, LookupError) as exc:
+        print(f"ews replay: {exc}; the read models are left as they were", file=sys.stderr)
         return 2
     except ProjectorError as exc:
         print(f"ews replay: {exc}", file=sys.stderr)
@@ -323,8 +335,10 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 def cmd_lag(args: argparse.Namespace) -> int:
     from ews.lag import lag
     from readside.db import make_engine
+    from streams.log import check_reachable
 
     settings = _settings(args)
+    check_reachable(settings.kafka)
     behind = lag(settings.kafka, settings.topics, make_engine(settings.db_url))
     for stage, n in behind.items():
         print(f"{stage:<14}{n:>10,} messages behind")
@@ -427,10 +441,17 @@ def cmd_routes(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from domain.alerts.routing import load_routing
-    from schemas.categories import category_code
+    from schemas.categories import CODES, category_code
 
     routing = load_routing(args.file or _settings(args).routing or None)
-    category = category_code(args.category) or args.category
+    category = category_code(args.category)
+    if category is None:
+        print(
+            f"ews routes: no category {args.category!r}; one of {', '.join(CODES)} (or its "
+            "Chinese name)",
+            file=sys.stderr,
+        )
+        return 2
     at = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(dt.UTC)
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -548,6 +569,20 @@ def cmd_web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(name: str) -> str:
+    """A password typed twice, unechoed, at a terminal; else the first line of stdin."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(f"password of {name}: ")
+    if getpass.getpass("again: ") != first:
+        from web.accounts import AccountError
+
+        raise AccountError("the two passwords differ; nothing changed")
+    return first
+
+
 def cmd_account(args: argparse.Namespace) -> int:
     import getpass
 
@@ -559,7 +594,7 @@ def cmd_account(args: argparse.Namespace) -> int:
     by = getpass.getuser() if hasattr(getpass, "getuser") else "admin"
     try:
         if args.action == "add":
-            password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+            password = _read_password(args.name) if args.password_stdin else None
             a = store.add(
                 args.name,
                 args.role,
@@ -570,7 +605,7 @@ def cmd_account(args: argparse.Namespace) -> int:
             )
             print(f"account {a.name} ({a.role}) added" + ("" if password else "; no password yet"))
         elif args.action == "password":
-            store.set_password(args.name, sys.stdin.readline().rstrip("\n"), by=by)
+            store.set_password(args.name, _read_password(args.name), by=by)
             print(f"password of {args.name} set")
         elif args.action == "token":
             token = store.issue_token(args.name, args.days, by=by)
@@ -596,7 +631,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
         print(settings_table())
         return 0
     for name, value in _settings(args).as_env().items():
-        print(f"{name}={value}")
+        shown = "********" if name == "EWS_KAFKA_PASSWORD" and value else value  # never on screen
+        print(f"{name}={shown}")
     return 0
 
 
@@ -757,8 +793,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.description = (
         "Accounts of the web service, one per person or system.  Roles: township_clerk "
         "(--township), unit_officer (--unit, a unit code of the routing), county_desk, analyst, "
-        "admin.  Passwords are read from standard input (--password-stdin), never from the "
-        "command line.  `token` prints a new API token once (only its hash is kept)."
+        "admin.  Passwords (8 characters or more) are asked for twice at a terminal, or read "
+        "from the first line of standard input, never from the command line: `add "
+        "--password-stdin` and `password`.  `token` prints a new API token once (only its hash is kept)."
     )
     sp.add_argument("action", choices=["add", "list", "token", "revoke", "password"])
     sp.add_argument("name", nargs="?", default="", help="account name")
@@ -767,8 +804,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--township", help="a township clerk's township, e.g. 周庄镇")
     sp.add_argument("--unit", help="a unit officer's unit, e.g. hrss")
-    sp.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    sp.add_argument("--days", type=float, default=90, help="token validity in days (default 90)")
+    sp.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="add: give the account a password (asked at a terminal, else read from stdin)",
+    )
+    sp.add_argument(
+        "--days", type=_positive, default=90, help="token validity in days (default 90)"
+    )
 
     sp = add("lag", cmd_lag, "how many messages each stage and the projector are behind")
     with_kafka(sp)
@@ -812,6 +855,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--now",
+        type=_iso_time,
         help="the time to tick up to (ISO 8601, China time if no offset); default: the clock",
     )
     sp.add_argument(
@@ -860,7 +904,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--category", required=True, help="category code or Chinese name")
     sp.add_argument("--township", required=True)
     sp.add_argument("--level", required=True, choices=["red", "orange", "yellow", "blue"])
-    sp.add_argument("--at", help="when (ISO 8601, China time if no offset; default now)")
+    sp.add_argument(
+        "--at", type=_iso_time, help="when (ISO 8601, China time if no offset; default now)"
+    )
     sp.add_argument("--file", help="routing file (default $EWS_ROUTING or the packaged one)")
 
     sp = add("settings", cmd_settings, "print the settings in force (EWS_* variables)")
@@ -871,6 +917,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_model_commands(sub)
     return p
+
+
+def _positive(text: str) -> float:
+    """A number above zero, or a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"not a number above zero: {text!r}")
+    return value
+
+
+def _iso_time(text: str) -> str:
+    """An ``--at`` or ``--now`` value, refused by argparse with a usage line when it is no time."""
+    import datetime as dt
+
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time: {text!r} (e.g. 2026-03-02T08:00 or 2026-03-02T08:00+08:00)"
+        ) from None
+    return text
+
+
+def _operator_error(exc: Exception) -> str | None:
+    """What to tell an operator about an error that is theirs to fix (a setting, a file, the
+    broker's address, a database not set up), in one line; None for any other error, which
+    keeps its traceback."""
+    from domain.config import ConfigError
+    from schemas.settings import SettingsError
+
+    if isinstance(exc, (ConfigError, SettingsError, ConnectionError)):
+        return str(exc)  # a worker's BrokerUnreachable too: main exits 69 for its supervisor
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
+        return f"{exc.strerror}: {exc.filename}"
+    kind = f"{type(exc).__module__}.{type(exc).__name__}"
+    if kind in ("kafka.errors.NoBrokersAvailable", "kafka.errors.KafkaTimeoutError"):
+        return f"the Kafka broker did not answer ({exc}); is it running, and is --bootstrap right?"
+    if kind.startswith("sqlalchemy.exc.") and (
+        "no such table" in str(exc) or "UndefinedTable" in str(exc)
+    ):
+        return (
+            "the read models are not in this database yet: run `ews project` (or `ews replay`) "
+            "against it first, or check --db / EWS_DB_URL"
+        )
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -884,7 +978,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("account add: give --role")
     if args.command == "alert" and args.action == "ack":
         args.action = "acknowledge"
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # `ews counts | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        told = _operator_error(exc)
+        if told is None:
+            raise
+        print(f"ews {args.command}: {told}", file=sys.stderr)
+        from streams.log import BrokerUnreachable
+        from streams.metrics import EXIT_BROKER_GONE
+
+        return EXIT_BROKER_GONE if isinstance(exc, BrokerUnreachable) else 2
 
 
 if __name__ == "__main__":

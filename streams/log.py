@@ -60,6 +60,35 @@ def check_reachable(bootstrap: str | KafkaAccess, timeout_s: float = 3.0) -> Non
     )
 
 
+class BrokerUnreachable(ConnectionError):
+    """No broker listened at the address for the time a worker waits for one."""
+
+
+def wait_reachable(bootstrap: str | KafkaAccess, timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` for a broker to listen at ``bootstrap`` (a worker started with
+    its broker); then raise ``BrokerUnreachable``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return check_reachable(bootstrap, timeout_s=min(3.0, timeout_s))
+        except ConnectionError as exc:
+            if time.monotonic() >= deadline:
+                raise BrokerUnreachable(f"{exc}; waited {timeout_s:g} s") from None
+            time.sleep(1.0)
+
+
+def require_topics(bootstrap: str | KafkaAccess, topics: list[str]) -> None:
+    """Fail fast, with a clear message, when the broker is not reachable or lacks a topic."""
+    check_reachable(bootstrap)
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
+    try:
+        missing = sorted(set(topics) - consumer.topics())
+    finally:
+        consumer.close()
+    if missing:
+        raise LookupError(f"no topic {', '.join(missing)} on {bootstrap} (run: ews topics)")
+
+
 def append(bootstrap: str | KafkaAccess, topic: str, key: bytes | None, value: bytes) -> None:
     """Append one message and wait until the broker has it (acks=all)."""
     check_reachable(bootstrap)

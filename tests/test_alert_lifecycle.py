@@ -79,6 +79,14 @@ def test_a_red_wage_case_reaches_the_unit_on_duty_the_township_and_the_desk_once
     assert "hrss-duty-night" in {e.receiver for e in night if hasattr(e, "receiver")}
 
 
+def test_the_link_in_a_message_opens_the_case_in_the_web_console() -> None:
+    from schemas.settings import Settings
+
+    _, out = run([assessed("red", MONDAY_10)])
+    link = f"http://127.0.0.1:{Settings().web_port}/cases/{CASE}"  # where `ews web` serves it
+    assert all(f"详情：{link}" in e.body for e in out[1:])
+
+
 def test_blue_and_yellow_notify_nobody() -> None:
     assert (
         run([assessed("blue", MONDAY_10, "neighbour"), assessed("yellow", MONDAY_10, "neighbour")])[

@@ -186,6 +186,21 @@ def test_replay_refuses_to_run_beside_a_projector_writing_the_same_read_models(d
     engine.dispose()
 
 
+def test_replay_with_no_broker_at_its_address_keeps_the_read_models(db_url, capsys):
+    from ews.cli import main
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    log, _ = offline_log(demo_batch(50, bad_fraction=0.0))
+    project(engine, log, 50)
+    before = snapshot(engine)
+    assert main(["replay", "--quiet", "--db", db_url, "--bootstrap", "127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert "no Kafka broker reachable at 127.0.0.1:9" in err and "left as they were" in err
+    assert snapshot(engine) == before
+    engine.dispose()
+
+
 def test_the_writer_lock_holds_no_transaction_open_on_postgresql(db_url) -> None:  # noqa: ANN001
     """A projector holds the lock for days: its session must not sit "idle in transaction"
     (a server's idle_in_transaction_session_timeout would end it and free the lock)."""

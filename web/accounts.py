@@ -58,6 +58,7 @@ account_events = sa.Table(  # who created, revoked or issued what, when (the aud
 
 SESSION_SECONDS = 12 * 3600  # a browser session lasts one working day
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+PASSWORD_MIN_CHARS = 8
 
 
 class AccountError(ValueError):
@@ -74,6 +75,13 @@ class Account:
 
     def principal(self) -> Principal:
         return Principal(self.name, self.role, self.township, self.unit)
+
+
+def acceptable(password: str) -> str:
+    """The password, or ``AccountError`` when it is too short to be one."""
+    if len(password) < PASSWORD_MIN_CHARS:
+        raise AccountError(f"a password needs at least {PASSWORD_MIN_CHARS} characters")
+    return password
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -122,7 +130,7 @@ class AccountStore:
                     role=role,
                     township=township,
                     unit=unit,
-                    password_hash=hash_password(password) if password else None,
+                    password_hash=None if password is None else hash_password(acceptable(password)),
                     created_at=self.now(),
                 )
             )
@@ -135,7 +143,7 @@ class AccountStore:
             conn.execute(
                 accounts.update()
                 .where(accounts.c.name == name)
-                .values(password_hash=hash_password(password))
+                .values(password_hash=hash_password(acceptable(password)))
             )
             self._log(conn, by, "password_set", name)
 

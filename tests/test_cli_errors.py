@@ -1,0 +1,105 @@
+"""What an operator sees for their own mistakes: one line naming the problem, never a
+traceback, and nothing changed (no broker needed: these fail before any is reached)."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from ews.cli import main as ews_main
+
+NO_BROKER = "127.0.0.1:9"  # nothing listens on the discard port
+
+
+def said(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_a_wrong_setting_is_named_in_one_line(monkeypatch, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setenv("EWS_PARTITIONS", "four")
+    assert ews_main(["settings"]) == 2
+    assert said(capsys) == "ews settings: EWS_PARTITIONS='four' is not a valid int\n"
+
+
+def test_a_broken_or_missing_routing_file_is_named_with_its_line(
+    monkeypatch, tmp_path, capsys
+) -> None:  # noqa: ANN001
+    broken = tmp_path / "routing.yaml"
+    broken.write_text("version: x\nlevels: [\n", encoding="utf-8")
+    route = [
+        "routes",
+        "test",
+        "--category",
+        "unpaid_wages",
+        "--township",
+        "周庄镇",
+        "--level",
+        "red",
+    ]
+    monkeypatch.setenv("EWS_ROUTING", str(broken))
+    assert ews_main(route) == 2
+    assert said(capsys).startswith(f"ews routes: {broken}:3: not valid YAML")
+    monkeypatch.setenv("EWS_ROUTING", str(tmp_path / "nowhere.yaml"))
+    assert ews_main(route) == 2
+    assert "nowhere.yaml" in said(capsys)
+    monkeypatch.delenv("EWS_ROUTING")
+    assert ews_main([*route[:3], "打架斗殴", *route[4:]]) == 2  # not a category intake takes
+    assert "no category '打架斗殴'; one of unpaid_wages" in said(capsys)
+
+
+def test_a_time_that_is_no_time_is_a_usage_error(capsys) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit) as exited:
+        ews_main(["clock", "tick", "--now", "tomorrow", "--bootstrap", NO_BROKER])
+    assert exited.value.code == 2
+    assert "argument --now: not an ISO 8601 time: 'tomorrow'" in said(capsys)
+
+
+def test_a_database_without_read_models_says_what_to_run(tmp_path, capsys) -> None:  # noqa: ANN001
+    assert ews_main(["counts", "--db", f"sqlite:///{tmp_path / 'empty.db'}"]) == 2
+    assert "run `ews project` (or `ews replay`)" in said(capsys)
+
+
+def test_no_broker_at_the_address_is_said_at_once_or_after_the_broker_timeout(
+    monkeypatch, capsys
+) -> None:  # noqa: ANN001
+    began = time.monotonic()
+    assert ews_main(["topics", "--bootstrap", NO_BROKER]) == 2
+    assert "no Kafka broker reachable at 127.0.0.1:9" in said(capsys)
+    assert time.monotonic() - began < 10  # not kafka-python's own 30 s or more
+    monkeypatch.setenv("EWS_BROKER_TIMEOUT", "2")
+    assert ews_main(["worker", "--role", "intake", "--bootstrap", NO_BROKER]) == 69  # restart me
+    assert "waited 2 s" in said(capsys)
+
+
+def test_settings_never_show_the_kafka_password(monkeypatch, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setenv("EWS_KAFKA_USER", "ews-worker")
+    monkeypatch.setenv("EWS_KAFKA_PASSWORD", "s3cret-pw")
+    assert ews_main(["settings"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret-pw" not in out and "EWS_KAFKA_PASSWORD=********" in out
+
+
+def test_a_password_too_short_is_refused_and_the_old_one_kept(
+    monkeypatch, tmp_path, capsys
+) -> None:  # noqa: ANN001
+    from readside.db import make_engine
+    from web.accounts import AccountStore
+
+    url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    monkeypatch.setenv("EWS_ACCOUNTS_DB", url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("long enough 1\n"))
+    add = ["account", "add", "zhou", "--role", "county_desk", "--password-stdin"]
+    assert ews_main(add) == 0
+    for short in ("\n", "1234567\n"):  # an empty line, and seven characters
+        monkeypatch.setattr("sys.stdin", io.StringIO(short))
+        assert ews_main(["account", "password", "zhou"]) == 1
+        assert "at least 8 characters" in said(capsys)
+    store = AccountStore(make_engine(url))
+    assert store.login("zhou", "") is None and store.login("zhou", "long enough 1") is not None
+    with pytest.raises(SystemExit):
+        ews_main(["account", "token", "zhou", "--days", "-5"])
+    assert "not a number above zero: '-5'" in said(capsys)
