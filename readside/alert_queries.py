@@ -24,6 +24,7 @@ def queue(engine: sa.Engine, unit: str | None = None, township: str | None = Non
         sa.select(
             alerts,
             cases.c.ref_no,
+            cases.c.is_petition,
             cases.c.petition_received_on,
             cases.c.follow_up_status,
         )

@@ -248,7 +248,9 @@ def test_the_same_sheet_twice_posts_the_same_idempotency_keys(web) -> None:  # n
 # ---- cases and alerts -----------------------------------------------------------------------
 
 
-def put_case(engine, case_id: str, township: str, units: list[str] | None) -> None:  # noqa: ANN001
+def put_case(
+    engine, case_id: str, township: str, units: list[str] | None, petition: bool = True
+) -> None:  # noqa: ANN001
     now = "2026-11-26T09:00:00+08:00"
     with engine.begin() as conn:
         conn.execute(
@@ -263,7 +265,7 @@ def put_case(engine, case_id: str, township: str, units: list[str] | None) -> No
                 record_count=1,
                 last_seq=1,
                 updated_at=now,
-                is_petition=True,
+                is_petition=petition,
                 petition_received_on="2026-10-01",
                 follow_up_status="new",
             )
@@ -315,6 +317,12 @@ def test_a_unit_officer_sees_and_acts_only_on_its_units_alerts(web) -> None:  # 
         -41,
     )
     assert queued["acknowledge_by_minutes_left"] == -510  # due 01:30 UTC (09:30 China), now 10:00
+    put_case(engine, "Cnot", "周庄镇", ["hrss"], petition=False)  # a date, but no petition
+    (not_petition,) = [
+        q for q in client.get("/api/alerts", headers=hrss).json() if q["case_id"] == "Cnot"
+    ]
+    assert not_petition["statutory"] is None
+    assert client.get("/api/cases/Cnot", headers=hrss).json()["clocks"] == []
     assert client.get("/api/cases/Cfight", headers=hrss).status_code == 403
     r = client.post("/api/alerts/Cfight/acknowledge", headers=hrss)
     assert r.status_code == 403

@@ -590,6 +590,8 @@ def _foreign_rows(rows: list[Row], who: Principal) -> list[dict[str, Any]]:
 
 
 def _clocks(case: dict[str, Any], at: dt.datetime, policy: RiskPolicy) -> list[dict[str, Any]]:
+    if not case.get("is_petition"):  # a date on a record that is no petition starts no clock
+        return []
     today = at.astimezone(CHINA_TZ).date()
     starts = {"petition_received_on": case.get("petition_received_on")}
     clocks = statutory_clocks(starts, case.get("follow_up_status"), today, policy)
