@@ -360,7 +360,10 @@ def cmd_case(args: argparse.Namespace) -> int:
     from schemas.events import case_id_for
 
     case_id = args.case_id if not args.ref else case_id_for(args.ref[0], args.ref[1])
-    print(case_timeline_text(make_engine(_settings(args).db_url), case_id))
+    text = case_timeline_text(make_engine(_settings(args).db_url), case_id)
+    if args.ref and text.startswith("no case"):
+        text = f"no case {args.ref[0]} {args.ref[1]} ({case_id})"
+    print(text)
     return 0
 
 
@@ -452,13 +455,15 @@ def cmd_routes(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    at = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(dt.UTC)
+    china = dt.timezone(dt.timedelta(hours=8))
+    at = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(china)
     if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        at = at.replace(tzinfo=china)
     rule = routing.levels[args.level]
     units = routing.units_for(category, args.township, args.level)
     print(
-        f"routing {routing.version}: {category} / {args.township} / {args.level} at {at.isoformat()}"
+        f"routing {routing.version}: {category} / {args.township} / {args.level} at "
+        f"{at.isoformat(timespec='seconds')}"
     )
     if not rule.alert:
         print(f"level {args.level} raises no alert: nobody is notified")
@@ -467,7 +472,9 @@ def cmd_routes(args: argparse.Namespace) -> int:
     for r in routing.recipients(category, args.township, args.level, at):
         print(f"  {r.role:<12} {r.receiver:<22} {r.zh}  {r.url}")
     print(
-        f"acknowledge within {rule.acknowledge_within}, feedback within {rule.feedback_within}; then:"
+        f"acknowledge within {_span(rule.acknowledge_within)}, feedback within "
+        f"{_span(rule.feedback_within)}, sent again every {_span(rule.repeat_after)} until "
+        "acknowledged; escalated when not acknowledged in time:"
     )
     for step in range(1, len(routing.escalation) + 1):
         names = ", ".join(
@@ -475,6 +482,19 @@ def cmd_routes(args: argparse.Namespace) -> int:
         )
         print(f"  escalation {step}: {names}")
     return 0
+
+
+def _span(d: object) -> str:
+    """A duration as the routing file writes it: 30m, 24h, 3d."""
+    import datetime as dt
+
+    if not isinstance(d, dt.timedelta):
+        return "never"
+    seconds = int(d.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
@@ -517,6 +537,9 @@ def cmd_alert(args: argparse.Namespace) -> int:
     from web.kafka import KafkaGateway
 
     settings = _settings(args)
+    if args.action == "reassign" and not args.to_unit:
+        print("ews alert: reassign needs --to-unit (a unit code of the routing)", file=sys.stderr)
+        return 2
     case_id = args.case_id if not args.ref else case_id_for(args.ref[0], args.ref[1])
     command = AlertCommand(
         command_id=f"cli:{uuid.uuid4().hex}",
@@ -685,8 +708,17 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_broker,
         "start, stop or check the local Kafka broker (assembled from Maven Central)",
     )
-    sp.add_argument("action", choices=["start", "stop", "status"])
-    sp.add_argument("--port", type=int, default=9092)
+    sp.add_argument(
+        "action",
+        choices=["start", "stop", "status"],
+        help="start: in the background (its log under --home); stop; status: running or not",
+    )
+    sp.add_argument(
+        "--port",
+        type=int,
+        default=9092,
+        help="client port (default 9092); the next port is its controller's",
+    )
     sp.add_argument("--home", help="broker directory (default .cache/broker)")
     sp.add_argument(
         "--secure",
@@ -715,7 +747,12 @@ def build_parser() -> argparse.ArgumentParser:
         "run the stream processor: every stage (intake, cases, risk, alerts), a process each, "
         "or one stage with --role",
     )
-    sp.add_argument("--loglevel", default="warn", choices=["debug", "info", "warn", "error"])
+    sp.add_argument(
+        "--loglevel",
+        default="warn",
+        choices=["debug", "info", "warn", "error"],
+        help="log level of the stages (default warn)",
+    )
     sp.add_argument(
         "--role",
         default="all",
@@ -778,14 +815,19 @@ def build_parser() -> argparse.ArgumentParser:
         "list refused records: where they came from (file and row), why (in Chinese and "
         "English), and what they said",
     )
-    sp.add_argument("--limit", type=int, default=20)
+    sp.add_argument("--limit", type=int, default=20, help="records listed (default 20)")
     sp.add_argument("--township", help="only this township's")
     with_db(sp)
 
     sp = add("web", cmd_web, "run the web service: HTTP API (/docs) and the browser console")
     sp.add_argument("--host", help="address to listen on (default $EWS_WEB_HOST or 127.0.0.1)")
     sp.add_argument("--port", type=int, help="port (default $EWS_WEB_PORT or 8080)")
-    sp.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    sp.add_argument(
+        "--loglevel",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level of the web server (default info)",
+    )
     with_kafka(sp)
     with_db(sp)
 
@@ -896,13 +938,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--text", help="feedback: what was done")
     sp.add_argument("--measures", help="feedback: the measures taken")
     sp.add_argument("--to-unit", help="reassign: the unit it goes to")
-    sp.add_argument("--satisfaction", choices=["satisfied", "basically_satisfied", "unsatisfied"])
+    sp.add_argument(
+        "--satisfaction",
+        choices=["satisfied", "basically_satisfied", "unsatisfied"],
+        help="resolve: how satisfied the parties are (回访满意度)",
+    )
     with_kafka(sp)
 
     sp = add("routes", cmd_routes, "show who an alert would reach (like amtool config routes test)")
-    sp.add_argument("action", choices=["test"])
+    sp.add_argument("action", choices=["test"], help="test: print who would be notified")
     sp.add_argument("--category", required=True, help="category code or Chinese name")
-    sp.add_argument("--township", required=True)
+    sp.add_argument("--township", required=True, help="the case's township, e.g. 周庄镇")
     sp.add_argument("--level", required=True, choices=["red", "orange", "yellow", "blue"])
     sp.add_argument(
         "--at", type=_iso_time, help="when (ISO 8601, China time if no offset; default now)"

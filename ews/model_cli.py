@@ -363,7 +363,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             f"({candidate.version} does not say where its test window starts: counting the "
             "whole history, its training data included; give --since to count from a date)"
         )
-    policy, routing = load_policy(args.policy), load_routing(args.routing)
+    settings = _settings(args)  # the files in force, unless others are given to compare
+    policy = load_policy(args.policy or settings.risk_policy or None)
+    routing = load_routing(args.routing or settings.routing or None)
     events = _load_events(args, "replay")
     other = against.version if against else "rules"
     _say(
@@ -714,8 +716,14 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
         help="count alerts and escalations from this date (default: the start of the "
         "candidate's test window, so its training data is not counted)",
     )
-    sp.add_argument("--policy", help="risk policy file (default: the packaged policy.yaml)")
-    sp.add_argument("--routing", help="routing file (default: the packaged routing.yaml)")
+    sp.add_argument(
+        "--policy",
+        help="risk policy file to try (default: $EWS_RISK_POLICY, else the packaged policy.yaml)",
+    )
+    sp.add_argument(
+        "--routing",
+        help="routing file to try (default: $EWS_ROUTING, else the packaged routing.yaml)",
+    )
     sp.add_argument(
         "--no-kafka", action="store_true", help="do not ask the broker which model is in service"
     )

@@ -150,6 +150,11 @@ class Settings:
     def __post_init__(self) -> None:
         if self.state_store not in ("rocksdb", "memory"):
             raise SettingsError(f"EWS_STATE_STORE={self.state_store!r}: use `rocksdb` or `memory`")
+        for name, low, high in RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                env = SETTING_FIELDS[name].metadata["env"]
+                raise SettingsError(f"{env}={value!r} is out of range ({low} to {high})")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -189,6 +194,19 @@ class Settings:
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment of a child process: this one's, with ``settings`` on top."""
     return {**os.environ, **settings.as_env(), **extra}
+
+
+SETTING_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+RANGES = (  # the numbers a setting can take
+    ("partitions", 1, 10_000),
+    ("batch_size", 1, 1_000_000),
+    ("batch_within", 0.0, 60.0),
+    ("session_timeout", 1.0, 3600.0),
+    ("broker_timeout", 1.0, 86_400.0),
+    ("stall_timeout", 1.0, 86_400.0),
+    ("metrics_port", 0, 65_530),  # 0: none; it and the next five
+    ("web_port", 1, 65_535),
+)
 
 
 def settings_table() -> str:

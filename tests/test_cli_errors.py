@@ -25,6 +25,16 @@ def test_a_wrong_setting_is_named_in_one_line(monkeypatch, capsys) -> None:  # n
     assert said(capsys) == "ews settings: EWS_PARTITIONS='four' is not a valid int\n"
 
 
+def test_a_setting_out_of_its_range_is_refused(monkeypatch, capsys) -> None:  # noqa: ANN001
+    monkeypatch.setenv("EWS_WEB_PORT", "99999")
+    assert ews_main(["settings"]) == 2
+    assert said(capsys) == "ews settings: EWS_WEB_PORT=99999 is out of range (1 to 65535)\n"
+    monkeypatch.setenv("EWS_WEB_PORT", "8080")
+    monkeypatch.setenv("EWS_PARTITIONS", "-3")
+    assert ews_main(["settings"]) == 2
+    assert "EWS_PARTITIONS=-3 is out of range" in said(capsys)
+
+
 def test_a_broken_or_missing_routing_file_is_named_with_its_line(
     monkeypatch, tmp_path, capsys
 ) -> None:  # noqa: ANN001
