@@ -51,6 +51,18 @@ def test_two_columns_for_one_field_or_a_column_no_field_has_refuse_the_file(tmp_
     assert "columns no field has: 序号" in str(err.value)
 
 
+def test_a_file_named_xlsx_that_is_no_workbook_is_refused_with_what_to_do(tmp_path):
+    for name, data in (
+        ("fake.xlsx", HEADER.encode("utf-8")),
+        ("empty.xlsx", b"PK\x05\x06" + bytes(18)),
+    ):
+        path = tmp_path / name
+        path.write_bytes(data)  # a CSV renamed, and an empty zip archive
+        with pytest.raises(FileRefused) as err:
+            read_rows(path)
+        assert f"{name}: not an Excel workbook" in str(err.value) and "as .csv" in str(err.value)
+
+
 def test_a_row_with_more_cells_than_the_header_is_a_row_error_not_a_smaller_number(tmp_path):
     path = tmp_path / "comma.csv"  # 200,000 unquoted: the amount is split over two cells
     path.write_text(HEADER + ROWS[0].replace("200000", "200,000"), encoding="utf-8")

@@ -103,9 +103,17 @@ def rows_of(name: str, data: bytes) -> list[Row]:
         lines = list(csv.reader(io.StringIO(decode_text(path.name, data), newline=None)))
         return _sheet_rows(path.name, lines, first_row=1)
     if suffix == ".xlsx":
+        import zipfile
+
         from openpyxl import load_workbook
 
-        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+        try:
+            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+        except (zipfile.BadZipFile, KeyError, OSError) as exc:  # not a workbook inside
+            raise FileRefused(
+                f"{path.name}: not an Excel workbook ({type(exc).__name__}); save it again as "
+                ".xlsx from Excel or WPS, or as .csv"
+            ) from None
         cells = [
             [v.isoformat() if hasattr(v, "isoformat") else v for v in row]
             for row in sheet.iter_rows(values_only=True)
