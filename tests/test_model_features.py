@@ -89,6 +89,25 @@ def test_features_ignore_everything_after_as_of() -> None:
     assert case_features(full, just_after_found)["n_records"] == 1
 
 
+def test_a_corrected_head_count_replaces_the_wrong_one_in_the_group_rules() -> None:
+    wrong = _record("2025-03-01T09:00:00+08:00", "马庄村农民工讨薪。", people_involved=60)
+    fixed = _record(
+        "2025-03-05T09:00:00+08:00",
+        "更正：涉及人数应为6人，前报有误。",
+        record_kind="correction",
+        people_involved=6,
+    )
+    more = _record(
+        "2025-03-08T09:00:00+08:00", "又来3人。", record_kind="follow_up", people_involved=9
+    )
+    case_id, events = _case([wrong, fixed, more])
+    state = fold(case_id, events)
+    before = {h.code: h for h in rule_hits(state, dt.datetime(2025, 3, 2, tzinfo=CN))}
+    assert before["large_group"].zh == "涉及人数60人"  # nothing said otherwise yet
+    hits = {h.code: h for h in rule_hits(state, dt.datetime(2025, 3, 10, tzinfo=CN))}
+    assert "large_group" not in hits and "涉及人数达9人" in hits["group_size"].zh
+
+
 def test_rules_fire_on_group_size_threats_and_deadlines() -> None:
     case_id, events = _case(WAGES)
     state = fold(case_id, events)

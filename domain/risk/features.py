@@ -161,6 +161,23 @@ def _first(records: list[RecordSeen], name: str) -> Any:
     return None
 
 
+def standing(records: list[RecordSeen], name: str) -> list[RecordSeen]:
+    """The records whose ``name`` still stands: a correction (更正) that gives the field
+    replaces what the records before it said (a head count of 60 corrected to 2 is 2)."""
+    last = 0
+    for i, r in enumerate(records):
+        if r.record_kind == "correction" and getattr(r, name) is not None:
+            last = i
+    return records[last:]
+
+
+def people_standing(records: list[RecordSeen]) -> int:
+    """The largest head count the records give that no correction has replaced (the group
+    rules').  The model's ``people_max`` still takes every record's: changing a model input
+    needs a retrained model and its evidence (see the model card)."""
+    return int(_max(standing(records, "people_involved"), "people_involved"))
+
+
 def _max(records: list[RecordSeen], name: str) -> float:
     values = [getattr(r, name) for r in records if getattr(r, name) is not None]
     return float(max(values)) if values else 0.0

@@ -18,6 +18,7 @@ from domain.risk.features import (
     Known,
     as_datetime,
     latest_value,
+    people_standing,
     read_records,
     status_as_of,
 )
@@ -70,9 +71,9 @@ def evaluate_rules(
     recent_days = policy.rule("explicit_threat").params.get("within_days", 36500)
     threats = known.threats_after(now.timestamp() - recent_days * 86400, policy.lexicon)
     out.extend(_threat_hits(threats, policy, pick))
-    key = ("other rules", id(policy), alone)  # they read the records' features only
+    key = ("other rules", id(policy), alone)  # they read the records only
     if key not in known.memo:
-        known.memo[key] = _other_hits(known.features, policy, pick)
+        known.memo[key] = _other_hits(known.features, people_standing(records), policy, pick)
     out.extend(known.memo[key])
     return out
 
@@ -90,9 +91,8 @@ def _threat_hits(threats: list[str], policy: RiskPolicy, pick: Pick) -> list[Rul
     ]
 
 
-def _other_hits(f: dict[str, Any], policy: RiskPolicy, pick: Pick) -> list[RuleHit]:
+def _other_hits(f: dict[str, Any], people: int, policy: RiskPolicy, pick: Pick) -> list[RuleHit]:
     out = []
-    people = int(f.get("people_max", 0))
     large, group = policy.rule("large_group"), policy.rule("group_size")
     if people >= large.params["people"]:
         out.append(
