@@ -165,14 +165,20 @@ def test_events_out_of_their_cases_sequence_are_kept_as_failures_never_dropped(d
     assert f"{TOPICS.case_events}:3:2  OutOfSequence: gap" in said
 
 
-def test_replay_refuses_to_run_beside_a_projector_writing_the_same_read_models(db_url, capsys):
-    from ews.cli import main
-    from readside.lock import ReadModelsBusy, read_model_writer
-
+def projected_50(db_url: str) -> sa.Engine:
+    """A database holding the read models of 50 demo records."""
     engine = make_engine(db_url)
     migrate(engine)
     log, _ = offline_log(demo_batch(50, bad_fraction=0.0))
     project(engine, log, 50)
+    return engine
+
+
+def test_replay_refuses_to_run_beside_a_projector_writing_the_same_read_models(db_url, capsys):
+    from ews.cli import main
+    from readside.lock import ReadModelsBusy, read_model_writer
+
+    engine = projected_50(db_url)
     before = snapshot(engine)
     with read_model_writer(engine, "a projector"):  # as a running `ews project` holds it
         assert main(["replay", "--db", db_url, "--bootstrap", "127.0.0.1:9"]) == 2
@@ -189,10 +195,7 @@ def test_replay_refuses_to_run_beside_a_projector_writing_the_same_read_models(d
 def test_replay_with_no_broker_at_its_address_keeps_the_read_models(db_url, capsys):
     from ews.cli import main
 
-    engine = make_engine(db_url)
-    migrate(engine)
-    log, _ = offline_log(demo_batch(50, bad_fraction=0.0))
-    project(engine, log, 50)
+    engine = projected_50(db_url)
     before = snapshot(engine)
     assert main(["replay", "--quiet", "--db", db_url, "--bootstrap", "127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
