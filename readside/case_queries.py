@@ -141,6 +141,7 @@ def open_petitions(engine: sa.Engine) -> list[dict[str, Any]]:
         cases.c.ref_no,
         cases.c.category,
         cases.c.follow_up_status,
+        cases.c.is_petition,
         cases.c.petition_received_on,
     ).where(
         cases.c.status == "open",
