@@ -520,11 +520,17 @@ def cmd_notify(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    from domain.risk.policy import load_policy
     from readside.alert_queries import kpi_text, queue_text
     from readside.db import make_engine
 
-    engine = make_engine(_settings(args).db_url)
-    print(kpi_text(engine) if args.kpi else queue_text(engine, args.unit, args.township))
+    settings = _settings(args)
+    engine = make_engine(settings.db_url)
+    if not args.kpi:
+        print(queue_text(engine, args.unit, args.township))
+        return 0
+    handle_days = load_policy(settings.risk_policy or None).statutory_limits["handle"]
+    print(kpi_text(engine, handle_days=handle_days))
     return 0
 
 

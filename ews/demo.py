@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from deploy.kafka_local import LocalBroker, free_port, grant, port_open
+from domain.risk.policy import load_policy
 from ews import processes
 from ews.demo_batch import demo_batch, expected_counts
 from ews.lag import NotSettled, wait_settled
@@ -145,7 +146,8 @@ def run_demo(
         ok = _wait(settings, engine, posted, [*workers, projector]) and ok
         _report_risk(engine, end)
         _wait_delivered(engine)
-        _report_alerts(engine, webhook, mail, acked, end)
+        handle_days = load_policy(settings.risk_policy or None).statutory_limits["handle"]
+        _report_alerts(engine, webhook, mail, acked, end, handle_days)
         print("-- replaying the log into a fresh database (ews replay) ...", flush=True)
         replay_url = f"sqlite:///{VAR / (run + '-replay.db')}"
         replay_log = logs / f"{run}-replay.log"
@@ -254,7 +256,6 @@ def _tick_to_the_end(settings: Settings, batch: list) -> dt.datetime:
     """The records replay 18 months; move the clock to the morning after the last one, so
     every open case is assessed as of then (deadlines, quiet cases)."""
     from domain.risk.assess import ticks_between
-    from domain.risk.policy import load_policy
     from streams.clock import publish_ticks
 
     last = max(p.posted_at_ms for p in batch) / 1000
@@ -326,7 +327,9 @@ def _wait_delivered(engine: sa.Engine, timeout: float = 120.0) -> None:
     print(f"   ({pending} notifications still on their way)")
 
 
-def _report_alerts(engine: sa.Engine, webhook, mail, acked: str | None, as_of: dt.datetime) -> None:  # noqa: ANN001
+def _report_alerts(  # noqa: ANN001
+    engine: sa.Engine, webhook, mail, acked: str | None, as_of: dt.datetime, handle_days: int
+) -> None:
     from readside.alert_queries import alert_lines, delivery_counts, kpi_text
     from readside.tables import alerts
 
@@ -359,7 +362,7 @@ def _report_alerts(engine: sa.Engine, webhook, mail, acked: str | None, as_of: d
                     if "已送达" not in line:  # deliveries are counted above
                         print("   " + line)
     print(f"\n== KPIs as of {as_of:%Y-%m-%d %H:%M} (ews alerts --kpi)")
-    for line in kpi_text(engine, as_of).splitlines():
+    for line in kpi_text(engine, as_of, handle_days).splitlines():
         print("   " + line)
 
 

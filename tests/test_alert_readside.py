@@ -96,3 +96,47 @@ def test_a_closed_case_says_closed_not_blue(db_url: str) -> None:
             "  risk: none, the case was closed (2026-01-12T09:00)"
         ]
     engine.dispose()
+
+
+def test_on_time_completion_counts_open_petitions_already_past_their_limit(db_url: str) -> None:
+    import sqlalchemy as sa
+
+    from readside.tables import cases
+
+    def petition(case_id: str, received: str, closed_at: str | None, petition: bool = True):  # noqa: ANN202
+        at = "2026-01-01T09:00:00+08:00"
+        return dict(
+            case_id=case_id,
+            township="周庄镇",
+            ref_no=case_id,
+            category="unpaid_wages",
+            status="closed" if closed_at else "open",
+            closed_at=closed_at,
+            opened_at=at,
+            last_found_at=at,
+            record_count=1,
+            last_seq=1,
+            updated_at=at,
+            is_petition=petition,
+            petition_received_on=received,
+            follow_up_status="resolved" if closed_at else "mediating",
+        )
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(cases),
+            [
+                petition("on-time", "2026-01-01", "2026-03-01T10:00:00+08:00"),  # day 59
+                petition("late", "2026-01-01", "2026-03-05T10:00:00+08:00"),
+                petition("open-past", "2026-01-01", None),  # 60 days passed, still open
+                petition("open-within", "2026-03-01", None),
+                petition("no-petition", "2026-01-01", None, petition=False),
+            ],
+        )
+    now = dt.datetime.fromisoformat("2026-03-20T09:00:00+08:00")
+    assert kpis(engine, now)["resolved_within_limit"] == (1, 3)
+    # an open petition did not count against the rate before: it read 1/2
+    assert kpis(engine, now, handle_days=90)["resolved_within_limit"] == (2, 2)
+    engine.dispose()

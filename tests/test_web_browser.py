@@ -175,6 +175,15 @@ def test_township_officer_and_stranger_in_the_browser(site) -> None:  # noqa: AN
             expect(timeline).to_contain_text("（zhou 提交）")
             officer.screenshot(path=str(SHOTS / "3-case-timeline-acknowledged.png"), full_page=True)
 
+            # the county desk reads the county's figures in words and shares, not raw JSON
+            desk = login(browser, base, "desk")
+            kpi = desk.locator("#county .kpi[data-kpi=alerts] b")
+            expect(kpi).to_have_text("1", timeout=15_000)
+            acked = desk.locator("#county .kpi[data-kpi=acknowledge_minutes_median]")
+            expect(acked).to_contain_text("红 ")
+            expect(desk.locator("#county")).to_contain_text("按期办结率（60天内，目标100%）")
+            desk.screenshot(path=str(SHOTS / "3b-county-figures.png"), full_page=True)
+
             # another township's clerk is refused the case, on the page and by the API
             stranger = login(browser, base, "cheng")
             stranger.goto(f"{base}/cases/{case_id}")

@@ -397,7 +397,7 @@ def create_app(
     def county_kpis(who: Who) -> dict[str, Any]:
         if not who.can_see_county:
             raise forbidden("the county KPIs")
-        return kpis(engine, now())
+        return kpis(engine, now(), policy.statutory_limits["handle"])
 
     @app.get("/api/time-limits", tags=["county"])
     def time_limits(who: Who) -> dict[str, Any]:

@@ -127,12 +127,25 @@ async function act(caseId, action) {
   } catch (e) { say(e.message, false); }
 }
 
+function kpiTiles(k) {
+  // [key, value shown, label]: shares as a/b (percent), per-level and per-unit figures listed
+  const share = p => p[1] ? `${p[0]}/${p[1]}（${Math.round(p[0] / p[1] * 100)}%）` : "暂无";
+  const listed = (o, name = x => x) => Object.entries(o).map(([a, v]) => `${name(a)} ${v}`).join("，") || "无";
+  return [
+    ["alerts", String(k.alerts), "预警数"],
+    ["acknowledge_minutes_median", listed(k.acknowledge_minutes_median, lv => LEVEL_ZH[lv] || lv), "签收用时中位数（分钟）"],
+    ["feedback_on_time", share(k.feedback_on_time), "按时反馈率"],
+    ["resolved_within_limit", share(k.resolved_within_limit), `按期办结率（${k.handle_days}天内，目标100%）`],
+    ["overdue_per_unit", listed(k.overdue_per_unit), "超期未签收（按单位）"],
+    ["satisfaction", share(k.satisfaction), "回访满意率（目标95%）"],
+  ];
+}
+
 async function countyViews() {
   const box = document.getElementById("county");
   const [k, t] = await Promise.all([api("/api/kpis"), api("/api/time-limits")]);
-  const fig = (v, unit = "") => v === null || v === undefined ? "—" : (typeof v === "number" ? (Math.round(v * 100) / 100) + unit : esc(v));
-  box.innerHTML = `<h2>全县指标</h2><div class="kpis">${Object.entries(k).filter(([, v]) => typeof v !== "object" || v === null)
-      .map(([name, v]) => `<div class="kpi"><b>${fig(v)}</b>${esc(name)}</div>`).join("")}</div>
+  box.innerHTML = `<h2>全县指标</h2><div class="kpis">${kpiTiles(k).map(([name, v, title]) =>
+      `<div class="kpi" data-kpi="${name}" title="${esc(title)}"><b>${esc(v)}</b>${esc(title)}</div>`).join("")}</div>
     <h2>时限图（${t.matters.length} 项在办信访事项）</h2>
     <div class="bands" id="bands">${t.bands.map(b => `<div class="band ${b.band === "overdue" ? "overdue" : ""}"><b>${b.count}</b> ${b.zh}</div>`).join("")}</div>
     <table id="time-limits"><thead><tr><th>剩余天数</th><th>时限</th><th>到期日</th><th>案件</th><th>乡镇</th><th>类别</th></tr></thead><tbody>
