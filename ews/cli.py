@@ -619,9 +619,18 @@ def cmd_account(args: argparse.Namespace) -> int:
     from readside.db import make_engine
     from web.accounts import AccountError, AccountStore
 
-    store = AccountStore(make_engine(_settings(args).accounts_db))
+    settings = _settings(args)
+    store = AccountStore(make_engine(settings.accounts_db))
     by = getpass.getuser() if hasattr(getpass, "getuser") else "admin"
     try:
+        if args.action == "add" and args.unit:
+            from domain.alerts.routing import load_routing
+
+            units = load_routing(settings.routing or None).units
+            if args.unit not in units:
+                raise AccountError(
+                    f"no unit {args.unit!r} in the routing; one of {', '.join(sorted(units))}"
+                )
         if args.action == "add":
             password = _read_password(args.name) if args.password_stdin else None
             a = store.add(

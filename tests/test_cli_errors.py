@@ -108,6 +108,9 @@ def test_a_password_too_short_is_refused_and_the_old_one_kept(
         monkeypatch.setattr("sys.stdin", io.StringIO(short))
         assert ews_main(["account", "password", "zhou"]) == 1
         assert "at least 8 characters" in said(capsys)
+    unit = ["account", "add", "li", "--role", "unit_officer", "--unit", "hrs"]
+    assert ews_main(unit) == 1  # misspelt: no alert would ever reach this account
+    assert "no unit 'hrs' in the routing; one of" in said(capsys)
     store = AccountStore(make_engine(url))
     assert store.login("zhou", "") is None and store.login("zhou", "long enough 1") is not None
     with pytest.raises(SystemExit):
