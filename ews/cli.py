@@ -527,6 +527,17 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     settings = _settings(args)
     engine = make_engine(settings.db_url)
     if not args.kpi:
+        if args.unit and args.unit != "county_desk":
+            from domain.alerts.routing import load_routing
+
+            units = load_routing(settings.routing or None).units
+            if args.unit not in units:
+                print(
+                    f"ews alerts: no unit {args.unit!r} in the routing; one of "
+                    f"{', '.join(sorted(units))} (or county_desk)",
+                    file=sys.stderr,
+                )
+                return 2
         print(queue_text(engine, args.unit, args.township))
         return 0
     handle_days = load_policy(settings.risk_policy or None).statutory_limits["handle"]

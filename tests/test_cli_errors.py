@@ -71,6 +71,8 @@ def test_a_time_that_is_no_time_is_a_usage_error(capsys) -> None:  # noqa: ANN00
 def test_a_database_without_read_models_says_what_to_run(tmp_path, capsys) -> None:  # noqa: ANN001
     assert ews_main(["counts", "--db", f"sqlite:///{tmp_path / 'empty.db'}"]) == 2
     assert "run `ews project` (or `ews replay`)" in said(capsys)
+    assert ews_main(["alerts", "--unit", "nosuch", "--db", f"sqlite:///{tmp_path / 'a.db'}"]) == 2
+    assert "no unit 'nosuch' in the routing" in said(capsys)  # not "0 open alerts"
 
 
 def test_no_broker_at_the_address_is_said_at_once_or_after_the_broker_timeout(
