@@ -256,8 +256,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     migrate(engine)
     try:
         with read_model_writer(engine, "ews replay"):
-            # before a read model is dropped: a wrong address must cost nothing
-            require_topics(settings.kafka, [settings.topics.case_events])
+            try:  # before a read model is dropped: a wrong address must cost nothing
+                require_topics(settings.kafka, [settings.topics.case_events])
+            except (ConnectionError, LookupError) as exc:
+                print(f"ews replay: {exc}; the read models are left as they were", file=sys.stderr)
+                return 2
             drop_all(engine)
             migrate(engine)
             began = time.monotonic()
@@ -266,9 +269,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
             seconds = time.monotonic() - began
     except ReadModelsBusy as exc:
         print(f"ews replay: {exc}", file=sys.stderr)
-        return 2
-    except (ConnectionError, LookupError) as exc:
-        print(f"ews replay: {exc}; the read models are left as they were", file=sys.stderr)
         return 2
     except ProjectorError as exc:
         print(f"ews replay: {exc}", file=sys.stderr)
@@ -1025,9 +1025,9 @@ def _operator_error(exc: Exception) -> str | None:
     if isinstance(exc, (ConfigError, SettingsError, ConnectionError)):
         return str(exc)  # a worker's BrokerUnreachable too: main exits 69 for its supervisor
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
-        return f"{exc.strerror}: {exc.filename}"
+        return f"{exc.strerror}: {exc.filename}" if exc.filename and exc.strerror else str(exc)
     kind = f"{type(exc).__module__}.{type(exc).__name__}"
-    if kind in ("kafka.errors.NoBrokersAvailable", "kafka.errors.KafkaTimeoutError"):
+    if kind in ("kafka.errors.KafkaTimeoutError", "kafka.errors.KafkaConnectionError"):
         return f"the Kafka broker did not answer ({exc}); is it running, and is --bootstrap right?"
     if kind.startswith("sqlalchemy.exc.") and (
         "no such table" in str(exc) or "UndefinedTable" in str(exc)

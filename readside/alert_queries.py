@@ -124,11 +124,11 @@ def kpis(
     # limit, which can no longer be handled in time), those closed within the limit
     today = dt.date.fromisoformat(china_time(now.isoformat())[:10])
     limit = dt.timedelta(days=handle_days)
-    due = {id(c): dt.date.fromisoformat(c.petition_received_on[:10]) + limit for c in petitions}
+    due_on = {id(c): dt.date.fromisoformat(c.petition_received_on[:10]) + limit for c in petitions}
     closed = [c for c in petitions if c.status == "closed" and c.closed_at]
-    late_open = [c for c in petitions if c.status != "closed" and due[id(c)] < today]
+    late_open = [c for c in petitions if c.status != "closed" and due_on[id(c)] < today]
     in_limit = [
-        c for c in closed if dt.date.fromisoformat(china_time(c.closed_at)[:10]) <= due[id(c)]
+        c for c in closed if dt.date.fromisoformat(china_time(c.closed_at)[:10]) <= due_on[id(c)]
     ]
     overdue: dict[str, int] = {}
     for r in rows:

@@ -104,8 +104,9 @@ class _AlertWriter:
     def _tick(self, m: Any) -> list[tuple[str, str, Any]]:
         """A tick: every active alert of the tick's partition is checked against its deadlines."""
         at = ClockTicked.from_bytes(m.value).at
+        taken = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         return [
-            (case_id, f"tick:{at}", Tick(at))
+            (case_id, f"tick:{at}", Tick(at, taken))
             for case_id, stored in sorted(self.table.items(m.partition, ACTIVE))
             if stored is not None and stored.get("status") in ACTIVE_STATUSES
         ]

@@ -130,18 +130,34 @@ def test_what_nobody_acknowledges_is_sent_again_every_repeat_interval_by_the_clo
     state, _ = run([assessed("red", MONDAY_10)])  # red: repeat after 4h
     state, _ = run([Tick("2026-03-02T10:31:00+08:00"), Tick("2026-03-02T11:02:00+08:00")], state)
     assert state.escalation_step == 2  # the head, then the leader: no step left
-    state, none_yet = run([Tick("2026-03-02T13:59:00+08:00")], state)
+    # repeats count from the latest sending, the leader's at 11:02
+    state, none_yet = run([Tick("2026-03-02T15:01:00+08:00")], state)
     assert none_yet == []
-    state, again = run([Tick("2026-03-02T14:00:00+08:00")], state)
+    state, again = run([Tick("2026-03-02T15:02:00+08:00")], state)
     everyone = ["county-desk", "county-leader", "hrss-duty-day", "hrss-head", "township:周庄镇"]
     assert sorted(e.receiver for e in again) == everyone
     assert "重复提醒：尚未签收（已超过签收时限）" in again[0].body
-    assert run([Tick("2026-03-02T14:01:00+08:00")], state)[1] == []  # not every minute after
-    state, night = run([Tick("2026-03-02T18:00:00+08:00")], state)
+    assert run([Tick("2026-03-02T15:03:00+08:00")], state)[1] == []  # not every minute after
+    state, night = run([Tick("2026-03-02T19:02:00+08:00")], state)
     assert "hrss-duty-night" in {e.receiver for e in night}  # whoever is on duty now
     assert {e.key for e in night}.isdisjoint({e.key for e in again})
-    state, _ = run([command("acknowledge", at="2026-03-02T18:05:00+08:00")], state)
-    assert run([Tick("2026-03-02T22:00:00+08:00")], state)[1] == []  # acknowledged: quiet
+    state, _ = run([command("acknowledge", at="2026-03-02T19:05:00+08:00")], state)
+    assert run([Tick("2026-03-02T23:02:00+08:00")], state)[1] == []  # acknowledged: quiet
+
+
+def test_a_backlog_of_ticks_repeats_once_not_once_per_interval_missed() -> None:
+    state, _ = run([assessed("red", MONDAY_10)])
+    state, _ = run([Tick("2026-03-02T10:31:00+08:00"), Tick("2026-03-02T11:02:00+08:00")], state)
+    # the alert writer was down from 11:05 to 11:00 the next day; the clock kept ticking
+    taken = "2026-03-03T11:00:00+08:00"
+    start = dt.datetime.fromisoformat("2026-03-02T11:05:00+08:00")
+    backlog = [
+        Tick((start + dt.timedelta(minutes=m)).isoformat(), taken) for m in range(0, 1436, 5)
+    ]
+    state, out = run(backlog, state)
+    rounds = sorted({e.key.rsplit("-", 1)[1] for e in out})
+    assert len(rounds) == 1  # one repeat: at the first tick less than 2 hours behind
+    assert out[0].body.count("重复提醒") == 1
 
 
 def test_an_escalation_by_hand_gives_its_deadline_in_china_time() -> None:

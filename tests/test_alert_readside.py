@@ -56,6 +56,11 @@ def test_alerts_deliveries_and_kpis(db_url: str) -> None:
     k = kpis(engine, dt.datetime.fromisoformat("2026-03-02T13:00:00+08:00"))
     assert k["alerts"] == 2 and k["acknowledge_minutes_median"] == {"red": 12.0}
     assert k["overdue_per_unit"] == {"hrss": 1}  # the orange one, escalated, unacknowledged
+    # feedback: owed by neither yet (24 h and 72 h), so none on time of none due; a day later
+    # the red one's is past, and the petition figures do not enter this share
+    assert k["feedback_on_time"] == (0, 0)
+    tomorrow = dt.datetime.fromisoformat("2026-03-03T13:00:00+08:00")
+    assert kpis(engine, tomorrow)["feedback_on_time"] == (0, 1)
     engine.dispose()
 
 

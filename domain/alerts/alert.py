@@ -51,6 +51,10 @@ CASE_CLOSED = "结案（记录已化解或撤回）"  # who resolves an alert wh
 @dataclass(frozen=True)
 class Tick:
     at: str  # ISO 8601
+    # when the alert writer took it: a tick it takes more than half a repeat interval late (a
+    # backlog after the stage was down) escalates but repeats nothing, so a day's backlog sends
+    # one repeat, not six at once
+    taken_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,8 @@ def decide(state: AlertState, given: Any, routing: Routing) -> list[CaseEvent]:
         case DeliveryReport():
             return _on_delivery(state, given, routing)
         case Tick():
-            return _on_tick(state, _at(given.at), routing)
+            taken = _at(given.taken_at) if given.taken_at else None
+            return _on_tick(state, _at(given.at), routing, taken)
     raise TypeError(f"not an alert input: {type(given).__name__}")
 
 
@@ -342,7 +347,9 @@ def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list
     ]
 
 
-def _on_tick(state: AlertState, now: dt.datetime, routing: Routing) -> list[CaseEvent]:
+def _on_tick(
+    state: AlertState, now: dt.datetime, routing: Routing, taken: dt.datetime | None = None
+) -> list[CaseEvent]:
     """Escalate what nobody acknowledged, or reported back on, in time; once every step is
     taken, send what is still not acknowledged again every ``repeat_after``."""
     if state.status == "open" and state.acknowledge_by and now >= _at(state.acknowledge_by):
@@ -352,9 +359,17 @@ def _on_tick(state: AlertState, now: dt.datetime, routing: Routing) -> list[Case
     late = state.status == "acknowledged" and state.feedbacks == 0
     if late and state.feedback_by and now >= _at(state.feedback_by):
         return _escalation(state, routing, now, "超时未反馈 / no feedback in time")
-    if _repeat_due(state, now, routing):
+    if _repeat_due(state, now, routing) and not _behind(state, now, taken, routing):
         return _repeat(state, now, routing, state.reasons)
     return []
+
+
+def _behind(
+    state: AlertState, now: dt.datetime, taken: dt.datetime | None, routing: Routing
+) -> bool:
+    """The tick was taken more than half a repeat interval after its time: a backlog."""
+    repeat_after = routing.levels[state.level or "orange"].repeat_after
+    return taken is not None and repeat_after is not None and taken - now > repeat_after / 2
 
 
 # ---- step -----------------------------------------------------------------------------------
@@ -405,6 +420,7 @@ def _changes(state: AlertState, envelope: Envelope) -> dict[str, Any]:
             return dict(
                 escalation_step=e.step,
                 acknowledge_by=e.acknowledge_by,
+                notified_at=envelope.occurred_at,  # repeats count from the latest sending
                 rounds=state.rounds + 1,
                 status="open" if state.status == "open" else state.status,
             )
