@@ -124,3 +124,25 @@ def threat_is_red_alone(policy_text: str) -> str:
     old = "explicit_threat: {raises: yellow, alone: orange"
     assert old in policy_text, "the packaged policy's explicit_threat line changed"
     return policy_text.replace(old, "explicit_threat: {raises: yellow, alone: red")
+
+
+def case_row(case_id: str, township: str = "周庄镇", **given: object) -> dict:
+    """A row of the cases read model, as the projector writes an open wage petition's;
+    ``given`` changes any column."""
+    at = "2026-01-01T09:00:00+08:00"
+    row = dict(
+        case_id=case_id,
+        township=township,
+        ref_no=case_id,
+        category="unpaid_wages",
+        status="open",
+        opened_at=at,
+        last_found_at=at,
+        record_count=1,
+        last_seq=1,
+        updated_at=at,
+        is_petition=True,
+        petition_received_on="2026-10-01",
+        follow_up_status="new",
+    )
+    return {**row, **given}

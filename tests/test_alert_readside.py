@@ -11,6 +11,7 @@ from readside.db import make_engine, migrate
 from readside.projector import Message, apply_batch
 from schemas.commands import AlertCommand, DeliveryReport
 from schemas.topics import Topics
+from tests.support import case_row
 from tests.test_alert_lifecycle import MONDAY_10, assessed
 
 TOPICS = Topics()
@@ -109,19 +110,10 @@ def test_on_time_completion_counts_open_petitions_already_past_their_limit(db_ur
     from readside.tables import cases
 
     def petition(case_id: str, received: str, closed_at: str | None, petition: bool = True):  # noqa: ANN202
-        at = "2026-01-01T09:00:00+08:00"
-        return dict(
-            case_id=case_id,
-            township="周庄镇",
-            ref_no=case_id,
-            category="unpaid_wages",
+        return case_row(
+            case_id,
             status="closed" if closed_at else "open",
             closed_at=closed_at,
-            opened_at=at,
-            last_found_at=at,
-            record_count=1,
-            last_seq=1,
-            updated_at=at,
             is_petition=petition,
             petition_received_on=received,
             follow_up_status="resolved" if closed_at else "mediating",

@@ -18,7 +18,7 @@ from readside.db import make_engine, migrate
 from readside.tables import alerts, cases
 from streams.admin import ensure_topics
 from streams.log import read_from_start
-from tests.support import xlsx
+from tests.support import case_row, xlsx
 from web.accounts import AccountStore
 from web.app import UPLOAD_MAX_BYTES, create_app
 from web.kafka import KafkaGateway
@@ -255,19 +255,14 @@ def put_case(
     with engine.begin() as conn:
         conn.execute(
             sa.insert(cases).values(
-                case_id=case_id,
-                township=township,
-                ref_no=case_id,
-                category="unpaid_wages",
-                status="open",
-                opened_at=now,
-                last_found_at=now,
-                record_count=1,
-                last_seq=1,
-                updated_at=now,
-                is_petition=petition,
-                petition_received_on="2026-10-01",
-                follow_up_status="new",
+                case_row(
+                    case_id,
+                    township,
+                    opened_at=now,
+                    last_found_at=now,
+                    updated_at=now,
+                    is_petition=petition,
+                )
             )
         )
         if units is not None:
