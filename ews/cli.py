@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ews.model_cli import register as register_model_commands
 from ews.processes import project_path
+from schemas.record import CHINA_TZ
 from schemas.settings import Settings, settings_table
 
 EPILOG = """\
@@ -412,7 +413,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
     while True:
         now = dt.datetime.fromisoformat(args.now) if args.now else dt.datetime.now(dt.UTC)
         if now.tzinfo is None:
-            now = now.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+            now = now.replace(tzinfo=CHINA_TZ)
         last = last_tick(settings.kafka, topics)
         due = ticks_between(last, now, schedule)
         check = deadline_check_between(last, now, check_every, due)
@@ -455,10 +456,9 @@ def cmd_routes(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    china = dt.timezone(dt.timedelta(hours=8))
-    at = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(china)
+    at = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(CHINA_TZ)
     if at.tzinfo is None:
-        at = at.replace(tzinfo=china)
+        at = at.replace(tzinfo=CHINA_TZ)
     rule = routing.levels[args.level]
     units = routing.units_for(category, args.township, args.level)
     print(
@@ -519,6 +519,16 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unknown_unit(settings: Settings, unit: str) -> str | None:
+    """What to say when ``unit`` is not a unit of the routing in force; None when it is."""
+    from domain.alerts.routing import load_routing
+
+    units = load_routing(settings.routing or None).units
+    if unit in units:
+        return None
+    return f"no unit {unit!r} in the routing; one of {', '.join(sorted(units))}"
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     from domain.risk.policy import load_policy
     from readside.alert_queries import kpi_text, queue_text
@@ -527,17 +537,10 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     settings = _settings(args)
     engine = make_engine(settings.db_url)
     if not args.kpi:
-        if args.unit and args.unit != "county_desk":
-            from domain.alerts.routing import load_routing
-
-            units = load_routing(settings.routing or None).units
-            if args.unit not in units:
-                print(
-                    f"ews alerts: no unit {args.unit!r} in the routing; one of "
-                    f"{', '.join(sorted(units))} (or county_desk)",
-                    file=sys.stderr,
-                )
-                return 2
+        unknown = args.unit and args.unit != "county_desk" and _unknown_unit(settings, args.unit)
+        if unknown:
+            print(f"ews alerts: {unknown} (or county_desk)", file=sys.stderr)
+            return 2
         print(queue_text(engine, args.unit, args.township))
         return 0
     handle_days = load_policy(settings.risk_policy or None).statutory_limits["handle"]
@@ -634,14 +637,9 @@ def cmd_account(args: argparse.Namespace) -> int:
     store = AccountStore(make_engine(settings.accounts_db))
     by = getpass.getuser() if hasattr(getpass, "getuser") else "admin"
     try:
-        if args.action == "add" and args.unit:
-            from domain.alerts.routing import load_routing
-
-            units = load_routing(settings.routing or None).units
-            if args.unit not in units:
-                raise AccountError(
-                    f"no unit {args.unit!r} in the routing; one of {', '.join(sorted(units))}"
-                )
+        unknown = args.action == "add" and args.unit and _unknown_unit(settings, args.unit)
+        if unknown:
+            raise AccountError(unknown)
         if args.action == "add":
             password = _read_password(args.name) if args.password_stdin else None
             a = store.add(
