@@ -4,7 +4,6 @@ traceback, and nothing changed (no broker needed: these fail before any is reach
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 
@@ -78,10 +77,9 @@ def test_a_database_without_read_models_says_what_to_run(tmp_path, capsys) -> No
 def test_no_broker_at_the_address_is_said_at_once_or_after_the_broker_timeout(
     monkeypatch, capsys
 ) -> None:  # noqa: ANN001
-    began = time.monotonic()
     assert ews_main(["topics", "--bootstrap", NO_BROKER]) == 2
+    # the socket check's words, not kafka-python's KafkaTimeoutError after its 30 s
     assert "no Kafka broker reachable at 127.0.0.1:9" in said(capsys)
-    assert time.monotonic() - began < 10  # not kafka-python's own 30 s or more
     monkeypatch.setenv("EWS_BROKER_TIMEOUT", "2")
     assert ews_main(["worker", "--role", "intake", "--bootstrap", NO_BROKER]) == 69  # restart me
     assert "waited 2 s" in said(capsys)
