@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource
+from kafka.errors import BrokerResponseError
 
 from domain.case import CaseState, handle_command
 from domain.intake import Admitted, Posted, admit
@@ -83,7 +84,15 @@ def _empty_the_changelog(settings: Settings) -> None:
         admin.alter_configs([ConfigResource("TOPIC", topic, configs={"cleanup.policy": value})])
 
     policy("delete")
-    admin.delete_records({TopicPartition(topic, p): -1 for p in range(settings.partitions)})
+    everything = {TopicPartition(topic, p): -1 for p in range(settings.partitions)}
+    deadline = time.monotonic() + 30
+    while True:  # the partitions take up the new policy a moment after the broker accepts it
+        try:
+            admin.delete_records(everything)
+            break
+        except BrokerResponseError as e:
+            assert "PolicyViolation" in str(e) and time.monotonic() < deadline, e
+            time.sleep(0.5)
     policy("compact")
     admin.close()
 
