@@ -19,6 +19,7 @@ from schemas.record import (
     FIELDS,
     RecordRejected,
     check,
+    china_time,
     decode_record,
     fingerprint,
     township_hint,
@@ -119,7 +120,10 @@ def inspect(posted: Posted) -> tuple[dict, list[RecordRejected]]:
 def _after_posting(record: dict, posted: Posted) -> list[RecordRejected]:
     """A record cannot describe a day after it was posted (a day's slack for clocks and
     time zones): ``2062`` typed for ``2026`` is refused, not kept as the case's newest news."""
-    latest = dt.datetime.fromisoformat(posted.received_at) + FUTURE_SLACK
+    received = dt.datetime.fromisoformat(posted.received_at)
+    if received > dt.datetime.max.replace(tzinfo=dt.UTC) - FUTURE_SLACK:
+        return []  # posted in the last day a clock can show: nothing is after it
+    latest = received + FUTURE_SLACK
     problems = []
     for name in DATE_FIELDS:
         value = record.get(name)
@@ -132,7 +136,7 @@ def _after_posting(record: dict, posted: Posted) -> list[RecordRejected]:
             problems.append(
                 RecordRejected(
                     "date_in_future",
-                    f"{name} is after the record was posted ({posted.received_at[:10]})",
+                    f"{name} is after the record was posted ({china_time(posted.received_at)[:10]})",
                     name,
                 )
             )

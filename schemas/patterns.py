@@ -67,27 +67,29 @@ def text(max_len: int, required: bool, identity: bool = False) -> str:
 
 BLANK = f"^{WS}*$"
 
-# ---- dates: YYYY-MM-DD (or with /), real calendar days, from the year 2000; then an optional
-# time (T or a space, HH:MM, optional :SS and fraction, optional Z or +hh:mm offset) ---------
-_YEAR = r"[2-9]\d{3}"  # 2000-9999
+# ---- dates: YYYY-MM-DD (or with /, and month, day and hour may have one digit, as a
+# spreadsheet writes 2026/3/5 9:30), real calendar days, from the year 2000; then an optional
+# time (T or a space, HH:MM, optional :SS and fraction, optional Z or +hh:mm offset).  Digits
+# are ASCII ([0-9], not \d, which in Python also takes full-width and other digits) ---------
+_YEAR = r"[2-9][0-9]{3}"  # 2000-9999
 _YEAR_TO_9998 = (
-    r"(?:[2-8]\d{3}|9[0-8]\d{2}|99[0-8]\d|999[0-8])"  # China time never leaves year 9999
+    r"(?:[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"  # China time never leaves 9999
 )
-_LEAP = r"(?:[2-9]\d(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[3579][26])00)"
+_LEAP = r"(?:[2-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[3579][26])00)"
 _S = "[-/]"
 _MONTH_DAY = (
-    f"(?:(?:0[13578]|1[02]){_S}(?:0[1-9]|[12]\\d|3[01])"
-    f"|(?:0[469]|11){_S}(?:0[1-9]|[12]\\d|30)"
-    f"|02{_S}(?:0[1-9]|1\\d|2[0-8]))"
+    f"(?:(?:0?[13578]|1[02]){_S}(?:0?[1-9]|[12][0-9]|3[01])"
+    f"|(?:0?[469]|11){_S}(?:0?[1-9]|[12][0-9]|30)"
+    f"|0?2{_S}(?:0?[1-9]|1[0-9]|2[0-8]))"
 )
 _TIME = (
-    r"(?:[ T](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
-    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?"
+    r"(?:[ T](?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?"
 )
 
 
 def _date(year: str) -> str:
-    return f"(?:{year}{_S}{_MONTH_DAY}|{_LEAP}{_S}02{_S}29)"
+    return f"(?:{year}{_S}{_MONTH_DAY}|{_LEAP}{_S}0?2{_S}29)"
 
 
 DATE = f"^{WS}*{_date(_YEAR)}{_TIME}{WS}*$"  # a date field (any time given is dropped)

@@ -269,11 +269,18 @@ def _shown(value: Any, limit: int = 40) -> str:
     return f"{text[:limit]}... ({len(text)} characters)"
 
 
+_DATE_PARTS = re.compile(r"([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?:[ T]([0-9]{1,2}):(.*))?")
+
+
 def _parse_datetime(value: str) -> dt.datetime:
-    text = value.strip().replace("/", "-")
-    if len(text) == 10:
-        text += "T00:00:00"
-    parsed = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    """A value the date pattern took (2026-03-05, 2026/3/5 9:30, ...) as a time, China time
+    when it gives no offset."""
+    found = _DATE_PARTS.fullmatch(value.strip())
+    if found is None:
+        raise ValueError(f"not a date: {value!r}")
+    year, month, day, hour, rest = found.groups()
+    clock = f"{int(hour):02d}:{rest}" if hour else "00:00:00"
+    parsed = dt.datetime.fromisoformat(f"{year}-{int(month):02d}-{int(day):02d}T{clock}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=CHINA_TZ)
     return parsed
@@ -366,15 +373,21 @@ def _date_value(field: Field, value: Any) -> str:
         )
     pattern = _DATE if field.kind == "date" else _DATE_TIME
     if not pattern.match(value):
-        year = re.match(r"\s*(\d{4})[-/]", value)
+        year = re.match(r"\s*([0-9]{4})[-/]", value)
         if year and not EARLIEST_DATE.year <= int(year.group(1)) < 9999:
             raise RecordRejected(
                 "date_out_of_range", f"{name} is before {EARLIEST_DATE.isoformat()} or too late"
             )
-        raise RecordRejected("invalid_value", f"{name} is not a date: {_shown(value)}")
+        raise RecordRejected(
+            "invalid_value",
+            f"{name} is not a date: {_shown(value)} (like 2026-03-05, 2026/3/5 or 2026-03-05 09:30)",
+        )
     parsed = _parse_datetime(value)
-    if field.kind == "date":
-        return parsed.date().isoformat()
+    if field.kind == "date":  # the day in China (2026-01-10T23:30Z is 11 January there)
+        try:
+            return parsed.astimezone(CHINA_TZ).date().isoformat()
+        except OverflowError:  # the last hours of the year 9999 west of China: as written
+            return parsed.date().isoformat()
     # one zone, whole seconds: the stored text sorts in time order and has a fixed length
     if parsed.utcoffset() != CHINA_OFFSET:
         parsed = parsed.astimezone(CHINA_TZ)

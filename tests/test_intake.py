@@ -246,3 +246,37 @@ def test_the_demo_posts_every_record_at_a_time_intake_accepts_for_it():
         assert (out.receipt.outcome == "accepted") == (p.expect == "accepted"), (
             out.receipt.reason_code
         )
+
+
+def test_a_spreadsheet_s_dates_are_taken_and_full_width_digits_are_a_plain_problem():
+    import json
+
+    def out(found_at: str):  # noqa: ANN202
+        return admit(posted(json.dumps({**GOOD, "found_at": found_at}).encode()))
+
+    for written, stored in (
+        ("2026/1/5", "2026-01-05T00:00:00+08:00"),  # as Excel's Chinese locale writes them
+        ("2026/1/5 9:30", "2026-01-05T09:30:00+08:00"),
+        ("2026-1-05 09:30:15", "2026-01-05T09:30:15+08:00"),
+    ):
+        admitted = out(written)
+        assert isinstance(admitted, Admitted), written
+        assert admitted.command.record["found_at"] == stored
+    for written in ("2026-01-05 1０:30", "２０２６-01-05", "2026/13/5", "2026/2/30"):
+        rejected = out(written)
+        assert isinstance(rejected, Rejected), written
+        assert rejected.dead_letter.reason_code == "invalid_value", rejected.dead_letter.reason
+        assert "like 2026-03-05" in rejected.dead_letter.reason
+
+
+def test_a_date_in_the_future_is_told_by_the_day_in_china_it_was_posted():
+    import json
+
+    # posted at 07:00 on 20 January in China (23:00 UTC on the 19th), dated the 22nd
+    at = 1_768_863_600_000  # 2026-01-19T23:00:00Z
+    data = json.dumps({**GOOD, "found_at": "2026-01-22"}).encode()
+    out = admit(Posted("x.records", 0, 1, at, data))
+    assert isinstance(out, Rejected) and "(2026-01-20)" in out.dead_letter.reason
+    # the last day a clock can show: nothing is after it, nothing overflows
+    late = admit(Posted("x.records", 0, 1, 253_402_300_799_000, data))
+    assert isinstance(late, Admitted)

@@ -135,7 +135,8 @@ def test_a_clerk_sees_every_problem_of_every_row_by_row_and_column_in_chinese(tm
         (6, "纠纷类别"),
     ]
     assert lines[0] == (
-        "周庄镇-2026-01.xlsx 第3行 “发现时间”列：取值不合理（found_at is not a date: '昨天'）"
+        "周庄镇-2026-01.xlsx 第3行 “发现时间”列：取值不合理（found_at is not a date: '昨天' "
+        "(like 2026-03-05, 2026/3/5 or 2026-03-05 09:30)）"
     )
     assert "缺少必填项" in lines[1] and "不是规定的纠纷类别" in lines[2]
     assert all("（" in line and line.endswith("）") for line in lines)  # English beside it

@@ -151,7 +151,9 @@ def test_times_at_the_edge_that_fit_in_china_time_are_kept(found_at: str, stored
     assert parse_record(enc({**GOOD, "found_at": found_at}))["found_at"] == stored
 
 
-def test_a_date_only_field_at_the_edge_is_not_converted() -> None:
+def test_a_date_only_field_is_the_day_in_china_and_at_the_edge_as_written() -> None:
+    r = parse_record(enc({**GOOD, "petition_received_on": "2026-01-10T23:30:00Z"}))
+    assert r["petition_received_on"] == "2026-01-11"  # 07:30 on the 11th in China
     r = parse_record(enc({**GOOD, "petition_received_on": "9999-12-31T23:59:59-12:00"}))
     assert r["petition_received_on"] == "9999-12-31"
 
