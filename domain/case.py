@@ -23,6 +23,7 @@ from schemas.events import (
     CaseReopened,
     Envelope,
     RecordAppended,
+    category_correction,
     event_id,
 )
 
@@ -114,11 +115,13 @@ def decide(state: CaseState, command: SubmitRecord) -> list[Envelope]:
     found: list[CaseEvent] = []
     if state.status == "new":
         found.append(CaseOpened.from_record(command.record))
-    elif state.status == "closed" and not appended.closes_case and current:
-        found.append(CaseReopened(reason=appended.follow_up_status))
+    elif (
+        state.status == "closed" and appended.stated_status and not appended.closes_case and current
+    ):
+        found.append(CaseReopened(reason=appended.stated_status))
     found.append(appended)
     if appended.closes_case and state.status != "closed" and current:
-        found.append(CaseClosed(outcome=appended.follow_up_status))
+        found.append(CaseClosed(outcome=appended.stated_status))
     return [
         Envelope(
             event_id=event_id(state.case_id, command.command_id, i),
@@ -192,17 +195,31 @@ def _appended(state: CaseState, e: RecordAppended, recorded_at: str, seq: int) -
         measures_taken=_clip(r.get("measures_taken")),
         category=r.get("category"),
     )
+    current = not _found_before(e.found_at, state.last_found_at)
     return replace(
         state,
         seq=seq,
-        category=e.corrected_category or state.category,
-        village=r.get("village") or state.village,
-        last_found_at=e.found_at
-        if not _found_before(e.found_at, state.last_found_at)
-        else state.last_found_at,
+        category=_category_after(state, e),
+        # a record found before the latest one fills a gap, it does not overwrite
+        village=(r.get("village") if current else state.village or r.get("village"))
+        or state.village,
+        last_found_at=e.found_at if current else state.last_found_at,
         records=(*state.records, seen)[-MAX_RECORDS_KEPT:],
         fingerprints=(*state.fingerprints, seen.fingerprint),
     )
+
+
+def _category_after(state: CaseState, e: RecordAppended) -> str:
+    """The case's category once ``e`` is applied: the correction found latest wins, whatever
+    order the corrections arrive in."""
+    if e.corrected_category is None:
+        return state.category
+    later = [
+        r
+        for r in state.records
+        if category_correction(r.record_kind, r.category) and _found_before(e.found_at, r.found_at)
+    ]
+    return state.category if later else e.corrected_category
 
 
 def _clip(text: str | None) -> str | None:

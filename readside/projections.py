@@ -85,6 +85,7 @@ def _opened_row(envelope: Envelope, e: CaseOpened) -> Row:
         "village": e.village,
         "ref_no": e.ref_no,
         "category": e.category,
+        "category_corrected_at": None,
         "status": "open",
         "opened_at": envelope.occurred_at,
         "closed_at": None,
@@ -110,16 +111,28 @@ LATEST_VALUE_FIELDS = (
 
 
 def _appended_row(row: Row, e: RecordAppended) -> Row:
+    """The case row once a record is added.  What the latest-found record says stands: a
+    record found before it (posted late) fills what is still empty and overwrites nothing; of
+    the corrections of the category, the one found latest."""
     r = e.record
     row = dict(row)
     row["record_count"] += 1
-    row["last_found_at"] = max(row["last_found_at"] or "", e.found_at)
-    row["follow_up_status"] = r.get("follow_up_status", row["follow_up_status"])
+    latest = row["last_found_at"]
+    current = not latest or _at(e.found_at) >= _at(latest)
+    if current:
+        row["last_found_at"] = e.found_at
+        row["follow_up_status"] = e.stated_status or row["follow_up_status"]
+    corrected_at = row["category_corrected_at"]
+    if e.corrected_category and (not corrected_at or _at(e.found_at) >= _at(corrected_at)):
+        row["category"], row["category_corrected_at"] = e.corrected_category, e.found_at
     for name in LATEST_VALUE_FIELDS:
-        if r.get(name) is not None:
+        if r.get(name) is not None and (current or row[name] is None):
             row[name] = r[name]
-    row["category"] = e.corrected_category or row["category"]
     return row
+
+
+def _at(iso: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(iso)
 
 
 def timeline_row(envelope: Envelope) -> Row:

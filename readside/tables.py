@@ -19,6 +19,7 @@ cases = sa.Table(
     sa.Column("village", sa.String(64)),
     sa.Column("ref_no", sa.String(64), nullable=False),
     sa.Column("category", sa.String(32), nullable=False, index=True),
+    sa.Column("category_corrected_at", sa.String(40)),  # when the correction in force was found
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("opened_at", sa.String(40), nullable=False),
     sa.Column("closed_at", sa.String(40)),

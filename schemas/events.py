@@ -75,6 +75,15 @@ def category_correction(record_kind: str | None, category: str | None) -> str | 
     return category if record_kind == "correction" and category else None
 
 
+def status_stated(record_kind: str | None, status: str | None) -> str | None:
+    """The follow-up status a record sets for its case.  A correction puts right what an
+    earlier record got wrong; the ``new`` it holds when it gives no status (intake's default)
+    says nothing about where the case stands, so it neither reopens nor restarts anything."""
+    if record_kind == "correction" and status in (None, "new"):
+        return None
+    return status or "new"
+
+
 @dataclass(frozen=True)
 class RecordAppended(CaseEvent):
     """A screening record (validated, as in ``schemas.record``) added to the case."""
@@ -106,8 +115,12 @@ class RecordAppended(CaseEvent):
         return category_correction(self.record_kind, self.record.get("category"))
 
     @property
+    def stated_status(self) -> str | None:
+        return status_stated(self.record_kind, self.follow_up_status)
+
+    @property
     def closes_case(self) -> bool:
-        return self.follow_up_status in CLOSING_STATUSES
+        return self.stated_status in CLOSING_STATUSES
 
     @property
     def escalated(self) -> bool:

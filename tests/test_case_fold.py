@@ -150,3 +150,80 @@ def test_a_follow_up_that_arrives_late_does_not_overturn_a_newer_one():
     # found the same day as the newest: posted later wins, as before
     _, log = run([submit(0), submit(0, description="同日结案", follow_up_status="resolved")])
     assert log[-1].event_type == "CaseClosed"
+
+
+def _case_row(log):
+    from readside.projections import apply_to_case
+
+    row = None
+    for envelope in log:
+        row = apply_to_case(row, envelope)
+    return row
+
+
+def test_of_corrections_posted_out_of_order_the_one_found_latest_stands():
+    from domain.risk.features import category_as_of
+
+    # corrected to land expropriation on the 15th, posted first; a correction found on the
+    # 8th (to homestead) is posted after it, and a follow-up of the 20th says nothing of it
+    state, log = run(
+        [
+            submit(0, found_at="2026-01-05", category="邻里纠纷"),
+            submit(5, record_kind="correction", category="土地征收"),
+            submit(10, found_at="2026-01-20", record_kind="follow_up"),
+            submit(-2, record_kind="correction", category="宅基地纠纷"),
+        ]
+    )
+    assert state.category == "land_expropriation"
+    assert _case_row(log)["category"] == "land_expropriation"
+    in_found_order = sorted(state.records, key=lambda r: r.found_at)
+    assert category_as_of(state, in_found_order) == "land_expropriation"
+    # the late correction alone, after a follow-up that does not correct: it stands
+    state, log = run(
+        [
+            submit(0, found_at="2026-01-05", category="邻里纠纷"),
+            submit(10, found_at="2026-01-20", record_kind="follow_up"),
+            submit(-2, record_kind="correction", category="宅基地纠纷"),
+        ]
+    )
+    assert state.category == _case_row(log)["category"] == "homestead"
+
+
+def test_a_late_record_fills_gaps_and_overwrites_nothing_in_the_case_row():
+    _, log = run(
+        [
+            submit(0, people_involved=12),
+            submit(5, record_kind="follow_up", people_involved=30, follow_up_status="mediating"),
+            submit(2, record_kind="follow_up", people_involved=3, village="马庄村"),
+        ]
+    )
+    row = _case_row(log)
+    assert (row["people_involved"], row["village"]) == (30, "马庄村")
+    assert row["follow_up_status"] == "mediating"
+
+
+def test_a_correction_without_a_status_leaves_a_closed_case_closed():
+    from domain.risk.features import is_open_as_of, status_as_of
+
+    state, log = run(
+        [
+            submit(0),
+            submit(2, record_kind="follow_up", follow_up_status="resolved"),
+            submit(2, record_kind="correction", people_involved=6),  # same day, no status
+        ]
+    )
+    assert "CaseReopened" not in [e.event_type for e in log]
+    assert state.status == "closed"
+    assert _case_row(log)["status"] == "closed"
+    assert _case_row(log)["follow_up_status"] == "resolved"
+    assert status_as_of(list(state.records)) == "resolved"
+    assert not is_open_as_of(list(state.records))
+    # a correction that says the case is open again (a wrong 办结) does reopen it
+    _, log = run(
+        [
+            submit(0),
+            submit(2, record_kind="follow_up", follow_up_status="resolved"),
+            submit(3, record_kind="correction", follow_up_status="mediating"),
+        ]
+    )
+    assert "CaseReopened" in [e.event_type for e in log]

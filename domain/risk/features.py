@@ -26,7 +26,7 @@ from domain.risk.holidays import days_to_spring_festival, in_two_sessions
 from domain.risk.lexicon import SIGNAL_GROUPS, Lexicon
 from domain.risk.masking import mask_text
 from domain.risk.policy import RiskPolicy, default_policy
-from schemas.events import category_correction
+from schemas.events import category_correction, status_stated
 from schemas.record import CHINA_TZ, CLOSING_STATUSES
 
 FEATURE_SET_VERSION = 2  # 2: the text feature is masked (domain.risk.masking)
@@ -136,12 +136,17 @@ def known_records(state: CaseState, as_of: dt.datetime | str) -> list[RecordSeen
 
 
 def status_as_of(records: list[RecordSeen]) -> str:
-    """Follow-up status of the latest known record ("none" before the first record)."""
-    return records[-1].follow_up_status if records else "none"
+    """Follow-up status of the latest known record that states one ("none" before the first
+    record; a correction without a status states none)."""
+    for r in reversed(records):
+        stated = status_stated(r.record_kind, r.follow_up_status)
+        if stated is not None:
+            return stated
+    return "new" if records else "none"
 
 
 def is_open_as_of(records: list[RecordSeen]) -> bool:
-    return bool(records) and records[-1].follow_up_status not in CLOSING_STATUSES
+    return bool(records) and status_as_of(records) not in CLOSING_STATUSES
 
 
 def latest_value(records: list[RecordSeen], name: str) -> Any:
