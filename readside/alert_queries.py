@@ -79,13 +79,20 @@ def _minutes(start: str, end: str) -> float:
     return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds() / 60
 
 
+def _at(iso: str) -> dt.datetime:
+    """A stored time as a time: the read models hold times in more than one offset (a
+    deadline in China time, a web action in UTC), so their texts do not compare."""
+    t = dt.datetime.fromisoformat(iso)
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
 def _feedback_due(r: dict, now: dt.datetime) -> bool:
     """Feedback was owed: given, or its deadline passed while the alert was still open."""
     if r["first_feedback_at"]:
         return True
-    if not r["feedback_by"] or dt.datetime.fromisoformat(r["feedback_by"]) > now:
+    if not r["feedback_by"] or _at(r["feedback_by"]) > now:
         return False
-    return not (r["resolved_at"] and r["resolved_at"] <= r["feedback_by"])
+    return not (r["resolved_at"] and _at(r["resolved_at"]) <= _at(r["feedback_by"]))
 
 
 def kpis(
@@ -118,7 +125,9 @@ def kpis(
             ack.setdefault(r["level"], []).append(_minutes(r["raised_at"], r["acknowledged_at"]))
     due = [r for r in rows if _feedback_due(r, now)]
     on_time = [
-        r for r in due if r["first_feedback_at"] and r["first_feedback_at"] <= r["feedback_by"]
+        r
+        for r in due
+        if r["first_feedback_at"] and _at(r["first_feedback_at"]) <= _at(r["feedback_by"])
     ]
     # 按期办结率: of the petitions whose outcome is known (closed, or still open past the
     # limit, which can no longer be handled in time), those closed within the limit

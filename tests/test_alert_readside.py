@@ -137,3 +137,39 @@ def test_on_time_completion_counts_open_petitions_already_past_their_limit(db_ur
     # an open petition did not count against the rate before: it read 1/2
     assert kpis(engine, now, handle_days=90)["resolved_within_limit"] == (2, 2)
     engine.dispose()
+
+
+def test_feedback_stamped_in_utc_is_late_after_its_china_time_deadline(db_url: str) -> None:
+    """Deadlines are kept in China time, the web's actions in UTC: a report half an hour late
+    counts as late, not as early because its text sorts first."""
+    routing = default_routing()
+    state, log = AlertState("Cwages0001"), []
+    for given, cause in (
+        (assessed("red", MONDAY_10), "a1"),  # feedback owed by 2026-03-03 10:00 China time
+        (
+            AlertCommand("c1", "Cwages0001", "acknowledge", "张三", "hrss", "2026-03-02T02:05:00Z"),
+            "c1",
+        ),
+        (
+            AlertCommand(
+                "c2",
+                "Cwages0001",
+                "feedback",
+                "张三",
+                "hrss",
+                "2026-03-03T02:30:00+00:00",
+                "已约谈",
+            ),
+            "c2",
+        ),
+    ):
+        state, envelopes = handle(state, given, routing, cause, "2026-03-03T02:30:00+00:00")
+        log.extend(envelopes)
+    engine = make_engine(db_url)
+    migrate(engine)
+    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
+    with engine.begin() as conn:
+        apply_batch(conn, messages, TOPICS)
+    later = dt.datetime.fromisoformat("2026-03-04T12:00:00+08:00")
+    assert kpis(engine, later)["feedback_on_time"] == (0, 1)
+    engine.dispose()
