@@ -128,6 +128,42 @@ def test_a_revoked_account_loses_its_tokens_and_sessions_at_once(web) -> None:  
     assert client.post("/api/login", json={"name": "zhou", "password": PASSWORD}).status_code == 401
 
 
+def test_five_wrong_passwords_lock_the_account_for_a_quarter_of_an_hour(web) -> None:  # noqa: ANN001
+    client, store, clock, *_ = web
+    for _ in range(5):
+        r = client.post("/api/login", json={"name": "desk", "password": "guess-guess"})
+        assert r.status_code == 401 and "lock" in r.json()["detail"]
+    right = {"name": "desk", "password": PASSWORD}
+    assert client.post("/api/login", json=right).status_code == 401  # even the right one
+    assert client.post("/api/login", json={"name": "zhou", "password": PASSWORD}).status_code == 200
+    clock.at += dt.timedelta(minutes=15, seconds=1)
+    assert client.post("/api/login", json=right).status_code == 200
+    audit = client.get("/api/audit", headers=token(store, "desk")).json()
+    assert ("login_locked", "账号 desk") in [(r["action"], r["summary"]) for r in audit]
+
+
+def test_a_new_password_ends_the_account_s_sessions_but_not_its_api_tokens(web) -> None:  # noqa: ANN001
+    client, store, *_ = web
+    api = token(store, "zhou")
+    assert client.post("/api/login", json={"name": "zhou", "password": PASSWORD}).status_code == 200
+    assert client.get("/api/me").status_code == 200
+    store.set_password("zhou", "a new one 1234")
+    assert client.get("/api/me").status_code == 401
+    assert client.get("/api/me", headers=api).status_code == 200
+
+
+@pytest.mark.timeout(60)  # a stream that never ends is the failure
+def test_the_live_queue_stops_when_its_credential_is_revoked(web) -> None:  # noqa: ANN001
+    client, store, *_ = web
+    headers = token(store, "hrss1")
+    with client.stream("GET", "/api/alerts/stream", headers=headers) as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == "event: queue"
+        store.revoke("hrss1")
+        rest = list(lines)  # the stream ends by itself
+    assert "event: logout" in rest and any("revoked" in line for line in rest)
+
+
 def test_passwords_and_tokens_are_stored_hashed(web, tmp_path: Path) -> None:  # noqa: ANN001
     _, store, *_ = web
     issued = store.issue_token("zhou")
@@ -159,6 +195,19 @@ def test_a_clerk_posts_a_record_of_their_township_with_who_posted_it(web) -> Non
         ("zhou", record(township=7), 422, "township"),
         ("zhou", record(description="长" * 70_000), 413, "at most"),
         ("zhou", [record()], 422, ""),  # a list, not a record
+        # a version-1 record names its township `town`: another township's is refused too
+        (
+            "zhou",
+            {
+                "town": "城关镇",
+                "case_no": "CG-1",
+                "date": "2026-11-20",
+                "type": "邻里纠纷",
+                "content": "院墙纠纷",
+            },
+            403,
+            "your township is 周庄镇",
+        ),
     ],
 )
 def test_a_refused_record_is_said_why_and_nothing_is_posted(
@@ -227,6 +276,44 @@ def test_a_wrong_or_huge_file_is_refused_and_nothing_is_posted(
     r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
     assert r.status_code == status, r.text
     assert on_topic(s, s.topics.records) == []
+
+
+def test_odd_lines_of_a_jsonl_file_and_an_odd_audit_limit_are_422_not_500(web) -> None:  # noqa: ANN001
+    client, store, _, _, s = web
+    lines = "\n".join(
+        ["[1, 2]", '"x"', '{"town": "城关镇", "case_no": "CG-2", "date": "2026-11-20"}']
+    )
+    files = {"file": ("records.jsonl", lines.encode())}
+    r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
+    assert r.status_code == 422, r.text
+    problems = r.json()["detail"]["problems"]
+    assert {(p["row"], p["code"]) for p in problems} >= {
+        (1, "not_an_object"),
+        (2, "not_an_object"),
+        (3, "foreign_township"),
+    }
+    assert on_topic(s, s.topics.records) == []
+    for limit in ("100000000000000000000", "0", "-1"):
+        r = client.get(f"/api/audit?limit={limit}", headers=token(store, "desk"))
+        assert r.status_code == 422, (limit, r.text)
+
+
+def test_a_lone_surrogate_is_422_wherever_it_is_sent(web) -> None:  # noqa: ANN001
+    client, store, _, engine, s = web
+    put_case(engine, "Cwage", "周庄镇", ["hrss"])
+    as_json = {"content-type": "application/json"}
+    body = json.dumps(record(ref_no="X")).replace('"X"', '"\\ud800"')  # valid JSON, not text
+    r = client.post("/api/records", content=body, headers={**as_json, **token(store, "zhou")})
+    assert r.status_code == 422 and "not text" in r.text
+    r = client.post("/api/login", content='{"name": "\\ud800", "password": "x"}', headers=as_json)
+    assert r.status_code == 422
+    r = client.post(
+        "/api/alerts/Cwage/feedback",
+        content='{"text": "\\ud800"}',
+        headers={**as_json, **token(store, "hrss1")},
+    )
+    assert r.status_code == 422
+    assert on_topic(s, s.topics.records) == [] and on_topic(s, s.topics.alert_commands) == []
 
 
 def test_an_upload_without_a_file_is_422(web) -> None:  # noqa: ANN001
@@ -441,6 +528,11 @@ def test_a_case_timeline_is_in_china_time_in_the_order_things_happened(web) -> N
         ("立案", "2026-11-27T02:43:00+08:00"),
         ("签收 hrss1（hrss）", "2026-11-27T03:50:00+08:00"),
     ]
+    audit = client.get("/api/audit", headers=token(store, "desk")).json()  # the same times
+    assert ("AlertAcknowledged", "2026-11-27T03:50:00+08:00") in [
+        (r["action"], r["at"]) for r in audit
+    ]
+    assert all(r["at"].endswith("+08:00") for r in audit)
 
 
 def test_the_analyst_sees_each_version_s_evidence_and_its_card(web) -> None:  # noqa: ANN001

@@ -56,7 +56,17 @@ account_events = sa.Table(  # who created, revoked or issued what, when (the aud
     sa.Column("name", sa.String(64), nullable=False),
 )
 
+login_failures = sa.Table(  # wrong passwords, per account, to slow down guessing
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
 SESSION_SECONDS = 12 * 3600  # a browser session lasts one working day
+# this many wrong passwords within LOCK_SECONDS lock the account's logins for LOCK_SECONDS
+LOCK_AFTER, LOCK_SECONDS = 5, 15 * 60
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 PASSWORD_MIN_CHARS = 8
 
@@ -138,6 +148,7 @@ class AccountStore:
         return Account(name, role, township, unit, False)
 
     def set_password(self, name: str, password: str, by: str = "admin") -> None:
+        """A new password; the account's browser sessions end (its API tokens stay)."""
         with self.engine.begin() as conn:
             self._account_row(conn, name)
             conn.execute(
@@ -145,6 +156,16 @@ class AccountStore:
                 .where(accounts.c.name == name)
                 .values(password_hash=hash_password(acceptable(password)))
             )
+            conn.execute(
+                credentials.update()
+                .where(
+                    credentials.c.name == name,
+                    credentials.c.kind == "session",
+                    credentials.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=self.now())
+            )
+            conn.execute(login_failures.delete().where(login_failures.c.name == name))
             self._log(conn, by, "password_set", name)
 
     def issue_token(self, name: str, days: float = 90, by: str = "admin") -> str:
@@ -171,15 +192,28 @@ class AccountStore:
         return n
 
     def login(self, name: str, password: str) -> str | None:
-        """A session token for a right name and password of a live account; None otherwise."""
+        """A session token for a right name and password of a live account; None otherwise,
+        and None while the account is locked (LOCK_AFTER wrong passwords in LOCK_SECONDS)."""
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
-            if row is None or row.revoked_at is not None:
+            if row is None or row.revoked_at is not None or row.password_hash is None:
                 password_matches(password, hash_password("x"))  # same time either way
                 return None
-            if not password_matches(password, row.password_hash):
-                return None
-            return self._insert_token(conn, name, "session", SESSION_SECONDS)
+            since = self.now() - LOCK_SECONDS
+            failed = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(login_failures)
+                .where(login_failures.c.name == name, login_failures.c.at > since)
+            ).scalar_one()
+            right = password_matches(password, row.password_hash)
+            if right and failed < LOCK_AFTER:
+                conn.execute(login_failures.delete().where(login_failures.c.name == name))
+                return self._insert_token(conn, name, "session", SESSION_SECONDS)
+            if not right:
+                conn.execute(login_failures.insert().values(name=name, at=self.now()))
+                if failed + 1 == LOCK_AFTER:
+                    self._log(conn, "web", "login_locked", name)
+            return None
 
     def logout(self, token: str) -> None:
         with self.engine.begin() as conn:

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Body, Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi import Body, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
@@ -42,9 +44,9 @@ from schemas.categories import CATEGORIES
 from schemas.commands import ALERT_ACTIONS, AlertCommand
 from schemas.privacy import mask_personal
 from schemas.reasons import reason_zh
-from schemas.record import CHINA_TZ, SATISFACTION
+from schemas.record import CHINA_TZ, SATISFACTION, RecordRejected, check, china_time, upcast
 from schemas.settings import Settings
-from web.accounts import AccountStore
+from web.accounts import LOCK_AFTER, LOCK_SECONDS, AccountStore
 from web.kafka import KafkaGateway
 from web.sheets import (
     COLUMN_TITLES,
@@ -62,6 +64,7 @@ SESSION_COOKIE = "ews_session"
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024  # a township's sheet is far smaller
 UPLOAD_MAX_ROWS = 5000
 RECORD_MAX_BYTES = 64 * 1024
+AUDIT_MOST = 10_000  # rows of the audit in one answer
 PAGES = ("console", "township", "analyst", "audit")
 
 
@@ -97,6 +100,22 @@ def create_app(
         description="矛盾纠纷预警：乡镇录入、值班处置、县级总览、模型管理",
         version="1",
     )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # ASCII JSON: what was sent may hold a lone surrogate, which UTF-8 cannot carry
+        detail = json.dumps({"detail": jsonable_encoder(exc.errors())}, default=str)
+        return Response(detail, status_code=422, media_type="application/json")
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def not_text(request: Request, exc: UnicodeEncodeError) -> Response:
+        return JSONResponse(
+            {
+                "detail": "含无效字符 / the request holds a character that is not text (a lone surrogate)"
+            },
+            status_code=422,
+        )
+
     registry = CollectorRegistry()
     requests = Counter(
         "ews_web_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
@@ -118,9 +137,7 @@ def create_app(
     # ---- who is asking -------------------------------------------------------------------
 
     def principal(request: Request) -> Principal:
-        auth = request.headers.get("authorization", "")
-        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
-        token = token or request.cookies.get(SESSION_COOKIE)
+        token = _credential(request)
         if not token:
             raise HTTPException(401, "未登录或缺少凭证 / no credential: log in or send a token")
         who, why = accounts.who(token)
@@ -157,7 +174,12 @@ def create_app(
         token = accounts.login(body.name, body.password)
         if token is None:
             log.info("login refused for one account")
-            raise HTTPException(401, "用户名或密码错误 / wrong name or password")
+            raise HTTPException(
+                401,
+                f"用户名或密码错误（连续输错{LOCK_AFTER}次将锁定{LOCK_SECONDS // 60}分钟） / wrong "
+                f"name or password ({LOCK_AFTER} wrong ones lock the account for "
+                f"{LOCK_SECONDS // 60} minutes)",
+            )
         who, _ = accounts.who(token)
         response = JSONResponse(_me(who))  # type: ignore[arg-type]
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict")
@@ -191,8 +213,8 @@ def create_app(
             raise HTTPException(413, f"记录过大 / a record is at most {RECORD_MAX_BYTES} bytes")
         if who.role != "township_clerk":
             raise forbidden("only a township clerk posts records")
-        township = record.get("township")
-        if isinstance(township, str) and not who.can_post_for(township.strip()):
+        township = _township_named(record)
+        if township is not None and not who.can_post_for(township):
             raise forbidden(f"records of {township} (your township is {who.township})")
         key = request.headers.get("idempotency-key") or hashlib.sha256(data).hexdigest()[:32]
         row = Row(source=f"web:{who.name}", number=1, data=data)
@@ -334,10 +356,15 @@ def create_app(
     async def alert_stream(who: Who, request: Request) -> StreamingResponse:
         """The queue as server-sent events: an ``event: queue`` whenever it changes."""
         my_queue(who)  # refuse before the stream starts
+        token = _credential(request)
 
         async def events() -> Any:
             last, quiet = None, 0.0
             while not await request.is_disconnected():
+                _, why = await run_in_threadpool(accounts.who, token)
+                if why:  # logged out, revoked or expired since the stream began
+                    yield f"event: logout\ndata: {json.dumps(why, ensure_ascii=False)}\n\n"
+                    return
                 rows = await run_in_threadpool(my_queue, who)
                 body = json.dumps(rows, ensure_ascii=False, default=str)
                 if body != last:
@@ -425,7 +452,9 @@ def create_app(
             out.append(
                 {
                     "version": v,
-                    "created_at": meta.get("created_at"),
+                    "created_at": china_time(meta["created_at"])
+                    if meta.get("created_at")
+                    else None,
                     "metrics": meta.get("metrics", {}),
                     "data_window": meta.get("data_window"),
                     "plots": sorted(p.name for p in models.path(v).glob("*.png")),
@@ -482,7 +511,9 @@ def create_app(
     # ---- the audit --------------------------------------------------------------------------
 
     @app.get("/api/audit", tags=["audit"])
-    def audit(who: Who, limit: int = 500) -> list[dict[str, Any]]:
+    def audit(
+        who: Who, limit: Annotated[int, Query(ge=1, le=AUDIT_MOST)] = 500
+    ) -> list[dict[str, Any]]:
         """Who did what when: posts, alert actions, model promotions, account changes."""
         if not who.can_read_audit:
             raise forbidden("the audit")
@@ -509,6 +540,8 @@ def create_app(
                 }
             )
         rows.sort(key=lambda r: _utc(r["at"]), reverse=True)
+        for r in rows[:limit]:
+            r["at"] = china_time(r["at"]) if r["at"] else None
         return rows[:limit]
 
     # ---- pages ------------------------------------------------------------------------------
@@ -568,14 +601,10 @@ def _foreign_rows(rows: list[Row], who: Principal) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         try:
-            township = json.loads(row.data).get("township")
+            township = _township_named(json.loads(row.data))
         except ValueError:
             continue
-        if (
-            isinstance(township, str)
-            and township.strip()
-            and not who.can_post_for(township.strip())
-        ):
+        if township is not None and not who.can_post_for(township):
             out.append(
                 {
                     "row": row.number,
@@ -647,6 +676,25 @@ def _queued(row: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
         due = row.get(key)
         out[f"{key}_minutes_left"] = round((_utc(due) - at).total_seconds() / 60) if due else None
     return out
+
+
+def _township_named(raw: Any) -> str | None:
+    """The township a record is for, as intake will read it (a version-1 record names it
+    ``town``; a township written with stray spaces is the township)."""
+    township = check(raw)[0].get("township")
+    if township is None and isinstance(raw, dict):
+        try:
+            township = upcast(raw).get("township")
+        except RecordRejected:
+            return None
+    return township.strip() or None if isinstance(township, str) else None
+
+
+def _credential(request: Request) -> str | None:
+    """The token a request carries: ``Authorization: Bearer`` or the session cookie."""
+    auth = request.headers.get("authorization", "")
+    token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+    return token or request.cookies.get(SESSION_COOKIE)
 
 
 def _utc(iso: str | None) -> dt.datetime:

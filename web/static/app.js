@@ -93,6 +93,7 @@ function consolePage(me) {
     <div id="county"></div>`;
   const source = new EventSource("/api/alerts/stream");
   source.addEventListener("queue", ev => { renderQueue(JSON.parse(ev.data)); document.getElementById("live").textContent = "实时更新中 " + new Date().toLocaleTimeString(); });
+  source.addEventListener("logout", () => { source.close(); location.href = "/login"; });
   source.onerror = () => { document.getElementById("live").textContent = "连接中断，正在重连…"; };
   if (me.role === "county_desk" || me.role === "admin") countyViews();
 }
