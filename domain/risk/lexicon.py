@@ -2,9 +2,13 @@
 
 The phrases themselves are configuration (``domain/risk/policy.yaml``, section ``lexicon``);
 this module says what a match is.  A phrase counts in a clause unless a negation ends at most
-``negation_window`` characters before it (暂无赴京苗头, 没有过激言行, 否认要去北京) or the same
-clause says it is over after it (堵路情况已平息).  The rules and the features share one
-``Lexicon``, so they cannot disagree about what "an explicit threat" is.
+``negation_window`` characters before it (暂无赴京苗头, 没有过激言行, 否认要去北京; the
+one-character 没, 不, 别 only ``close_window`` before it: 没去北京, 不想去北京) with no
+condition between (没有说法就去北京 is a threat), or the same clause says it is over after it
+(堵路情况已平息).  Words that hold a phrase without meaning it (吊顶 holds 上吊) are masked
+first; talk of going somewhere for an ordinary purpose (去北京看病) is not talk of going over
+the county's head; a calming step that failed (调解三次均未果) is no calming.  The rules and
+the features share one ``Lexicon``, so they cannot disagree about what "an explicit threat" is.
 """
 
 from __future__ import annotations
@@ -52,8 +56,14 @@ class Lexicon:
     negations_before: tuple[str, ...] = ()
     cancelled_after: tuple[str, ...] = ()
     negation_window: int = 3
-    # words that hold a negation and do not negate what follows (协商未果, 走投无路)
+    # words that hold a negation and do not negate what follows (协商未果, 走投无路, 不满)
     not_negations: tuple[str, ...] = ()
+    close_negations: tuple[str, ...] = ()  # 没, 不, 别: they reach only ``close_window``
+    close_window: int = 1
+    negation_breaks: tuple[str, ...] = ()  # 就, 否则: a negation does not reach past them
+    failed_after: tuple[str, ...] = ()  # after a calming phrase: it failed (未果, 破裂)
+    not_phrases: tuple[str, ...] = ()  # words that hold a phrase and do not mean it (吊顶)
+    purposes_after: tuple[str, ...] = ()  # after a hierarchy phrase: an ordinary trip (看病)
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -70,12 +80,22 @@ class Lexicon:
     _every: frozenset[str] = field(
         default=frozenset(), init=False, compare=False, hash=False, repr=False
     )
+    _calming: frozenset[str] = field(
+        default=frozenset(), init=False, compare=False, hash=False, repr=False
+    )
+    _going: frozenset[str] = field(
+        default=frozenset(), init=False, compare=False, hash=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         every = frozenset(
             p for p in (*self.threats, *(p for g in self.groups for p in g.phrases)) if p
         )
         object.__setattr__(self, "_every", every)
+        calming = {p for g in self.groups if not g.raises_risk for p in g.phrases}
+        going = {p for g in self.groups if g.code == "hierarchy" for p in g.phrases}
+        object.__setattr__(self, "_calming", frozenset(calming))
+        object.__setattr__(self, "_going", frozenset(going))
         for phrase in sorted(every):
             self._by_first[phrase[0]] = (*self._by_first.get(phrase[0], ()), phrase)
 
@@ -106,10 +126,18 @@ class Lexicon:
         if known is None:
             if len(self._seen) >= SEEN_KEPT:
                 self._seen.clear()
-            chars = set(text).intersection(self._by_first)
-            found = [p for c in chars for p in self._by_first[c] if p in text]
-            known = self._seen[text] = frozenset(p for p in found if self._count(text, p))
+            masked = self._mask(text)
+            chars = set(masked).intersection(self._by_first)
+            found = [p for c in chars for p in self._by_first[c] if p in masked]
+            known = self._seen[text] = frozenset(p for p in found if self._found(masked, p))
         return known
+
+    def _mask(self, text: str) -> str:
+        """``text`` with the words that hold a phrase without meaning it blanked out."""
+        for word in self.not_phrases:
+            if word in text:
+                text = text.replace(word, "＿" * len(word))
+        return text
 
     def _order(self, phrases: tuple[str, ...]) -> tuple[dict[str, int], tuple[str, ...]]:
         """Each phrase's place in ``phrases``, and those that are not the lexicon's own."""
@@ -121,16 +149,19 @@ class Lexicon:
 
     def _count(self, text: str, phrase: str) -> bool:
         """Does ``phrase`` count somewhere in ``text`` (clause by clause)?"""
-        if phrase not in text:
+        return self._found(self._mask(text), phrase)
+
+    def _found(self, masked: str, phrase: str) -> bool:
+        if phrase not in masked:
             return False
-        return any(self._counts(c, phrase) for c in CLAUSE_END.split(text) if phrase in c)
+        return any(self._counts(c, phrase) for c in CLAUSE_END.split(masked) if phrase in c)
 
     def _counts(self, clause: str, phrase: str) -> bool:
         """Does some occurrence of ``phrase`` in ``clause`` stand un-negated?"""
         start = clause.find(phrase)
         while start >= 0:
             if not self._negated(clause, start) and not self._cancelled(
-                clause, start + len(phrase)
+                clause, phrase, start + len(phrase)
             ):
                 return True
             start = clause.find(phrase, start + 1)
@@ -141,12 +172,23 @@ class Lexicon:
         words = [w for w in self.not_negations if w in before]
         for w in words:  # 讨薪未果后喝农药: the 未 of 未果 negates nothing
             before = before.replace(w, "＿" * len(w))
-        for neg in self.negations_before:
+        negations = (
+            *((n, self.negation_window) for n in self.negations_before),
+            *((n, self.close_window) for n in self.close_negations),
+        )
+        for neg, window in negations:
             end = before.rfind(neg)
-            if end >= 0 and len(before) - (end + len(neg)) <= self.negation_window:
+            if end < 0:
+                continue
+            between = before[end + len(neg) :]
+            if len(between) <= window and not any(b in between for b in self.negation_breaks):
                 return True
         return False
 
-    def _cancelled(self, clause: str, end: int) -> bool:
+    def _cancelled(self, clause: str, phrase: str, end: int) -> bool:
         after = clause[end:]
-        return any(word in after for word in self.cancelled_after)
+        if any(word in after for word in self.cancelled_after):
+            return True
+        if phrase in self._calming and any(word in after for word in self.failed_after):
+            return True
+        return phrase in self._going and any(word in after for word in self.purposes_after)

@@ -228,8 +228,20 @@ def _rules(node: Node) -> dict[str, RuleSetting]:
 def _lexicon(node: Node) -> Lexicon:
     m = node.require(
         ("negation_window", "negations_before", "cancelled_after", "threats", "groups"),
-        optional=("not_negations",),
+        optional=(
+            "not_negations",
+            "close_negations",
+            "close_window",
+            "negation_breaks",
+            "failed_after",
+            "not_phrases",
+            "purposes_after",
+        ),
     )
+
+    def words(key: str) -> tuple[str, ...]:
+        return m[key].words() if key in m else ()
+
     groups_node = m["groups"]
     groups = []
     found = groups_node.mapping()
@@ -252,8 +264,14 @@ def _lexicon(node: Node) -> Lexicon:
         groups=tuple(groups),
         negations_before=m["negations_before"].words(),
         cancelled_after=m["cancelled_after"].words(),
-        not_negations=m["not_negations"].words() if "not_negations" in m else (),
+        not_negations=words("not_negations"),
         negation_window=int(m["negation_window"].number(0, 20, True)),
+        close_negations=words("close_negations"),
+        close_window=int(m["close_window"].number(0, 20, True)) if "close_window" in m else 1,
+        negation_breaks=words("negation_breaks"),
+        failed_after=words("failed_after"),
+        not_phrases=words("not_phrases"),
+        purposes_after=words("purposes_after"),
     )
 
 
