@@ -607,9 +607,9 @@ def township_hint(data: bytes) -> str | None:
     if isinstance(raw, dict):
         value = raw.get("township", raw.get("town"))
         readable = isinstance(value, str) and not _has_lone_surrogate(value)
-        readable = readable and not _CONTROL.search(value)
-        if readable and value.strip() and len(value) <= 32:
-            return value.strip()
+        readable = readable and not _CONTROL.search(value) and "\ufffd" not in value
+        if readable and len(value) <= 32:  # \ufffd: bytes that were not UTF-8 (a GBK file)
+            return identity_text(value) or None  # as an accepted record's township is read
     return None
 
 

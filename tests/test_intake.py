@@ -280,3 +280,17 @@ def test_a_date_in_the_future_is_told_by_the_day_in_china_it_was_posted():
     # the last day a clock can show: nothing is after it, nothing overflows
     late = admit(Posted("x.records", 0, 1, 253_402_300_799_000, data))
     assert isinstance(late, Admitted)
+
+
+def test_a_dead_letter_is_counted_under_the_township_an_accepted_record_would_be():
+    import json
+
+    from schemas.receipts import UNKNOWN_TOWNSHIP
+
+    for spelt in ("周庄镇\u200b", "周庄 镇", " 周庄镇"):
+        bad = json.dumps({**GOOD, "township": spelt, "found_at": "昨天"}).encode()
+        out = admit(posted(bad))
+        assert isinstance(out, Rejected) and out.receipt.township == "周庄镇", spelt
+    gbk = json.dumps({**GOOD, "found_at": "昨天"}, ensure_ascii=False).encode("gbk")
+    out = admit(posted(gbk))  # bytes that are not UTF-8: no township can be read from them
+    assert isinstance(out, Rejected) and out.receipt.township == UNKNOWN_TOWNSHIP
