@@ -49,6 +49,11 @@ class Principal:
             return township == self.township
         return self.role == "unit_officer" and self.unit in set(alert_units)
 
+    @property
+    def acts_on_alerts(self) -> bool:
+        """Whether this role acknowledges, reports on and resolves alerts at all."""
+        return self.role in ("county_desk", "unit_officer")
+
     def can_act_on_alert(self, alert_units: Iterable[str]) -> bool:
         if self.role == "county_desk":
             return True

@@ -34,6 +34,18 @@ def test_the_desk_sees_and_acts_on_everything_an_analyst_only_reads() -> None:
     assert ANALYST.can_manage_models and not DESK.can_manage_models
 
 
+def test_only_the_desk_and_unit_officers_are_shown_alert_actions() -> None:
+    admin = Principal("root", "admin")
+    assert [p.acts_on_alerts for p in (CLERK, OFFICER, DESK, ANALYST, admin)] == [
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert not admin.can_act_on_alert(["hrss"])  # what the console hides, the API refuses
+
+
 @pytest.mark.parametrize(
     ("role", "township", "unit", "said"),
     [

@@ -579,6 +579,7 @@ def _me(who: Principal) -> dict[str, Any]:
         "role_zh": ROLE_ZH[who.role],
         "township": who.township,
         "unit": who.unit,
+        "acts_on_alerts": who.acts_on_alerts,
     }
 
 

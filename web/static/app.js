@@ -92,13 +92,14 @@ function consolePage(me) {
     <th>已过</th><th>签收时限</th><th>反馈时限</th><th>法定时限</th><th>原因</th><th>操作</th></tr></thead><tbody></tbody></table>
     <div id="county"></div>`;
   const source = new EventSource("/api/alerts/stream");
-  source.addEventListener("queue", ev => { renderQueue(JSON.parse(ev.data)); document.getElementById("live").textContent = "实时更新中 " + new Date().toLocaleTimeString(); });
+  source.addEventListener("queue", ev => { renderQueue(JSON.parse(ev.data), me); document.getElementById("live").textContent = "实时更新中 " + new Date().toLocaleTimeString(); });
   source.addEventListener("logout", () => { source.close(); location.href = "/login"; });
   source.onerror = () => { document.getElementById("live").textContent = "连接中断，正在重连…"; };
   if (me.role === "county_desk" || me.role === "admin") countyViews();
 }
 
-function renderQueue(rows) {
+function renderQueue(rows, me) {
+  const acts = me.acts_on_alerts;  // the console of an admin shows the queue without buttons
   const body = document.querySelector("#queue tbody");
   body.innerHTML = rows.map(r => `<tr class="level-${r.level}" data-case="${esc(r.case_id)}" data-level="${r.level}">
     <td>${LEVEL_ZH[r.level] || r.level}</td>
@@ -109,9 +110,9 @@ function renderQueue(rows) {
     <td class="${r.feedback_by_minutes_left < 0 ? "overdue" : ""}">${minutes(r.feedback_by_minutes_left)}</td>
     <td class="${r.statutory?.days_left < 0 ? "overdue" : ""}">${r.statutory ? esc(r.statutory.clock_zh) + "：" + (r.statutory.days_left < 0 ? "超期" + (-r.statutory.days_left) + "天" : "剩" + r.statutory.days_left + "天") : "—"}</td>
     <td>${r.reasons.slice(0, 2).map(esc).join("<br>")}</td>
-    <td>${r.status === "open" ? `<button data-act="acknowledge">签收</button>` : ""}
+    <td>${!acts ? "" : `${r.status === "open" ? `<button data-act="acknowledge">签收</button>` : ""}
         <button data-act="feedback">反馈</button><button data-act="resolve">办结</button>
-        <button data-act="escalate">上报</button></td></tr>`).join("")
+        <button data-act="escalate">上报</button>`}</td></tr>`).join("")
     || `<tr><td colspan="11">没有待处理的预警</td></tr>`;
   body.querySelectorAll("button[data-act]").forEach(b => b.onclick = () => act(b.closest("tr").dataset.case, b.dataset.act));
 }
