@@ -26,6 +26,7 @@ from schemas.events import (
     category_correction,
     event_id,
 )
+from schemas.record import fingerprint
 
 MAX_RECORDS_KEPT = 100  # a case with more follow-ups than this keeps its latest ones
 MAX_TEXT_KEPT = 500  # characters of each record's text the state keeps (the log keeps all)
@@ -108,7 +109,7 @@ def decide(state: CaseState, command: SubmitRecord) -> list[Envelope]:
     before it: a follow-up that arrives late (found on the 11th, posted after the one found on
     the 12th) joins the case's history but does not overturn what the newer record says.
     """
-    if command.fingerprint in state.fingerprints:
+    if _seen(state, command):
         return []
     appended = RecordAppended(command.fingerprint, command.record, command.posted_by)
     current = not _found_before(appended.found_at, state.last_found_at)
@@ -134,6 +135,17 @@ def decide(state: CaseState, command: SubmitRecord) -> list[Envelope]:
         )
         for i, event in enumerate(found)
     ]
+
+
+def _seen(state: CaseState, command: SubmitRecord) -> bool:
+    """Whether the case has this record already, also when its reference number is spelt
+    another way than the case's first record spelt it (zz-1 for ZZ-1: the same case)."""
+    if command.fingerprint in state.fingerprints:
+        return True
+    spelt = command.record.get("ref_no")
+    if not state.ref_no or spelt == state.ref_no:
+        return False
+    return fingerprint({**command.record, "ref_no": state.ref_no}) in state.fingerprints
 
 
 def _found_before(found_at: str, latest: str | None) -> bool:

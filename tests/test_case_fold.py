@@ -227,3 +227,14 @@ def test_a_correction_without_a_status_leaves_a_closed_case_closed():
         ]
     )
     assert "CaseReopened" in [e.event_type for e in log]
+
+
+def test_the_same_record_with_its_reference_number_spelt_another_way_is_one_record():
+    first = submit(0, ref_no="ZZ-1")
+    again = submit(0, ref_no="zz-1")  # the same case (schemas.identity), the same report
+    assert again.fingerprint != first.fingerprint
+    state, log = run([first, again])
+    assert [e.event_type for e in log] == ["CaseOpened", "RecordAppended"]
+    assert len(state.records) == 1
+    _, log = run([first, submit(1, ref_no="zz-1")])  # a new report spelt so is appended
+    assert [e.event_type for e in log][-1] == "RecordAppended" and len(log) == 3
