@@ -318,7 +318,7 @@ def _coerce(field: Field, value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):  # NaN passes every limit
             raise RecordRejected("wrong_type", f"{name} must be a finite number, got {value}")
         try:
-            value = float(value)
+            value = float(value) + 0.0  # -0.0 is 0
         except OverflowError:
             raise RecordRejected("invalid_value", f"{name} is too large") from None
     elif kind == "bool":
@@ -352,7 +352,7 @@ def _coerce(field: Field, value: Any) -> Any:
             raise RecordRejected(
                 "invalid_value", f"{name}: a name has more than {NAME_MAX_CHARS} characters"
             )
-        return names
+        return [n for n in names if n]  # a blank name names nobody
     if field.minimum is not None and value < field.minimum:
         raise RecordRejected(
             "invalid_value", f"{name} must be at least {field.minimum:g}, got {_shown(value)}"

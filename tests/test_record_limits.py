@@ -353,3 +353,9 @@ def test_a_nan_amount_handed_over_as_a_number_is_refused() -> None:
     for value in (float("nan"), float("-inf")):
         with pytest.raises(RecordRejected, match="finite"):
             validate({**GOOD, "amount_involved_yuan": value})
+
+
+def test_blank_party_names_and_a_negative_zero_are_normalised_away() -> None:
+    r = parse_record(enc({**GOOD, "parties": ["  ", "", " 张三 "], "amount_involved_yuan": -0.0}))
+    assert r["parties"] == ["张三"]
+    assert str(r["amount_involved_yuan"]) == "0.0"  # and so the same fingerprint as 0
