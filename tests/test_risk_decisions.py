@@ -88,6 +88,38 @@ def test_a_threat_is_orange_and_a_calm_quarrel_is_blue() -> None:
     assert watches[calm.case_id].level == "blue"
 
 
+def test_a_head_count_in_the_words_stands_in_for_an_empty_field() -> None:
+    from domain.risk.headcount import people_in_text
+
+    said = {
+        "30余人": 30,
+        "五十多名工人": 50,
+        "二三十户村民": 20,
+        "上百人聚集": 100,
+        "十几个工友": 11,
+        "欠款30多万元": 0,  # money, years and months are no head counts
+        "拖了十几年": 0,
+        "3个月没发工资": 0,
+        "70多岁老人": 0,
+    }
+    assert {text: people_in_text(text) for text in said} == said
+    in_words = case_events(
+        "ZZ-9",
+        [
+            {
+                "category": "拖欠农民工工资",
+                "found_at": "2026-01-10T09:00:00+08:00",
+                "description": "五十多名工人在镇政府门口讨薪，要求年前结清。",
+            }
+        ],
+    )
+    _, out = watch_events({}, in_words, rules_alone, POLICY)
+    (assessed,) = out
+    assert [r["code"] for r in assessed.rules] == ["large_group"]
+    assert assessed.level == "orange"  # as a 50 in the field would be, with no model
+    assert "记录称约50人" in assessed.reasons_zh()[0]
+
+
 def test_batching_does_not_change_what_is_said() -> None:
     log = THREAT + CALM + PETITION
     _, whole = watch_events({}, log, rules_alone, POLICY)

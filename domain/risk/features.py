@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from domain.case import CaseState, RecordSeen
+from domain.risk.headcount import people_in_text
 from domain.risk.holidays import days_to_spring_festival, in_two_sessions
 from domain.risk.lexicon import SIGNAL_GROUPS, Lexicon
 from domain.risk.masking import mask_text
@@ -181,6 +182,13 @@ def people_standing(records: list[RecordSeen]) -> int:
     rules').  The model's ``people_max`` still takes every record's: changing a model input
     needs a retrained model and its evidence (see the model card)."""
     return int(_max(standing(records, "people_involved"), "people_involved"))
+
+
+def people_said(records: list[RecordSeen]) -> int:
+    """The largest head count the records' descriptions give in words (30余人, 五十多名工人;
+    ``domain.risk.headcount``): what the group rules go by when no record fills in the field.
+    Measures are not read: 组织30名干部 counts officials, not the people in the dispute."""
+    return max((people_in_text(r.description or "") for r in records), default=0)
 
 
 def _max(records: list[RecordSeen], name: str) -> float:

@@ -18,6 +18,7 @@ from domain.risk.features import (
     Known,
     as_datetime,
     latest_value,
+    people_said,
     people_standing,
     read_records,
     status_as_of,
@@ -73,7 +74,10 @@ def evaluate_rules(
     out.extend(_threat_hits(threats, policy, pick))
     key = ("other rules", id(policy), alone)  # they read the records only
     if key not in known.memo:
-        known.memo[key] = _other_hits(known.features, people_standing(records), policy, pick)
+        people = people_standing(records)
+        in_words = not people
+        people = people or people_said(records)  # 30余人 in the text when the field is empty
+        known.memo[key] = _other_hits(known.features, people, in_words, policy, pick)
     out.extend(known.memo[key])
     return out
 
@@ -91,26 +95,20 @@ def _threat_hits(threats: list[str], policy: RiskPolicy, pick: Pick) -> list[Rul
     ]
 
 
-def _other_hits(f: dict[str, Any], people: int, policy: RiskPolicy, pick: Pick) -> list[RuleHit]:
+def _other_hits(
+    f: dict[str, Any], people: int, in_words: bool, policy: RiskPolicy, pick: Pick
+) -> list[RuleHit]:
+    """``in_words``: the head count is the text's (记录称), no record gave the field."""
     out = []
     large, group = policy.rule("large_group"), policy.rule("group_size")
+    zh = f"记录称约{people}人" if in_words else f"涉及人数{people}人"
+    en = f"about {people} people, as the record says" if in_words else f"{people} people involved"
     if people >= large.params["people"]:
-        out.append(
-            RuleHit(
-                "large_group", pick(large), f"涉及人数{people}人", f"{people} people involved", 8
-            )
-        )
+        out.append(RuleHit("large_group", pick(large), zh, en, 8))
     elif people >= group.params["people"]:
         n = group.params["people"]
-        out.append(
-            RuleHit(
-                "group_size",
-                pick(group),
-                f"涉及人数达{people}人（≥{n}人）",
-                f"{people} people involved ({n} or more)",
-                4,
-            )
-        )
+        zh = zh if in_words else f"涉及人数达{people}人"
+        out.append(RuleHit("group_size", pick(group), f"{zh}（≥{n}人）", f"{en} ({n} or more)", 4))
     skip = int(f.get("prior_skip_level", 0))
     if skip > 0:
         out.append(
