@@ -109,16 +109,14 @@ def kpis(
                 cases.c.petition_received_on.is_not(None),
             )
         ).all()
-        payloads = (
-            conn.execute(
-                sa.select(case_timeline.c.payload).where(
-                    case_timeline.c.event_type == RecordAppended.type_name(),
-                    case_timeline.c.payload.like('%"satisfaction"%'),
-                )
+        visits = conn.execute(
+            sa.select(case_timeline.c.case_id, case_timeline.c.payload)
+            .where(
+                case_timeline.c.event_type == RecordAppended.type_name(),
+                case_timeline.c.payload.like('%"satisfaction"%'),
             )
-            .scalars()
-            .all()
-        )
+            .order_by(case_timeline.c.case_id, case_timeline.c.seq)
+        ).all()
     ack: dict[str, list[float]] = {}
     for r in rows:
         if r["acknowledged_at"]:
@@ -146,9 +144,15 @@ def kpis(
         if late:
             for unit in json.loads(r["units"]) or ["(none)"]:
                 overdue[unit] = overdue.get(unit, 0) + 1
-    said = [json.loads(p)["record"].get("satisfaction") for p in payloads]
-    said += [r["satisfaction"] for r in rows if r["satisfaction"]]
-    said = [s for s in said if s in SATISFACTION]
+    # 回访满意率, one answer per case: what the officer recorded on resolving its alert, else
+    # the latest a record gave (the same visit is often in both)
+    answer: dict[str, str] = {}
+    for case_id, payload in visits:
+        answer[case_id] = json.loads(payload)["record"].get("satisfaction") or answer.get(case_id)
+    for r in sorted(rows, key=lambda r: r["resolved_at"] or ""):
+        if r["satisfaction"]:
+            answer[r["case_id"]] = r["satisfaction"]
+    said = [s for s in answer.values() if s in SATISFACTION]
     happy = [s for s in said if s != "unsatisfied"]
     return {
         "alerts": len(rows),

@@ -173,3 +173,58 @@ def test_feedback_stamped_in_utc_is_late_after_its_china_time_deadline(db_url: s
     later = dt.datetime.fromisoformat("2026-03-04T12:00:00+08:00")
     assert kpis(engine, later)["feedback_on_time"] == (0, 1)
     engine.dispose()
+
+
+def test_a_case_s_follow_up_visit_counts_once_in_the_satisfaction_rate(db_url: str) -> None:
+    """The clerk's record and the officer's resolve often report the same visit: one answer
+    per case, the officer's."""
+    import json
+
+    import sqlalchemy as sa
+
+    from readside.tables import case_timeline
+
+    routing = default_routing()
+    state, log = AlertState("Cwages0001"), []
+    for given, cause in (
+        (assessed("red", MONDAY_10), "a1"),
+        (
+            AlertCommand(
+                "c1",
+                "Cwages0001",
+                "resolve",
+                "张三",
+                "hrss",
+                "2026-03-03T02:00:00+00:00",
+                satisfaction="unsatisfied",
+            ),
+            "c1",
+        ),
+    ):
+        state, envelopes = handle(state, given, routing, cause, "2026-03-03T02:00:00+00:00")
+        log.extend(envelopes)
+    engine = make_engine(db_url)
+    migrate(engine)
+    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
+    with engine.begin() as conn:
+        apply_batch(conn, messages, TOPICS)
+        visit = {"record": {"satisfaction": "satisfied"}}
+        for case_id, seq in (("Cwages0001", 4), ("Cother", 2), ("Cother", 3)):
+            conn.execute(
+                sa.insert(case_timeline).values(
+                    event_id=f"e{case_id}{seq}",
+                    case_id=case_id,
+                    seq=seq,
+                    event_type="RecordAppended",
+                    occurred_at="2026-03-03T09:00:00+08:00",
+                    recorded_at="2026-03-03T09:00:00+08:00",
+                    summary="回访",
+                    payload=json.dumps(visit),
+                )
+            )
+    # Cwages0001: the officer's "unsatisfied" stands; Cother: two visits, one answer
+    assert kpis(engine, dt.datetime.fromisoformat("2026-03-04T12:00:00+08:00"))["satisfaction"] == (
+        1,
+        2,
+    )
+    engine.dispose()
