@@ -39,8 +39,10 @@ def case_rows(
     township: str | None = None,
     case_ids: list[str] | None = None,
     limit: int = 500,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Cases, the most recently found first, with their current level."""
+    """Cases, the most recently found first, with their current level (``limit`` of them
+    from the ``offset``-th on)."""
     query = (
         sa.select(
             cases,
@@ -51,6 +53,7 @@ def case_rows(
         .join(case_risk, case_risk.c.case_id == cases.c.case_id, isouter=True)
         .order_by(cases.c.last_found_at.desc(), cases.c.case_id)
         .limit(limit)
+        .offset(offset)
     )
     if township is not None:
         query = query.where(cases.c.township == township)

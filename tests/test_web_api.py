@@ -386,6 +386,21 @@ def test_a_township_reads_only_its_own_cases(web) -> None:  # noqa: ANN001
     assert {c["case_id"] for c in both} == {"Czhou1", "Ccheng1"}
 
 
+def test_a_busy_township_pages_through_all_its_cases(web) -> None:  # noqa: ANN001
+    client, store, _, engine, _ = web
+    for i in range(5):
+        put_case(engine, f"Czhou{i}", "周庄镇", None)
+    zhou = token(store, "zhou")
+    pages = [
+        [c["case_id"] for c in client.get(f"/api/cases?limit=2&offset={at}", headers=zhou).json()]
+        for at in (0, 2, 4, 6)
+    ]
+    assert [len(p) for p in pages] == [2, 2, 1, 0]
+    assert sorted(c for p in pages for c in p) == [f"Czhou{i}" for i in range(5)]
+    for bad in ("limit=0", "limit=501", "offset=-1"):
+        assert client.get(f"/api/cases?{bad}", headers=zhou).status_code == 422, bad
+
+
 def test_a_unit_officer_sees_and_acts_only_on_its_units_alerts(web) -> None:  # noqa: ANN001
     client, store, _, engine, s = web
     put_case(engine, "Cwage", "周庄镇", ["hrss"])

@@ -65,6 +65,7 @@ UPLOAD_MAX_BYTES = 5 * 1024 * 1024  # a township's sheet is far smaller
 UPLOAD_MAX_ROWS = 5000
 RECORD_MAX_BYTES = 64 * 1024
 AUDIT_MOST = 10_000  # rows of the audit in one answer
+CASES_MOST = 500  # cases in one answer (the next ones: offset)
 PAGES = ("console", "township", "analyst", "audit")
 
 
@@ -306,16 +307,23 @@ def create_app(
         }
 
     @app.get("/api/cases", tags=["cases"])
-    def list_cases(who: Who, township: str | None = None) -> list[dict[str, Any]]:
-        """Cases this account may read: a township its own, a unit those with its alerts."""
+    def list_cases(
+        who: Who,
+        township: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=CASES_MOST)] = CASES_MOST,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        """Cases this account may read, the most recently found first, ``limit`` from
+        ``offset`` on: a township its own, a unit those with its alerts."""
+        page = {"limit": limit, "offset": offset}
         if who.role == "township_clerk":
             if township and township != who.township:
                 raise forbidden(f"cases of {township}")
-            return case_queries.case_rows(engine, township=who.township)
+            return case_queries.case_rows(engine, township=who.township, **page)
         if who.role == "unit_officer":
             ids = case_queries.cases_of_unit(engine, who.unit or "")
-            return case_queries.case_rows(engine, township=township, case_ids=ids)
-        return case_queries.case_rows(engine, township=township)
+            return case_queries.case_rows(engine, township=township, case_ids=ids, **page)
+        return case_queries.case_rows(engine, township=township, **page)
 
     @app.get("/api/cases/{case_id}", tags=["cases"])
     def get_case(case_id: str, who: Who) -> dict[str, Any]:

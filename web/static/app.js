@@ -213,9 +213,18 @@ async function townshipPage(me) {
     try { await api("/api/records", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(record) }); say("已提交，稍后在案件列表中可见"); ev.target.reset(); }
     catch (e) { say(e.body?.detail?.problems ? e.body.detail.problems.map(p => p.text).join("；") : e.message, false); }
   };
-  const cases = await api("/api/cases");
-  document.querySelector("#cases tbody").innerHTML = cases.map(c => `<tr class="level-${c.level || ""}"><td><a href="/cases/${encodeURIComponent(c.case_id)}">${esc(c.ref_no)}</a></td>
-    <td>${cat(c.category)}</td><td>${c.status === "open" ? "在办" : "已结案"}</td><td>${LEVEL_ZH[c.level] || "—"}</td><td>${esc((c.last_found_at || "").slice(0, 10))}</td></tr>`).join("");
+  const PAGE = 200;
+  let shown = 0;
+  const more = async () => {  // the most recently found first, a page at a time
+    const cases = await api(`/api/cases?limit=${PAGE}&offset=${shown}`);
+    shown += cases.length;
+    document.querySelector("#cases tbody").insertAdjacentHTML("beforeend", cases.map(c => `<tr class="level-${c.level || ""}"><td><a href="/cases/${encodeURIComponent(c.case_id)}">${esc(c.ref_no)}</a></td>
+    <td>${cat(c.category)}</td><td>${c.status === "open" ? "在办" : "已结案"}</td><td>${LEVEL_ZH[c.level] || "—"}</td><td>${esc((c.last_found_at || "").slice(0, 10))}</td></tr>`).join(""));
+    document.getElementById("more-cases").hidden = cases.length < PAGE;
+  };
+  document.getElementById("cases").insertAdjacentHTML("afterend", `<button id="more-cases" hidden>更多案件</button>`);
+  document.getElementById("more-cases").onclick = more;
+  await more();
 }
 
 // ---- analyst -------------------------------------------------------------------------------
