@@ -23,7 +23,6 @@ from schemas.events import (
     CaseReopened,
     Envelope,
     RecordAppended,
-    category_correction,
     event_id,
 )
 from schemas.record import fingerprint
@@ -61,6 +60,7 @@ class CaseState:
     village: str | None = None
     ref_no: str = ""
     category: str = ""
+    category_corrected_at: str | None = None  # found_at of the correction that set it
     opened_at: str | None = None  # domain time of the first record
     closed_at: str | None = None
     last_found_at: str | None = None
@@ -211,27 +211,32 @@ def _appended(state: CaseState, e: RecordAppended, recorded_at: str, seq: int) -
     return replace(
         state,
         seq=seq,
-        category=_category_after(state, e),
+        **_category_after(state, e),
         # a record found before the latest one fills a gap, it does not overwrite
         village=(r.get("village") if current else state.village or r.get("village"))
         or state.village,
         last_found_at=e.found_at if current else state.last_found_at,
         records=(*state.records, seen)[-MAX_RECORDS_KEPT:],
-        fingerprints=(*state.fingerprints, seen.fingerprint),
+        fingerprints=(*state.fingerprints, seen.fingerprint, *_spelt_as_the_case(state, e)),
     )
 
 
-def _category_after(state: CaseState, e: RecordAppended) -> str:
+def _category_after(state: CaseState, e: RecordAppended) -> dict[str, Any]:
     """The case's category once ``e`` is applied: the correction found latest wins, whatever
-    order the corrections arrive in."""
-    if e.corrected_category is None:
-        return state.category
-    later = [
-        r
-        for r in state.records
-        if category_correction(r.record_kind, r.category) and _found_before(e.found_at, r.found_at)
-    ]
-    return state.category if later else e.corrected_category
+    order the corrections arrive in (the read model's case row keeps the same rule)."""
+    corrected_at = state.category_corrected_at
+    if e.corrected_category is None or _found_before(e.found_at, corrected_at):
+        return {}
+    return {"category": e.corrected_category, "category_corrected_at": e.found_at}
+
+
+def _spelt_as_the_case(state: CaseState, e: RecordAppended) -> tuple[str, ...]:
+    """The fingerprint the record would have with the reference number spelt as the case's
+    first record spelt it, when it is spelt another way (see ``_seen``)."""
+    spelt = e.record.get("ref_no")
+    if not state.ref_no or spelt is None or spelt == state.ref_no:
+        return ()
+    return (fingerprint({**e.record, "ref_no": state.ref_no}),)
 
 
 def _clip(text: str | None) -> str | None:

@@ -149,7 +149,8 @@ def kpis(
     answer: dict[str, str] = {}
     for case_id, payload in visits:
         answer[case_id] = json.loads(payload)["record"].get("satisfaction") or answer.get(case_id)
-    for r in sorted(rows, key=lambda r: r["resolved_at"] or ""):
+    never = dt.datetime.min.replace(tzinfo=dt.UTC)
+    for r in sorted(rows, key=lambda r: _at(r["resolved_at"]) if r["resolved_at"] else never):
         if r["satisfaction"]:
             answer[r["case_id"]] = r["satisfaction"]
     said = [s for s in answer.values() if s in SATISFACTION]

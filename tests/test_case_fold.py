@@ -238,3 +238,28 @@ def test_the_same_record_with_its_reference_number_spelt_another_way_is_one_reco
     assert len(state.records) == 1
     _, log = run([first, submit(1, ref_no="zz-1")])  # a new report spelt so is appended
     assert [e.event_type for e in log][-1] == "RecordAppended" and len(log) == 3
+
+
+def test_a_record_first_spelt_one_way_is_known_again_spelt_as_the_case():
+    state, log = run([submit(0, ref_no="ZZ-1"), submit(1, ref_no="zz-1"), submit(1, ref_no="ZZ-1")])
+    assert len(state.records) == 2 and len(log) == 3
+
+
+def test_the_fold_and_the_case_row_agree_on_a_late_correction_past_the_records_kept():
+    from domain.case import MAX_RECORDS_KEPT
+
+    commands = [
+        submit(0, found_at="2026-01-05", category="邻里纠纷"),
+        submit(0, found_at="2026-02-19", record_kind="correction", category="土地征收"),
+    ]
+    commands += [
+        submit(0, found_at="2026-03-01", record_kind="follow_up", description=f"第{i}次回访")
+        for i in range(MAX_RECORDS_KEPT + 1)
+    ]
+    commands.append(
+        submit(0, found_at="2026-01-10", record_kind="correction", category="宅基地纠纷")
+    )
+    from dataclasses import replace
+
+    state, log = run([replace(c, command_id=f"records:0:{i}") for i, c in enumerate(commands)])
+    assert state.category == _case_row(log)["category"] == "land_expropriation"

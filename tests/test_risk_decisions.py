@@ -101,6 +101,12 @@ def test_a_head_count_in_the_words_stands_in_for_an_empty_field() -> None:
         "拖了十几年": 0,
         "3个月没发工资": 0,
         "70多岁老人": 0,
+        "借款5000多人民币": 0,  # 人民币, not people
+        "第6村民组两户": 2,  # an ordinal is no count
+        "欠3至5人劳务费": 3,  # a range from its low end
+        "组织30余名干部劝离": 0,  # officials are not in the dispute
+        "三十多号人": 30,
+        "近百人": 90,
     }
     assert {text: people_in_text(text) for text in said} == said
     in_words = case_events(
@@ -118,6 +124,25 @@ def test_a_head_count_in_the_words_stands_in_for_an_empty_field() -> None:
     assert [r["code"] for r in assessed.rules] == ["large_group"]
     assert assessed.level == "orange"  # as a 50 in the field would be, with no model
     assert "记录称约50人" in assessed.reasons_zh()[0]
+    # a correction that gives a smaller count in its words replaces it, as a field would
+    corrected = case_events(
+        "ZZ-9",
+        [
+            {
+                "category": "拖欠农民工工资",
+                "found_at": "2026-01-10T09:00:00+08:00",
+                "description": "60余名工人讨薪。",
+            },
+            {
+                "category": "拖欠农民工工资",
+                "found_at": "2026-01-11T09:00:00+08:00",
+                "record_kind": "correction",
+                "description": "经核实，实际仅涉及2人。",
+            },
+        ],
+    )
+    _, out = watch_events({}, corrected, rules_alone, POLICY)
+    assert [r["code"] for r in out[-1].rules] == []
 
 
 def test_batching_does_not_change_what_is_said() -> None:

@@ -107,6 +107,10 @@ RISKY = [
     ("工资不发就堵路", "堵路"),
     ("对处理结果不满去北京上访", "去北京"),  # 不满 negates nothing
     ("一群人把镇政府大门堵了", "大门堵了"),
+    ("村民不同意征地，围堵施工队", "围堵"),  # 不同意 negates only what follows it at once
+    ("当事人不愿意搬迁堵门", "堵门"),
+    ("联合别人进京上访", "进京"),  # 别 of 别人 negates nothing
+    ("扬言要去北京讨要打工工资", "去北京"),  # a purpose far after the phrase is no trip
 ]
 
 

@@ -56,16 +56,19 @@ account_events = sa.Table(  # who created, revoked or issued what, when (the aud
     sa.Column("name", sa.String(64), nullable=False),
 )
 
-login_failures = sa.Table(  # wrong passwords, per account, to slow down guessing
+login_failures = sa.Table(  # wrong passwords, per account and client, to slow down guessing
     "login_failures",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(64), nullable=False, index=True),
+    sa.Column("client", sa.String(64), nullable=False),
     sa.Column("at", sa.Float, nullable=False),
 )
 
 SESSION_SECONDS = 12 * 3600  # a browser session lasts one working day
-# this many wrong passwords within LOCK_SECONDS lock the account's logins for LOCK_SECONDS
+# this many wrong passwords within LOCK_SECONDS lock the account's logins from that client (an
+# address) for LOCK_SECONDS; from elsewhere the account logs in as before, so nobody can lock a
+# duty officer out by guessing at their name
 LOCK_AFTER, LOCK_SECONDS = 5, 15 * 60
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 PASSWORD_MIN_CHARS = 8
@@ -191,26 +194,30 @@ class AccountStore:
             self._log(conn, by, "account_revoked", name)
         return n
 
-    def login(self, name: str, password: str) -> str | None:
+    def login(self, name: str, password: str, client: str = "") -> str | None:
         """A session token for a right name and password of a live account; None otherwise,
-        and None while the account is locked (LOCK_AFTER wrong passwords in LOCK_SECONDS)."""
+        and None while the account is locked for ``client`` (LOCK_AFTER wrong passwords from it
+        in LOCK_SECONDS)."""
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
             if row is None or row.revoked_at is not None or row.password_hash is None:
                 password_matches(password, hash_password("x"))  # same time either way
                 return None
             since = self.now() - LOCK_SECONDS
+            mine = (login_failures.c.name == name, login_failures.c.client == client[:64])
             failed = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(login_failures)
-                .where(login_failures.c.name == name, login_failures.c.at > since)
+                .where(*mine, login_failures.c.at > since)
             ).scalar_one()
             right = password_matches(password, row.password_hash)
             if right and failed < LOCK_AFTER:
-                conn.execute(login_failures.delete().where(login_failures.c.name == name))
+                conn.execute(login_failures.delete().where(*mine))
                 return self._insert_token(conn, name, "session", SESSION_SECONDS)
-            if not right:
-                conn.execute(login_failures.insert().values(name=name, at=self.now()))
+            if not right and failed < LOCK_AFTER:  # a locked client's guesses are not kept
+                conn.execute(
+                    login_failures.insert().values(name=name, client=client[:64], at=self.now())
+                )
                 if failed + 1 == LOCK_AFTER:
                     self._log(conn, "web", "login_locked", name)
             return None

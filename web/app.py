@@ -171,8 +171,9 @@ def create_app(
     # ---- sessions ------------------------------------------------------------------------
 
     @app.post("/api/login", tags=["sessions"])
-    def login(body: LoginBody) -> JSONResponse:
-        token = accounts.login(body.name, body.password)
+    def login(body: LoginBody, request: Request) -> JSONResponse:
+        client = request.client.host if request.client else ""
+        token = accounts.login(body.name, body.password, client)
         if token is None:
             log.info("login refused for one account")
             raise HTTPException(

@@ -187,8 +187,13 @@ def people_standing(records: list[RecordSeen]) -> int:
 def people_said(records: list[RecordSeen]) -> int:
     """The largest head count the records' descriptions give in words (30余人, 五十多名工人;
     ``domain.risk.headcount``): what the group rules go by when no record fills in the field.
-    Measures are not read: 组织30名干部 counts officials, not the people in the dispute."""
-    return max((people_in_text(r.description or "") for r in records), default=0)
+    Measures are not read (they count officials).  A correction that gives a count in its
+    words replaces the counts before it, as a corrected field does (实际仅涉及2人)."""
+    said = 0
+    for r in records:
+        n = people_in_text(r.description or "")
+        said = n if r.record_kind == "correction" and n else max(said, n)
+    return said
 
 
 def _max(records: list[RecordSeen], name: str) -> float:

@@ -191,4 +191,6 @@ class Lexicon:
             return True
         if phrase in self._calming and any(word in after for word in self.failed_after):
             return True
-        return phrase in self._going and any(word in after for word in self.purposes_after)
+        # right after it, a character at most between (去北京看病, 到北京去打工; not 扬言要去北京
+        # 讨要打工工资)
+        return phrase in self._going and any(w in after[: len(w) + 1] for w in self.purposes_after)

@@ -1,5 +1,7 @@
 """When the correction that set a case's category was found: of corrections posted out of
-order, the one found latest stands.
+order, the one found latest stands.  Cases corrected before this revision have none until the
+read models are rebuilt (`ews replay`); until then a correction posted late for such a case
+sets the category as before this revision did.
 
 Revision ID: 0007
 Revises: 0006
