@@ -113,7 +113,8 @@ LATEST_VALUE_FIELDS = (
 def _appended_row(row: Row, e: RecordAppended) -> Row:
     """The case row once a record is added.  What the latest-found record says stands: a
     record found before it (posted late) fills what is still empty and overwrites nothing; of
-    the corrections of the category, the one found latest."""
+    the corrections of the category, the one found latest.  The follow-up status is the latest
+    stated one to arrive (the case's own status comes from its events)."""
     r = e.record
     row = dict(row)
     row["record_count"] += 1
@@ -121,7 +122,8 @@ def _appended_row(row: Row, e: RecordAppended) -> Row:
     current = not latest or _at(e.found_at) >= _at(latest)
     if current:
         row["last_found_at"] = e.found_at
-        row["follow_up_status"] = e.stated_status or row["follow_up_status"]
+    # the status in arrival order, as logs written by earlier versions have it
+    row["follow_up_status"] = e.stated_status or row["follow_up_status"]
     corrected_at = row["category_corrected_at"]
     if e.corrected_category and (not corrected_at or _at(e.found_at) >= _at(corrected_at)):
         row["category"], row["category_corrected_at"] = e.corrected_category, e.found_at

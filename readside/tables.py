@@ -19,7 +19,6 @@ cases = sa.Table(
     sa.Column("village", sa.String(64)),
     sa.Column("ref_no", sa.String(64), nullable=False),
     sa.Column("category", sa.String(32), nullable=False, index=True),
-    sa.Column("category_corrected_at", sa.String(40)),  # when the correction in force was found
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("opened_at", sa.String(40), nullable=False),
     sa.Column("closed_at", sa.String(40)),
@@ -33,6 +32,8 @@ cases = sa.Table(
     sa.Column("escalation_kind", sa.String(16)),
     sa.Column("last_seq", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    # when the correction that set the category was found (migration 0007)
+    sa.Column("category_corrected_at", sa.String(40)),
 )
 
 case_timeline = sa.Table(

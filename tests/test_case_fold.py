@@ -199,7 +199,6 @@ def test_a_late_record_fills_gaps_and_overwrites_nothing_in_the_case_row():
     )
     row = _case_row(log)
     assert (row["people_involved"], row["village"]) == (30, "马庄村")
-    assert row["follow_up_status"] == "mediating"
 
 
 def test_a_correction_without_a_status_leaves_a_closed_case_closed():
