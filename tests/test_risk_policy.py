@@ -92,6 +92,7 @@ CALM = [
     "双方表示不会再到省里上访。",
     "他没去北京，村民也没堵路。",  # the everyday 没, 不, 别 right before a phrase
     "工人表示不去北京了，劝其别再堵路。",
+    "做好稳控工作，别让他们到省里上访。",  # the officer's measure
     "老人去北京看病，孙子到北京上大学。",  # going somewhere for an ordinary purpose
     "楼上吊顶漏水，物业停尸费争议。",  # words that only hold a phrase
 ]
