@@ -597,14 +597,18 @@ def _guarded(func: Any) -> Any:
 
     def run(args: argparse.Namespace) -> int:
         from models.registry import ModelRefused
+        from models.train import TooLittleData
 
         try:
             return int(func(args) or 0)
         except ModelRefused as exc:
             _say(f"refused: {exc}")
             return 1
-        except (ConnectionError, LookupError, TimeoutError) as exc:
+        except (ConnectionError, LookupError, TimeoutError, TooLittleData) as exc:
             _say(f"error: {exc}")
+            return 1
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            _say(f"error: a line of the input is not a JSON event ({exc})")
             return 1
 
     run.__name__ = getattr(func, "__name__", "command")

@@ -230,8 +230,13 @@ def card_markdown(version: str, metadata: dict[str, Any], report: dict[str, Any]
         "",
         "Logistic regression on structured case features (people, money, prior and skip-level "
         "visits, petition clock against the 60-day limit, days to Spring Festival, follow-ups, "
-        "recency, measures, status, category, township, risk-phrase counts) and Chinese "
-        "character n-grams of the records, calibrated by "
+        "recency, measures, status, category, township, risk-phrase counts)"
+        + (
+            " and Chinese character n-grams of the records"
+            if metadata["params"].get("text_weight", 1.0)
+            else " (the records' own words as character n-grams are switched off: `text_weight` 0)"
+        )
+        + ", calibrated by "
         f"{metadata['params']['calibration']} scaling on the calibration window.  "
         f"Fitted in {metadata.get('fit_seconds', 0):.1f} s.",
         "",
@@ -314,9 +319,15 @@ def red_evidence_words(e: dict[str, Any]) -> str:
     )
     if e["earned"]:
         return f"Red is set by the model: {measured}."
+    too_few = e["red_cases"] < need["min_cases"] and e["confidence"] >= need["confidence"]
+    why = (
+        f"Too few cases reached the red band to tell (fewer than {need['min_cases']}), "
+        "so they are all orange."
+        if too_few
+        else "The model cannot tell its red cases from its orange ones, so they are all orange."
+    )
     return (
-        f"Red is not set by the model, only by rules the policy lets raise it: {measured}.  "
-        "The model cannot tell its red cases from its orange ones, so they are all orange."
+        f"Red is not set by the model, only by rules the policy lets raise it: {measured}.  {why}"
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from domain.case import CaseState
 from domain.risk.assess import Assessment, Assessor
 from domain.risk.policy import RiskPolicy
-from models.promotion import InService, apply, decode
+from models.promotion import PROMOTED, InService, apply, decode
 from models.registry import LoadedModel, ModelRefused, Registry
 from models.scoring import CaseScore, score_cases
 from schemas.settings import KafkaAccess, client_args
@@ -69,6 +69,7 @@ class ModelInService:
                 return False
             try:
                 loaded = self.registry.load(wanted)
+                _the_promoted_one(loaded, event)
             except ModelRefused as exc:
                 self.last_error = str(exc)
                 log.error("model %s not put in service: %s", wanted, exc)
@@ -152,3 +153,16 @@ class ModelInService:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _the_promoted_one(loaded: LoadedModel, event: dict[str, Any]) -> None:
+    """Refuse a model whose file is not the one promoted: a registry on this machine may hold
+    another model under the same version name (copied from another registry, retrained)."""
+    promised = event.get("sha256") if event.get("event_type") == PROMOTED else None
+    if promised and event.get("version") == loaded.version:
+        found = loaded.metadata.get("sha256")
+        if found != promised:
+            raise ModelRefused(
+                f"model {loaded.version}: this registry's file (sha256 {str(found)[:12]}...) is "
+                f"not the one promoted (sha256 {promised[:12]}...); refusing to score with it"
+            )

@@ -45,6 +45,10 @@ from models.snapshot_table import (
 )
 
 
+class TooLittleData(ValueError):
+    """The data cannot train or evaluate a model (no snapshots, one class in a window)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     horizon_days: float = 30.0
@@ -82,7 +86,7 @@ def temporal_split(
 ) -> Split:
     """Indices of the train, calibration and test windows (consecutive in time, with gaps)."""
     if not len(rows):
-        raise ValueError("no snapshots to split")
+        raise TooLittleData("no snapshots to split: the log has no cases with records in it")
     ts = times(rows)
     lo, hi = float(ts.min()), float(ts.max())
     span = hi - lo
@@ -134,7 +138,7 @@ def fit_calibrated(
     """Fit the model on the train window, then calibrate it (frozen) on the later window."""
     for name, y in (("train", y_train), ("calibration", y_cal)):
         if len(np.unique(y)) < 2:
-            raise ValueError(
+            raise TooLittleData(
                 f"the {name} window has {len(y)} snapshots and only one class; "
                 "use more cases or a longer period"
             )

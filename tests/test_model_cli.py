@@ -125,3 +125,14 @@ def test_synth_writes_events_that_replay(tmp_path) -> None:
     replayed = list(read_events_jsonl(events))
     assert len({e.case_id for e in replayed}) == 60
     assert sum(1 for _ in records.open(encoding="utf-8")) >= 60
+
+
+def test_an_empty_or_broken_log_is_one_line_of_error_not_a_traceback(tmp_path, capsys) -> None:
+    empty, broken = tmp_path / "empty.jsonl", tmp_path / "broken.jsonl"
+    empty.write_text("")
+    broken.write_text('{"event_id": "e1", "case_\n')
+    for events, said in ((empty, "no snapshots"), (broken, "not a JSON event")):
+        argv = ["train", "--events", str(events), "--model-dir", str(tmp_path / "models")]
+        assert model_cli(argv) == 1
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err

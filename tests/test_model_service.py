@@ -71,6 +71,17 @@ def test_a_refused_version_leaves_the_current_model_in_service(tmp_path) -> None
     assert service.score([_state()])[0].model_version == good
 
 
+def test_a_promotion_names_its_file_and_another_under_that_version_is_refused(tmp_path) -> None:
+    here = Registry(tmp_path)
+    first = here.save(trained().model, trained().metadata)
+    promised = "f" * 64  # the promoted file: another registry's v0001, not this one's
+    service = ModelInService(here, topic="unused")
+    assert not service.apply(promoted_event(first, None, promised))
+    assert service.version is None and "not the one promoted" in (service.last_error or "")
+    right = here.metadata(first)["sha256"]
+    assert ModelInService(here, topic="unused").apply(promoted_event(first, None, right))
+
+
 @pytest.mark.kafka
 def test_promote_switch_and_roll_back_without_restart(kafka_bootstrap, settings, tmp_path) -> None:
     topics = settings.topics

@@ -98,3 +98,26 @@ def test_the_model_scores_columns_as_it_scores_feature_rows() -> None:
     from_rows = model.predict_proba([row.features for row in table])[:, 1]
     assert np.allclose(from_columns, from_rows, rtol=1e-9, atol=1e-12)
     assert from_columns.std() > 0.01  # not a constant
+
+
+def test_the_card_says_whether_text_is_used_and_why_red_is_not_the_model_s(tmp_path) -> None:
+    from models.card import red_evidence_words
+
+    result = trained()
+    for weight, said in ((0.0, "switched off"), (1.0, "Chinese character n-grams")):
+        meta = {**result.metadata, "params": {**result.metadata["params"], "text_weight": weight}}
+        card = write_card(
+            tmp_path, "v0099", meta, result.report, result.test_rows, result.test_scores
+        )
+        assert said in card.read_text(encoding="utf-8")
+    evidence = {
+        "earned": False,
+        "needed": {"confidence": 0.95, "min_cases": 30},
+        "red_snapshots": 40,
+        "red_cases": 18,
+        "red_rate": 0.136,
+        "orange_rate": 0.0,
+        "confidence": 0.99,
+    }
+    assert "Too few cases" in red_evidence_words(evidence)
+    assert "cannot tell" in red_evidence_words({**evidence, "red_cases": 40, "confidence": 0.6})
