@@ -136,8 +136,8 @@ def rolling_lines(part: dict[str, Any], refit: bool) -> list[str]:
     )
     if part.get("not_before"):
         how += (
-            f", from {str(part['not_before'])[:10]}, where its own test window starts (nothing "
-            "it was fitted or calibrated on is scored)"
+            f", from {str(part['not_before'])[:10]}, where the saved models' own test windows "
+            "start (nothing a saved model was fitted or calibrated on is scored)"
         )
     skipped = [
         f"window {s['window']} ({s['test'][0]} to {s['test'][1]}) left out: {s['why']}"

@@ -258,3 +258,29 @@ def test_the_card_states_what_the_evidence_supports(tmp_path, capsys) -> None:
     }
     reasons = [f for row in hand["rows"] for f in row.get("factors", [])]
     assert reasons and not [n for n in parties if any(n in f for f in reasons)]
+
+
+def test_the_model_in_service_is_compared_only_where_it_was_not_fitted() -> None:
+    """Retraining beside the version in service: its rolling windows start at its own test
+    window, not on the data it was trained and calibrated on."""
+    from models.evidence import EvidenceConfig, gather_evidence
+    from models.registry import LoadedModel
+    from models.train import TrainConfig
+
+    result = trained()
+    served = LoadedModel("v0001", result.model, result.metadata)
+    served_from = result.metadata["data_window"]["test"][0]
+    found = gather_evidence(
+        county_snapshots(),
+        result.model,
+        result.metadata["level_cutoffs"],
+        TrainConfig(C=0.1),
+        in_service=served,
+        evidence=EvidenceConfig(windows=2, resamples=20, other_cases=0, handwritten=False),
+        refit=False,
+    )
+    rolling = found["rolling"]
+    assert rolling["not_before"] == served_from
+    starts = [w["test"][0] for w in rolling["windows"]]
+    assert starts and all(s >= served_from[:10] for s in starts), (starts, served_from)
+    assert "in_service" in rolling["pooled"]["scorers"]
