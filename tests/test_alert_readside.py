@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
+
 from domain.alerts.alert import AlertState, Tick, handle
 from domain.alerts.routing import default_routing
 from readside.alert_queries import kpis, queue
@@ -142,9 +144,8 @@ def test_on_time_completion_counts_open_petitions_already_past_their_limit(db_ur
 def test_feedback_stamped_in_utc_is_late_after_its_china_time_deadline(db_url: str) -> None:
     """Deadlines are kept in China time, the web's actions in UTC: a report half an hour late
     counts as late, not as early because its text sorts first."""
-    routing = default_routing()
-    state, log = AlertState("Cwages0001"), []
-    for given, cause in (
+    engine = _one_alert(
+        db_url,
         (assessed("red", MONDAY_10), "a1"),  # feedback owed by 2026-03-03 10:00 China time
         (
             AlertCommand("c1", "Cwages0001", "acknowledge", "张三", "hrss", "2026-03-02T02:05:00Z"),
@@ -162,14 +163,7 @@ def test_feedback_stamped_in_utc_is_late_after_its_china_time_deadline(db_url: s
             ),
             "c2",
         ),
-    ):
-        state, envelopes = handle(state, given, routing, cause, "2026-03-03T02:30:00+00:00")
-        log.extend(envelopes)
-    engine = make_engine(db_url)
-    migrate(engine)
-    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
-    with engine.begin() as conn:
-        apply_batch(conn, messages, TOPICS)
+    )
     later = dt.datetime.fromisoformat("2026-03-04T12:00:00+08:00")
     assert kpis(engine, later)["feedback_on_time"] == (0, 1)
     engine.dispose()
@@ -180,13 +174,10 @@ def test_a_case_s_follow_up_visit_counts_once_in_the_satisfaction_rate(db_url: s
     per case, the officer's."""
     import json
 
-    import sqlalchemy as sa
-
     from readside.tables import case_timeline
 
-    routing = default_routing()
-    state, log = AlertState("Cwages0001"), []
-    for given, cause in (
+    engine = _one_alert(
+        db_url,
         (assessed("red", MONDAY_10), "a1"),
         (
             AlertCommand(
@@ -200,14 +191,8 @@ def test_a_case_s_follow_up_visit_counts_once_in_the_satisfaction_rate(db_url: s
             ),
             "c1",
         ),
-    ):
-        state, envelopes = handle(state, given, routing, cause, "2026-03-03T02:00:00+00:00")
-        log.extend(envelopes)
-    engine = make_engine(db_url)
-    migrate(engine)
-    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
+    )
     with engine.begin() as conn:
-        apply_batch(conn, messages, TOPICS)
         visit = {"record": {"satisfaction": "satisfied"}}
         for case_id, seq in (("Cwages0001", 4), ("Cother", 2), ("Cother", 3)):
             conn.execute(
@@ -228,3 +213,17 @@ def test_a_case_s_follow_up_visit_counts_once_in_the_satisfaction_rate(db_url: s
         2,
     )
     engine.dispose()
+
+
+def _one_alert(db_url: str, *inputs: tuple) -> sa.Engine:
+    """The read models of one case's alert after ``inputs`` (assessments, commands)."""
+    state, log = AlertState("Cwages0001"), []
+    for given, cause in inputs:
+        state, envelopes = handle(state, given, default_routing(), cause, "2026-03-03T02:30:00Z")
+        log.extend(envelopes)
+    engine = make_engine(db_url)
+    migrate(engine)
+    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
+    with engine.begin() as conn:
+        apply_batch(conn, messages, TOPICS)
+    return engine
