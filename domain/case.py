@@ -142,10 +142,7 @@ def _seen(state: CaseState, command: SubmitRecord) -> bool:
     another way than the case's first record spelt it (zz-1 for ZZ-1: the same case)."""
     if command.fingerprint in state.fingerprints:
         return True
-    spelt = command.record.get("ref_no")
-    if not state.ref_no or spelt == state.ref_no:
-        return False
-    return fingerprint({**command.record, "ref_no": state.ref_no}) in state.fingerprints
+    return _as_the_case_spells_it(state, command.record) in state.fingerprints
 
 
 def _found_before(found_at: str, latest: str | None) -> bool:
@@ -208,16 +205,18 @@ def _appended(state: CaseState, e: RecordAppended, recorded_at: str, seq: int) -
         category=r.get("category"),
     )
     current = not _found_before(e.found_at, state.last_found_at)
+    alias = _as_the_case_spells_it(state, r)
     return replace(
         state,
         seq=seq,
         **_category_after(state, e),
         # a record found before the latest one fills a gap, it does not overwrite
-        village=(r.get("village") if current else state.village or r.get("village"))
-        or state.village,
+        village=(r.get("village") or state.village)
+        if current
+        else (state.village or r.get("village")),
         last_found_at=e.found_at if current else state.last_found_at,
         records=(*state.records, seen)[-MAX_RECORDS_KEPT:],
-        fingerprints=(*state.fingerprints, seen.fingerprint, *_spelt_as_the_case(state, e)),
+        fingerprints=(*state.fingerprints, seen.fingerprint, *([alias] if alias else [])),
     )
 
 
@@ -230,13 +229,13 @@ def _category_after(state: CaseState, e: RecordAppended) -> dict[str, Any]:
     return {"category": e.corrected_category, "category_corrected_at": e.found_at}
 
 
-def _spelt_as_the_case(state: CaseState, e: RecordAppended) -> tuple[str, ...]:
-    """The fingerprint the record would have with the reference number spelt as the case's
-    first record spelt it, when it is spelt another way (see ``_seen``)."""
-    spelt = e.record.get("ref_no")
+def _as_the_case_spells_it(state: CaseState, record: dict[str, Any]) -> str | None:
+    """The fingerprint ``record`` would have with its reference number spelt as the case's
+    first record spelt it; None when it is spelt so already (see ``_seen``)."""
+    spelt = record.get("ref_no")
     if not state.ref_no or spelt is None or spelt == state.ref_no:
-        return ()
-    return (fingerprint({**e.record, "ref_no": state.ref_no}),)
+        return None
+    return fingerprint({**record, "ref_no": state.ref_no})
 
 
 def _clip(text: str | None) -> str | None:
