@@ -599,7 +599,9 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 
 def township_hint(data: bytes) -> str | None:
-    """Best-effort township of a record that failed validation (for per-township counts)."""
+    """The township a record names, folded as intake folds an accepted record's (a version-1
+    record names it ``town``), even when the record fails validation: for per-township counts
+    of dead letters, and the web's check that a clerk posts for their own township."""
     try:
         raw = json.loads(data.decode("utf-8", errors="replace"))
     except Exception:  # not JSON, too deep, too long a number ...

@@ -44,7 +44,7 @@ from schemas.categories import CATEGORIES
 from schemas.commands import ALERT_ACTIONS, AlertCommand
 from schemas.privacy import mask_personal
 from schemas.reasons import reason_zh
-from schemas.record import CHINA_TZ, SATISFACTION, RecordRejected, check, china_time, upcast
+from schemas.record import CHINA_TZ, SATISFACTION, china_time, township_hint
 from schemas.settings import Settings
 from web.accounts import LOCK_AFTER, LOCK_SECONDS, AccountStore
 from web.kafka import KafkaGateway
@@ -215,7 +215,7 @@ def create_app(
             raise HTTPException(413, f"记录过大 / a record is at most {RECORD_MAX_BYTES} bytes")
         if who.role != "township_clerk":
             raise forbidden("only a township clerk posts records")
-        township = _township_named(record)
+        township = township_hint(data)
         if township is not None and not who.can_post_for(township):
             raise forbidden(f"records of {township} (your township is {who.township})")
         key = request.headers.get("idempotency-key") or hashlib.sha256(data).hexdigest()[:32]
@@ -610,10 +610,7 @@ def _foreign_rows(rows: list[Row], who: Principal) -> list[dict[str, Any]]:
     """Rows of another township: a clerk posts only for their own."""
     out = []
     for row in rows:
-        try:
-            township = _township_named(json.loads(row.data))
-        except ValueError:
-            continue
+        township = township_hint(row.data)
         if township is not None and not who.can_post_for(township):
             out.append(
                 {
@@ -686,18 +683,6 @@ def _queued(row: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
         due = row.get(key)
         out[f"{key}_minutes_left"] = round((_utc(due) - at).total_seconds() / 60) if due else None
     return out
-
-
-def _township_named(raw: Any) -> str | None:
-    """The township a record is for, as intake will read it (a version-1 record names it
-    ``town``; a township written with stray spaces is the township)."""
-    township = check(raw)[0].get("township")
-    if township is None and isinstance(raw, dict):
-        try:
-            township = upcast(raw).get("township")
-        except RecordRejected:
-            return None
-    return township.strip() or None if isinstance(township, str) else None
 
 
 def _credential(request: Request) -> str | None:
