@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from readside.tables import alert_timeline, alerts, case_timeline, cases, deliveries
 from schemas.events import RecordAppended
-from schemas.record import SATISFACTION, china_time
+from schemas.record import SATISFACTION, as_time, china_time
 
 RANK = sa.case({"red": 0, "orange": 1, "yellow": 2, "blue": 3}, value=alerts.c.level)
 LEVEL_ZH = {"red": "红", "orange": "橙", "yellow": "黄", "blue": "蓝"}
@@ -79,20 +79,13 @@ def _minutes(start: str, end: str) -> float:
     return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds() / 60
 
 
-def _at(iso: str) -> dt.datetime:
-    """A stored time as a time: the read models hold times in more than one offset (a
-    deadline in China time, a web action in UTC), so their texts do not compare."""
-    t = dt.datetime.fromisoformat(iso)
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
 def _feedback_due(r: dict, now: dt.datetime) -> bool:
     """Feedback was owed: given, or its deadline passed while the alert was still open."""
     if r["first_feedback_at"]:
         return True
-    if not r["feedback_by"] or _at(r["feedback_by"]) > now:
+    if not r["feedback_by"] or as_time(r["feedback_by"]) > now:
         return False
-    return not (r["resolved_at"] and _at(r["resolved_at"]) <= _at(r["feedback_by"]))
+    return not (r["resolved_at"] and as_time(r["resolved_at"]) <= as_time(r["feedback_by"]))
 
 
 def kpis(
@@ -125,7 +118,7 @@ def kpis(
     on_time = [
         r
         for r in due
-        if r["first_feedback_at"] and _at(r["first_feedback_at"]) <= _at(r["feedback_by"])
+        if r["first_feedback_at"] and as_time(r["first_feedback_at"]) <= as_time(r["feedback_by"])
     ]
     # 按期办结率: of the petitions whose outcome is known (closed, or still open past the
     # limit, which can no longer be handled in time), those closed within the limit
@@ -150,7 +143,7 @@ def kpis(
     for case_id, payload in visits:
         answer[case_id] = json.loads(payload)["record"].get("satisfaction") or answer.get(case_id)
     never = dt.datetime.min.replace(tzinfo=dt.UTC)
-    for r in sorted(rows, key=lambda r: _at(r["resolved_at"]) if r["resolved_at"] else never):
+    for r in sorted(rows, key=lambda r: as_time(r["resolved_at"]) if r["resolved_at"] else never):
         if r["satisfaction"]:
             answer[r["case_id"]] = r["satisfaction"]
     said = [s for s in answer.values() if s in SATISFACTION]

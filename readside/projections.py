@@ -19,7 +19,7 @@ from schemas.events import (
     RecordAppended,
 )
 from schemas.receipts import DeadLetter, IntakeReceipt
-from schemas.record import ESCALATION_KINDS, FOLLOW_UP_STATUSES
+from schemas.record import ESCALATION_KINDS, FOLLOW_UP_STATUSES, as_time
 from schemas.risk import RiskAssessed
 
 Row = dict[str, Any]
@@ -119,22 +119,18 @@ def _appended_row(row: Row, e: RecordAppended) -> Row:
     row = dict(row)
     row["record_count"] += 1
     latest = row["last_found_at"]
-    current = not latest or _at(e.found_at) >= _at(latest)
+    current = not latest or as_time(e.found_at) >= as_time(latest)
     if current:
         row["last_found_at"] = e.found_at
     # the status in arrival order, as logs written by earlier versions have it
     row["follow_up_status"] = e.stated_status or row["follow_up_status"]
     corrected_at = row["category_corrected_at"]
-    if e.corrected_category and (not corrected_at or _at(e.found_at) >= _at(corrected_at)):
+    if e.corrected_category and (not corrected_at or as_time(e.found_at) >= as_time(corrected_at)):
         row["category"], row["category_corrected_at"] = e.corrected_category, e.found_at
     for name in LATEST_VALUE_FIELDS:
         if r.get(name) is not None and (current or row[name] is None):
             row[name] = r[name]
     return row
-
-
-def _at(iso: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(iso)
 
 
 def timeline_row(envelope: Envelope) -> Row:

@@ -252,11 +252,16 @@ _CONTROL_CHARS = frozenset(chr(i) for i in range(32) if chr(i) not in "\t\n\r") 
 _CONTROL = re.compile("[" + "".join(sorted(_CONTROL_CHARS)) + "]")  # one scan, not one per char
 
 
+def as_time(iso: str) -> dt.datetime:
+    """An ISO 8601 time as a time (a time without an offset is taken as UTC): stored times
+    come in more than one offset, so their texts do not compare."""
+    t = dt.datetime.fromisoformat(iso)
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
 def china_time(iso: str) -> str:
     """An ISO 8601 time in China time (a time without an offset is taken as UTC)."""
-    t = dt.datetime.fromisoformat(iso)
-    t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-    return t.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+    return as_time(iso).astimezone(CHINA_TZ).isoformat(timespec="seconds")
 
 
 def _shown(value: Any, limit: int = 40) -> str:

@@ -44,7 +44,7 @@ from schemas.categories import CATEGORIES
 from schemas.commands import ALERT_ACTIONS, AlertCommand
 from schemas.privacy import mask_personal
 from schemas.reasons import reason_zh
-from schemas.record import CHINA_TZ, SATISFACTION, china_time, township_hint
+from schemas.record import CHINA_TZ, SATISFACTION, as_time, china_time, township_hint
 from schemas.settings import Settings
 from web.accounts import LOCK_AFTER, LOCK_SECONDS, AccountStore
 from web.kafka import KafkaGateway
@@ -693,7 +693,4 @@ def _credential(request: Request) -> str | None:
 
 
 def _utc(iso: str | None) -> dt.datetime:
-    if not iso:
-        return dt.datetime.min.replace(tzinfo=dt.UTC)
-    t = dt.datetime.fromisoformat(iso)
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    return as_time(iso) if iso else dt.datetime.min.replace(tzinfo=dt.UTC)
