@@ -26,6 +26,7 @@ from models.levels import level_view
 from models.registry import LoadedModel
 from models.rolling import Scored, Scorer, base_rates, case_bootstrap, rolling_evaluation
 from models.snapshot_table import case_codes, chain, features, labels, rule_scores, take
+from models.train import test_window_start
 
 
 @dataclass(frozen=True)
@@ -212,17 +213,14 @@ def gather_evidence(
     # a saved version is scored only after its own test window starts (nothing it was fitted
     # or calibrated on); the procedure refits before every window, so it can start earlier
     starts = [test_from] if (test_from and not refit) else []
-    served_from = _own_test_start(in_service)
-    if in_service is not None and served_from is not None:
-        # the model in service, too, only where it was not fitted or calibrated: the windows
-        # start no earlier than its own test window, or it is left out of the comparison
-        if timestamp(served_from) < max(timestamp(r.as_of) for r in rows):
-            main["in_service"] = fixed_scorer(in_service.model)
-            starts.append(served_from)
-        else:
-            out["in_service_left_out"] = f"its own test window starts {served_from[:10]}"
+    # the model in service, too, only where it was not fitted or calibrated: the windows start
+    # no earlier than its own test window, or it is left out of the comparison
+    served_from = test_window_start(in_service.metadata) if in_service is not None else None
+    if served_from and timestamp(served_from) >= max(timestamp(r.as_of) for r in rows):
+        out["in_service_left_out"] = f"its own test window starts {served_from[:10]}"
     elif in_service is not None:
         main["in_service"] = fixed_scorer(in_service.model)
+        starts += [served_from] if served_from else []
     test_from = max(starts, key=timestamp) if starts else None
     not_before = timestamp(test_from) if test_from else None
     out["rolling"] = _rolling(rows, main, cutoffs, config, evidence, progress, not_before)
@@ -249,13 +247,6 @@ def gather_evidence(
     out["text_ablation"]["helps"] = helps(out["text_ablation"])
     out["text_ablation"]["text_weight"] = config.text_weight
     return out
-
-
-def _own_test_start(model: LoadedModel | None) -> str | None:
-    """Where a saved version's test window starts (ISO), from its metadata."""
-    if model is None:
-        return None
-    return (model.metadata.get("data_window", {}).get("test") or [None])[0]
 
 
 def evidence_summary(found: dict[str, Any]) -> dict[str, Any]:
