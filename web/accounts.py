@@ -203,8 +203,8 @@ class AccountStore:
             if row is None or row.revoked_at is not None or row.password_hash is None:
                 password_matches(password, hash_password("x"))  # same time either way
                 return None
-            since = self.now() - LOCK_SECONDS
-            mine = (login_failures.c.name == name, login_failures.c.client == client[:64])
+            since, client = self.now() - LOCK_SECONDS, client[:64]
+            mine = (login_failures.c.name == name, login_failures.c.client == client)
             failed = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(login_failures)
@@ -216,7 +216,7 @@ class AccountStore:
                 return self._insert_token(conn, name, "session", SESSION_SECONDS)
             if not right and failed < LOCK_AFTER:  # a locked client's guesses are not kept
                 conn.execute(
-                    login_failures.insert().values(name=name, client=client[:64], at=self.now())
+                    login_failures.insert().values(name=name, client=client, at=self.now())
                 )
                 if failed + 1 == LOCK_AFTER:
                     self._log(conn, "web", "login_locked", name)
