@@ -141,7 +141,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
         policy = load_policy(settings.risk_policy or None)
         topic = settings.topics.model_events
-        service = ModelInService(Registry(settings.model_dir), settings.kafka, topic)
+        service = ModelInService(Registry(settings.model_dir), settings.kafka, topic, policy)
         assessor = service.start(wait=30).assessor(policy)
     routing = None
     if "alerts" in ROLES[args.role]:

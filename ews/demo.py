@@ -234,12 +234,14 @@ def _promote_a_model(settings: Settings) -> None:
         f"seed {TRAINING_SEED}) ...",
         flush=True,
     )
-    rows = build_dataset(synthetic_events(TRAINING_CASES, TRAINING_SEED))
+    policy = load_policy(settings.risk_policy or None)  # the risk worker's: its lexicon
+    rows = build_dataset(synthetic_events(TRAINING_CASES, TRAINING_SEED), policy=policy)
     trained = train_version(
         rows,
         TrainConfig(),
         Registry(settings.model_dir),
         data_source=f"synthetic county of {TRAINING_CASES:,} cases (seed {TRAINING_SEED})",
+        policy=policy,
     )
     cand = trained.report["scorers"]["candidate"]
     print(

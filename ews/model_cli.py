@@ -82,13 +82,30 @@ def publish(settings: Settings, event: dict[str, Any]) -> None:
 # ---- data --------------------------------------------------------------------------------
 
 
-def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
-    """Snapshots from --dataset, --events, --from-kafka, or a synthetic county."""
-    from models.dataset import build_dataset, build_dataset_from_log, read_dataset
+def _policy(args: argparse.Namespace):  # noqa: ANN202 - domain.risk.policy.RiskPolicy
+    """The risk policy whose lexicon and rules read the records: --policy, else the one in force."""
+    from domain.risk.policy import load_policy
+
+    return load_policy(getattr(args, "policy", None) or _settings(args).risk_policy or None)
+
+
+def _load_snapshots(args: argparse.Namespace, purpose: str, policy: Any) -> list:
+    """Snapshots from --dataset, --events, --from-kafka, or a synthetic county, their records
+    read under ``policy``."""
+    from models.dataset import build_dataset, build_dataset_from_log, dataset_policy, read_dataset
 
     if getattr(args, "dataset", None):
         _say(f"reading training set {args.dataset}")
         args.data_source = f"training set {args.dataset}"
+        built = dataset_policy(args.dataset)
+        if built is None:
+            _say(f"({args.dataset} does not say which policy read it: taken as {policy.version})")
+        elif built["lexicon"] != policy.lexicon.fingerprint:
+            raise LookupError(
+                f"{args.dataset} was read with the lexicon of policy {built['policy_version']}, "
+                f"not that of {policy.version} ({policy.source}): rebuild it with "
+                "`ews model dataset`, or give --policy with the file it was built under"
+            )
         return read_dataset(args.dataset)
     if getattr(args, "events", None):  # a file: replayed in bulk, never held in memory whole
         args.data_source = f"event log {args.events}"
@@ -99,6 +116,7 @@ def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
             every_days=args.every,
             progress=not args.quiet,
             jobs=args.jobs,
+            policy=policy,
         )
     events = _load_events(args, purpose)
     _say(f"{len(events):,} events; building point-in-time snapshots")
@@ -108,6 +126,7 @@ def _load_snapshots(args: argparse.Namespace, purpose: str) -> list:
         every_days=args.every,
         progress=not args.quiet,
         jobs=args.jobs,
+        policy=policy,
     )
 
 
@@ -193,9 +212,10 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     from models.dataset import write_dataset
     from models.snapshot_table import labels, n_cases
 
-    rows = _load_snapshots(args, "build a training set")
+    policy = _policy(args)
+    rows = _load_snapshots(args, "build a training set", policy)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    n = write_dataset(rows, args.out)
+    n = write_dataset(rows, args.out, policy)
     pos = int(labels(rows).sum())
     print(
         f"{n:,} snapshots of {n_cases(rows):,} cases, {pos:,} escalate within "
@@ -260,18 +280,12 @@ def _print_evidence(report: dict[str, Any]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.registry import ModelRefused
     from models.workbench import train_version
 
-    rows = _load_snapshots(args, "train")
+    policy = _policy(args)
+    rows = _load_snapshots(args, "train", policy)
     registry = _registry(args)
-    live_version = _in_service_version(args)
-    live = None
-    if live_version:
-        try:
-            live = registry.load(live_version)
-        except ModelRefused as exc:
-            _say(f"(model in service {live_version} cannot be compared: {exc})")
+    live = _comparable(registry, _in_service_version(args), policy)
     _say(f"{len(rows):,} snapshots; fitting on the earlier window, testing on the later one")
     trained = train_version(
         rows,
@@ -281,6 +295,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         evidence=_evidence_config(args),
         data_source=args.data_source,
+        policy=policy,
     )
     print(f"saved model {trained.version} in {trained.folder}")
     _print_metrics(trained.report)
@@ -300,18 +315,35 @@ def _candidate(registry: Any, args: argparse.Namespace):  # noqa: ANN202 - Loade
     return registry.load(args.version or versions[-1])
 
 
+def _comparable(registry: Any, version: str | None, policy: Any):  # noqa: ANN202 - LoadedModel | None
+    """The version to compare with, if it can be scored under ``policy``; else None, said."""
+    from models.registry import ModelRefused
+    from models.scoring import scored_under
+
+    if not version:
+        return None
+    try:
+        return scored_under(registry.load(version), policy)
+    except ModelRefused as exc:
+        _say(f"(model {version} cannot be compared: {exc})")
+        return None
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from models.scoring import scored_under
     from models.workbench import evaluate_version
 
+    policy = _policy(args)
     registry = _registry(args)
     candidate = _candidate(registry, args)
     if candidate is None:
         return 2
+    scored_under(candidate, policy)
     live_version = _in_service_version(args)
-    live = (
-        registry.load(live_version) if live_version and live_version != candidate.version else None
+    live = _comparable(
+        registry, live_version if live_version != candidate.version else None, policy
     )
-    rows = _load_snapshots(args, "evaluate")
+    rows = _load_snapshots(args, "evaluate", policy)
     against = live.version if live else "rules"
     out = (
         Path(args.out)
@@ -327,6 +359,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         evidence=_evidence_config(args),
         progress=not args.quiet,
         data_source=args.data_source,
+        policy=policy,
     )
     versus = f"in service {live.version}" if live else "no model in service"
     print(
@@ -342,30 +375,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from domain.alerts.routing import load_routing
-    from domain.risk.policy import load_policy
     from models.backtest import backtest
     from models.backtest_report import backtest_lines, write_backtest
-    from models.train import test_window_start
+    from models.scoring import scored_under
+    from models.train import latest_test_start
 
+    policy = _policy(args)  # the files in force, unless others are given to compare
     registry = _registry(args)
     candidate = _candidate(registry, args)
     if candidate is None:
         return 2
-    against_version = args.against or _in_service_version(args)
-    if against_version == candidate.version:
-        against_version = None
-    against = (
-        registry.load(against_version) if against_version and against_version != "rules" else None
+    scored_under(candidate, policy)
+    if args.against and args.against not in ("rules", candidate.version):
+        against = scored_under(registry.load(args.against), policy)
+    elif args.against:
+        against = None
+    else:
+        in_service_version = _in_service_version(args)
+        if in_service_version == candidate.version:
+            in_service_version = None
+        against = _comparable(registry, in_service_version, policy)
+    # counted only where neither version was fitted or calibrated
+    since = args.since or latest_test_start(
+        *(m.metadata for m in (candidate, against) if m is not None)
     )
-    since = args.since or test_window_start(candidate.metadata)
     if since is None:
         _say(
             f"({candidate.version} does not say where its test window starts: counting the "
             "whole history, its training data included; give --since to count from a date)"
         )
-    settings = _settings(args)  # the files in force, unless others are given to compare
-    policy = load_policy(args.policy or settings.risk_policy or None)
-    routing = load_routing(args.routing or settings.routing or None)
+    routing = load_routing(args.routing or _settings(args).routing or None)
     events = _load_events(args, "replay")
     other = against.version if against else "rules"
     _say(
@@ -379,7 +418,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         against,
         policy,
         routing,
-        since=str(since)[:10] if since else None,
+        since=since,
         horizon_days=args.horizon,
         progress=not args.quiet,
     )
@@ -431,6 +470,8 @@ SHOWN_METADATA = (
     "params",
     "fit_seconds",
     "train_seconds",
+    "policy_version",
+    "lexicon",
 )
 
 
@@ -446,9 +487,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from models.promotion import promoted_event
+    from models.scoring import scored_under
 
     settings = _settings(args)
     loaded = _registry(args).load(args.version)  # refuse tampered or foreign artifacts up front
+    scored_under(loaded, _policy(args))  # and one the scorers would refuse: another lexicon
     current = in_service(settings).version
     if current == args.version:
         print(f"{args.version} is already in service")
@@ -464,13 +507,14 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from models.promotion import rolled_back_event
+    from models.scoring import scored_under
 
     settings = _settings(args)
     state = in_service(settings)
     if state.previous is None:
         _say(f"nothing to roll back to (in service: {state.version or 'none'})")
         return 1
-    _registry(args).load(state.previous)
+    scored_under(_registry(args).load(state.previous), _policy(args))
     publish(settings, rolled_back_event(state.previous, state.version, args.reason))
     print(f"rolled back from {state.version} to {state.previous}")
     return 0
@@ -511,6 +555,12 @@ def _data_options(sp: argparse.ArgumentParser, dataset: bool = True) -> None:
         type=float,
         default=7.0,
         help="days between snapshots of an open case (default 7)",
+    )
+    g.add_argument(
+        "--policy",
+        help="risk policy whose lexicon and rules read the records (default: $EWS_RISK_POLICY, "
+        "else the packaged policy.yaml); a model is scored only under a policy with the lexicon "
+        "it was trained with",
     )
     g.add_argument(
         "--jobs",
@@ -717,12 +767,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     )
     sp.add_argument(
         "--since",
-        help="count alerts and escalations from this date (default: the start of the "
-        "candidate's test window, so its training data is not counted)",
-    )
-    sp.add_argument(
-        "--policy",
-        help="risk policy file to try (default: $EWS_RISK_POLICY, else the packaged policy.yaml)",
+        help="count alerts and escalations from this date (default: the start of the later "
+        "of the two versions' test windows, so neither one's training data is counted)",
     )
     sp.add_argument(
         "--routing",

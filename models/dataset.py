@@ -34,7 +34,7 @@ import orjson
 
 from domain.case import CaseState, step
 from domain.risk.features import case_features, read_records, timestamp
-from domain.risk.policy import default_policy
+from domain.risk.policy import RiskPolicy, default_policy
 from domain.risk.rules import evaluate_rules, level_of, score_hits
 from models.snapshot_table import Snapshot, SnapshotTable, TableBuilder, empty_table
 from schemas.events import Envelope, RecordAppended
@@ -105,7 +105,12 @@ def _iso(ts: float) -> str:
 
 
 def _snapshots(
-    case_id: str, events: list[Envelope], end: float, horizon_days: float, every_days: float
+    case_id: str,
+    events: list[Envelope],
+    end: float,
+    horizon_days: float,
+    every_days: float,
+    policy: RiskPolicy,
 ) -> Iterator[tuple[float, int, float | None, dict[str, Any], list]]:
     """(time, label, escalation time, features, rule hits) of each snapshot of one case.
 
@@ -117,7 +122,6 @@ def _snapshots(
     first = next((ev for ev in events if isinstance(ev.event, RecordAppended)), None)
     if first is None:
         return
-    policy = default_policy()
     escalated = escalation_time(events)
     horizon = horizon_days * DAY
     t = max(timestamp(first.recorded_at), timestamp(first.occurred_at))
@@ -149,8 +153,10 @@ def case_snapshots(
     end: float,
     horizon_days: float = 30.0,
     every_days: float = 7.0,
+    policy: RiskPolicy | None = None,
 ) -> list[Snapshot]:
-    """The point-in-time snapshots of one case (its events in sequence order)."""
+    """The point-in-time snapshots of one case (its events in sequence order), its records read
+    with the lexicon and rules of ``policy`` (the packaged one unless given)."""
     return [
         Snapshot(
             case_id=case_id,
@@ -163,20 +169,24 @@ def case_snapshots(
             rule_codes=tuple(h.code for h in found),
         )
         for t, label, escalated, features, found in _snapshots(
-            case_id, events, end, horizon_days, every_days
+            case_id, events, end, horizon_days, every_days, policy or default_policy()
         )
     ]
 
 
 def _table(
-    cases: Iterable[tuple[str, list[Envelope]]], end: float, horizon_days: float, every_days: float
+    cases: Iterable[tuple[str, list[Envelope]]],
+    end: float,
+    horizon_days: float,
+    every_days: float,
+    policy: RiskPolicy,
 ) -> SnapshotTable:
     """The snapshots of the given cases, as a table (rows case by case)."""
     rows = TableBuilder()
     with _no_cycle_collection():
         for cid, events in cases:
             for t, label, escalated, features, found in _snapshots(
-                cid, events, end, horizon_days, every_days
+                cid, events, end, horizon_days, every_days, policy
             ):
                 codes = tuple(h.code for h in found)
                 level = level_of(found)
@@ -203,10 +213,13 @@ def build_dataset(
     every_days: float = 7.0,
     progress: bool = False,
     jobs: int = 1,
+    policy: RiskPolicy | None = None,
 ) -> SnapshotTable:
     """All snapshots of all cases in the log, ordered by time then case, as a table.
 
     ``jobs`` > 1 splits the cases over that many processes (cases are independent).
+    ``policy``: whose lexicon and rules read the records (the packaged one unless given); the
+    model trained on them is scored only under a policy with the same lexicon.
     ``build_dataset_from_log`` does the same from a file, without holding the log in memory.
     """
     cases = group_by_case(events)
@@ -216,7 +229,8 @@ def build_dataset(
     items = [(cid, cases[cid]) for cid in sorted(cases)]
     size = 2000
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    work = [partial(_table, c, end, horizon_days, every_days) for c in chunks]
+    policy = policy or default_policy()
+    work = [partial(_table, c, end, horizon_days, every_days, policy) for c in chunks]
     sizes = [len(c) for c in chunks]
     return _gather(work, sizes, jobs, progress, "snapshots", "case")
 
@@ -262,6 +276,7 @@ def build_dataset_from_log(
     progress: bool = False,
     jobs: int = 1,
     shards: int = 64,
+    policy: RiskPolicy | None = None,
 ) -> SnapshotTable:
     """``build_dataset`` of a JSONL log file (``.gz`` too) of any size and order.
 
@@ -275,7 +290,8 @@ def build_dataset_from_log(
         if not lines:
             return empty_table()
         sizes = [f.stat().st_size for f in files]
-        work = [partial(_shard_table, f, end, horizon_days, every_days) for f in files]
+        policy = policy or default_policy()
+        work = [partial(_shard_table, f, end, horizon_days, every_days, policy) for f in files]
         return _gather(work, sizes, jobs, progress, "snapshots", "B")
 
 
@@ -347,20 +363,39 @@ def _field(line: bytes, name: bytes) -> bytes:
     return line[start : line.index(b'"', start)]
 
 
-def _shard_table(path: Path, end: float, horizon_days: float, every_days: float) -> SnapshotTable:
+def _shard_table(
+    path: Path, end: float, horizon_days: float, every_days: float, policy: RiskPolicy
+) -> SnapshotTable:
     with _no_cycle_collection():
         cases = group_by_case(read_events_jsonl(path))
-    return _table(((cid, cases[cid]) for cid in sorted(cases)), end, horizon_days, every_days)
+    cases_in_order = ((cid, cases[cid]) for cid in sorted(cases))
+    return _table(cases_in_order, end, horizon_days, every_days, policy)
 
 
-def write_dataset(rows: Iterable[Snapshot], path: str | Path) -> int:
-    """Write snapshots as JSONL (``.gz`` compresses); returns how many."""
+def write_dataset(
+    rows: Iterable[Snapshot], path: str | Path, policy: RiskPolicy | None = None
+) -> int:
+    """Write snapshots as JSONL (``.gz`` compresses); returns how many.  With the ``policy``
+    that read the records, its version and lexicon go beside it (``dataset_policy``)."""
     n = 0
     with _open_text(Path(path), "wt") as fh:
         for row in rows:
             fh.write(row.to_json() + "\n")
             n += 1
+    if policy is not None:
+        said = {"policy_version": policy.version, "lexicon": policy.lexicon.fingerprint}
+        _policy_file(path).write_text(json.dumps(said) + "\n", encoding="utf-8")
     return n
+
+
+def dataset_policy(path: str | Path) -> dict[str, str] | None:
+    """The policy version and lexicon a training set was read with; None if it does not say."""
+    found = _policy_file(path)
+    return json.loads(found.read_text(encoding="utf-8")) if found.exists() else None
+
+
+def _policy_file(path: str | Path) -> Path:
+    return Path(f"{path}.policy.json")
 
 
 def read_dataset(path: str | Path) -> list[Snapshot]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from domain.risk.features import timestamp
-from domain.risk.policy import default_policy
+from domain.risk.policy import RiskPolicy, default_policy
 from models.dataset import Snapshot
 from models.levels import level_view
 from models.registry import LoadedModel
@@ -42,9 +42,13 @@ DEFAULT_EVIDENCE = EvidenceConfig()
 
 
 def out_of_template_data(
-    evidence: EvidenceConfig, horizon_days: float = 30.0, progress: bool = False
+    evidence: EvidenceConfig,
+    horizon_days: float = 30.0,
+    progress: bool = False,
+    policy: RiskPolicy | None = None,
 ) -> tuple[list[Snapshot], list]:
-    """The other county's snapshots and the hand-written cases, as ``evidence`` asks."""
+    """The other county's snapshots (read under ``policy``) and the hand-written cases, as
+    ``evidence`` asks."""
     from models.dataset import build_dataset
     from models.heldout import load_handwritten
     from models.workbench import synthetic_events
@@ -52,11 +56,11 @@ def out_of_template_data(
     other: list[Snapshot] = []
     if evidence.other_cases > 0:
         events = synthetic_events(evidence.other_cases, evidence.other_seed, progress, "other")
-        other = build_dataset(events, horizon_days=horizon_days, progress=progress)
+        other = build_dataset(events, horizon_days=horizon_days, progress=progress, policy=policy)
     return other, (load_handwritten() if evidence.handwritten else [])
 
 
-def refit_scorer(config: Any, red_earned: bool = False) -> Scorer:
+def refit_scorer(config: Any, policy: RiskPolicy, red_earned: bool = False) -> Scorer:
     """The training procedure as a scorer: fit on the train rows, calibrate on the later ones,
     and choose the level cut-offs on both (red only if ``red_earned``), as training does."""
     from models.levels import choose_cutoffs
@@ -68,7 +72,7 @@ def refit_scorer(config: Any, red_earned: bool = False) -> Scorer:
         model = fit_calibrated(features(train), labels(train), features(cal), labels(cal), config)
         before = chain(train, cal)
         p_before = model.predict_proba(features(before))[:, 1]
-        cutoffs = choose_cutoffs(before, p_before, default_policy(), red_earned=red_earned)
+        cutoffs = choose_cutoffs(before, p_before, policy, red_earned=red_earned)
         return model.predict_proba(features(test))[:, 1], cutoffs, None
 
     return score
@@ -101,6 +105,7 @@ def _rolling(
     cutoffs: dict[str, float | None],
     config: Any,
     evidence: EvidenceConfig,
+    policy: RiskPolicy,
     progress: bool,
     not_before: float | None = None,
 ) -> dict[str, Any]:
@@ -122,7 +127,7 @@ def _rolling(
     pooled_rows = found.pop("rows")
     found.pop("probabilities")
     levels = found.pop("levels")
-    found["decision"] = level_view(pooled_rows, levels["candidate"], default_policy())
+    found["decision"] = level_view(pooled_rows, levels["candidate"], policy)
     return found
 
 
@@ -194,12 +199,16 @@ def gather_evidence(
     refit: bool = True,
     test_from: str | None = None,
     progress: bool = False,
+    policy: RiskPolicy | None = None,
 ) -> dict[str, Any]:
     """Everything above.  ``refit``: the candidate is the training procedure, refitted at every
     origin (training); otherwise the fitted ``model`` as it is (evaluating a saved version),
     scored only from ``test_from`` (the start of its own test window), and there is no text
-    ablation."""
+    ablation.  ``policy``: the one the snapshots were read under (the packaged one unless
+    given), for the cut-offs, the budget and the hand-written cases."""
     from models.heldout import score_handwritten
+
+    policy = policy or default_policy()
 
     out: dict[str, Any] = {
         "config": {**evidence.__dict__, "other_snapshots": len(other_rows or [])},
@@ -207,7 +216,7 @@ def gather_evidence(
     }
     red_earned = cutoffs.get("red") is not None
     main: dict[str, Scorer] = {
-        "candidate": refit_scorer(config, red_earned) if refit else fixed_scorer(model),
+        "candidate": refit_scorer(config, policy, red_earned) if refit else fixed_scorer(model),
         "rules": rules_scorer,
     }
     # a saved version is scored only after its own test window starts (nothing it was fitted
@@ -223,7 +232,7 @@ def gather_evidence(
         starts += [served_from] if served_from else []
     test_from = max(starts, key=timestamp) if starts else None
     not_before = timestamp(test_from) if test_from else None
-    out["rolling"] = _rolling(rows, main, cutoffs, config, evidence, progress, not_before)
+    out["rolling"] = _rolling(rows, main, cutoffs, config, evidence, policy, progress, not_before)
     out["rolling"]["not_before"] = test_from
     out_of_template: dict[str, Any] = {}
     if other_rows:
@@ -231,12 +240,12 @@ def gather_evidence(
         if in_service is not None:
             other["in_service"] = fixed_scorer(in_service.model)
         out_of_template["other_county"] = _rolling(
-            other_rows, other, cutoffs, config, evidence, progress
+            other_rows, other, cutoffs, config, evidence, policy, progress
         )
     if handwritten:
         loaded = LoadedModel("candidate", model, {"level_cutoffs": cutoffs})
         out_of_template["handwritten"] = score_handwritten(
-            handwritten, loaded, resamples=evidence.resamples
+            handwritten, loaded, policy, resamples=evidence.resamples
         )
     out["out_of_template"] = out_of_template
     if not refit:

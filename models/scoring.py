@@ -24,7 +24,7 @@ from domain.risk.policy import RiskPolicy, default_policy
 from domain.risk.rules import evaluate_rules
 from models.estimator import base_model
 from models.explain import explain_rows
-from models.registry import LoadedModel
+from models.registry import LoadedModel, ModelRefused
 
 CaseScore = Assessment  # the name earlier callers used
 default_as_of = case_moment
@@ -33,6 +33,21 @@ default_as_of = case_moment
 def features_for(state: CaseState, as_of: dt.datetime | str | None = None) -> dict[str, Any]:
     """The model features of a case state (``as_of`` defaults to ``case_moment(state)``)."""
     return case_features(state, case_moment(state) if as_of is None else as_of)
+
+
+def scored_under(model: LoadedModel, policy: RiskPolicy) -> LoadedModel:
+    """``model``, if ``policy`` reads records with the lexicon it was trained on; else refused:
+    its phrase counts would not mean what it learnt from them."""
+    trained = model.metadata.get("lexicon")
+    if trained != policy.lexicon.fingerprint:
+        raise ModelRefused(
+            f"model {model.version}: trained with the lexicon of policy "
+            f"{model.metadata.get('policy_version', '?')} ({trained or 'not recorded'}); the "
+            f"policy in force, {policy.version} ({policy.source}), has another lexicon "
+            f"({policy.lexicon.fingerprint}): retrain under it (`ews model train` reads "
+            "$EWS_RISK_POLICY, or --policy FILE)"
+        )
+    return model
 
 
 def cutoffs_of(model: LoadedModel | None, policy: RiskPolicy) -> dict[str, float]:

@@ -2,7 +2,8 @@
 
 ``ModelInService`` keeps one immutable ``LoadedModel`` reference.  ``apply(event)`` folds a
 model event (``models.promotion.apply``); when the in-service version changes it loads the new
-version from the registry (checked: sha256 and trusted types) and replaces the reference in one
+version from the registry (checked: sha256, trusted types and, given the policy in force,
+the lexicon it was trained with: ``models.scoring.scored_under``) and replaces the reference in one
 assignment, so a scoring call sees either the old model or the new one, never a mix.  A version
 that cannot be loaded is refused, the old model stays, and ``last_error`` says why.
 
@@ -24,7 +25,7 @@ from domain.risk.assess import Assessment, Assessor
 from domain.risk.policy import RiskPolicy
 from models.promotion import PROMOTED, InService, apply, decode
 from models.registry import LoadedModel, ModelRefused, Registry
-from models.scoring import CaseScore, score_cases
+from models.scoring import CaseScore, score_cases, scored_under
 from schemas.settings import KafkaAccess, client_args
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,10 @@ class ModelInService:
         registry: Registry,
         bootstrap: str | KafkaAccess | None = None,
         topic: str = "ews.model-events",
+        policy: RiskPolicy | None = None,
     ) -> None:
         self.registry = registry
+        self.policy = policy  # given: a model trained under another lexicon is refused
         self.bootstrap = bootstrap
         self.topic = topic
         self.state = InService()
@@ -70,6 +73,8 @@ class ModelInService:
             try:
                 loaded = self.registry.load(wanted)
                 _the_promoted_one(loaded, event)
+                if self.policy is not None:
+                    scored_under(loaded, self.policy)
             except ModelRefused as exc:
                 self.last_error = str(exc)
                 log.error("model %s not put in service: %s", wanted, exc)

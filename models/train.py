@@ -15,6 +15,7 @@ gap), so no label of a fitted window depends on what happens in a later one.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,8 +26,8 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 
-from domain.risk.features import FEATURE_NAMES
-from domain.risk.policy import default_policy
+from domain.risk.features import FEATURE_NAMES, timestamp
+from domain.risk.policy import RiskPolicy, default_policy
 from models.dataset import DAY, Snapshot
 from models.estimator import EscalationRiskModel
 from models.evaluate import per_category, scorer_metrics
@@ -43,6 +44,7 @@ from models.snapshot_table import (
     times,
     weeks,
 )
+from schemas.record import CHINA_TZ
 
 
 class TooLittleData(ValueError):
@@ -83,28 +85,35 @@ def temporal_split(
     horizon_days: float = 30.0,
     test_fraction: float = 0.25,
     calibration_fraction: float = 0.15,
+    test_from: str | None = None,
 ) -> Split:
-    """Indices of the train, calibration and test windows (consecutive in time, with gaps)."""
+    """Indices of the train, calibration and test windows (consecutive in time, with gaps).
+
+    ``test_from`` (ISO): the test window starts no earlier, so a saved version evaluated on
+    the log it was trained on is never tested on the snapshots it was fitted or calibrated on.
+    """
     if not len(rows):
         raise TooLittleData("no snapshots to split: the log has no cases with records in it")
     ts = times(rows)
     lo, hi = float(ts.min()), float(ts.max())
     span = hi - lo
     t_test = hi - test_fraction * span
+    if test_from is not None and timestamp(test_from) > t_test:
+        if timestamp(test_from) > hi:
+            raise TooLittleData(
+                f"the data ends ({_iso(hi)}) before {test_from}, where the own test window of "
+                "a version compared starts: everything earlier may have been fitted or "
+                "calibrated on; evaluate on a log that runs past that day"
+            )
+        t_test = timestamp(test_from)
     t_cal = t_test - calibration_fraction * span
     horizon = horizon_days * DAY
     train = np.flatnonzero(ts + horizon <= t_cal)
     cal = np.flatnonzero((ts >= t_cal) & (ts + horizon <= t_test))
     test = np.flatnonzero(ts >= t_test)
-    import datetime as dt
-
-    from schemas.record import CHINA_TZ
-
-    def iso(t: float) -> str:
-        return dt.datetime.fromtimestamp(t, tz=CHINA_TZ).isoformat(timespec="seconds")
 
     def window(idx: np.ndarray) -> list[str]:
-        return [iso(float(ts[idx].min())), iso(float(ts[idx].max()))] if len(idx) else []
+        return [_iso(float(ts[idx].min())), _iso(float(ts[idx].max()))] if len(idx) else []
 
     return Split(
         train,
@@ -114,9 +123,20 @@ def temporal_split(
     )
 
 
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, tz=CHINA_TZ).isoformat(timespec="seconds")
+
+
 def test_window_start(metadata: dict[str, Any]) -> str | None:
     """Where a version's test window starts (ISO), from its metadata; None if it does not say."""
     return (metadata.get("data_window", {}).get("test") or [None])[0]
+
+
+def latest_test_start(*metadata: dict[str, Any]) -> str | None:
+    """Where saved versions may all be tested: the latest start of their own test windows
+    (before it, one of them may have been fitted or calibrated); None if none says."""
+    starts = [s for m in metadata if (s := test_window_start(m))]
+    return max(starts, key=timestamp, default=None)
 
 
 def _labels(rows: Sequence[Snapshot], idx: np.ndarray) -> np.ndarray:
@@ -192,8 +212,12 @@ def train_and_evaluate(
     config: TrainConfig = TrainConfig(),
     in_service: Any = None,
     progress: bool = False,
+    policy: RiskPolicy | None = None,
 ) -> TrainResult:
-    """Split, fit, calibrate and evaluate; ``in_service`` (a LoadedModel) is compared too."""
+    """Split, fit, calibrate and evaluate; ``in_service`` (a LoadedModel) is compared too.
+    ``policy``: the one the snapshots were read under (the packaged one unless given); its
+    budget sets the cut-offs, and its lexicon is recorded, for a model is scored only under
+    the lexicon that made its features."""
     from tqdm import tqdm
 
     steps = tqdm(total=4, desc="train", unit="step", disable=not progress)
@@ -225,7 +249,7 @@ def train_and_evaluate(
         p_live = in_service.model.predict_proba(X_test)[:, 1]
         scores["in_service"] = probabilities["in_service"] = p_live
     report = evaluate_scorers(test_rows, scores, probabilities, config.budget)
-    policy = default_policy()
+    policy = policy or default_policy()
     # every week before the test window, so a busy season seen once is budgeted for
     before = np.concatenate([split.train, split.calibration])
     rows_before = take(rows, before)
@@ -264,6 +288,7 @@ def train_and_evaluate(
         "level_cutoffs": cutoffs,
         "red_evidence": evidence,
         "policy_version": policy.version,
+        "lexicon": policy.lexicon.fingerprint,
         "metrics": {
             name: {k: v for k, v in m.items() if k != "reliability"}
             for name, m in report["scorers"].items()
@@ -275,6 +300,4 @@ def train_and_evaluate(
 
 
 def _now() -> str:
-    import datetime as dt
-
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

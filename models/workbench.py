@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from domain.risk.policy import default_policy
+from domain.risk.policy import RiskPolicy, default_policy
 from models.card import write_card
 from models.dataset import Snapshot, write_events_jsonl
 from models.evidence import (
@@ -38,6 +38,7 @@ from models.synthetic import event_log, generate_county, posting_order
 from models.train import (
     TrainConfig,
     evaluate_scorers,
+    latest_test_start,
     rules_probability,
     temporal_split,
     test_window_start,
@@ -98,15 +99,18 @@ def train_version(
     progress: bool = False,
     evidence: EvidenceConfig | None = DEFAULT_EVIDENCE,
     data_source: str = "",
+    policy: RiskPolicy | None = None,
 ) -> TrainedVersion:
     """Fit, calibrate and evaluate on a temporal split; save as a new version with its card.
     ``evidence`` (None: skip it) adds rolling windows, out-of-template data and the text
-    ablation (``models.evidence``)."""
+    ablation (``models.evidence``).  ``policy``: the one ``rows`` were read under (the packaged
+    one unless given)."""
     began = time.perf_counter()
-    result = train_and_evaluate(rows, config, in_service=in_service, progress=progress)
+    policy = policy or default_policy()
+    result = train_and_evaluate(rows, config, in_service, progress, policy)
     result.report["data_source"] = result.metadata["data_source"] = data_source
     if evidence is not None:
-        other, hand = out_of_template_data(evidence, config.horizon_days, progress)
+        other, hand = out_of_template_data(evidence, config.horizon_days, progress, policy)
         found = gather_evidence(
             rows,
             result.model,
@@ -118,6 +122,7 @@ def train_version(
             handwritten=hand,
             evidence=evidence,
             progress=progress,
+            policy=policy,
         )
         result.report["evidence"] = found
         result.metadata["evidence"] = evidence_summary(found)
@@ -151,11 +156,22 @@ def evaluate_version(
     evidence: EvidenceConfig | None = DEFAULT_EVIDENCE,
     progress: bool = False,
     data_source: str = "",
+    policy: RiskPolicy | None = None,
 ) -> Evaluation:
     """Compare a candidate with the model in service and the rules on the later window, and
-    (unless ``evidence`` is None) on rolling windows and out-of-template data."""
+    (unless ``evidence`` is None) on rolling windows and out-of-template data.
+
+    The test window starts no earlier than either version's own test window: on the log they
+    were trained on, what comes before was fitted or calibrated on.  ``policy``: the one
+    ``rows`` were read under (the packaged one unless given)."""
+    policy = policy or default_policy()
+    compared = [m.metadata for m in (candidate, in_service) if m is not None]
     split = temporal_split(
-        rows, config.horizon_days, config.test_fraction, config.calibration_fraction
+        rows,
+        config.horizon_days,
+        config.test_fraction,
+        config.calibration_fraction,
+        test_from=latest_test_start(*compared),
     )
     test_rows = take(rows, split.test)
     cal_rows = take(rows, split.calibration)
@@ -175,7 +191,6 @@ def evaluate_version(
         "cases": n_cases(rows),
     }
     report["in_service_version"] = in_service.version if in_service is not None else None
-    policy = default_policy()
     cutoffs = candidate.metadata.get("level_cutoffs") or policy.levels
     report["decision"] = decision_view(test_rows, scores["candidate"], cutoffs, policy)
     if candidate.metadata.get("red_evidence"):
@@ -183,7 +198,7 @@ def evaluate_version(
     report["rules"] = rule_precision(test_rows)
     report["data_source"] = data_source
     if evidence is not None:
-        other, hand = out_of_template_data(evidence, config.horizon_days, progress)
+        other, hand = out_of_template_data(evidence, config.horizon_days, progress, policy)
         report["evidence"] = gather_evidence(
             rows,
             candidate.model,
@@ -196,6 +211,7 @@ def evaluate_version(
             refit=False,
             test_from=test_window_start(candidate.metadata),
             progress=progress,
+            policy=policy,
         )
     meta = dict(candidate.metadata)
     meta["label"] = meta.get("label", "escalates within the horizon")

@@ -136,3 +136,31 @@ def test_an_empty_or_broken_log_is_one_line_of_error_not_a_traceback(tmp_path, c
         assert model_cli(argv) == 1
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err
+
+
+def test_a_model_is_trained_evaluated_and_promoted_under_the_policy_that_reads_its_records(
+    tmp_path, capsys
+) -> None:
+    """--policy (else $EWS_RISK_POLICY) reads the records for training; a version trained
+    under one lexicon is refused where another reads them, and so is a training set."""
+    from domain.risk.policy import DEFAULT_POLICY, default_policy, load_policy
+
+    wider = tmp_path / "wider.yaml"
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    wider.write_text(text.replace("close_window: 1", "close_window: 2"), encoding="utf-8")
+    fingerprint = load_policy(wider).lexicon.fingerprint
+    assert fingerprint != default_policy().lexicon.fingerprint
+    models = tmp_path / "models"
+    common = ["--cases", "900", "--no-kafka", "--quiet", "--model-dir", str(models)]
+    assert model_cli(["train", *common, "--no-evidence", "--policy", str(wider)]) == 0
+    assert Registry(models).metadata("v0001")["lexicon"] == fingerprint
+    capsys.readouterr()
+    assert model_cli(["evaluate", *common, "--no-evidence"]) == 1
+    assert "another lexicon" in capsys.readouterr().err
+    assert model_cli(["evaluate", *common, "--no-evidence", "--policy", str(wider)]) == 0
+    dataset = tmp_path / "snapshots.jsonl"
+    assert model_cli(["dataset", "--cases", "900", "--quiet", "--out", str(dataset)]) == 0
+    capsys.readouterr()
+    argv = ["train", "--dataset", str(dataset), "--no-kafka", "--quiet", "--no-evidence"]
+    assert model_cli([*argv, "--model-dir", str(models), "--policy", str(wider)]) == 1
+    assert "rebuild it" in capsys.readouterr().err

@@ -284,3 +284,35 @@ def test_the_model_in_service_is_compared_only_where_it_was_not_fitted() -> None
     starts = [w["test"][0] for w in rolling["windows"]]
     assert starts and all(s >= served_from[:10] for s in starts), (starts, served_from)
     assert "in_service" in rolling["pooled"]["scorers"]
+
+
+def test_evaluating_a_version_on_its_own_log_tests_only_after_its_own_test_window(
+    tmp_path,
+) -> None:
+    """`ews model evaluate --test-fraction 0.5` on the log the version was trained on: the
+    test window is the version's own, not half the log it was fitted and calibrated on."""
+    from models.registry import LoadedModel
+    from models.train import TooLittleData, TrainConfig
+    from models.workbench import evaluate_version
+
+    result = trained()
+    version = LoadedModel("v0001", result.model, result.metadata)
+    own_start = result.metadata["data_window"]["test"][0]
+    wide = TrainConfig(C=0.1, test_fraction=0.5)
+    found = evaluate_version(county_snapshots(), version, wide, tmp_path, evidence=None)
+    assert found.test_window[0] >= own_start
+    assert found.test_snapshots == len(result.test_rows)
+    earlier = [r for r in county_snapshots() if r.as_of < own_start]
+    with pytest.raises(TooLittleData, match="before .* where the own test window"):
+        evaluate_version(earlier, version, wide, tmp_path, evidence=None)
+
+
+def test_two_versions_are_compared_only_after_both_own_test_windows() -> None:
+    from models.train import latest_test_start
+
+    earlier = {"data_window": {"test": ["2026-01-18T10:48:28+08:00", "2026-06-01T00:00:00+08:00"]}}
+    later = {"data_window": {"test": ["2026-03-02T09:00:00+08:00", "2026-08-01T00:00:00+08:00"]}}
+    assert latest_test_start(earlier, later) == latest_test_start(later, earlier)
+    assert latest_test_start(earlier, later) == "2026-03-02T09:00:00+08:00"
+    assert latest_test_start(earlier, {}) == "2026-01-18T10:48:28+08:00"
+    assert latest_test_start({}) is None

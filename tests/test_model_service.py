@@ -8,6 +8,7 @@ import pytest
 from kafka import KafkaProducer
 
 from domain.case import CaseState, decide, step
+from domain.risk.policy import DEFAULT_POLICY, default_policy, load_policy
 from ews.cli import main as ews_main
 from models.dataset import read_dataset
 from models.promotion import InService, apply, promoted_event, rolled_back_event
@@ -80,6 +81,29 @@ def test_a_promotion_names_its_file_and_another_under_that_version_is_refused(tm
     assert service.version is None and "not the one promoted" in (service.last_error or "")
     right = here.metadata(first)["sha256"]
     assert ModelInService(here, topic="unused").apply(promoted_event(first, None, right))
+
+
+def _policy_with(path, old: str, new: str):  # noqa: ANN202 - RiskPolicy
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return load_policy(path)
+
+
+def test_a_model_trained_under_another_lexicon_is_not_put_in_service(tmp_path) -> None:
+    """A worker whose policy reads records otherwise than the policy the model was trained
+    under refuses the model, not the budget or the version of the policy."""
+    registry = Registry(tmp_path / "models")
+    version = registry.save(trained().model, trained().metadata)
+    wider = _policy_with(tmp_path / "wider.yaml", "close_window: 1", "close_window: 2")
+    refusing = ModelInService(registry, topic="unused", policy=wider)
+    assert not refusing.apply(promoted_event(version, None, None))
+    assert refusing.version is None and "another lexicon" in (refusing.last_error or "")
+    assert refusing.score([_state()])[0].model_version is None  # the rules alone, said why
+    budget = _policy_with(tmp_path / "budget.yaml", "red_per_week: 5", "red_per_week: 7")
+    for policy in (default_policy(), budget):
+        served = ModelInService(registry, topic="unused", policy=policy)
+        assert served.apply(promoted_event(version, None, None)) and served.version == version
 
 
 @pytest.mark.kafka

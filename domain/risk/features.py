@@ -30,7 +30,9 @@ from domain.risk.policy import RiskPolicy, default_policy
 from schemas.events import category_correction, status_stated
 from schemas.record import CHINA_TZ, CLOSING_STATUSES
 
-FEATURE_SET_VERSION = 2  # 2: the text feature is masked (domain.risk.masking)
+# 2: the text feature is masked (domain.risk.masking); 3: the lexicon's close negations,
+# conditions, purposes and failed calming (domain.risk.lexicon) change the signal counts
+FEATURE_SET_VERSION = 3
 PETITION_LIMIT_DAYS = 60  # 信访工作条例: handle an accepted matter within 60 days
 PETITION_WARN_DAYS = 15  # warn when this many days or fewer are left
 MAX_TEXT_CHARS = 160

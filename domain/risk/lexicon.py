@@ -13,9 +13,10 @@ the features share one ``Lexicon``, so they cannot disagree about what "an expli
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 # The signal groups are features of the model: their codes are fixed here, their phrases are
@@ -101,6 +102,16 @@ class Lexicon:
 
     def group(self, code: str) -> PhraseGroup:
         return next(g for g in self.groups if g.code == code)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of everything that decides what counts (phrases, negations, windows;
+        not the groups' names): a model learnt on one lexicon's counts is scored only under
+        a lexicon with the same fingerprint."""
+        deciding = [(f.name, getattr(self, f.name)) for f in fields(self) if f.compare and f.init]
+        groups = [(g.code, g.phrases, g.raises_risk) for g in self.groups]
+        said = repr([(n, v) if n != "groups" else (n, groups) for n, v in deciding])
+        return hashlib.sha256(said.encode()).hexdigest()[:16]
 
     def hits(self, text: str, phrases: tuple[str, ...]) -> list[str]:
         """The phrases that occur in ``text`` and count (not negated), in list order."""
