@@ -96,3 +96,45 @@ def test_ews_account_adds_issues_lists_and_revokes(tmp_path, monkeypatch, capsys
     assert store.who(token) == (None, "credential revoked")
     assert ews_main(["account", "list"]) == 0
     assert "revoked" in capsys.readouterr().out
+
+
+@pytest.mark.timeout(120)
+def test_guesses_sent_all_at_once_get_no_more_checks_than_one_at_a_time(
+    db_url, monkeypatch
+) -> None:  # noqa: ANN001
+    """Twelve wrong passwords sent together from one address: at most LOCK_AFTER of them are
+    checked at all, the rest are refused as locked, and so is the right one after them."""
+    import threading
+    import time
+
+    from readside.db import make_engine
+    from web import accounts as accounts_module
+    from web.accounts import LOCK_AFTER, AccountStore
+
+    store = AccountStore(make_engine(db_url))
+    store.add("desk", "county_desk", password="correct horse 9")
+    checked: list[str] = []
+    real = accounts_module.password_matches
+
+    def slow_check(password: str, stored: str | None) -> bool:
+        checked.append(password)
+        time.sleep(0.2)  # every guess is in flight before any is decided
+        return real(password, stored)
+
+    monkeypatch.setattr(accounts_module, "password_matches", slow_check)
+    start = threading.Barrier(12)
+    results: list[str | None] = []
+
+    def guess(n: int) -> None:
+        start.wait()
+        results.append(store.login("desk", f"wrong guess {n}", client="10.9.8.7"))
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [None] * 12
+    assert 0 < len(checked) <= LOCK_AFTER, checked
+    assert store.login("desk", "correct horse 9", client="10.9.8.7") is None
+    assert store.login("desk", "correct horse 9", client="10.1.1.1") is not None

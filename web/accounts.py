@@ -197,30 +197,42 @@ class AccountStore:
     def login(self, name: str, password: str, client: str = "") -> str | None:
         """A session token for a right name and password of a live account; None otherwise,
         and None while the account is locked for ``client`` (LOCK_AFTER wrong passwords from it
-        in LOCK_SECONDS)."""
+        in LOCK_SECONDS).
+
+        Every attempt is written down as a failure before its password is checked, and only
+        the failures written before it count against it: of many guesses sent at once, no more
+        than LOCK_AFTER are ever checked.  (Each transaction either only reads or starts by
+        writing, and none is open while a password is hashed.)"""
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
-            if row is None or row.revoked_at is not None or row.password_hash is None:
-                password_matches(password, hash_password("x"))  # same time either way
-                return None
-            since, client = self.now() - LOCK_SECONDS, client[:64]
-            mine = (login_failures.c.name == name, login_failures.c.client == client)
+        if row is None or row.revoked_at is not None or row.password_hash is None:
+            password_matches(password, hash_password("x"))  # same time either way
+            return None
+        client = client[:64]
+        mine = (login_failures.c.name == name, login_failures.c.client == client)
+        with self.engine.begin() as conn:
+            attempt = conn.execute(
+                login_failures.insert().values(name=name, client=client, at=self.now())
+            ).inserted_primary_key[0]
+        with self.engine.begin() as conn:
             failed = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(login_failures)
-                .where(*mine, login_failures.c.at > since)
+                .where(*mine, login_failures.c.at > self.now() - LOCK_SECONDS)
+                .where(login_failures.c.id < attempt)
             ).scalar_one()
-            right = password_matches(password, row.password_hash)
-            if right and failed < LOCK_AFTER:
+        if failed >= LOCK_AFTER:  # locked: this guess is neither checked nor kept
+            with self.engine.begin() as conn:
+                conn.execute(login_failures.delete().where(login_failures.c.id == attempt))
+            return None
+        if password_matches(password, row.password_hash):
+            with self.engine.begin() as conn:
                 conn.execute(login_failures.delete().where(*mine))
                 return self._insert_token(conn, name, "session", SESSION_SECONDS)
-            if not right and failed < LOCK_AFTER:  # a locked client's guesses are not kept
-                conn.execute(
-                    login_failures.insert().values(name=name, client=client, at=self.now())
-                )
-                if failed + 1 == LOCK_AFTER:
-                    self._log(conn, "web", "login_locked", name)
-            return None
+        if failed + 1 == LOCK_AFTER:  # this attempt stays, a failure, the last one allowed
+            with self.engine.begin() as conn:
+                self._log(conn, "web", "login_locked", name)
+        return None
 
     def logout(self, token: str) -> None:
         with self.engine.begin() as conn:
