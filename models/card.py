@@ -115,6 +115,14 @@ def card_markdown(version: str, metadata: dict[str, Any], report: dict[str, Any]
         f"# Escalation-risk model {version}",
         "",
         f"Created {metadata.get('created_at')} from code {metadata.get('code_version') or 'unknown'}.",
+        *(
+            [
+                f"Its records were read under risk policy {metadata['policy_version']} (lexicon "
+                f"{metadata['lexicon']}): scorers whose policy has another lexicon refuse it.",
+            ]
+            if metadata.get("lexicon")
+            else []
+        ),
         "",
         *honesty_lines(report),
         "## What it predicts",

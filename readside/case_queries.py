@@ -39,10 +39,12 @@ def case_rows(
     township: str | None = None,
     case_ids: list[str] | None = None,
     limit: int = 500,
-    offset: int = 0,
+    after: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Cases, the most recently found first, with their current level (``limit`` of them
-    from the ``offset``-th on)."""
+    """Cases, the most recently found first, with their current level: ``limit`` of them,
+    those that come after ``after`` (the ``last_found_at`` and ``case_id`` of the last case of
+    the page before).  A page starts where the one before ended, not at a count, so cases
+    found or updated meanwhile neither repeat a case on the next page nor push one off it."""
     query = (
         sa.select(
             cases,
@@ -53,8 +55,15 @@ def case_rows(
         .join(case_risk, case_risk.c.case_id == cases.c.case_id, isouter=True)
         .order_by(cases.c.last_found_at.desc(), cases.c.case_id)
         .limit(limit)
-        .offset(offset)
     )
+    if after is not None:
+        found, case_id = after
+        query = query.where(
+            sa.or_(
+                cases.c.last_found_at < found,
+                sa.and_(cases.c.last_found_at == found, cases.c.case_id > case_id),
+            )
+        )
     if township is not None:
         query = query.where(cases.c.township == township)
     if case_ids is not None:

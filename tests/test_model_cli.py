@@ -154,6 +154,8 @@ def test_a_model_is_trained_evaluated_and_promoted_under_the_policy_that_reads_i
     common = ["--cases", "900", "--no-kafka", "--quiet", "--model-dir", str(models)]
     assert model_cli(["train", *common, "--no-evidence", "--policy", str(wider)]) == 0
     assert Registry(models).metadata("v0001")["lexicon"] == fingerprint
+    card = (Registry(models).path("v0001") / "card.md").read_text(encoding="utf-8")
+    assert f"(lexicon {fingerprint})" in card
     capsys.readouterr()
     assert model_cli(["evaluate", *common, "--no-evidence"]) == 1
     assert "another lexicon" in capsys.readouterr().err

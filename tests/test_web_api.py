@@ -389,17 +389,29 @@ def test_a_township_reads_only_its_own_cases(web) -> None:  # noqa: ANN001
 
 
 def test_a_busy_township_pages_through_all_its_cases(web) -> None:  # noqa: ANN001
+    """Each page starts after the last case of the one before: a case found while the clerk
+    pages neither repeats a case on the next page nor pushes one off it."""
     client, store, _, engine, _ = web
     for i in range(5):
         put_case(engine, f"Czhou{i}", "周庄镇", None)
     zhou = token(store, "zhou")
-    pages = [
-        [c["case_id"] for c in client.get(f"/api/cases?limit=2&offset={at}", headers=zhou).json()]
-        for at in (0, 2, 4, 6)
-    ]
+    pages, after = [], ""
+    for n in range(4):
+        page = client.get(f"/api/cases?limit=2{after}", headers=zhou).json()
+        pages.append([c["case_id"] for c in page])
+        if n == 0:  # a new case, found later than all the others, comes in meanwhile
+            with engine.begin() as conn:
+                later = "2026-11-27T09:00:00+08:00"
+                conn.execute(sa.insert(cases).values(case_row("Cnew", last_found_at=later)))
+        if page:
+            last = page[-1]
+            after = f"&after_found={last['last_found_at']}&after_case={last['case_id']}"
+            after = after.replace("+", "%2B")
     assert [len(p) for p in pages] == [2, 2, 1, 0]
     assert sorted(c for p in pages for c in p) == [f"Czhou{i}" for i in range(5)]
-    for bad in ("limit=0", "limit=501", "offset=-1"):
+    first = client.get("/api/cases?limit=2", headers=zhou).json()
+    assert first[0]["case_id"] == "Cnew"  # on top when the list is read again
+    for bad in ("limit=0", "limit=501", "after_found=2026-11-26", "after_case=Czhou1"):
         assert client.get(f"/api/cases?{bad}", headers=zhou).status_code == 422, bad
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
 from domain.alerts.routing import default_routing
@@ -18,8 +19,9 @@ from domain.risk.policy import DEFAULT_POLICY, load_policy
 from ews import processes
 from readside.db import make_engine, migrate
 from readside.queries import intake_rows
+from readside.tables import cases
 from streams.admin import ensure_topics
-from tests.support import threat_is_red_alone, xlsx
+from tests.support import case_row, threat_is_red_alone, xlsx
 from web.accounts import AccountStore
 from web.app import create_app
 from web.kafka import KafkaGateway
@@ -190,6 +192,24 @@ def test_township_officer_and_stranger_in_the_browser(site) -> None:  # noqa: AN
             expect(stranger.locator("#denied")).to_contain_text("403")
             assert stranger.request.get(f"{base}/api/cases/{case_id}").status == 403
             stranger.screenshot(path=str(SHOTS / "4-other-township-403.png"), full_page=True)
+
+            # a busy township reads its cases a page at a time, each page after the last
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.insert(cases),
+                    [
+                        case_row(f"CG{i:03d}", "城关镇", last_found_at=f"2026-{1 + i % 9:02d}-01")
+                        for i in range(205)
+                    ],
+                )
+            stranger.goto(f"{base}/township")
+            listed = stranger.locator("#cases tbody tr")
+            expect(listed).to_have_count(200, timeout=15_000)
+            stranger.click("#more-cases")
+            expect(listed).to_have_count(205, timeout=15_000)
+            expect(stranger.locator("#more-cases")).to_be_hidden()
+            shown = listed.evaluate_all("rs => rs.map(r => r.querySelector('a').textContent)")
+            assert sorted(shown) == [f"CG{i:03d}" for i in range(205)]
 
             # the same sheet again adds nothing
             upload(clerk, good)

@@ -65,7 +65,7 @@ UPLOAD_MAX_BYTES = 5 * 1024 * 1024  # a township's sheet is far smaller
 UPLOAD_MAX_ROWS = 5000
 RECORD_MAX_BYTES = 64 * 1024
 AUDIT_MOST = 10_000  # rows of the audit in one answer
-CASES_MOST = 500  # cases in one answer (the next ones: offset)
+CASES_MOST = 500  # cases in one answer (the next ones: after_found and after_case)
 PAGES = ("console", "township", "analyst", "audit")
 
 
@@ -312,11 +312,16 @@ def create_app(
         who: Who,
         township: str | None = None,
         limit: Annotated[int, Query(ge=1, le=CASES_MOST)] = CASES_MOST,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        after_found: Annotated[str | None, Query(max_length=40)] = None,
+        after_case: Annotated[str | None, Query(max_length=64)] = None,
     ) -> list[dict[str, Any]]:
-        """Cases this account may read, the most recently found first, ``limit`` from
-        ``offset`` on: a township its own, a unit those with its alerts."""
-        page = {"limit": limit, "offset": offset}
+        """Cases this account may read, the most recently found first, ``limit`` of them: a
+        township its own, a unit those with its alerts.  The next page: ``after_found`` and
+        ``after_case``, the ``last_found_at`` and ``case_id`` of this page's last case."""
+        if (after_found is None) != (after_case is None):
+            raise HTTPException(422, "after_found and after_case go together")
+        after = (after_found, after_case or "") if after_found is not None else None
+        page = {"limit": limit, "after": after}
         if who.role == "township_clerk":
             if township and township != who.township:
                 raise forbidden(f"cases of {township}")

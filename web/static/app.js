@@ -214,10 +214,11 @@ async function townshipPage(me) {
     catch (e) { say(e.body?.detail?.problems ? e.body.detail.problems.map(p => p.text).join("；") : e.message, false); }
   };
   const PAGE = 200;
-  let shown = 0;
-  const more = async () => {  // the most recently found first, a page at a time
-    const cases = await api(`/api/cases?limit=${PAGE}&offset=${shown}`);
-    shown += cases.length;
+  let after = "";
+  const more = async () => {  // the most recently found first, a page from where the last ended
+    const cases = await api(`/api/cases?limit=${PAGE}${after}`);
+    const last = cases[cases.length - 1];
+    if (last) after = `&after_found=${encodeURIComponent(last.last_found_at)}&after_case=${encodeURIComponent(last.case_id)}`;
     document.querySelector("#cases tbody").insertAdjacentHTML("beforeend", cases.map(c => `<tr class="level-${c.level || ""}"><td><a href="/cases/${encodeURIComponent(c.case_id)}">${esc(c.ref_no)}</a></td>
     <td>${cat(c.category)}</td><td>${c.status === "open" ? "在办" : "已结案"}</td><td>${LEVEL_ZH[c.level] || "—"}</td><td>${esc((c.last_found_at || "").slice(0, 10))}</td></tr>`).join(""));
     document.getElementById("more-cases").hidden = cases.length < PAGE;
