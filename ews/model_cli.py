@@ -472,6 +472,7 @@ SHOWN_METADATA = (
     "train_seconds",
     "policy_version",
     "lexicon",
+    "feature_set_version",
 )
 
 
