@@ -160,6 +160,10 @@ def test_a_model_is_trained_evaluated_and_promoted_under_the_policy_that_reads_i
     assert model_cli(["evaluate", *common, "--no-evidence"]) == 1
     assert "another lexicon" in capsys.readouterr().err
     assert model_cli(["evaluate", *common, "--no-evidence", "--policy", str(wider)]) == 0
+    capsys.readouterr()
+    unreachable = ["--bootstrap", "127.0.0.1:9", "--model-dir", str(models)]
+    assert model_cli(["promote", "v0001", *unreachable]) == 1  # refused before the broker
+    assert "another lexicon" in capsys.readouterr().err
     dataset = tmp_path / "snapshots.jsonl"
     assert model_cli(["dataset", "--cases", "900", "--quiet", "--out", str(dataset)]) == 0
     capsys.readouterr()
