@@ -382,9 +382,12 @@ def write_dataset(
         for row in rows:
             fh.write(row.to_json() + "\n")
             n += 1
+    said = _policy_file(path)
     if policy is not None:
-        said = {"policy_version": policy.version, "lexicon": policy.lexicon.fingerprint}
-        _policy_file(path).write_text(json.dumps(said) + "\n", encoding="utf-8")
+        facts = {"policy_version": policy.version, "lexicon": policy.lexicon.fingerprint}
+        said.write_text(json.dumps(facts) + "\n", encoding="utf-8")
+    else:  # not an older set's
+        said.unlink(missing_ok=True)
     return n
 
 

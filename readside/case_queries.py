@@ -43,8 +43,11 @@ def case_rows(
 ) -> list[dict[str, Any]]:
     """Cases, the most recently found first, with their current level: ``limit`` of them,
     those that come after ``after`` (the ``last_found_at`` and ``case_id`` of the last case of
-    the page before).  A page starts where the one before ended, not at a count, so cases
-    found or updated meanwhile neither repeat a case on the next page nor push one off it."""
+    the page before).  A page starts where the one before ended, not at a count, so a case
+    found meanwhile neither repeats a case on the next page nor pushes one off it; a case not
+    yet shown that is found again meanwhile moves above the pages read (on top when the list
+    is read again)."""
+    found_at = sa.func.coalesce(cases.c.last_found_at, "")  # one order on SQLite and PostgreSQL
     query = (
         sa.select(
             cases,
@@ -53,16 +56,13 @@ def case_rows(
             case_risk.c.as_of.label("assessed_at"),
         )
         .join(case_risk, case_risk.c.case_id == cases.c.case_id, isouter=True)
-        .order_by(cases.c.last_found_at.desc(), cases.c.case_id)
+        .order_by(found_at.desc(), cases.c.case_id)
         .limit(limit)
     )
     if after is not None:
         found, case_id = after
         query = query.where(
-            sa.or_(
-                cases.c.last_found_at < found,
-                sa.and_(cases.c.last_found_at == found, cases.c.case_id > case_id),
-            )
+            sa.or_(found_at < found, sa.and_(found_at == found, cases.c.case_id > case_id))
         )
     if township is not None:
         query = query.where(cases.c.township == township)

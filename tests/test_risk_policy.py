@@ -170,3 +170,22 @@ def test_a_case_read_record_by_record_finds_what_its_whole_text_holds() -> None:
         checked += 1
         found += bool(expected)
     assert checked == 400 and found > 40  # risky and calm records both
+
+
+def test_the_lexicon_fingerprint_changes_with_what_counts_and_nothing_else() -> None:
+    """A model is scored only under a lexicon of the same fingerprint: a new word or a wider
+    negation changes it; the order of a list, a repeated word, a group's name or the budget
+    do not."""
+    same = default_policy().lexicon.fingerprint
+
+    def fingerprint(old: str, new: str) -> str:
+        return parse_policy(_broken(old, new)).lexicon.fingerprint
+
+    reordered = "close_negations: [不, 没, 别, 拒绝, 拒不, 不同意, 不愿意, 没]"
+    assert (
+        fingerprint("close_negations: [没, 不, 别, 拒绝, 拒不, 不同意, 不愿意]", reordered) == same
+    )
+    assert fingerprint("zh: 情绪激动", "zh: 情绪很激动") == same
+    assert fingerprint("red_per_week: 5", "red_per_week: 9") == same
+    assert fingerprint("close_window: 1", "close_window: 2") != same
+    assert fingerprint("close_negations: [没,", "close_negations: [没有过,") != same

@@ -513,6 +513,18 @@ def test_models_are_for_analysts(web) -> None:  # noqa: ANN001
     assert r.status_code == 409 and "nothing to roll back" in r.json()["detail"]
 
 
+def test_a_model_the_scorers_would_refuse_is_not_promoted(web) -> None:  # noqa: ANN001
+    from models.registry import Registry
+    from tests.test_model_support import trained
+
+    client, store, *_, settings = web
+    other_words = {**trained().metadata, "lexicon": "0" * 16}
+    version = Registry(settings.model_dir).save(trained().model, other_words)
+    r = client.post(f"/api/models/{version}/promote", headers=token(store, "ana"))
+    assert r.status_code == 409 and "another lexicon" in r.json()["detail"]
+    assert on_topic(settings, settings.topics.model_events) == []  # nothing published
+
+
 def test_operations_endpoints(web) -> None:  # noqa: ANN001
     client, store, *_ = web
     assert client.get("/healthz").json() == {"ok": True}

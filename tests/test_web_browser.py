@@ -198,7 +198,11 @@ def test_township_officer_and_stranger_in_the_browser(site) -> None:  # noqa: AN
                 conn.execute(
                     sa.insert(cases),
                     [
-                        case_row(f"CG{i:03d}", "城关镇", last_found_at=f"2026-{1 + i % 9:02d}-01")
+                        case_row(
+                            f"CG{i:03d}",
+                            "城关镇",
+                            last_found_at=f"2026-0{1 + i % 9}-01T09:00+08:00",
+                        )
                         for i in range(205)
                     ],
                 )

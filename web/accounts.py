@@ -10,6 +10,7 @@ outbox.  Times come from an injectable clock (epoch seconds).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -110,6 +111,13 @@ def password_matches(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)), stored)
 
 
+@functools.cache
+def _decoy() -> str:
+    """A hash to check a guess against where none may be checked (no such account, or locked),
+    so that every answer costs the same one hash."""
+    return hash_password(secrets.token_hex(16))
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -199,14 +207,15 @@ class AccountStore:
         and None while the account is locked for ``client`` (LOCK_AFTER wrong passwords from it
         in LOCK_SECONDS).
 
-        Every attempt is written down as a failure before its password is checked, and only
-        the failures written before it count against it: of many guesses sent at once, no more
-        than LOCK_AFTER are ever checked.  (Each transaction either only reads or starts by
-        writing, and none is open while a password is hashed.)"""
+        Every attempt is written down as a failure before its password is checked, in one
+        transaction with the count of the failures written before it, one such transaction per
+        account at a time (SQLite: the write lock its insert takes; PostgreSQL: the account
+        row, locked): of many guesses sent at once, no more than LOCK_AFTER are ever checked.
+        No transaction is open while a password is hashed, and every answer costs one hash."""
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(accounts).where(accounts.c.name == name)).first()
         if row is None or row.revoked_at is not None or row.password_hash is None:
-            password_matches(password, hash_password("x"))  # same time either way
+            password_matches(password, _decoy())  # the same time either way
             return None
         client = client[:64]
         mine = (login_failures.c.name == name, login_failures.c.client == client)
@@ -214,14 +223,17 @@ class AccountStore:
             attempt = conn.execute(
                 login_failures.insert().values(name=name, client=client, at=self.now())
             ).inserted_primary_key[0]
-        with self.engine.begin() as conn:
+            conn.execute(
+                sa.select(accounts.c.name).where(accounts.c.name == name).with_for_update()
+            )
             failed = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(login_failures)
                 .where(*mine, login_failures.c.at > self.now() - LOCK_SECONDS)
-                .where(login_failures.c.id < attempt)
+                .where(login_failures.c.id != attempt)
             ).scalar_one()
-        if failed >= LOCK_AFTER:  # locked: this guess is neither checked nor kept
+        if failed >= LOCK_AFTER:  # locked: this guess is not checked, nor kept
+            password_matches(password, _decoy())  # the same time either way
             with self.engine.begin() as conn:
                 conn.execute(login_failures.delete().where(login_failures.c.id == attempt))
             return None

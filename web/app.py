@@ -38,6 +38,7 @@ from domain.risk.policy import RiskPolicy
 from domain.risk.rules import statutory_clocks
 from models.promotion import promoted_event, rolled_back_event
 from models.registry import ModelRefused, Registry
+from models.scoring import scored_under
 from readside import case_queries
 from readside.alert_queries import kpis, queue
 from schemas.categories import CATEGORIES
@@ -496,8 +497,8 @@ def create_app(
             raise forbidden("promoting a model")
         if version not in models.versions():
             raise HTTPException(404, f"没有该模型 / no model {version}")
-        try:
-            loaded = models.load(version)
+        try:  # as a scorer would load it: the file, its types, the lexicon it was trained with
+            loaded = scored_under(models.load(version), policy)
         except ModelRefused as exc:
             raise HTTPException(409, f"模型不可用 / {exc}") from None
         current = gateway.in_service().version
@@ -517,6 +518,10 @@ def create_app(
             raise HTTPException(
                 409, f"没有可回退的版本 / nothing to roll back to ({state.version})"
             )
+        try:
+            scored_under(models.load(state.previous), policy)
+        except ModelRefused as exc:
+            raise HTTPException(409, f"模型不可用 / {exc}") from None
         reason = body.reason if body else ""
         event = rolled_back_event(state.previous, state.version, reason, by=who.name)
         gateway.publish_model_event(event)

@@ -108,9 +108,17 @@ class Lexicon:
         """A short hash of everything that decides what counts (phrases, negations, windows;
         not the groups' names): a model learnt on one lexicon's counts is scored only under
         a lexicon with the same fingerprint."""
-        deciding = [(f.name, getattr(self, f.name)) for f in fields(self) if f.compare and f.init]
-        groups = [(g.code, g.phrases, g.raises_risk) for g in self.groups]
-        said = repr([(n, v) if n != "groups" else (n, groups) for n, v in deciding])
+
+        def canonical(value: object) -> object:  # lists count as sets: order and repeats aside
+            return tuple(sorted(set(value))) if isinstance(value, tuple) else value
+
+        deciding = [
+            (f.name, canonical(getattr(self, f.name)))
+            for f in fields(self)
+            if f.compare and f.init and f.name != "groups"
+        ]
+        groups = sorted((g.code, canonical(g.phrases), g.raises_risk) for g in self.groups)
+        said = repr([*deciding, ("groups", groups)])
         return hashlib.sha256(said.encode()).hexdigest()[:16]
 
     def hits(self, text: str, phrases: tuple[str, ...]) -> list[str]:

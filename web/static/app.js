@@ -215,13 +215,15 @@ async function townshipPage(me) {
   };
   const PAGE = 200;
   let after = "";
+  const button = () => document.getElementById("more-cases");
   const more = async () => {  // the most recently found first, a page from where the last ended
-    const cases = await api(`/api/cases?limit=${PAGE}${after}`);
+    button().disabled = true;  // one page at a time, however often it is clicked
+    const cases = await api(`/api/cases?limit=${PAGE}${after}`).finally(() => { button().disabled = false; });
     const last = cases[cases.length - 1];
-    if (last) after = `&after_found=${encodeURIComponent(last.last_found_at)}&after_case=${encodeURIComponent(last.case_id)}`;
+    if (last) after = `&after_found=${encodeURIComponent(last.last_found_at ?? "")}&after_case=${encodeURIComponent(last.case_id)}`;
     document.querySelector("#cases tbody").insertAdjacentHTML("beforeend", cases.map(c => `<tr class="level-${c.level || ""}"><td><a href="/cases/${encodeURIComponent(c.case_id)}">${esc(c.ref_no)}</a></td>
     <td>${cat(c.category)}</td><td>${c.status === "open" ? "在办" : "已结案"}</td><td>${LEVEL_ZH[c.level] || "—"}</td><td>${esc((c.last_found_at || "").slice(0, 10))}</td></tr>`).join(""));
-    document.getElementById("more-cases").hidden = cases.length < PAGE;
+    button().hidden = cases.length < PAGE;
   };
   document.getElementById("cases").insertAdjacentHTML("afterend", `<button id="more-cases" hidden>更多案件</button>`);
   document.getElementById("more-cases").onclick = more;
