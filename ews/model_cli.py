@@ -226,6 +226,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 def _print_metrics(report: dict[str, Any]) -> None:
     names = {"candidate": "candidate", "rules": "rules only", "in_service": "in service"}
+    if report.get("in_service_left_out"):
+        print(f"(the model in service is not compared here: {report['in_service_left_out']})")
     budget = report["scorers"]["candidate"]["budget_per_week"]
     print(
         f"{'':<12}{'AP':>8}{'ROC-AUC':>9}{'Brier':>9}{f'P@{budget}/wk':>10}{f'R@{budget}/wk':>10}"

@@ -179,6 +179,11 @@ def card_markdown(version: str, metadata: dict[str, Any], report: dict[str, Any]
             f"{cand['average_precision']:.3f} vs {live['average_precision']:.3f} "
             f"({'better' if better else 'NOT better'}); Brier {cand['brier']:.4f} vs {live['brier']:.4f}."
         )
+    elif report.get("in_service_left_out"):
+        verdict.append(
+            f"- Not compared with the model in service on this window: "
+            f"{report['in_service_left_out']} (see the rolling windows)."
+        )
     elif live is None:
         verdict.append("- No model was in service when this card was written.")
     lines += ["## Verdict", "", *verdict, ""]

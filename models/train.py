@@ -245,7 +245,12 @@ def train_and_evaluate(
     rules = rule_scores(test_rows)
     scores = {"candidate": p_model, "rules": rules}
     probabilities = {"candidate": p_model, "rules": rules_probability(cal_rows, test_rows)}
-    if in_service is not None:
+    # the model in service only on a window it was not fitted or calibrated on
+    served_from = test_window_start(in_service.metadata) if in_service is not None else None
+    left_out = served_from is not None and timestamp(served_from) > timestamp(
+        split.windows["test"][0]
+    )
+    if in_service is not None and not left_out:
         p_live = in_service.model.predict_proba(X_test)[:, 1]
         scores["in_service"] = probabilities["in_service"] = p_live
     report = evaluate_scorers(test_rows, scores, probabilities, config.budget)
@@ -272,6 +277,11 @@ def train_and_evaluate(
         "cases": n_cases(rows),
     }
     report["in_service_version"] = in_service.version if in_service is not None else None
+    if left_out:
+        report["in_service_left_out"] = (
+            f"{in_service.version}'s own test window starts {str(served_from)[:10]}, after this "
+            f"one's ({split.windows['test'][0][:10]}): it may have been fitted on these cases"
+        )
     report["config"] = asdict(config)
     metadata = {
         "created_at": _now(),

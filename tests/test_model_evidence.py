@@ -316,3 +316,23 @@ def test_two_versions_are_compared_only_after_both_own_test_windows() -> None:
     assert latest_test_start(earlier, later) == "2026-03-02T09:00:00+08:00"
     assert latest_test_start(earlier, {}) == "2026-01-18T10:48:28+08:00"
     assert latest_test_start({}) is None
+
+
+def test_training_compares_the_model_in_service_only_where_it_was_not_fitted(tmp_path) -> None:
+    from models.card import card_markdown
+    from models.registry import LoadedModel
+    from models.train import TrainConfig, train_and_evaluate
+
+    served = trained()
+    later = {**served.metadata, "data_window": {"test": ["2099-01-01T00:00:00+08:00"] * 2}}
+    result = train_and_evaluate(
+        county_snapshots(), TrainConfig(C=0.1), LoadedModel("v0009", served.model, later)
+    )
+    assert "in_service" not in result.report["scorers"]
+    assert "v0009's own test window starts 2099-01-01" in result.report["in_service_left_out"]
+    card = card_markdown("v0010", result.metadata, result.report)
+    assert "Not compared with the model in service on this window" in card
+    same = LoadedModel("v0001", served.model, served.metadata)  # tested from the same day
+    compared = train_and_evaluate(county_snapshots(), TrainConfig(C=0.1), same)
+    assert "in_service" in compared.report["scorers"]
+    assert "in_service_left_out" not in compared.report
