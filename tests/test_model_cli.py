@@ -157,6 +157,11 @@ def test_a_model_is_trained_evaluated_and_promoted_under_the_policy_that_reads_i
     card = (Registry(models).path("v0001") / "card.md").read_text(encoding="utf-8")
     assert f"(lexicon {fingerprint})" in card
     capsys.readouterr()
+    assert model_cli(["list", "--no-kafka", "--model-dir", str(models)]) == 0
+    assert (
+        "v0001" in (listed := capsys.readouterr().out)
+        and "not usable here: trained under" in listed
+    )
     assert model_cli(["evaluate", *common, "--no-evidence"]) == 1
     assert "another lexicon" in capsys.readouterr().err
     assert model_cli(["evaluate", *common, "--no-evidence", "--policy", str(wider)]) == 0
