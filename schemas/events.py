@@ -240,6 +240,7 @@ class AlertEscalated(_WithTuples):
     to: tuple[str, ...]
     reason: str
     acknowledge_by: str
+    feedback_by: str | None = None  # the next step's feedback deadline (None: written before)
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,9 @@ class AlertReassigned(_WithTuples):
     alert_id: str
     units: tuple[str, ...]
     by: str
+    # the new unit's own deadlines: it acknowledges afresh (None: written before they were)
+    acknowledge_by: str | None = None
+    feedback_by: str | None = None
 
 
 @dataclass(frozen=True)

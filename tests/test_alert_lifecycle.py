@@ -186,8 +186,14 @@ def test_an_acknowledged_alert_does_not_escalate_at_the_acknowledgement_deadline
     state, out = run([command("acknowledge"), Tick("2026-03-02T10:45:00+08:00")], state)
     assert kinds(out) == ["AlertAcknowledged"] and state.status == "acknowledged"
     # but with no feedback within 24 hours it does
-    _, late = run([Tick("2026-03-03T10:05:00+08:00")], state)
+    state, late = run([Tick("2026-03-03T10:05:00+08:00")], state)
     assert kinds(late)[0] == "AlertEscalated" and "未反馈" in late[0].reason
+    assert late[0].to == ("hrss-head",)
+    # the head has a day of their own to get a report back before the leader hears of it
+    assert run([Tick("2026-03-03T10:06:00+08:00")], state)[1] == []
+    assert run([Tick("2026-03-04T10:04:00+08:00")], state)[1] == []
+    _, leader = run([Tick("2026-03-04T10:06:00+08:00")], state)
+    assert leader[0].to == ("county-leader",)
 
 
 @pytest.mark.parametrize(
@@ -221,6 +227,39 @@ def test_the_desk_acts_on_any_alert_and_a_reassignment_notifies_the_new_unit() -
         [command("feedback", unit="police", text="已约谈包工头", measures="约谈")], state
     )
     assert kinds(out) == ["FeedbackReported"]
+
+
+def test_a_reassigned_alert_is_acknowledged_afresh_by_its_new_unit_in_its_own_time() -> None:
+    state, _ = run([assessed("red", MONDAY_10), command("acknowledge")])  # hrss acknowledged
+    at = "2026-03-02T10:25:00+08:00"
+    state, out = run([command("reassign", unit="county_desk", to_unit="police", at=at)], state)
+    assert state.status == "open" and out[0].acknowledge_by == "2026-03-02T10:55:00+08:00"
+    # hrss's deadline (10:30) is not police's: nothing escalates to police's head at 10:31
+    assert run([Tick("2026-03-02T10:31:00+08:00")], state)[1] == []
+    _, late = run([Tick("2026-03-02T10:56:00+08:00")], state)
+    assert late[0].to == ("police-head",)
+    state, out = run([command("acknowledge", unit="police", at="2026-03-02T10:40:00+08:00")], state)
+    assert kinds(out) == ["AlertAcknowledged"] and state.status == "acknowledged"
+
+
+def test_a_reassignment_when_nobody_of_the_unit_is_on_duty_tells_its_head() -> None:
+    from domain.alerts.routing import DEFAULT_ROUTING
+
+    routing = parse_routing(
+        DEFAULT_ROUTING.read_text(encoding="utf-8").replace(
+            '- {days: all, from: "00:00", to: "24:00", receiver: police-duty}',
+            '- {days: [mon], from: "08:00", to: "09:00", receiver: police-duty}',
+        )
+    )
+    state = AlertState(CASE)
+    for given in (
+        assessed("red", MONDAY_10),
+        command("reassign", unit="county_desk", to_unit="police"),
+    ):
+        state, envelopes = handle(state, given, routing, cause(given), "2026-03-02T02:00:00+00:00")
+    sent = [e.event for e in envelopes]
+    assert kinds(sent) == ["AlertReassigned", "NotificationRequested"]
+    assert sent[1].receiver == "police-head" and "无人值班" in sent[1].body
 
 
 def test_reprocessing_an_input_gives_the_same_events_and_a_repeat_none() -> None:

@@ -227,3 +227,38 @@ def _one_alert(db_url: str, *inputs: tuple) -> sa.Engine:
     with engine.begin() as conn:
         apply_batch(conn, messages, TOPICS)
     return engine
+
+
+def test_a_reassigned_alert_waits_in_the_new_unit_s_queue_for_its_acknowledgement(
+    db_url: str,
+) -> None:
+    routing = default_routing()
+    state, log = AlertState("Cwages0001"), []
+    inputs = [
+        (assessed("red", MONDAY_10), "a1"),
+        (AlertCommand("c1", "Cwages0001", "acknowledge", "张三", "hrss", MONDAY_10), "c1"),
+        (
+            AlertCommand(
+                "c2",
+                "Cwages0001",
+                "reassign",
+                "值班长",
+                "county_desk",
+                "2026-03-02T10:25:00+08:00",
+                to_unit="police",
+            ),
+            "c2",
+        ),
+    ]
+    for given, cause in inputs:
+        state, envelopes = handle(state, given, routing, cause, "2026-03-02T02:00:00+00:00")
+        log.extend(envelopes)
+    engine = make_engine(db_url)
+    migrate(engine)
+    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
+    with engine.begin() as conn:
+        apply_batch(conn, messages, TOPICS)
+    [row] = queue(engine, unit="police")
+    assert row["status"] == "open" and row["acknowledge_by"] == "2026-03-02T10:55:00+08:00"
+    assert queue(engine, unit="hrss") == []
+    engine.dispose()

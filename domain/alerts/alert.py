@@ -282,25 +282,16 @@ def _on_command(state: AlertState, c: AlertCommand, routing: Routing) -> list[Ca
     if c.action == "reassign":
         if c.to_unit not in routing.units:
             return rejected(f"没有单位{c.to_unit} / no unit {c.to_unit}")
+        # the new unit acknowledges afresh, within its own deadlines, and the steps start again
+        ack, feedback = _deadlines(state.level or "orange", _at(c.at), routing)
+        moved = AlertReassigned(alert_id, (c.to_unit,), c.by, ack, feedback)
         unit = routing.units[c.to_unit]
         on_duty = unit.on_duty(_at(c.at))
-        moved = AlertReassigned(alert_id, (c.to_unit,), c.by)
-        if on_duty is None:
-            return [moved]
-        zh, url = routing.receivers[on_duty]
-        recipient = Recipient(on_duty, zh, url, "unit_duty", c.to_unit)
-        return [
-            moved,
-            *_notify(
-                routing,
-                state,
-                [recipient],
-                state.level or "orange",
-                state.reasons,
-                state.acknowledge_by or c.at,
-                "改派",
-            ),
-        ]
+        kind, receiver = ("unit_duty", on_duty) if on_duty else ("unit_head", unit.head)
+        zh, url = routing.receivers[receiver]  # nobody on duty: the unit's head is told
+        recipient = Recipient(receiver, zh, url, kind, c.to_unit)
+        level, note = state.level or "orange", "改派" if on_duty else "改派（无人值班，通知负责人）"
+        return [moved, *_notify(routing, state, [recipient], level, state.reasons, ack, note)]
     return rejected(f"未知操作{c.action} / unknown action {c.action}")
 
 
@@ -311,10 +302,9 @@ def _escalation(
     recipients = routing.escalation_recipients(step, state.units, state.township)
     if not recipients:
         return []  # every step already taken
-    ack, _ = _deadlines(state.level or "orange", now, routing)
-    escalated = AlertEscalated(
-        state.alert_id or "", step, tuple(r.receiver for r in recipients), reason, ack
-    )
+    ack, feedback = _deadlines(state.level or "orange", now, routing)
+    to = tuple(r.receiver for r in recipients)
+    escalated = AlertEscalated(state.alert_id or "", step, to, reason, ack, feedback)
     note = f"逐级上报（第{step}级）：{reason.split(' / ')[0]}"
     return [
         escalated,
@@ -420,11 +410,23 @@ def _changes(state: AlertState, envelope: Envelope) -> dict[str, Any]:
             return dict(
                 escalation_step=e.step,
                 acknowledge_by=e.acknowledge_by,
+                feedback_by=e.feedback_by or state.feedback_by,  # each step has its own time
                 notified_at=envelope.occurred_at,  # repeats count from the latest sending
                 rounds=state.rounds + 1,
                 status="open" if state.status == "open" else state.status,
             )
-        case AlertReassigned() as e:
+        case AlertReassigned() as e if e.acknowledge_by is not None:
+            return dict(
+                units=e.units,
+                rounds=state.rounds + 1,
+                status="open",
+                acknowledge_by=e.acknowledge_by,
+                feedback_by=e.feedback_by,
+                escalation_step=0,
+                feedbacks=0,
+                notified_at=envelope.occurred_at,
+            )
+        case AlertReassigned() as e:  # written before a reassignment renewed the deadlines
             return dict(units=e.units, rounds=state.rounds + 1)
         case AlertResolved():
             return dict(status="resolved")
