@@ -468,7 +468,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(
             f"{mark:2}{v:<9}{meta.get('created_at', ''):<27}{cand.get('average_precision') or 0:>7.3f}"
             f"{rules.get('average_precision') or 0:>10.3f}{cand.get('brier') or 0:>9.4f}  "
-            f"{test[0][:10]} .. {test[1][:10]}" + (f"  not usable here: {refused}" if refused else "")
+            f"{test[0][:10]} .. {test[1][:10]}"
+            + (f"  not usable here: {refused}" if refused else "")
         )
     print("* = in service" if live else "(no model in service, or the broker was not reachable)")
     return 0

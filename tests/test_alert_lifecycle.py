@@ -325,6 +325,42 @@ def test_a_routing_error_names_its_line() -> None:
         parse_routing(text, "routing.yaml")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        (
+            "county_desk: {levels: [orange, red]",
+            "county_desk: {levels: [橙, red]",
+            r"routing.county_desk.levels\[0\]: unknown level '橙'",
+        ),
+        (
+            "  - match: {category: [key_person]}\n    units: [police]\n",
+            "",
+            r"routing.routes: no route sends key_person alerts of level red to a unit",
+        ),
+        ('to: "18:00", receiver: hrss-duty-day', 'to: "24:30", receiver: hrss-duty-day', "24:00"),
+    ],
+)
+def test_a_routing_file_that_would_leave_an_alert_unheard_is_refused(old, new, says) -> None:  # noqa: ANN001
+    from domain.alerts.routing import DEFAULT_ROUTING
+
+    text = DEFAULT_ROUTING.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    with pytest.raises(RoutingError, match=says):
+        parse_routing(text.replace(old, new), "routing.yaml")
+
+
+def test_a_gap_in_a_unit_s_roster_sends_its_alerts_to_the_unit_s_head() -> None:
+    from domain.alerts.routing import DEFAULT_ROUTING
+
+    night = '- {days: all, from: "00:00", to: "24:00", receiver: hrss-duty-night}'
+    text = DEFAULT_ROUTING.read_text(encoding="utf-8")
+    routing = parse_routing(text.replace(night, night.replace("all", "[mon, tue, wed, thu, fri]")))
+    saturday = dt.datetime.fromisoformat("2026-03-07T10:00:00+08:00")
+    told = routing.recipients("unpaid_wages", "周庄镇", "red", saturday)
+    assert [(r.receiver, r.role) for r in told if r.unit == "hrss"] == [("hrss-head", "unit_head")]
+
+
 def test_routes_test_prints_who_would_be_notified(capsys) -> None:  # noqa: ANN001
     from ews.cli import main
 

@@ -137,9 +137,9 @@ class Routing:
         out: list[Recipient] = []
         for code in self.units_for(category, township, level):
             unit = self.units[code]
-            on_duty = unit.on_duty(at)
-            if on_duty is not None:
-                out.append(self._recipient(on_duty, "unit_duty", code))
+            on_duty = unit.on_duty(at)  # a gap in the roster: the unit's head is told
+            kind = "unit_duty" if on_duty is not None else "unit_head"
+            out.append(self._recipient(on_duty or unit.head, kind, code))
         name = self.township_receiver.format(township=township)
         url = self.township_url.format(township=quote(township, safe=""))
         out.append(Recipient(name, township, url, "township"))
@@ -179,9 +179,10 @@ def duration(node: Node) -> dt.timedelta:
 def _clock(node: Node) -> int:
     text = str(node.scalar())
     m = re.match(r"^(\d{1,2}):(\d{2})$", text)
-    if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59:
+    minutes = int(m.group(1)) * 60 + int(m.group(2)) if m else -1
+    if not m or int(m.group(2)) > 59 or not 0 <= minutes <= 24 * 60:
         raise node.fail("expected a time such as 08:00 (24:00 for the end of the day)")
-    return int(m.group(1)) * 60 + int(m.group(2))
+    return minutes
 
 
 def _check_every(node: Node) -> dt.timedelta:
@@ -288,6 +289,17 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
     delivery = top["delivery"].require(("retry_first", "retry_max", "attempts"))
     town = top["township"].require(("receiver", "url"))
     desk = top["county_desk"].require(("levels", "receiver"))
+    for i, lv in enumerate(desk["levels"].words()):
+        if lv not in LEVELS:
+            raise desk["levels"].items()[i].fail(f"unknown level {lv!r}")
+    alerting = [lv for lv, rule in levels.items() if rule.alert]
+    for c in CODES:  # every alert reaches a unit, whose head and leader it can escalate to
+        for lv in alerting:
+            if not next((r.units for r in routes if r.matches(c, "", lv)), ()):
+                raise top["routes"].fail(
+                    f"no route sends {c} alerts of level {lv} to a unit (in any township): "
+                    "add one, or a last route without match for everything left"
+                )
     leaders = {k: receiver(v) for k, v in top["leaders"].mapping().items()}
     if "default" not in leaders:
         raise top["leaders"].fail("missing default")
