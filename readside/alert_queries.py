@@ -62,7 +62,9 @@ def alert_lines(conn: sa.Connection, case_id: str) -> list[str]:
         .where(alert_timeline.c.case_id == case_id)
         .order_by(alert_timeline.c.seq)
     ).mappings()
-    return [f"  alert #{r['seq']:<3} {r['occurred_at'][:16]}  {r['summary']}" for r in rows]
+    return [
+        f"  alert #{r['seq']:<3} {china_time(r['occurred_at'])[:16]}  {r['summary']}" for r in rows
+    ]
 
 
 def delivery_counts(engine: sa.Engine) -> dict[tuple[str, str], int]:

@@ -19,7 +19,7 @@ from schemas.events import (
     FeedbackReported,
     RecordAppended,
 )
-from schemas.record import china_time
+from schemas.record import as_time, china_time
 
 ACTIONS = tuple(  # alert events a person causes (the audit view's alert part)
     e.type_name()
@@ -202,7 +202,7 @@ def audit_rows(engine: sa.Engine, limit: int = 500) -> list[dict[str, Any]]:
                 alert_timeline.c.actor,
             )
             .where(alert_timeline.c.event_type.in_(ACTIONS))
-            .order_by(alert_timeline.c.occurred_at.desc())
+            .order_by(_instant(alert_timeline.c.occurred_at, engine.dialect.name).desc())
             .limit(limit)
         ).mappings()
         out += [
@@ -215,8 +215,16 @@ def audit_rows(engine: sa.Engine, limit: int = 500) -> list[dict[str, Any]]:
             }
             for r in acted
         ]
-    out.sort(key=lambda r: r["at"], reverse=True)
+    out.sort(key=lambda r: as_time(r["at"]), reverse=True)  # stamped in UTC or China time
     return out[:limit]
+
+
+def _instant(column: Any, dialect: str) -> Any:
+    """An ISO time column as an instant the database orders by (its text does not: the
+    commands are stamped in UTC, the clock's and the case's events in China time)."""
+    if dialect == "sqlite":
+        return sa.func.julianday(column)
+    return sa.cast(column, sa.TIMESTAMP(timezone=True))
 
 
 def _risk(row: dict[str, Any]) -> dict[str, Any]:

@@ -262,3 +262,31 @@ def test_a_reassigned_alert_waits_in_the_new_unit_s_queue_for_its_acknowledgemen
     assert row["status"] == "open" and row["acknowledge_by"] == "2026-03-02T10:55:00+08:00"
     assert queue(engine, unit="hrss") == []
     engine.dispose()
+
+
+def test_people_s_actions_are_ordered_and_shown_by_time_whatever_zone_they_were_stamped_in(
+    db_url: str,
+) -> None:
+    from readside.alert_queries import alert_lines
+    from readside.case_queries import audit_rows
+    from readside.tables import alert_timeline
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    rows = [  # 09:00 China (01:00 UTC), then an acknowledgement at 16:30 China stamped in UTC
+        ("e1", 1, "AlertResolved", "2026-03-05T09:00:00+08:00", "case"),
+        ("e2", 2, "AlertAcknowledged", "2026-03-05T08:30:00+00:00", "张三"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(alert_timeline),
+            [
+                dict(event_id=e, case_id="C1", alert_id="A1", seq=s, event_type=t, occurred_at=at)
+                | dict(summary=t, actor=who)
+                for e, s, t, at, who in rows
+            ],
+        )
+        lines = alert_lines(conn, "C1")
+    assert [r["who"] for r in audit_rows(engine, limit=1)] == ["张三"]  # the later one
+    assert "2026-03-05 16:30" in lines[1].replace("T", " ")
+    engine.dispose()
