@@ -96,6 +96,7 @@ def _opened_row(envelope: Envelope, e: CaseOpened) -> Row:
         "is_petition": None,
         "petition_received_on": None,
         "follow_up_status": "new",
+        "status_found_at": None,
         "escalation_kind": None,
     }
 
@@ -113,8 +114,10 @@ LATEST_VALUE_FIELDS = (
 def _appended_row(row: Row, e: RecordAppended) -> Row:
     """The case row once a record is added.  What the latest-found record says stands: a
     record found before it (posted late) fills what is still empty and overwrites nothing; of
-    the corrections of the category, the one found latest.  The follow-up status is the latest
-    stated one to arrive (the case's own status comes from its events)."""
+    the corrections of the category, the one found latest; of the records that state a
+    follow-up status, the one found latest (of two found at once, the later to arrive), as the
+    scorer reads it (``domain.risk.features.status_as_of``).  The case's own open or closed
+    comes from its events."""
     r = e.record
     row = dict(row)
     row["record_count"] += 1
@@ -122,8 +125,9 @@ def _appended_row(row: Row, e: RecordAppended) -> Row:
     current = not latest or as_time(e.found_at) >= as_time(latest)
     if current:
         row["last_found_at"] = e.found_at
-    # the status in arrival order, as logs written by earlier versions have it
-    row["follow_up_status"] = e.stated_status or row["follow_up_status"]
+    stated_at = row["status_found_at"]
+    if e.stated_status and (not stated_at or as_time(e.found_at) >= as_time(stated_at)):
+        row["follow_up_status"], row["status_found_at"] = e.stated_status, e.found_at
     corrected_at = row["category_corrected_at"]
     if e.corrected_category and (not corrected_at or as_time(e.found_at) >= as_time(corrected_at)):
         row["category"], row["category_corrected_at"] = e.corrected_category, e.found_at

@@ -34,6 +34,8 @@ cases = sa.Table(
     sa.Column("updated_at", sa.String(40), nullable=False),
     # when the correction that set the category was found (migration 0007)
     sa.Column("category_corrected_at", sa.String(40)),
+    # when the record that stated the follow-up status was found (migration 0008)
+    sa.Column("status_found_at", sa.String(40)),
 )
 
 case_timeline = sa.Table(

@@ -201,6 +201,26 @@ def test_a_late_record_fills_gaps_and_overwrites_nothing_in_the_case_row():
     assert (row["people_involved"], row["village"]) == (30, "马庄村")
 
 
+def test_the_case_row_s_follow_up_status_is_the_latest_found_one_as_the_scorer_reads_it():
+    """Mediating on the 15th; a sheet row found on the 13th saying new is posted later, then
+    a correction of the 20th that states nothing: the status stays mediating, in the row (the
+    time-limit map) as in the scorer."""
+    import datetime as dt
+
+    from domain.risk.features import read_records, status_as_of
+
+    state, log = run(
+        [
+            submit(0, follow_up_status="new"),
+            submit(5, record_kind="follow_up", follow_up_status="mediating"),
+            submit(3, record_kind="follow_up", follow_up_status="new"),
+            submit(10, record_kind="correction", category="拖欠工程款"),
+        ]
+    )
+    known = read_records(state, dt.datetime(2026, 2, 1, tzinfo=dt.UTC)).records
+    assert _case_row(log)["follow_up_status"] == status_as_of(list(known)) == "mediating"
+
+
 def test_a_correction_without_a_status_leaves_a_closed_case_closed():
     from domain.risk.features import is_open_as_of, status_as_of
 
