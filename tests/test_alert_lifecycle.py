@@ -124,6 +124,8 @@ def test_nobody_acknowledges_so_it_goes_to_the_head_then_the_leader() -> None:
     state, second = run([Tick("2026-03-02T11:02:00+08:00")], state)
     assert second[0].to == ("county-leader",) and state.escalation_step == 2
     assert run([Tick("2026-03-02T12:00:00+08:00")], state)[1] == []  # no step beyond the leader
+    _, asked = run([command("escalate", unit="county_desk", at="2026-03-02T12:01:00+08:00")], state)
+    assert kinds(asked) == ["CommandRejected"] and "every escalation step" in asked[0].reason
 
 
 def test_what_nobody_acknowledges_is_sent_again_every_repeat_interval_by_the_clock() -> None:

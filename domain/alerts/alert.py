@@ -278,7 +278,8 @@ def _on_command(state: AlertState, c: AlertCommand, routing: Routing) -> list[Ca
     if c.action == "resolve":
         return [AlertResolved(alert_id, c.by, c.unit, c.satisfaction)]
     if c.action == "escalate":
-        return _escalation(state, routing, _at(c.at), f"{c.by}要求升级 / escalated by {c.by}")
+        escalated = _escalation(state, routing, _at(c.at), f"{c.by}要求升级 / escalated by {c.by}")
+        return escalated or rejected("已上报至最高一级 / every escalation step is taken")
     if c.action == "reassign":
         if c.to_unit not in routing.units:
             return rejected(f"没有单位{c.to_unit} / no unit {c.to_unit}")
