@@ -70,13 +70,13 @@ def apply_to_alert(row: Row | None, envelope: Envelope) -> Row | None:
         case FeedbackReported():
             row = dict(row, first_feedback_at=row["first_feedback_at"] or envelope.occurred_at)
         case AlertEscalated():
+            # the feedback deadline stays the alert's first: the on-time share measures it
             row = dict(row, escalation_step=e.step, acknowledge_by=e.acknowledge_by)
-            row["feedback_by"] = e.feedback_by or row["feedback_by"]
         case AlertReassigned():
             row = dict(row, units=json.dumps(list(e.units), ensure_ascii=False))
-            if e.acknowledge_by is not None:  # the new unit acknowledges afresh
+            if e.acknowledge_by is not None:  # the new unit acknowledges and reports afresh
                 row.update(status="open", escalation_step=0, acknowledge_by=e.acknowledge_by)
-                row["feedback_by"] = e.feedback_by
+                row.update(feedback_by=e.feedback_by, first_feedback_at=None)
         case AlertResolved():
             row = dict(row, status="resolved", resolved_at=envelope.occurred_at, resolved_by=e.by)
             row["satisfaction"] = e.satisfaction

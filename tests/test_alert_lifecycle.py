@@ -244,6 +244,38 @@ def test_a_reassigned_alert_is_acknowledged_afresh_by_its_new_unit_in_its_own_ti
     assert kinds(out) == ["AlertAcknowledged"] and state.status == "acknowledged"
 
 
+def test_reminders_of_a_reassigned_alert_go_to_the_unit_it_is_with() -> None:
+    state, _ = run([assessed("red", MONDAY_10), command("acknowledge")])
+    at = "2026-03-02T10:25:00+08:00"
+    state, _ = run([command("reassign", unit="county_desk", to_unit="police", at=at)], state)
+    state, _ = run([Tick("2026-03-02T10:56:00+08:00")], state)  # police's head: step 1
+    state, _ = run([Tick("2026-03-02T11:27:00+08:00")], state)  # the leader: step 2
+    _, reminder = run([Tick("2026-03-02T15:28:00+08:00")], state)  # red repeats after 4 h
+    told = {e.receiver for e in reminder if hasattr(e, "receiver")}
+    assert "police-duty" in told and "police-head" in told
+    assert not {r for r in told if r.startswith("hrss")}
+
+
+def test_a_routing_by_township_alone_loads_and_an_alert_with_no_unit_reaches_the_leader() -> None:
+    from domain.alerts.routing import DEFAULT_ROUTING
+
+    text = DEFAULT_ROUTING.read_text(encoding="utf-8")
+    start, end = text.index("routes:"), text.index("case_link:")
+    by_township = "routes:\n  - match: {township: [周庄镇]}\n    units: [judicial]\n\n"
+    routing = parse_routing(text[:start] + by_township + text[end:])
+    state, envelopes = AlertState(CASE), []
+    for given in (
+        assessed("red", MONDAY_10).__class__(
+            **{**assessed("red", MONDAY_10).__dict__, "township": "城关镇"}
+        ),
+        Tick("2026-03-02T10:31:00+08:00"),
+    ):
+        state, out = handle(state, given, routing, cause(given), "2026-03-02T02:00:00+00:00")
+        envelopes += out
+    escalated = [e.event for e in envelopes if type(e.event).__name__ == "AlertEscalated"]
+    assert state.units == () and escalated[0].to == ("county-leader",)
+
+
 def test_a_reassignment_when_nobody_of_the_unit_is_on_duty_tells_its_head() -> None:
     from domain.alerts.routing import DEFAULT_ROUTING
 

@@ -290,3 +290,36 @@ def test_people_s_actions_are_ordered_and_shown_by_time_whatever_zone_they_were_
     assert [r["who"] for r in audit_rows(engine, limit=1)] == ["张三"]  # the later one
     assert "2026-03-05 16:30" in lines[1].replace("T", " ")
     engine.dispose()
+
+
+def test_feedback_after_an_escalation_for_its_lateness_is_still_late(db_url: str) -> None:
+    routing = default_routing()
+    state, log = AlertState("Cwages0001"), []
+    inputs = [
+        (assessed("red", MONDAY_10), "a1"),  # feedback due within 24 h: 03-03 10:00
+        (AlertCommand("c1", "Cwages0001", "acknowledge", "张三", "hrss", MONDAY_10), "c1"),
+        (Tick("2026-03-03T10:05:00+08:00"), "t1"),  # no feedback: to the head
+        (
+            AlertCommand(
+                "c2",
+                "Cwages0001",
+                "feedback",
+                "张三",
+                "hrss",
+                "2026-03-03T20:00:00+08:00",
+                text="已约谈",
+            ),
+            "c2",
+        ),
+    ]
+    for given, cause in inputs:
+        state, envelopes = handle(state, given, routing, cause, "2026-03-02T02:00:00+00:00")
+        log.extend(envelopes)
+    engine = make_engine(db_url)
+    migrate(engine)
+    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
+    with engine.begin() as conn:
+        apply_batch(conn, messages, TOPICS)
+    later = dt.datetime.fromisoformat("2026-03-05T10:00:00+08:00")
+    assert kpis(engine, later)["feedback_on_time"] == (0, 1)
+    engine.dispose()

@@ -247,7 +247,7 @@ def _repeat(
 ) -> list[CaseEvent]:
     """The alert sent again to its audience and to everyone it was escalated to so far."""
     level = state.level or "orange"
-    recipients = routing.recipients(state.category, state.township, level, now)
+    recipients = routing.audience(state.units, state.township, level, now)  # reassigned too
     for step_ in range(1, state.escalation_step + 1):
         recipients += routing.escalation_recipients(step_, state.units, state.township)
     unique = list({r.receiver: r for r in recipients}.values())
@@ -301,6 +301,9 @@ def _escalation(
 ) -> list[CaseEvent]:
     step = state.escalation_step + 1
     recipients = routing.escalation_recipients(step, state.units, state.township)
+    while not recipients and step < len(routing.escalation):  # no unit, so no head: the leader
+        step += 1
+        recipients = routing.escalation_recipients(step, state.units, state.township)
     if not recipients:
         return []  # every step already taken
     ack, feedback = _deadlines(state.level or "orange", now, routing)

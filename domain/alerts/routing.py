@@ -134,8 +134,14 @@ class Routing:
     ) -> list[Recipient]:
         """Who an alert of this level goes to at ``at``: each routed unit's officer on duty,
         the township, and the county duty desk for its levels (each receiver once)."""
+        return self.audience(self.units_for(category, township, level), township, level, at)
+
+    def audience(
+        self, units: tuple[str, ...], township: str, level: str, at: dt.datetime
+    ) -> list[Recipient]:
+        """``recipients`` for the units an alert is with now (routed, or reassigned)."""
         out: list[Recipient] = []
-        for code in self.units_for(category, township, level):
+        for code in units:
             unit = self.units[code]
             on_duty = unit.on_duty(at)  # a gap in the roster: the unit's head is told
             kind = "unit_duty" if on_duty is not None else "unit_head"
@@ -293,12 +299,14 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
         if lv not in LEVELS:
             raise desk["levels"].items()[i].fail(f"unknown level {lv!r}")
     alerting = [lv for lv, rule in levels.items() if rule.alert]
-    for c in CODES:  # every alert reaches a unit, whose head and leader it can escalate to
+    for c in CODES:  # every alert can reach a unit, whose head it can escalate to
         for lv in alerting:
-            if not next((r.units for r in routes if r.matches(c, "", lv)), ()):
+            if not any(
+                r.units and r.matches(c, town, lv) for r in routes for town in (r.townships or {""})
+            ):
                 raise top["routes"].fail(
-                    f"no route sends {c} alerts of level {lv} to a unit (in any township): "
-                    "add one, or a last route without match for everything left"
+                    f"no route sends {c} alerts of level {lv} to a unit: add one, or a last "
+                    "route without match for everything left"
                 )
     leaders = {k: receiver(v) for k, v in top["leaders"].mapping().items()}
     if "default" not in leaders:
