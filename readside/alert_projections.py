@@ -60,6 +60,7 @@ def apply_to_alert(row: Row | None, envelope: Envelope) -> Row | None:
         case AlertUpgraded():
             row = dict(row, level=e.level, reasons=json.dumps(list(e.reasons), ensure_ascii=False))
             row.update(acknowledge_by=e.acknowledge_by, feedback_by=e.feedback_by)
+            row["status"] = "open"  # a higher level is acknowledged again, as the fold says
         case AlertAcknowledged():
             row = dict(
                 row,

@@ -323,3 +323,27 @@ def test_feedback_after_an_escalation_for_its_lateness_is_still_late(db_url: str
     later = dt.datetime.fromisoformat("2026-03-05T10:00:00+08:00")
     assert kpis(engine, later)["feedback_on_time"] == (0, 1)
     engine.dispose()
+
+
+def test_an_acknowledged_alert_raised_to_a_higher_level_waits_to_be_acknowledged_again(
+    db_url: str,
+) -> None:
+    routing = default_routing()
+    state, log = AlertState("Cwages0001"), []
+    inputs = [
+        (assessed("orange", MONDAY_10), "a1"),
+        (AlertCommand("c1", "Cwages0001", "acknowledge", "张三", "hrss", MONDAY_10), "c1"),
+        (assessed("red", "2026-03-02T11:00:00+08:00"), "a2"),
+    ]
+    for given, cause in inputs:
+        state, envelopes = handle(state, given, routing, cause, "2026-03-02T03:00:00+00:00")
+        log.extend(envelopes)
+    assert state.status == "open" and state.level == "red"
+    engine = make_engine(db_url)
+    migrate(engine)
+    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
+    with engine.begin() as conn:
+        apply_batch(conn, messages, TOPICS)
+    [row] = queue(engine, unit="hrss")
+    assert (row["level"], row["status"]) == ("red", "open")
+    engine.dispose()
