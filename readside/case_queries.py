@@ -37,7 +37,7 @@ ACTIONS = tuple(  # alert events a person causes (the audit view's alert part)
 def case_rows(
     engine: sa.Engine,
     township: str | None = None,
-    case_ids: list[str] | None = None,
+    unit: str | None = None,
     limit: int = 500,
     after: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
@@ -66,8 +66,9 @@ def case_rows(
         )
     if township is not None:
         query = query.where(cases.c.township == township)
-    if case_ids is not None:
-        query = query.where(cases.c.case_id.in_(case_ids))
+    if unit is not None:  # cases with an alert routed or reassigned to the unit
+        routed = alerts.c.units.contains(json.dumps(unit), autoescape=True)
+        query = query.where(cases.c.case_id.in_(sa.select(alerts.c.case_id).where(routed)))
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
 
@@ -137,12 +138,6 @@ def current_alert(engine: sa.Engine, case_id: str) -> dict[str, Any] | None:
             .first()
         )
     return _alert(dict(row)) if row else None
-
-
-def cases_of_unit(engine: sa.Engine, unit: str) -> list[str]:
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(alerts.c.case_id, alerts.c.units)).all()
-    return sorted({cid for cid, units in rows if unit in json.loads(units)})
 
 
 def open_petitions(engine: sa.Engine) -> list[dict[str, Any]]:

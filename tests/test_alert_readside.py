@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import sqlalchemy as sa
 
@@ -346,4 +347,39 @@ def test_an_acknowledged_alert_raised_to_a_higher_level_waits_to_be_acknowledged
         apply_batch(conn, messages, TOPICS)
     [row] = queue(engine, unit="hrss")
     assert (row["level"], row["status"]) == ("red", "open")
+    engine.dispose()
+
+
+def test_a_unit_reads_the_cases_of_the_alerts_routed_to_it_and_no_others(db_url: str) -> None:
+    from readside.case_queries import case_rows
+    from readside.tables import alerts, cases
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    units = {"C1": ["police", "finance"], "C2": ["hrss"], "C3": ["natural_resources"]}
+    with engine.begin() as conn:
+        for case_id, routed in units.items():
+            conn.execute(sa.insert(cases).values(case_row(case_id)))
+            conn.execute(
+                sa.insert(alerts).values(
+                    alert_id="A" + case_id,
+                    case_id=case_id,
+                    status="open",
+                    level="red",
+                    township="周庄镇",
+                    category="unpaid_wages",
+                    units=json.dumps(routed),
+                    reasons="[]",
+                    raised_at=MONDAY_10,
+                    escalation_step=0,
+                    last_seq=1,
+                )
+            )
+
+    def read(unit: str) -> list[str]:
+        return [r["case_id"] for r in case_rows(engine, unit=unit)]
+
+    assert read("finance") == ["C1"] and read("hrss") == ["C2"]
+    assert read("natural_resources") == ["C3"] and read("natural-resources") == []
+    assert read("hrs") == [] and read("%") == []
     engine.dispose()

@@ -328,8 +328,8 @@ def create_app(
                 raise forbidden(f"cases of {township}")
             return case_queries.case_rows(engine, township=who.township, **page)
         if who.role == "unit_officer":
-            ids = case_queries.cases_of_unit(engine, who.unit or "")
-            return case_queries.case_rows(engine, township=township, case_ids=ids, **page)
+            unit = who.unit or ""
+            return case_queries.case_rows(engine, township=township, unit=unit, **page)
         return case_queries.case_rows(engine, township=township, **page)
 
     @app.get("/api/cases/{case_id}", tags=["cases"])
