@@ -422,6 +422,7 @@ def test_a_unit_officer_sees_and_acts_only_on_its_units_alerts(web) -> None:  # 
     hrss = token(store, "hrss1")
     (queued,) = client.get("/api/alerts", headers=hrss).json()
     assert queued["case_id"] == "Cwage"
+    assert [c["case_id"] for c in client.get("/api/cases", headers=hrss).json()] == ["Cwage"]
     # received 2026-10-01, on 2026-11-26: the 15-day decision on acceptance is 41 days overdue
     assert (queued["statutory"]["clock"], queued["statutory"]["days_left"]) == (
         "accept_decision",
