@@ -331,10 +331,11 @@ def test_an_acknowledged_alert_raised_to_a_higher_level_waits_to_be_acknowledged
 ) -> None:
     routing = default_routing()
     state, log = AlertState("Cwages0001"), []
-    inputs = [
-        (assessed("orange", MONDAY_10), "a1"),
+    orange, red = assessed("orange", MONDAY_10), assessed("red", "2026-03-02T11:00:00+08:00")
+    inputs = [  # ids as short as the stream's (the alert's id is its first assessment's)
+        (orange.__class__(**{**orange.__dict__, "assessment_id": "a1"}), "a1"),
         (AlertCommand("c1", "Cwages0001", "acknowledge", "张三", "hrss", MONDAY_10), "c1"),
-        (assessed("red", "2026-03-02T11:00:00+08:00"), "a2"),
+        (red.__class__(**{**red.__dict__, "assessment_id": "a2"}), "a2"),
     ]
     for given, cause in inputs:
         state, envelopes = handle(state, given, routing, cause, "2026-03-02T03:00:00+00:00")
