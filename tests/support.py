@@ -3,6 +3,7 @@ correct, uninterrupted run must produce from the records actually in the log."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -144,5 +145,26 @@ def case_row(case_id: str, township: str = "周庄镇", **given: object) -> dict
         is_petition=True,
         petition_received_on="2026-10-01",
         follow_up_status="new",
+    )
+    return {**row, **given}
+
+
+def alert_row(case_id: str, units: list[str], township: str = "周庄镇", **given: object) -> dict:
+    """A row of the alerts read model: an open red wage alert routed to ``units``; ``given``
+    changes any column."""
+    at = "2026-11-26T09:00:00+08:00"
+    row = dict(
+        alert_id="A" + case_id,
+        case_id=case_id,
+        status="open",
+        level="red",
+        township=township,
+        category="unpaid_wages",
+        units=json.dumps(units),
+        reasons=json.dumps(["扬言赴京上访"]),
+        raised_at=at,
+        acknowledge_by="2026-11-26T09:30:00+08:00",
+        escalation_step=0,
+        last_seq=1,
     )
     return {**row, **given}

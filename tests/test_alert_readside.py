@@ -14,10 +14,15 @@ from readside.db import make_engine, migrate
 from readside.projector import Message, apply_batch
 from schemas.commands import AlertCommand, DeliveryReport
 from schemas.topics import Topics
-from tests.support import case_row
+from tests.support import alert_row, case_row
 from tests.test_alert_lifecycle import MONDAY_10, assessed
 
 TOPICS = Topics()
+ROUTING = default_routing()
+
+
+def command(cause: str, action: str, unit: str, at: str = MONDAY_10, **kw: str) -> tuple:
+    return AlertCommand(cause, "Cwages0001", action, "张三", unit, at, **kw), cause
 
 
 def test_alerts_deliveries_and_kpis(db_url: str) -> None:
@@ -173,7 +178,6 @@ def test_feedback_stamped_in_utc_is_late_after_its_china_time_deadline(db_url: s
 def test_a_case_s_follow_up_visit_counts_once_in_the_satisfaction_rate(db_url: str) -> None:
     """The clerk's record and the officer's resolve often report the same visit: one answer
     per case, the officer's."""
-    import json
 
     from readside.tables import case_timeline
 
@@ -233,32 +237,15 @@ def _one_alert(db_url: str, *inputs: tuple) -> sa.Engine:
 def test_a_reassigned_alert_waits_in_the_new_unit_s_queue_for_its_acknowledgement(
     db_url: str,
 ) -> None:
-    routing = default_routing()
-    state, log = AlertState("Cwages0001"), []
-    inputs = [
-        (assessed("red", MONDAY_10), "a1"),
-        (AlertCommand("c1", "Cwages0001", "acknowledge", "张三", "hrss", MONDAY_10), "c1"),
-        (
-            AlertCommand(
-                "c2",
-                "Cwages0001",
-                "reassign",
-                "值班长",
-                "county_desk",
-                "2026-03-02T10:25:00+08:00",
-                to_unit="police",
-            ),
-            "c2",
-        ),
-    ]
-    for given, cause in inputs:
-        state, envelopes = handle(state, given, routing, cause, "2026-03-02T02:00:00+00:00")
-        log.extend(envelopes)
-    engine = make_engine(db_url)
-    migrate(engine)
-    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
-    with engine.begin() as conn:
-        apply_batch(conn, messages, TOPICS)
+    reassigned_at = "2026-03-02T10:25:00+08:00"
+    engine = _one_alert(
+        db_url,
+        *[
+            (assessed("red", MONDAY_10), "a1"),
+            command("c1", "acknowledge", "hrss"),
+            command("c2", "reassign", "county_desk", reassigned_at, to_unit="police"),
+        ],
+    )
     [row] = queue(engine, unit="police")
     assert row["status"] == "open" and row["acknowledge_by"] == "2026-03-02T10:55:00+08:00"
     assert queue(engine, unit="hrss") == []
@@ -294,33 +281,15 @@ def test_people_s_actions_are_ordered_and_shown_by_time_whatever_zone_they_were_
 
 
 def test_feedback_after_an_escalation_for_its_lateness_is_still_late(db_url: str) -> None:
-    routing = default_routing()
-    state, log = AlertState("Cwages0001"), []
-    inputs = [
-        (assessed("red", MONDAY_10), "a1"),  # feedback due within 24 h: 03-03 10:00
-        (AlertCommand("c1", "Cwages0001", "acknowledge", "张三", "hrss", MONDAY_10), "c1"),
-        (Tick("2026-03-03T10:05:00+08:00"), "t1"),  # no feedback: to the head
-        (
-            AlertCommand(
-                "c2",
-                "Cwages0001",
-                "feedback",
-                "张三",
-                "hrss",
-                "2026-03-03T20:00:00+08:00",
-                text="已约谈",
-            ),
-            "c2",
-        ),
-    ]
-    for given, cause in inputs:
-        state, envelopes = handle(state, given, routing, cause, "2026-03-02T02:00:00+00:00")
-        log.extend(envelopes)
-    engine = make_engine(db_url)
-    migrate(engine)
-    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
-    with engine.begin() as conn:
-        apply_batch(conn, messages, TOPICS)
+    engine = _one_alert(
+        db_url,
+        *[
+            (assessed("red", MONDAY_10), "a1"),  # feedback due within 24 h: 03-03 10:00
+            command("c1", "acknowledge", "hrss"),
+            (Tick("2026-03-03T10:05:00+08:00"), "t1"),  # no feedback: to the head
+            command("c2", "feedback", "hrss", "2026-03-03T20:00:00+08:00", text="已约谈"),
+        ],
+    )
     later = dt.datetime.fromisoformat("2026-03-05T10:00:00+08:00")
     assert kpis(engine, later)["feedback_on_time"] == (0, 1)
     engine.dispose()
@@ -329,23 +298,15 @@ def test_feedback_after_an_escalation_for_its_lateness_is_still_late(db_url: str
 def test_an_acknowledged_alert_raised_to_a_higher_level_waits_to_be_acknowledged_again(
     db_url: str,
 ) -> None:
-    routing = default_routing()
-    state, log = AlertState("Cwages0001"), []
     orange, red = assessed("orange", MONDAY_10), assessed("red", "2026-03-02T11:00:00+08:00")
-    inputs = [  # ids as short as the stream's (the alert's id is its first assessment's)
-        (orange.__class__(**{**orange.__dict__, "assessment_id": "a1"}), "a1"),
-        (AlertCommand("c1", "Cwages0001", "acknowledge", "张三", "hrss", MONDAY_10), "c1"),
-        (red.__class__(**{**red.__dict__, "assessment_id": "a2"}), "a2"),
-    ]
-    for given, cause in inputs:
-        state, envelopes = handle(state, given, routing, cause, "2026-03-02T03:00:00+00:00")
-        log.extend(envelopes)
-    assert state.status == "open" and state.level == "red"
-    engine = make_engine(db_url)
-    migrate(engine)
-    messages = [Message(TOPICS.alert_events, 0, i, e.to_bytes()) for i, e in enumerate(log)]
-    with engine.begin() as conn:
-        apply_batch(conn, messages, TOPICS)
+    engine = _one_alert(
+        db_url,
+        *[  # ids as short as the stream's (the alert's id is its first assessment's)
+            (orange.__class__(**{**orange.__dict__, "assessment_id": "a1"}), "a1"),
+            command("c1", "acknowledge", "hrss"),
+            (red.__class__(**{**red.__dict__, "assessment_id": "a2"}), "a2"),
+        ],
+    )
     [row] = queue(engine, unit="hrss")
     assert (row["level"], row["status"]) == ("red", "open")
     engine.dispose()
@@ -361,21 +322,7 @@ def test_a_unit_reads_the_cases_of_the_alerts_routed_to_it_and_no_others(db_url:
     with engine.begin() as conn:
         for case_id, routed in units.items():
             conn.execute(sa.insert(cases).values(case_row(case_id)))
-            conn.execute(
-                sa.insert(alerts).values(
-                    alert_id="A" + case_id,
-                    case_id=case_id,
-                    status="open",
-                    level="red",
-                    township="周庄镇",
-                    category="unpaid_wages",
-                    units=json.dumps(routed),
-                    reasons="[]",
-                    raised_at=MONDAY_10,
-                    escalation_step=0,
-                    last_seq=1,
-                )
-            )
+            conn.execute(sa.insert(alerts).values(alert_row(case_id, routed)))
 
     def read(unit: str) -> list[str]:
         return [r["case_id"] for r in case_rows(engine, unit=unit)]

@@ -18,7 +18,7 @@ from readside.db import make_engine, migrate
 from readside.tables import alerts, cases
 from streams.admin import ensure_topics
 from streams.log import read_from_start
-from tests.support import case_row, xlsx
+from tests.support import alert_row, case_row, xlsx
 from web.accounts import AccountStore
 from web.app import UPLOAD_MAX_BYTES, create_app
 from web.kafka import KafkaGateway
@@ -355,22 +355,7 @@ def put_case(
             )
         )
         if units is not None:
-            conn.execute(
-                sa.insert(alerts).values(
-                    alert_id="A" + case_id,
-                    case_id=case_id,
-                    status="open",
-                    level="red",
-                    township=township,
-                    category="unpaid_wages",
-                    units=json.dumps(units),
-                    reasons=json.dumps(["扬言赴京上访"]),
-                    raised_at=now,
-                    acknowledge_by="2026-11-26T09:30:00+08:00",
-                    escalation_step=0,
-                    last_seq=1,
-                )
-            )
+            conn.execute(sa.insert(alerts).values(alert_row(case_id, units, township)))
 
 
 def test_a_township_reads_only_its_own_cases(web) -> None:  # noqa: ANN001
