@@ -286,12 +286,9 @@ def _on_command(state: AlertState, c: AlertCommand, routing: Routing) -> list[Ca
         # the new unit acknowledges afresh, within its own deadlines, and the steps start again
         ack, feedback = _deadlines(state.level or "orange", _at(c.at), routing)
         moved = AlertReassigned(alert_id, (c.to_unit,), c.by, ack, feedback)
-        unit = routing.units[c.to_unit]
-        on_duty = unit.on_duty(_at(c.at))
-        kind, receiver = ("unit_duty", on_duty) if on_duty else ("unit_head", unit.head)
-        zh, url = routing.receivers[receiver]  # nobody on duty: the unit's head is told
-        recipient = Recipient(receiver, zh, url, kind, c.to_unit)
-        level, note = state.level or "orange", "改派" if on_duty else "改派（无人值班，通知负责人）"
+        recipient = routing.unit_recipient(c.to_unit, _at(c.at))  # nobody on duty: its head
+        nobody = recipient.role == "unit_head"
+        level, note = state.level or "orange", "改派（无人值班，通知负责人）" if nobody else "改派"
         return [moved, *_notify(routing, state, [recipient], level, state.reasons, ack, note)]
     return rejected(f"未知操作{c.action} / unknown action {c.action}")
 

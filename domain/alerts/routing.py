@@ -140,18 +140,22 @@ class Routing:
         self, units: tuple[str, ...], township: str, level: str, at: dt.datetime
     ) -> list[Recipient]:
         """``recipients`` for the units an alert is with now (routed, or reassigned)."""
-        out: list[Recipient] = []
-        for code in units:
-            unit = self.units[code]
-            on_duty = unit.on_duty(at)  # a gap in the roster: the unit's head is told
-            kind = "unit_duty" if on_duty is not None else "unit_head"
-            out.append(self._recipient(on_duty or unit.head, kind, code))
+        out = [self.unit_recipient(code, at) for code in units]
         name = self.township_receiver.format(township=township)
         url = self.township_url.format(township=quote(township, safe=""))
         out.append(Recipient(name, township, url, "township"))
         if level in self.desk_levels:
             out.append(self._recipient(self.desk_receiver, "county_desk"))
         return _once(out)
+
+    def unit_recipient(self, code: str, at: dt.datetime) -> Recipient:
+        """Who of a unit is told at ``at``: its officer on duty; in a gap of its roster, its
+        head (role ``unit_head``)."""
+        unit = self.units[code]
+        on_duty = unit.on_duty(at)
+        if on_duty is None:
+            return self._recipient(unit.head, "unit_head", code)
+        return self._recipient(on_duty, "unit_duty", code)
 
     def escalation_recipients(
         self, step: int, units: tuple[str, ...], township: str
