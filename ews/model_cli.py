@@ -436,18 +436,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refused_because(meta: dict[str, Any], policy: Any) -> str:
-    """Why the scorers would refuse a version under ``policy`` ('' if they would not)."""
-    from domain.risk.features import FEATURE_SET_VERSION
-
-    if meta.get("feature_set_version") != FEATURE_SET_VERSION:
-        return f"feature set {meta.get('feature_set_version')}, this code computes {FEATURE_SET_VERSION}"
-    if meta.get("lexicon") != policy.lexicon.fingerprint:
-        return f"trained under another lexicon (policy {meta.get('policy_version', '?')})"
-    return ""
-
-
 def cmd_list(args: argparse.Namespace) -> int:
+    from models.registry import other_feature_set
+    from models.scoring import other_lexicon
+
     policy = _policy(args)
     registry = _registry(args)
     versions = registry.versions()
@@ -464,7 +456,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         cand, rules = m.get("candidate", {}), m.get("rules", {})
         test = meta.get("data_window", {}).get("test") or ["", ""]
         mark = "*" if v == live else " "
-        refused = _refused_because(meta, policy)
+        refused = other_feature_set(meta) or other_lexicon(meta, policy)
         print(
             f"{mark:2}{v:<9}{meta.get('created_at', ''):<27}{cand.get('average_precision') or 0:>7.3f}"
             f"{rules.get('average_precision') or 0:>10.3f}{cand.get('brier') or 0:>9.4f}  "

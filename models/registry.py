@@ -84,6 +84,14 @@ class ModelRefused(RuntimeError):
     """A model artifact that must not be loaded; the message says why."""
 
 
+def other_feature_set(metadata: dict[str, Any]) -> str | None:
+    """Why a version's features are not this code's (None if they are)."""
+    trained = metadata.get("feature_set_version")
+    if trained == FEATURE_SET_VERSION:
+        return None
+    return f"trained on feature set {trained}, this code computes feature set {FEATURE_SET_VERSION}"
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     version: str
@@ -263,11 +271,8 @@ class Registry:
                 f"{str(meta.get('sha256'))[:12]}... recorded when it was trained; "
                 "the file was changed or replaced, refusing to load it"
             )
-        if meta.get("feature_set_version") != FEATURE_SET_VERSION:
-            raise ModelRefused(
-                f"model {version}: trained on feature set {meta.get('feature_set_version')}, "
-                f"this code computes feature set {FEATURE_SET_VERSION}"
-            )
+        if unreadable := other_feature_set(meta):
+            raise ModelRefused(f"model {version}: {unreadable}")
         try:
             found = artifact_types(artifact) | set(sio.get_untrusted_types(file=artifact))
         except Exception as exc:  # not a skops file at all

@@ -38,16 +38,24 @@ def features_for(state: CaseState, as_of: dt.datetime | str | None = None) -> di
 def scored_under(model: LoadedModel, policy: RiskPolicy) -> LoadedModel:
     """``model``, if ``policy`` reads records with the lexicon it was trained on; else refused:
     its phrase counts would not mean what it learnt from them."""
-    trained = model.metadata.get("lexicon")
-    if trained != policy.lexicon.fingerprint:
+    if unreadable := other_lexicon(model.metadata, policy):
         raise ModelRefused(
-            f"model {model.version}: trained with the lexicon of policy "
-            f"{model.metadata.get('policy_version', '?')} ({trained or 'not recorded'}); the "
-            f"policy in force, {policy.version} ({policy.source}), has another lexicon "
-            f"({policy.lexicon.fingerprint}): retrain under it (`ews model train` reads "
+            f"model {model.version}: {unreadable}: retrain under it (`ews model train` reads "
             "$EWS_RISK_POLICY, or --policy FILE)"
         )
     return model
+
+
+def other_lexicon(metadata: dict[str, Any], policy: RiskPolicy) -> str | None:
+    """Why a version's phrase counts are not ``policy``'s (None if they are)."""
+    trained = metadata.get("lexicon")
+    if trained == policy.lexicon.fingerprint:
+        return None
+    return (
+        f"trained under another lexicon, that of policy {metadata.get('policy_version', '?')} "
+        f"({trained or 'not recorded'}), than the policy in force, {policy.version} "
+        f"({policy.source}, {policy.lexicon.fingerprint})"
+    )
 
 
 def cutoffs_of(model: LoadedModel | None, policy: RiskPolicy) -> dict[str, float]:
