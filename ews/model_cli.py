@@ -308,21 +308,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _candidate(registry: Any, args: argparse.Namespace):  # noqa: ANN202 - LoadedModel | None
-    """The version named on the command line, else the newest; None (said) if there is none."""
+def _candidate(registry: Any, args: argparse.Namespace, policy: Any):  # noqa: ANN202 - LoadedModel | None
+    """The version named on the command line, else the newest, refused if it cannot be scored
+    under ``policy``; None (said) if there is none."""
+    from models.scoring import scored_under
+
     versions = registry.versions()
     if not versions:
         _say("no model in the registry yet: run `ews model train` first")
         return None
-    return registry.load(args.version or versions[-1])
+    return scored_under(registry.load(args.version or versions[-1]), policy)
 
 
-def _comparable(registry: Any, version: str | None, policy: Any):  # noqa: ANN202 - LoadedModel | None
-    """The version to compare with, if it can be scored under ``policy``; else None, said."""
+def _comparable(registry: Any, version: str | None, policy: Any, besides: str | None = None):  # noqa: ANN202 - LoadedModel | None
+    """The version to compare with (not ``besides``), if it can be scored under ``policy``;
+    else None, said."""
     from models.registry import ModelRefused
     from models.scoring import scored_under
 
-    if not version:
+    if not version or version == besides:
         return None
     try:
         return scored_under(registry.load(version), policy)
@@ -332,19 +336,14 @@ def _comparable(registry: Any, version: str | None, policy: Any):  # noqa: ANN20
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from models.scoring import scored_under
     from models.workbench import evaluate_version
 
     policy = _policy(args)
     registry = _registry(args)
-    candidate = _candidate(registry, args)
+    candidate = _candidate(registry, args, policy)
     if candidate is None:
         return 2
-    scored_under(candidate, policy)
-    live_version = _in_service_version(args)
-    live = _comparable(
-        registry, live_version if live_version != candidate.version else None, policy
-    )
+    live = _comparable(registry, _in_service_version(args), policy, besides=candidate.version)
     rows = _load_snapshots(args, "evaluate", policy)
     against = live.version if live else "rules"
     out = (
@@ -384,19 +383,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     policy = _policy(args)  # the files in force, unless others are given to compare
     registry = _registry(args)
-    candidate = _candidate(registry, args)
+    candidate = _candidate(registry, args, policy)
     if candidate is None:
         return 2
-    scored_under(candidate, policy)
     if args.against and args.against not in ("rules", candidate.version):
         against = scored_under(registry.load(args.against), policy)
     elif args.against:
         against = None
     else:
-        in_service_version = _in_service_version(args)
-        if in_service_version == candidate.version:
-            in_service_version = None
-        against = _comparable(registry, in_service_version, policy)
+        against = _comparable(
+            registry, _in_service_version(args), policy, besides=candidate.version
+        )
     # counted only where neither version was fitted or calibrated
     since = args.since or latest_test_start(
         *(m.metadata for m in (candidate, against) if m is not None)
