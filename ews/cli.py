@@ -112,7 +112,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.admin import PartitionMismatch, partition_count
-    from streams.app import ROLES, create_app
+    from streams.app import ROLES, create_app, store_base
     from streams.log import wait_reachable
 
     settings = _settings(args)
@@ -148,8 +148,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from domain.alerts.routing import load_routing
 
         routing = load_routing(settings.routing or None)
-    app = create_app(settings, args.role, assessor, policy, routing)
-    from streams.state import drop_stale_stores
+    from streams.state import claim_store_dir, drop_stale_stores
+
+    base = store_base(settings, args.role)
+    store_dir = claim_store_dir(base)  # held until the process ends
+    if store_dir.path != base:
+        print(
+            f"ews worker: another {args.role} worker on this machine holds {base}; "
+            f"this one keeps its state stores in {store_dir.path}",
+            file=sys.stderr,
+        )
+    app = create_app(settings, args.role, assessor, policy, routing, store_dir.path)
 
     for dropped in drop_stale_stores(app, settings.kafka):
         print(

@@ -94,15 +94,24 @@ def group_id(topics: Topics, role: str) -> str:
     return topics.group(role)
 
 
+def store_base(settings: Settings, role: str) -> Path:
+    """The state-store folder of a stage's first worker on this machine (the others': the same
+    name with ``.1``, ``.2`` ...)."""
+    return Path(settings.faust_dir) / group_id(settings.topics, role)
+
+
 def create_app(
     settings: Settings,
     role: str,
     assessor: Assessor | None = None,
     policy: RiskPolicy | None = None,
     routing: Routing | None = None,
+    datadir: Path | None = None,
 ) -> faust.App:
     """The faust app of a worker role (one stage).  The risk stage needs an ``assessor`` (the
-    model in service, or the rules) and the risk ``policy``; the alert stage the ``routing``."""
+    model in service, or the rules) and the risk ``policy``; the alert stage the ``routing``.
+    ``datadir``: the worker's own state-store folder (``streams.state.claim_store_dir``);
+    by default the stage's folder under ``EWS_FAUST_DIR``."""
     if role not in ROLES:
         raise ValueError(
             f"unknown worker role {role!r}; use one of {', '.join(ROLES)} "
@@ -114,7 +123,7 @@ def create_app(
         raise ValueError("the alert stage needs the alert routing")
     topics = settings.topics
     # one folder per consumer group: a state store holds the offsets of one changelog only
-    datadir = Path(settings.faust_dir) / group_id(topics, role)
+    datadir = datadir or store_base(settings, role)
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         group_id(topics, role),

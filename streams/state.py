@@ -14,15 +14,22 @@ Stores (``EWS_STATE_STORE``):
   that partition), so it is processing in seconds whatever the number of cases, and its memory
   does not grow with them.
 * ``memory``: a dict; every start re-reads the whole changelog before processing anything.
+
+Each worker process keeps its stores in a folder of its own (``claim_store_dir``): faust's
+RocksDB store assumes no other process opens its databases, and two case writers of one stage
+on one machine would otherwise share them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import json
+import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -164,6 +171,43 @@ def decoded(
         for k, v in pairs
         if not sieve or any(s in v for s in sieve)
     ]
+
+
+class StoreDir:
+    """A worker's state-store folder, held for as long as the process lives."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self._fd = path, fd
+
+    def release(self) -> None:
+        """Give the folder back (the system does it too when the process ends, kill -9 or not)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def claim_store_dir(base: Path) -> StoreDir:
+    """The first of ``base``, ``base.1``, ``base.2`` ... that no running process holds, locked
+    for this one (``flock`` of its ``owner.lock``).
+
+    A stage's second worker on the same machine (``ews worker`` beside ``ews worker --role
+    cases``) gets a folder of its own instead of opening the first one's databases: faust's
+    RocksDB store assumes it is their only user, and a shared folder lets one worker find a
+    partition locked by the other, or sweep a store as stale while the other writes it.  A
+    worker restarted after a crash gets the lowest free folder, its own when it was alone, so
+    it resumes from its store; any other folder is correct too, since a store recovers what its
+    changelogs got after the offset it holds."""
+    for n in range(1000):
+        path = base if n == 0 else base.with_name(f"{base.name}.{n}")
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / "owner.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return StoreDir(path, fd)
+    raise RuntimeError(f"no free state-store folder beside {base}")
 
 
 def drop_stale_stores(app: faust.App, kafka: KafkaAccess) -> list[str]:

@@ -197,7 +197,8 @@ def test_a_second_case_writer_shares_the_partitions_and_no_stage_outlives_ews_wo
     settings, tmp_path
 ) -> None:
     """`ews worker` (every stage) beside `ews worker --role cases`: both case writers are in the
-    stage's one consumer group, so each partition has one writer and no event is written twice.
+    stage's one consumer group, so each partition has one writer and no event is written twice;
+    each keeps its state stores in a folder of its own.
     `kill -9` of `ews worker` takes its stage processes down with it."""
     import time
 
@@ -221,6 +222,8 @@ def test_a_second_case_writer_shares_the_partitions_and_no_stage_outlives_ews_wo
         wait_settled(settings.bootstrap, topics, engine, len(batch), procs, timeout=300)
         assert group_members(settings.bootstrap, topics.group("cases")) == 2
         assert group_members(settings.bootstrap, topics.group("intake")) == 1
+        said = (tmp_path / "worker.log").read_text() + (tmp_path / "cases2.log").read_text()
+        assert "this one keeps its state stores in" in said  # not in the other's databases
         processes.kill_hard(everything)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -160,3 +160,37 @@ def test_a_state_is_written_as_json_even_with_a_number_orjson_refuses() -> None:
     assert json.loads(_dumps(state)) == state
     huge = {"case_id": "C1", "records": [{"count": 10**30}]}  # beyond 64 bits
     assert json.loads(_dumps(huge)) == huge
+
+
+def test_two_workers_of_a_stage_on_one_machine_never_share_a_store_folder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from streams.state import claim_store_dir
+
+    base = tmp_path / "faust" / "ews-cases"
+    first = claim_store_dir(base)
+    second = claim_store_dir(base)
+    assert (first.path, second.path) == (base, base.with_name("ews-cases.1"))
+    first.release()  # the first worker stopped: the next one to start resumes from its store
+    assert claim_store_dir(base).path == base
+
+    # a worker killed with -9 gives its folder back too (the system drops its lock)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from streams.state import claim_store_dir;"
+            f"d = claim_store_dir(Path({str(tmp_path / 'other')!r})); print(d.path, flush=True);"
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    try:
+        assert holder.stdout.readline().strip() == str(tmp_path / "other")
+        assert claim_store_dir(tmp_path / "other").path == tmp_path / "other.1"
+    finally:
+        processes.kill_hard(holder)
+    assert claim_store_dir(tmp_path / "other").path == tmp_path / "other"
