@@ -45,6 +45,16 @@ class RiskAssessed:
     rules: tuple[dict[str, Any], ...] = field(default=())  # code, level, zh, en[, deadline]
     factors: tuple[dict[str, Any], ...] = field(default=())  # code, zh, en, weight
     version: int = 1
+    # when what was assessed became known (China time): the latest record's receipt for a case
+    # change, the tick for time passing.  A record can say it was found up to a day after it
+    # came in (China time typed with a Z), so ``as_of`` can be ahead of it; an alert's deadlines
+    # and its officer on duty go by this.  None in assessments written before: ``as_of``.
+    noticed_at: str | None = None
+
+    @property
+    def known_at(self) -> str:
+        """When what was assessed became known (``noticed_at``, else ``as_of``)."""
+        return self.noticed_at or self.as_of
 
     def to_bytes(self) -> bytes:
         # the fields as they are (asdict would deep-copy every rule and factor first)

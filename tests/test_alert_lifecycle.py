@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -419,3 +420,19 @@ def test_routes_test_prints_who_would_be_notified(capsys) -> None:  # noqa: ANN0
         == 0
     )
     assert "nobody is notified" in capsys.readouterr().out
+
+
+def test_deadlines_and_the_officer_on_duty_follow_when_the_record_came_in_not_its_stamp() -> None:
+    """A record posted Monday 10:00 whose time was typed in China time with a Z reads as 18:00:
+    the assessment is of that moment, but the unit learnt of it at 10:00, so its 30 minutes
+    run from 10:00 and the day shift, on duty then, is told."""
+    ahead = dataclasses.replace(assessed("red", "2026-03-02T18:00:00+08:00"), noticed_at=MONDAY_10)
+    state, out = run([ahead])
+    raised = out[0]
+    assert raised.acknowledge_by == "2026-03-02T10:30:00+08:00"
+    assert raised.feedback_by == "2026-03-03T10:00:00+08:00"
+    told = {e.receiver for e in out if type(e).__name__ == "NotificationRequested"}
+    assert "hrss-duty-day" in told and "hrss-duty-night" not in told
+    # at 10:31 nobody has acknowledged it: it goes to the unit's head
+    _, later = run([Tick("2026-03-02T10:31:00+08:00")], state)
+    assert kinds(later)[0] == "AlertEscalated"

@@ -6,8 +6,10 @@ import datetime as dt
 
 from domain.case import CaseState, handle_command
 from domain.risk.assess import (
+    Assessment,
     Watch,
     deadline_check_between,
+    decide,
     level_for,
     ticks_between,
     watch_events,
@@ -267,3 +269,31 @@ def test_a_closed_case_gets_a_last_word_that_resolves_its_alert() -> None:
         ],
     )
     assert watch_events({}, at_once, rules_alone, POLICY)[1] == []
+
+
+def test_a_record_stamped_ahead_of_its_posting_is_known_from_when_it_came_in() -> None:
+    """China time typed with a Z reads 8 hours ahead (the intake takes up to a day ahead): the
+    assessment is as of the record's moment, and says it was known when the record came in,
+    which is where an alert's deadlines count from."""
+    record = validate(
+        {
+            "township": "周庄镇",
+            "ref_no": "ZZ-9",
+            "category": "拖欠农民工工资",
+            "found_at": "2026-01-10T17:00:00Z",  # meant 17:00 in China: reads 01:00 next day
+            "description": "60名农民工讨薪，扬言要去北京上访。",
+            "people_involved": 60,
+        }
+    )
+    case_id = case_id_for("周庄镇", "ZZ-9")
+    received = "2026-01-10T09:05:00.000+00:00"  # 17:05 in China
+    cmd = SubmitRecord("records:0:9", case_id, record, fingerprint(record), received)
+    _, events = handle_command(CaseState(case_id), cmd)
+    _, out = watch_events({}, events, rules_alone, POLICY)
+    assert out[0].as_of == "2026-01-11T01:00:00+08:00"
+    assert out[0].noticed_at == "2026-01-10T17:05:00+08:00"
+    # an assessment because time passed is known at its tick
+    watches, _ = watch_events({}, events, rules_alone, POLICY)
+    tick = Assessment(case_id, "2026-01-20T08:00:00+08:00", 0.01, "blue", None)
+    _, said = decide(watches[case_id], tick, "time_passed", POLICY)
+    assert said is not None and said.noticed_at == said.as_of == "2026-01-20T08:00:00+08:00"

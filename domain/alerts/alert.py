@@ -181,7 +181,7 @@ def _on_assessment(state: AlertState, a: RiskAssessed, routing: Routing) -> list
     rule = routing.levels[a.level]
     if not rule.alert:
         return []  # blue and yellow: no alert (the township sees them in its own list)
-    now = _at(a.as_of)
+    now = _at(a.known_at)  # not as_of: a record can say it was found after it came in
     reasons = tuple(a.reasons_zh())
     ack, feedback = _deadlines(a.level, now, routing)
     if not state.active:
@@ -452,7 +452,7 @@ def handle(
     if not decided and isinstance(given, Tick):
         return state, []
     occurred = {
-        RiskAssessed: lambda g: g.as_of,
+        RiskAssessed: lambda g: g.known_at,
         AlertCommand: lambda g: g.at,
         DeliveryReport: lambda g: g.at,
         Tick: lambda g: g.at,

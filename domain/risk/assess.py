@@ -175,6 +175,7 @@ def decide(
         policy_version=policy.version,
         rules=tuple(h.to_dict() for h in reasons(found)[0]),
         factors=tuple(f.to_dict() for f in reasons(found)[1]),
+        noticed_at=found.as_of if trigger == "time_passed" else case_received(case),
     )
     return replace(seen, level=found.level, probability=found.probability, rule_codes=codes), event
 
@@ -186,6 +187,15 @@ def case_moment(state: CaseState) -> dt.datetime:
         return dt.datetime.fromtimestamp(0, tz=CHINA_TZ)
     latest = max(max(timestamp(r.recorded_at), timestamp(r.found_at)) for r in state.records)
     return dt.datetime.fromtimestamp(latest, tz=CHINA_TZ)
+
+
+def case_received(state: CaseState) -> str:
+    """When the case's latest record came in, China time (a record may say it was found later:
+    ``case_moment``)."""
+    if not state.records:
+        return dt.datetime.fromtimestamp(0, tz=CHINA_TZ).isoformat()
+    latest = max(timestamp(r.recorded_at) for r in state.records)
+    return dt.datetime.fromtimestamp(latest, tz=CHINA_TZ).isoformat()
 
 
 def closing(state: CaseState) -> Assessment:
