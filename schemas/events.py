@@ -174,6 +174,9 @@ class AlertUpgraded(_WithTuples):
     assessment_id: str
     acknowledge_by: str
     feedback_by: str
+    # the alert's units after it: its own, and those a route of the new level adds to the old
+    # level's (None: written before upgrades added units; they stay as they were)
+    units: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -436,3 +436,43 @@ def test_deadlines_and_the_officer_on_duty_follow_when_the_record_came_in_not_it
     # at 10:31 nobody has acknowledged it: it goes to the unit's head
     _, later = run([Tick("2026-03-02T10:31:00+08:00")], state)
     assert kinds(later)[0] == "AlertEscalated"
+
+
+def test_a_unit_a_higher_level_routes_to_joins_the_upgraded_alert_and_can_act_on_it() -> None:
+    """Red wage cases go to the police as well as the labour bureau: an orange alert upgraded
+    to red is the police's too, so their acknowledgement is taken, not rejected."""
+    from domain.alerts.routing import DEFAULT_ROUTING
+
+    routing = parse_routing(
+        DEFAULT_ROUTING.read_text(encoding="utf-8").replace(
+            "  - match: {category: [unpaid_wages]}\n",
+            "  - match: {category: [unpaid_wages], level: [red]}\n    units: [hrss, police]\n"
+            "  - match: {category: [unpaid_wages]}\n",
+        )
+    )
+    state, out = AlertState(CASE), []
+    for given in (
+        assessed("orange", MONDAY_10),
+        assessed("red", "2026-03-02T10:05:00+08:00", seq=3),
+        command("acknowledge", unit="police"),
+    ):
+        state, envelopes = handle(state, given, routing, cause(given), "2026-03-02T02:00:00+00:00")
+        out += [e.event for e in envelopes]
+    upgraded = next(e for e in out if type(e).__name__ == "AlertUpgraded")
+    assert upgraded.units == ("hrss", "police") and state.units == ("hrss", "police")
+    assert kinds(out)[-1] == "AlertAcknowledged" and state.status == "acknowledged"
+
+
+def test_an_upgrade_of_a_reassigned_alert_tells_the_unit_it_is_with() -> None:
+    state, out = AlertState(CASE), []
+    for given in (
+        assessed("orange", MONDAY_10),
+        command("reassign", unit="county_desk", to_unit="police"),
+        assessed("red", "2026-03-02T10:20:00+08:00", seq=3),
+    ):
+        state, envelopes = run([given], state)
+        out += envelopes
+    upgrade = kinds(out).index("AlertUpgraded")
+    told = [e.receiver for e in out[upgrade:] if type(e).__name__ == "NotificationRequested"]
+    assert state.units == ("police",) and "police-duty" in told
+    assert not any(r.startswith("hrss") for r in told)  # the labour bureau no longer has it

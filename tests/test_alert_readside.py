@@ -8,7 +8,7 @@ import json
 import sqlalchemy as sa
 
 from domain.alerts.alert import AlertState, Tick, handle
-from domain.alerts.routing import default_routing
+from domain.alerts.routing import DEFAULT_ROUTING, Routing, default_routing, parse_routing
 from readside.alert_queries import kpis, queue
 from readside.db import make_engine, migrate
 from readside.projector import Message, apply_batch
@@ -220,11 +220,12 @@ def test_a_case_s_follow_up_visit_counts_once_in_the_satisfaction_rate(db_url: s
     engine.dispose()
 
 
-def _one_alert(db_url: str, *inputs: tuple) -> sa.Engine:
+def _one_alert(db_url: str, *inputs: tuple, routing: Routing | None = None) -> sa.Engine:
     """The read models of one case's alert after ``inputs`` (assessments, commands)."""
     state, log = AlertState("Cwages0001"), []
+    routing = routing or default_routing()
     for given, cause in inputs:
-        state, envelopes = handle(state, given, default_routing(), cause, "2026-03-03T02:30:00Z")
+        state, envelopes = handle(state, given, routing, cause, "2026-03-03T02:30:00Z")
         log.extend(envelopes)
     engine = make_engine(db_url)
     migrate(engine)
@@ -309,6 +310,29 @@ def test_an_acknowledged_alert_raised_to_a_higher_level_waits_to_be_acknowledged
     )
     [row] = queue(engine, unit="hrss")
     assert (row["level"], row["status"]) == ("red", "open")
+    engine.dispose()
+
+
+def test_a_unit_a_higher_level_routes_to_finds_the_upgraded_alert_in_its_queue(
+    db_url: str,
+) -> None:
+    red_wages_to_police_too = parse_routing(
+        DEFAULT_ROUTING.read_text(encoding="utf-8").replace(
+            "  - match: {category: [unpaid_wages]}\n",
+            "  - match: {category: [unpaid_wages], level: [red]}\n    units: [hrss, police]\n"
+            "  - match: {category: [unpaid_wages]}\n",
+        )
+    )
+    orange, red = assessed("orange", MONDAY_10), assessed("red", "2026-03-02T11:00:00+08:00")
+    engine = _one_alert(
+        db_url,
+        (orange.__class__(**{**orange.__dict__, "assessment_id": "a1"}), "a1"),
+        (red.__class__(**{**red.__dict__, "assessment_id": "a2"}), "a2"),
+        routing=red_wages_to_police_too,
+    )
+    [row] = queue(engine, unit="police")
+    assert (row["level"], row["status"]) == ("red", "open")
+    assert len(queue(engine, unit="hrss")) == 1
     engine.dispose()
 
 

@@ -213,6 +213,10 @@ def _on_assessment(state: AlertState, a: RiskAssessed, routing: Routing) -> list
             ),
         ]
     if RANK[a.level] < RANK[state.level or "blue"]:
+        # the units a route of the new level adds to the old level's (a reassignment stands)
+        before = routing.units_for(state.category, state.township, state.level or "")
+        added = routing.units_for(state.category, state.township, a.level)
+        units = tuple(dict.fromkeys((*state.units, *(u for u in added if u not in before))))
         upgraded = AlertUpgraded(
             alert_id=state.alert_id or "",
             level=a.level,
@@ -222,9 +226,10 @@ def _on_assessment(state: AlertState, a: RiskAssessed, routing: Routing) -> list
             assessment_id=a.assessment_id,
             acknowledge_by=ack,
             feedback_by=feedback,
+            units=units,
         )
         note = f"预警升级（{state.level}→{a.level}）"
-        recipients = routing.recipients(state.category, state.township, a.level, now)
+        recipients = routing.audience(units, state.township, a.level, now)
         return [upgraded, *_notify(routing, state, recipients, a.level, reasons, ack, note)]
     if a.level == state.level and _repeat_due(state, now, routing):
         return _repeat(state, now, routing, reasons)
@@ -393,6 +398,7 @@ def _changes(state: AlertState, envelope: Envelope) -> dict[str, Any]:
             )
         case AlertUpgraded() as e:
             return dict(
+                units=state.units if e.units is None else e.units,
                 level=e.level,
                 reasons=e.reasons,
                 status="open",
