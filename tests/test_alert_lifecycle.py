@@ -476,3 +476,25 @@ def test_an_upgrade_of_a_reassigned_alert_tells_the_unit_it_is_with() -> None:
     told = [e.receiver for e in out[upgrade:] if type(e).__name__ == "NotificationRequested"]
     assert state.units == ("police",) and "police-duty" in told
     assert not any(r.startswith("hrss") for r in told)  # the labour bureau no longer has it
+
+
+def test_telling_the_desk_of_a_channel_given_up_on_does_not_put_off_the_next_repeat() -> None:
+    from schemas.commands import DeliveryReport
+
+    state, _ = run([assessed("red", MONDAY_10)])  # red: repeat after 4h
+    state, _ = run([Tick("2026-03-02T10:31:00+08:00"), Tick("2026-03-02T11:02:00+08:00")], state)
+    report = DeliveryReport(
+        "d1",
+        CASE,
+        state.alert_id,
+        "hrss-head",
+        "k",
+        "given_up",
+        12,
+        "refused",
+        "2026-03-02T13:00:00+08:00",
+    )
+    state, told = run([report], state)
+    assert [e.receiver for e in told if hasattr(e, "receiver")][-1] == "county-desk"
+    _, again = run([Tick("2026-03-02T15:02:00+08:00")], state)  # 4h after the leader's 11:02
+    assert "重复提醒：尚未签收" in again[0].body

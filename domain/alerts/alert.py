@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from domain.alerts.message import alert_message
@@ -329,18 +329,13 @@ def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list
     zh, url = routing.receivers[routing.desk_receiver]
     desk = Recipient(routing.desk_receiver, zh, url, "county_desk")
     note = f"通知未能送达{r.receiver}（已尝试{r.attempt}次），请电话联系"
-    return [
-        given_up,
-        *_notify(
-            routing,
-            state,
-            [desk],
-            state.level or "orange",
-            state.reasons,
-            state.acknowledge_by or r.at,
-            note,
-        ),
-    ]
+    due = state.acknowledge_by or r.at
+    [notice] = _notify(routing, state, [desk], state.level or "orange", state.reasons, due, note)
+    # a key of its own, not the next round's: telling the desk is no sending of the alert, so
+    # the repeat interval runs on from the last sending
+    of_report = hashlib.sha1(r.key.encode("utf-8")).hexdigest()[:8]
+    key = f"{notification_key(state.alert_id or '', desk.receiver, state.rounds)}-g{of_report}"
+    return [given_up, replace(notice, key=key)]
 
 
 def _on_tick(
