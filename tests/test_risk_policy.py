@@ -88,6 +88,7 @@ CALM = [
     "仍在调解中，暂无赴京苗头。",
     "当事人情绪稳定，没有过激言行，未发现聚集。",
     "经核实，当事人否认要去北京上访。",
+    "当事人表示不再去北京，等待调解结果。",  # 不再 still negates what it is said of
     "前期堵路情况已平息。",
     "双方表示不会再到省里上访。",
     "他没去北京，村民也没堵路。",  # the everyday 没, 不, 别 right before a phrase
@@ -112,6 +113,9 @@ RISKY = [
     ("当事人不愿意搬迁堵门", "堵门"),
     ("联合别人进京上访", "进京"),  # 别 of 别人 negates nothing
     ("扬言要去北京讨要打工工资", "去北京"),  # a purpose far after the phrase is no trip
+    ("说不再等了要去北京上访", "去北京"),  # patience run out negates nothing
+    ("忍无可忍要堵路", "堵路"),
+    ("等不及去北京上访", "去北京"),
 ]
 
 
