@@ -44,6 +44,7 @@ def apply_to_alert(row: Row | None, envelope: Envelope) -> Row | None:
                 "units": json.dumps(list(e.units), ensure_ascii=False),
                 "reasons": json.dumps(list(e.reasons), ensure_ascii=False),
                 "raised_at": envelope.occurred_at,
+                "acknowledge_asked_at": envelope.occurred_at,
                 "acknowledge_by": e.acknowledge_by,
                 "feedback_by": e.feedback_by,
                 "acknowledged_at": None,
@@ -61,6 +62,7 @@ def apply_to_alert(row: Row | None, envelope: Envelope) -> Row | None:
             row = dict(row, level=e.level, reasons=json.dumps(list(e.reasons), ensure_ascii=False))
             row.update(acknowledge_by=e.acknowledge_by, feedback_by=e.feedback_by)
             row["status"] = "open"  # a higher level is acknowledged again, as the fold says
+            row["acknowledge_asked_at"] = envelope.occurred_at
             if e.units is not None:  # a route of the new level added units
                 row["units"] = json.dumps(list(e.units), ensure_ascii=False)
         case AlertAcknowledged():
@@ -79,6 +81,7 @@ def apply_to_alert(row: Row | None, envelope: Envelope) -> Row | None:
             row = dict(row, units=json.dumps(list(e.units), ensure_ascii=False))
             if e.acknowledge_by is not None:  # the new unit acknowledges and reports afresh
                 row.update(status="open", escalation_step=0, acknowledge_by=e.acknowledge_by)
+                row["acknowledge_asked_at"] = envelope.occurred_at
                 row.update(feedback_by=e.feedback_by, first_feedback_at=None)
         case AlertResolved():
             row = dict(row, status="resolved", resolved_at=envelope.occurred_at, resolved_by=e.by)

@@ -112,10 +112,13 @@ def kpis(
             )
             .order_by(case_timeline.c.case_id, case_timeline.c.seq)
         ).all()
+    # per level, each alert once: from when its acknowledgement at that level was asked (its
+    # raise, upgrade or reassignment) to the acknowledgement that answered it
     ack: dict[str, list[float]] = {}
     for r in rows:
-        if r["acknowledged_at"]:
-            ack.setdefault(r["level"], []).append(_minutes(r["raised_at"], r["acknowledged_at"]))
+        asked = r["acknowledge_asked_at"] or r["raised_at"]  # none: projected before 0009
+        if r["acknowledged_at"] and as_time(r["acknowledged_at"]) >= as_time(asked):
+            ack.setdefault(r["level"], []).append(_minutes(asked, r["acknowledged_at"]))
     due = [r for r in rows if _feedback_due(r, now)]
     on_time = [
         r

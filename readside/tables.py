@@ -148,6 +148,8 @@ alerts = sa.Table(
     sa.Column("raised_at", sa.String(40), nullable=False),
     sa.Column("acknowledge_by", sa.String(40)),
     sa.Column("feedback_by", sa.String(40)),
+    # when the acknowledgement now due was asked for: raise, upgrade, reassignment (0009)
+    sa.Column("acknowledge_asked_at", sa.String(40)),
     sa.Column("acknowledged_at", sa.String(40)),
     sa.Column("acknowledged_by", sa.String(64)),
     sa.Column("first_feedback_at", sa.String(40)),

@@ -355,3 +355,25 @@ def test_a_unit_reads_the_cases_of_the_alerts_routed_to_it_and_no_others(db_url:
     assert read("natural_resources") == ["C3"] and read("natural-resources") == []
     assert read("hrs") == [] and read("%") == []
     engine.dispose()
+
+
+def test_the_acknowledgement_time_of_an_upgraded_alert_counts_from_its_upgrade(
+    db_url: str,
+) -> None:
+    """Orange at 10:00, acknowledged 10:20; red at 14:00, acknowledged again at 14:10: the red
+    acknowledgement took 10 minutes, not the 250 since the alert was first raised; before the
+    second acknowledgement, no red acknowledgement time is counted at all."""
+    orange, red = assessed("orange", MONDAY_10), assessed("red", "2026-03-02T14:00:00+08:00")
+    inputs = [
+        (orange.__class__(**{**orange.__dict__, "assessment_id": "a1"}), "a1"),
+        command("c1", "acknowledge", "hrss", "2026-03-02T10:20:00+08:00"),
+        (red.__class__(**{**red.__dict__, "assessment_id": "a2"}), "a2"),
+    ]
+    at = dt.datetime.fromisoformat("2026-03-02T14:05:00+08:00")
+    waiting = _one_alert(db_url, *inputs)
+    assert kpis(waiting, at)["acknowledge_minutes_median"] == {}
+    waiting.dispose()
+    again = command("c2", "acknowledge", "hrss", "2026-03-02T06:10:00Z")  # 14:10 China time
+    engine = _one_alert(db_url, *inputs, again)
+    assert kpis(engine, at)["acknowledge_minutes_median"] == {"red": 10.0}
+    engine.dispose()
