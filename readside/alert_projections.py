@@ -61,8 +61,9 @@ def apply_to_alert(row: Row | None, envelope: Envelope) -> Row | None:
         case AlertUpgraded():
             row = dict(row, level=e.level, reasons=json.dumps(list(e.reasons), ensure_ascii=False))
             row.update(acknowledge_by=e.acknowledge_by, feedback_by=e.feedback_by)
+            if row["status"] == "acknowledged":  # asked again; unanswered, the wait goes on
+                row["acknowledge_asked_at"] = envelope.occurred_at
             row["status"] = "open"  # a higher level is acknowledged again, as the fold says
-            row["acknowledge_asked_at"] = envelope.occurred_at
             if e.units is not None:  # a route of the new level added units
                 row["units"] = json.dumps(list(e.units), ensure_ascii=False)
         case AlertAcknowledged():

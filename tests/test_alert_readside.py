@@ -377,3 +377,18 @@ def test_the_acknowledgement_time_of_an_upgraded_alert_counts_from_its_upgrade(
     engine = _one_alert(db_url, *inputs, again)
     assert kpis(engine, at)["acknowledge_minutes_median"] == {"red": 10.0}
     engine.dispose()
+
+
+def test_an_upgrade_of_an_alert_nobody_acknowledged_does_not_restart_its_wait(
+    db_url: str,
+) -> None:
+    orange, red = assessed("orange", MONDAY_10), assessed("red", "2026-03-02T14:00:00+08:00")
+    engine = _one_alert(
+        db_url,
+        (orange.__class__(**{**orange.__dict__, "assessment_id": "a1"}), "a1"),
+        (red.__class__(**{**red.__dict__, "assessment_id": "a2"}), "a2"),
+        command("c1", "acknowledge", "hrss", "2026-03-02T14:05:00+08:00"),
+    )
+    at = dt.datetime.fromisoformat("2026-03-02T15:00:00+08:00")
+    assert kpis(engine, at)["acknowledge_minutes_median"] == {"red": 245.0}  # since 10:00
+    engine.dispose()

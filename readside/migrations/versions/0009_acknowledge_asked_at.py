@@ -1,5 +1,6 @@
 """When an alert's current acknowledgement was asked for: at its raise, its upgrade to a higher
-level, or its reassignment to another unit.  The acknowledgement time per level counts from
+level after an acknowledgement (an upgrade of an alert nobody acknowledged asks nothing new),
+or its reassignment to another unit.  The acknowledgement time per level counts from
 it.  Alerts projected before this revision have none until the read models are rebuilt
 (`ews replay`); until then their time counts from the raise, as before this revision.
 
