@@ -97,7 +97,7 @@ def replay_alerts(
         for assessed in [*said, *said_at_tick]:
             state = alerts.get(assessed.case_id) or AlertState(assessed.case_id)
             state, produced = handle(
-                state, assessed, routing, assessed.assessment_id, assessed.as_of
+                state, assessed, routing, assessed.assessment_id, assessed.known_at
             )
             alerts[assessed.case_id] = state
             for envelope in produced:
@@ -105,7 +105,7 @@ def replay_alerts(
                     out.append(
                         RaisedAlert(
                             assessed.case_id,
-                            timestamp(assessed.as_of),
+                            timestamp(assessed.known_at),  # when the alert is raised
                             envelope.event.level,
                             isinstance(envelope.event, AlertUpgraded),
                         )

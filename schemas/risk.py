@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from schemas.identity import uuid5_hex
@@ -62,14 +62,19 @@ class RiskAssessed:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RiskAssessed:
+        """An assessment; fields a later version added are left out, so a stage not yet
+        upgraded still reads what an upgraded scorer writes."""
         d = json.loads(data)
         d["rules"] = tuple(d.get("rules", ()))
         d["factors"] = tuple(d.get("factors", ()))
-        return cls(**d)
+        return cls(**{k: v for k, v in d.items() if k in _ASSESSED_FIELDS})
 
     def reasons_zh(self) -> list[str]:
         """What a duty officer reads: rules (deadlines first), then the model's factors."""
         return [r["zh"] for r in self.rules] + [f["zh"] for f in self.factors]
+
+
+_ASSESSED_FIELDS = frozenset(f.name for f in fields(RiskAssessed))
 
 
 @dataclass(frozen=True)

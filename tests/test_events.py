@@ -98,3 +98,28 @@ def test_uuid5_hex_is_uuid5(name: str) -> None:
     from schemas.identity import uuid5_hex
 
     assert uuid5_hex(ev.EVENT_NAMESPACE, name) == uuid.uuid5(ev.EVENT_NAMESPACE, name).hex
+
+
+def test_an_assessment_written_by_a_later_version_is_read_without_its_new_fields() -> None:
+    """Stages are upgraded one at a time: an alert writer not yet upgraded still reads what an
+    upgraded scorer writes, instead of dead-lettering it."""
+    import json
+
+    from schemas.risk import RiskAssessed
+
+    later = {
+        "assessment_id": "a1",
+        "case_id": "C1",
+        "case_seq": 2,
+        "as_of": "2026-03-02T10:00:00+08:00",
+        "trigger": "case_changed",
+        "probability": 0.5,
+        "level": "red",
+        "township": "周庄镇",
+        "category": "unpaid_wages",
+        "model_version": None,
+        "policy_version": "p",
+        "a_field_of_a_later_version": "x",
+    }
+    read = RiskAssessed.from_bytes(json.dumps(later).encode())
+    assert (read.level, read.known_at) == ("red", "2026-03-02T10:00:00+08:00")
