@@ -151,7 +151,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.state import claim_store_dir, drop_stale_stores
 
     base = store_base(settings, args.role)
-    store_dir = claim_store_dir(base)  # held until the process ends
+    store_dir = claim_store_dir(  # held until the process ends
+        base, say=lambda s: print(f"ews worker: {s}", file=sys.stderr, flush=True)
+    )
     if store_dir.path != base:
         print(
             f"ews worker: another {args.role} worker on this machine holds {base}; "

@@ -28,7 +28,8 @@ import functools
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -186,28 +187,56 @@ class StoreDir:
             self._fd = -1
 
 
-def claim_store_dir(base: Path) -> StoreDir:
-    """The first of ``base``, ``base.1``, ``base.2`` ... that no running process holds, locked
-    for this one (``flock`` of its ``owner.lock``).
+def claim_store_dir(
+    base: Path, wait: float = 10.0, say: Callable[[str], None] | None = None
+) -> StoreDir:
+    """A state-store folder no running process holds, locked for this one (``flock`` of its
+    ``owner.lock``): ``base``, or ``base.1``, ``base.2`` ...
 
     A stage's second worker on the same machine (``ews worker`` beside ``ews worker --role
     cases``) gets a folder of its own instead of opening the first one's databases: faust's
     RocksDB store assumes it is their only user, and a shared folder lets one worker find a
-    partition locked by the other, or sweep a store as stale while the other writes it.  A
-    worker restarted after a crash gets the lowest free folder, its own when it was alone, so
-    it resumes from its store; any other folder is correct too, since a store recovers what its
-    changelogs got after the offset it holds."""
-    for n in range(1000):
-        path = base if n == 0 else base.with_name(f"{base.name}.{n}")
-        path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path / "owner.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return StoreDir(path, fd)
+    partition locked by the other, or sweep a store as stale while the other writes it.
+
+    The lowest free folder of those there are is taken.  When every one is held, ``base`` is
+    waited for up to ``wait`` seconds before a new folder is made: a worker restarted at once
+    after ``kill -9`` finds its stages of before still stopping, and its own store is the one
+    that spares it rebuilding the states from the changelogs.  Any folder is correct, since a
+    store recovers what its changelogs got after the offset it holds; only the time differs."""
+    n = 0
+    while n == 0 or _store_path(base, n).exists():
+        claimed = _try_claim(_store_path(base, n))
+        if claimed:
+            return claimed
+        n += 1
+    if say:
+        say(f"{base} is held by another worker; waiting up to {wait:.0f} s for it")
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(min(0.25, wait))
+        claimed = _try_claim(base)
+        if claimed:
+            return claimed
+    for m in range(n, n + 1000):  # another worker starting now may take one first
+        claimed = _try_claim(_store_path(base, m))
+        if claimed:
+            return claimed
     raise RuntimeError(f"no free state-store folder beside {base}")
+
+
+def _store_path(base: Path, n: int) -> Path:
+    return base if n == 0 else base.with_name(f"{base.name}.{n}")
+
+
+def _try_claim(path: Path) -> StoreDir | None:
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / "owner.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return StoreDir(path, fd)
 
 
 def drop_stale_stores(app: faust.App, kafka: KafkaAccess) -> list[str]:

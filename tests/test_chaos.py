@@ -33,7 +33,7 @@ from readside.snapshot import snapshot
 from schemas.settings import Settings
 from streams.admin import ensure_topics
 from streams.post import post_messages
-from tests.support import posted_records, reference_snapshot
+from tests.support import group_members, posted_records, reference_snapshot
 
 pytestmark = [
     pytest.mark.kafka,
@@ -179,6 +179,8 @@ def test_chaos(tmp_path: Path) -> None:
         began = time.monotonic()
         pipeline.start("cases", "cases#2")
         poster = post_in_chunks(settings, third)
+        both = lambda: group_members(settings.bootstrap, settings.topics.group("cases")) == 2  # noqa: E731
+        assert processes.wait_until(both, 90), "the second case writer did not join"
         time.sleep(3.0)
         pipeline.kill("cases")
         del pipeline.procs["cases"]

@@ -218,7 +218,11 @@ def test_a_second_case_writer_shares_the_partitions_and_no_stage_outlives_ews_wo
         processes.start_projector(settings, tmp_path / "projector.log"),
     ]
     try:
-        post_messages(settings.bootstrap, topics.records, (p.data for p in batch))
+        # half while one writer runs; the second joins it (once it has a folder of its own)
+        post_messages(settings.bootstrap, topics.records, (p.data for p in batch[:300]))
+        both = lambda: group_members(settings.bootstrap, topics.group("cases")) == 2  # noqa: E731
+        assert processes.wait_until(both, 90)
+        post_messages(settings.bootstrap, topics.records, (p.data for p in batch[300:]))
         wait_settled(settings.bootstrap, topics, engine, len(batch), procs, timeout=300)
         assert group_members(settings.bootstrap, topics.group("cases")) == 2
         assert group_members(settings.bootstrap, topics.group("intake")) == 1

@@ -170,10 +170,21 @@ def test_two_workers_of_a_stage_on_one_machine_never_share_a_store_folder(tmp_pa
 
     base = tmp_path / "faust" / "ews-cases"
     first = claim_store_dir(base)
-    second = claim_store_dir(base)
+    second = claim_store_dir(base, wait=0.3)
     assert (first.path, second.path) == (base, base.with_name("ews-cases.1"))
     first.release()  # the first worker stopped: the next one to start resumes from its store
-    assert claim_store_dir(base).path == base
+    third = claim_store_dir(base)
+    assert third.path == base
+    second.release()  # a free folder there is is taken at once, without waiting for the base
+    started = time.monotonic()
+    assert claim_store_dir(base, wait=30).path == base.with_name("ews-cases.1")
+    assert time.monotonic() - started < 5
+
+    # restarted at once after kill -9, a worker waits for its stages of before to stop
+    import threading
+
+    threading.Timer(1.0, third.release).start()
+    assert claim_store_dir(base, wait=30).path == base
 
     # a worker killed with -9 gives its folder back too (the system drops its lock)
     holder = subprocess.Popen(
@@ -190,7 +201,7 @@ def test_two_workers_of_a_stage_on_one_machine_never_share_a_store_folder(tmp_pa
     )
     try:
         assert holder.stdout.readline().strip() == str(tmp_path / "other")
-        assert claim_store_dir(tmp_path / "other").path == tmp_path / "other.1"
+        assert claim_store_dir(tmp_path / "other", wait=0.3).path == tmp_path / "other.1"
     finally:
         processes.kill_hard(holder)
     assert claim_store_dir(tmp_path / "other").path == tmp_path / "other"
