@@ -43,6 +43,7 @@ import logging
 import os
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ from schemas.privacy import mask_personal
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
 from schemas.settings import SCRAM, Settings
 from schemas.topics import MAX_MESSAGE_BYTES, Topics
+from streams.log import read_range
 from streams.metrics import (
     EXIT_STALLED,
     StageMetrics,
@@ -336,10 +338,10 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
             async with _or_die("case writer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
+                messages, reached = await _with_skipped(settings, cases, batch)
                 states: dict[str, CaseState] = {}
                 sent = []
-                for event in batch:
-                    m = event.message
+                for m in messages:
                     try:
                         received = commands_from_bytes(m.value)
                     except Exception as exc:  # not a command list: keep it, go on
@@ -365,9 +367,63 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
                             sent.append(await _send(app, events, key, e.to_bytes(), part))
                 # the events must be in the log before the new states go to the changelog
                 await asyncio.gather(*sent)
-                await cases.save({case_id: s.to_dict() for case_id, s in states.items()})
+                await cases.save({cid: s.to_dict() for cid, s in states.items()}, reached)
 
     return case_writer
+
+
+async def _with_skipped(
+    settings: Settings, table: StateTable, batch: list[Any]
+) -> tuple[list[Any], dict[int, int]]:
+    """The batch's messages, each partition's preceded by any the group's position skipped
+    since the table's writer last saved (read from the log again), and per partition the next
+    offset after them.
+
+    Around a rebalance faust can commit a partition's position past messages no writer applied
+    (the offset guard sees a hole only within one process); the next owner starts there, with
+    the states of the one before.  The table keeps, with the states, the next offset its writer
+    had not applied, so a later first offset means messages were skipped: they are applied
+    first, in order.  An offset below it (a redelivery, or a log created again) is applied as
+    it comes: the fold drops what it has seen."""
+    messages: list[Any] = []
+    reached: dict[int, int] = {}
+    for event in batch:
+        m = event.message
+        p = m.partition
+        expected = reached[p] if p in reached else table.reached(p)
+        if expected is not None and m.offset > expected:
+            missed = await asyncio.to_thread(
+                read_range, settings.kafka, m.topic, p, expected, m.offset
+            )
+            log.error(
+                "%s:%s: offsets %d-%d were skipped by the group's position; applying the %d "
+                "message(s) the log holds first",
+                m.topic,
+                p,
+                expected,
+                m.offset - 1,
+                len(missed),
+            )
+            messages += [
+                Read(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp / 1000)
+                for r in missed
+            ]
+        messages.append(m)
+        reached[p] = max(m.offset + 1, expected or 0)
+    return messages, reached
+
+
+@dataclass(frozen=True)
+class Read:
+    """A message read from the log outside faust (its attributes as faust names them)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float  # seconds
+    headers: tuple = ()
 
 
 @contextlib.asynccontextmanager

@@ -43,6 +43,38 @@ def read_from_start(
         consumer.close()
 
 
+def read_range(
+    bootstrap: str | KafkaAccess,
+    topic: str,
+    partition: int,
+    start: int,
+    end: int,
+    timeout_s: float = 30.0,
+) -> list[Any]:
+    """The messages of one partition from offset ``start`` up to ``end`` (not included), those
+    the log still holds.  Raises TimeoutError if none arrives for ``timeout_s`` while some are
+    still due."""
+    consumer = KafkaConsumer(
+        **client_args(bootstrap), group_id=None, enable_auto_commit=False, client_id="ews-range"
+    )
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, max(start, consumer.beginning_offsets([tp])[tp]))
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while consumer.position(tp) < end:
+            got = consumer.poll(timeout_ms=500).get(tp, [])
+            out += [m for m in got if m.offset < end]
+            if got:
+                deadline = time.monotonic() + timeout_s
+            elif time.monotonic() > deadline:
+                raise TimeoutError(f"no progress reading {topic}:{partition} for {timeout_s}s")
+        return out
+    finally:
+        consumer.close()
+
+
 def check_reachable(bootstrap: str | KafkaAccess, timeout_s: float = 3.0) -> None:
     """Fail fast, with a clear message, when no broker listens at ``bootstrap``."""
     for server in str(bootstrap).split(","):

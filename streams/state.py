@@ -115,6 +115,12 @@ class StateTable:
         """The state of a case held by this worker (None: none yet)."""
         return self.table.get(case_id)
 
+    def reached(self, partition: int) -> int | None:
+        """The next input offset of ``partition`` its writer had not yet applied when it last
+        saved (None: none saved)."""
+        stored = self.table.get(reached_key(partition))
+        return stored["next"] if stored else None
+
     def items(self, partition: int, sieve: tuple[bytes, ...] = ()) -> Iterator[tuple[str, dict]]:
         """Every (case id, state) of one partition this worker holds (a clock tick's).  With a
         ``sieve``, states stored as text are decoded only if the text holds one of its byte
@@ -131,35 +137,42 @@ class StateTable:
             ]
         )
 
-    async def save(self, states: Mapping[str, Mapping[str, Any]]) -> None:
-        """Produce each new state to the changelog; once all are delivered, keep them."""
-        bodies = {case_id: _dumps(value) for case_id, value in states.items()}
+    async def save(
+        self, states: Mapping[str, Mapping[str, Any]], reached: Mapping[int, int] | None = None
+    ) -> None:
+        """Produce each new state to the changelog; once all are delivered, keep them.
+        ``reached``: per input partition, the next offset not yet applied, saved with them."""
+        entries = [
+            (case_id, value, partition_for(case_id, self.partitions))
+            for case_id, value in states.items()
+        ]
+        entries += [(reached_key(p), {"next": n}, p) for p, n in (reached or {}).items()]
+        bodies = [(key, _dumps(value)) for key, value, _ in entries]
         sent = [
-            await _send(
-                self.app,
-                self.changelog,
-                case_id.encode("utf-8"),
-                body,
-                partition_for(case_id, self.partitions),
-            )
-            for case_id, body in bodies.items()
+            await _send(self.app, self.changelog, key.encode("utf-8"), body, partition)
+            for (key, body), (_, _, partition) in zip(bodies, entries, strict=True)
         ]
         delivered = await asyncio.gather(*sent)
         store = self.table.data
         if not isinstance(store, RocksDBStore):
-            for case_id, value in states.items():  # the memory store: a dict
-                store[case_id] = value
+            for key, value, _ in entries:  # the memory store: a dict
+                store[key] = value
             return
         # RocksDB: each state into its partition's database (faust's own ``store[key] = value``
         # would pick the partition of the message being processed), then the offsets reached
-        reached: dict[int, int] = {}
-        for (case_id, body), meta in zip(bodies.items(), delivered, strict=True):
+        offsets: dict[int, int] = {}
+        for (case_id, body), meta in zip(bodies, delivered, strict=True):
             key = case_id.encode("utf-8")
             store._db_for_partition(meta.partition).put(key, body)
             store._key_index[key] = meta.partition
-            reached[meta.partition] = max(meta.offset, reached.get(meta.partition, -1))
-        for partition, offset in reached.items():
+            offsets[meta.partition] = max(meta.offset, offsets.get(meta.partition, -1))
+        for partition, offset in offsets.items():
             store.set_persisted_offset(TP(self.changelog, partition), offset)
+
+
+def reached_key(partition: int) -> str:
+    """The table key of how far a writer got in an input partition (no case id looks so)."""
+    return f"#reached/{partition}"
 
 
 def decoded(

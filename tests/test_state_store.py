@@ -205,3 +205,37 @@ def test_two_workers_of_a_stage_on_one_machine_never_share_a_store_folder(tmp_pa
     finally:
         processes.kill_hard(holder)
     assert claim_store_dir(tmp_path / "other").path == tmp_path / "other"
+
+
+def test_commands_the_group_s_position_skipped_are_applied_by_the_next_writer(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Around a rebalance faust can commit a partition's position past commands no writer
+    applied.  The next writer starts there, finds that its table reached less far, and applies
+    the skipped commands first: every case gets every event, in order."""
+    from kafka import KafkaConsumer
+    from kafka.structs import OffsetAndMetadata
+
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    commands = [c for c in _commands(160) if partition_for(c.case_id, settings.partitions) == 0]
+    first, skipped, rest = commands[:10], commands[10:16], commands[16:]
+    assert {c.case_id for c in first + skipped} & {c.case_id for c in rest}, "follow-ups"
+    _post(settings, first)
+    _run_until(settings, tmp_path / "first.log", len(_expected(first)))
+
+    _post(settings, skipped + rest)  # offsets 10-15 are then passed over by the group
+    group = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap,
+        group_id=settings.topics.group("cases"),
+        enable_auto_commit=False,
+    )
+    tp = TopicPartition(settings.topics.case_commands, 0)
+    group.commit({tp: OffsetAndMetadata(16, "", -1)})
+    group.close()
+    expected = _expected(commands)
+    said = _run_until(settings, tmp_path / "second.log", len(expected))
+
+    assert "offsets 10-15 were skipped by the group's position" in said
+    got = _events(settings)
+    assert {e.event_id: e.to_bytes() for e in got} == expected
+    assert len(got) == len(expected)  # none twice
