@@ -23,7 +23,7 @@ from schemas.commands import commands_from_bytes
 from schemas.risk import ClockTicked, RiskAssessed
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import OffsetGuard, _or_die, unreadable
+from streams.app import OffsetGuard, _or_die, unreadable, with_skipped
 from streams.metrics import StageMetrics
 from streams.state import StateTable, _send, partition_for
 
@@ -49,7 +49,8 @@ def add_alerter(
             async for batch in stream.take_events(500, within=settings.batch_within):
                 async with turn, _or_die(f"alert writer ({name})"), metrics.batch(len(batch)):
                     guard.check_all(e.message for e in batch)
-                    await writer.apply([e.message for e in batch], read)
+                    messages, reached = await with_skipped(settings, table, batch)
+                    await writer.apply(messages, read, reached)
 
         app.agent(app.topic(topic, internal=False), concurrency=1, name=name)(run)
 
@@ -75,7 +76,9 @@ class _AlertWriter:
         stored = self.table.get(case_id)
         return AlertState.from_dict(stored) if stored else AlertState(case_id)
 
-    async def apply(self, messages: list[Any], read: Any) -> None:
+    async def apply(
+        self, messages: list[Any], read: Any, reached: dict[tuple[str, int], int] | None = None
+    ) -> None:
         inputs: list[tuple[str, str, Any]] = []
         sent = []
         for m in messages:
@@ -99,7 +102,7 @@ class _AlertWriter:
                 )
         await asyncio.gather(*sent)  # the events are in the log before the states change
         changed = {cid: s for cid, s in states.items() if s is not loaded[cid]}
-        await self.table.save({case_id: s.to_dict() for case_id, s in changed.items()})
+        await self.table.save({case_id: s.to_dict() for case_id, s in changed.items()}, reached)
 
     def _tick(self, m: Any) -> list[tuple[str, str, Any]]:
         """A tick: every active alert of the tick's partition is checked against its deadlines."""

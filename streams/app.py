@@ -338,7 +338,7 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
             async with _or_die("case writer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                messages, reached = await _with_skipped(settings, cases, batch)
+                messages, reached = await with_skipped(settings, cases, batch)
                 states: dict[str, CaseState] = {}
                 sent = []
                 for m in messages:
@@ -372,12 +372,13 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
     return case_writer
 
 
-async def _with_skipped(
+async def with_skipped(
     settings: Settings, table: StateTable, batch: list[Any]
-) -> tuple[list[Any], dict[int, int]]:
-    """The batch's messages, each partition's preceded by any the group's position skipped
-    since the table's writer last saved (read from the log again), and per partition the next
-    offset after them.
+) -> tuple[list[Any], dict[tuple[str, int], int]]:
+    """A batch's messages (faust events), each partition's preceded by any the group's position
+    skipped since the table's writer last saved (read from the log again), and per input
+    (topic, partition) the next offset after them, to save with the states.  For every stage
+    with a table: the case writer, the scorer, the alert writer.
 
     Around a rebalance faust can commit a partition's position past messages no writer applied
     (the offset guard sees a hole only within one process); the next owner starts there, with
@@ -386,11 +387,11 @@ async def _with_skipped(
     first, in order.  An offset below it (a redelivery, or a log created again) is applied as
     it comes: the fold drops what it has seen."""
     messages: list[Any] = []
-    reached: dict[int, int] = {}
+    reached: dict[tuple[str, int], int] = {}
     for event in batch:
         m = event.message
-        p = m.partition
-        expected = reached[p] if p in reached else table.reached(p)
+        p, at = m.partition, (m.topic, m.partition)
+        expected = reached[at] if at in reached else table.reached(*at)
         if expected is not None and m.offset > expected:
             missed = await asyncio.to_thread(
                 read_range, settings.kafka, m.topic, p, expected, m.offset
@@ -409,7 +410,7 @@ async def _with_skipped(
                 for r in missed
             ]
         messages.append(m)
-        reached[p] = max(m.offset + 1, expected or 0)
+        reached[at] = max(m.offset + 1, expected or 0)
     return messages, reached
 
 

@@ -35,7 +35,7 @@ from schemas.events import Envelope
 from schemas.risk import ClockTicked
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import OffsetGuard, _or_die, unreadable
+from streams.app import OffsetGuard, _or_die, unreadable, with_skipped
 from streams.metrics import StageMetrics
 from streams.state import StateTable, _send, partition_for
 
@@ -62,15 +62,18 @@ def add_scorer(
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             async with turn, _or_die("scorer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                await scorer.on_events([e.message for e in batch])
+                messages, reached = await with_skipped(settings, table, batch)
+                await scorer.on_events(messages, reached)
 
     async def risk_clock(stream: faust.StreamT) -> None:
         guard = OffsetGuard.of(app)
         async for batch in stream.take_events(16, within=settings.batch_within):
             async with turn, _or_die("scorer clock"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                for event in batch:
-                    await scorer.on_tick(event.message)
+                messages, reached = await with_skipped(settings, table, batch)
+                for m in messages:
+                    await scorer.on_tick(m)
+                await table.save({}, reached)  # how far the ticks are applied
 
     events_topic = app.topic(topics.case_events, internal=False)
     clock_topic = app.topic(topics.clock, internal=False)
@@ -94,7 +97,9 @@ class _Scorer:
         stored = self.table.get(case_id)
         return Watch.from_dict(stored) if stored else Watch(CaseState(case_id))
 
-    async def on_events(self, messages: list[Any]) -> None:
+    async def on_events(
+        self, messages: list[Any], reached: dict[tuple[str, int], int] | None = None
+    ) -> None:
         envelopes, sent = [], []
         for m in messages:
             try:
@@ -104,7 +109,7 @@ class _Scorer:
         watches = {e.case_id: self._watch(e.case_id) for e in envelopes}
         changed, emitted = watch_events(watches, envelopes, self.assess, self.policy)
         sent.extend([await self._emit(event) for event in emitted])
-        await self._commit(changed, sent)
+        await self._commit(changed, sent, reached)
 
     async def on_tick(self, m: Any) -> None:
         try:
@@ -131,10 +136,15 @@ class _Scorer:
         part = partition_for(event.case_id, self.topics.partitions)
         return await _send(self.app, self.topics.risk_assessments, key, event.to_bytes(), part)
 
-    async def _commit(self, watches: dict[str, Watch], sent: list) -> None:
+    async def _commit(
+        self,
+        watches: dict[str, Watch],
+        sent: list,
+        reached: dict[tuple[str, int], int] | None = None,
+    ) -> None:
         """Assessments delivered first, then the watches to the changelog, then the table."""
         await asyncio.gather(*sent)
-        await self.table.save({case_id: w.to_dict() for case_id, w in watches.items()})
+        await self.table.save({case_id: w.to_dict() for case_id, w in watches.items()}, reached)
 
     async def _dead(self, m: Any, code: str, exc: Exception) -> Any:
         dead = unreadable(m, code, exc)

@@ -115,10 +115,10 @@ class StateTable:
         """The state of a case held by this worker (None: none yet)."""
         return self.table.get(case_id)
 
-    def reached(self, partition: int) -> int | None:
-        """The next input offset of ``partition`` its writer had not yet applied when it last
+    def reached(self, topic: str, partition: int) -> int | None:
+        """The next offset of an input partition its writer had not yet applied when it last
         saved (None: none saved)."""
-        stored = self.table.get(reached_key(partition))
+        stored = self.table.get(reached_key(topic, partition))
         return stored["next"] if stored else None
 
     def items(self, partition: int, sieve: tuple[bytes, ...] = ()) -> Iterator[tuple[str, dict]]:
@@ -133,20 +133,24 @@ class StateTable:
             [
                 (case_id, state)
                 for case_id, state in list(store.items())
-                if partition_for(case_id, self.partitions) == partition
+                if not case_id.startswith(REACHED)
+                and partition_for(case_id, self.partitions) == partition
             ]
         )
 
     async def save(
-        self, states: Mapping[str, Mapping[str, Any]], reached: Mapping[int, int] | None = None
+        self,
+        states: Mapping[str, Mapping[str, Any]],
+        reached: Mapping[tuple[str, int], int] | None = None,
     ) -> None:
         """Produce each new state to the changelog; once all are delivered, keep them.
-        ``reached``: per input partition, the next offset not yet applied, saved with them."""
+        ``reached``: per input (topic, partition), the next offset not yet applied, saved with
+        them in the changelog partition of that number."""
         entries = [
             (case_id, value, partition_for(case_id, self.partitions))
             for case_id, value in states.items()
         ]
-        entries += [(reached_key(p), {"next": n}, p) for p, n in (reached or {}).items()]
+        entries += [(reached_key(t, p), {"next": n}, p) for (t, p), n in (reached or {}).items()]
         bodies = [(key, _dumps(value)) for key, value, _ in entries]
         sent = [
             await _send(self.app, self.changelog, key.encode("utf-8"), body, partition)
@@ -170,9 +174,15 @@ class StateTable:
             store.set_persisted_offset(TP(self.changelog, partition), offset)
 
 
-def reached_key(partition: int) -> str:
-    """The table key of how far a writer got in an input partition (no case id looks so)."""
-    return f"#reached/{partition}"
+REACHED = "#reached/"  # no case id starts so
+
+
+_REACHED_BYTES = REACHED.encode()
+
+
+def reached_key(topic: str, partition: int) -> str:
+    """The table key of how far a writer got in an input partition."""
+    return f"{REACHED}{topic}/{partition}"
 
 
 def decoded(
@@ -183,7 +193,7 @@ def decoded(
     return [
         (k.decode("utf-8"), json.loads(v))
         for k, v in pairs
-        if not sieve or any(s in v for s in sieve)
+        if (not sieve or any(s in v for s in sieve)) and not k.startswith(_REACHED_BYTES)
     ]
 
 

@@ -64,6 +64,10 @@ def _events(settings: Settings) -> list[Envelope]:
     ]
 
 
+def _values(settings: Settings, topic: str) -> list[bytes]:
+    return [m.value for m in read_from_start(settings.bootstrap, topic)]
+
+
 def _run_until(settings: Settings, log: Path, count: int) -> str:
     """Run a case writer until the case-events topic holds ``count`` events; its output."""
     worker = processes.start_worker(settings, log, "cases")
@@ -211,7 +215,7 @@ def test_commands_the_group_s_position_skipped_are_applied_by_the_next_writer(
     settings: Settings, tmp_path: Path
 ) -> None:
     """Around a rebalance faust can commit a partition's position past commands no writer
-    applied.  The next writer starts there, finds that its table reached less far, and applies
+    applied (seen in a test where a second case writer joined).    The next writer starts there, finds that its table reached less far, and applies
     the skipped commands first: every case gets every event, in order."""
     from kafka import KafkaConsumer
     from kafka.structs import OffsetAndMetadata
@@ -239,3 +243,61 @@ def test_commands_the_group_s_position_skipped_are_applied_by_the_next_writer(
     got = _events(settings)
     assert {e.event_id: e.to_bytes() for e in got} == expected
     assert len(got) == len(expected)  # none twice
+
+
+def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_applied(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The alert writer keeps how far it got in each input with its alert states, like the
+    case writer: an acknowledgement passed over by the group's position is read again."""
+    from kafka import KafkaConsumer
+    from kafka.structs import OffsetAndMetadata
+
+    from schemas.commands import AlertCommand, commands_to_bytes
+    from streams.log import append
+    from tests.test_alert_lifecycle import MONDAY_10, assessed
+
+    topics = settings.topics
+    ensure_topics(settings.bootstrap, topics.all())
+    red = assessed("red", MONDAY_10)
+    case_id, part = red.case_id, partition_for(red.case_id, settings.partitions)
+    append(settings.bootstrap, topics.risk_assessments, case_id.encode(), red.to_bytes())
+
+    def kinds() -> list[str]:
+        return [
+            Envelope.from_bytes(m.value).event_type
+            for m in read_from_start(settings.bootstrap, topics.alert_events)
+        ]
+
+    def run_until(log: Path, done) -> None:  # noqa: ANN001
+        worker = processes.start_worker(settings, log, "alerts")
+        try:
+            assert processes.wait_until(done, 120), log.read_text()
+        finally:
+            processes.stop(worker)
+
+    def post(i: int, who: str, unit: str) -> None:
+        at = "2026-03-02T10:10:00+08:00"
+        ack = AlertCommand(f"c{i}", case_id, "acknowledge", who, unit, at)
+        append(
+            settings.bootstrap, topics.alert_commands, case_id.encode(), commands_to_bytes([ack])
+        )
+
+    post(0, "王五", "police")  # offset 0: not the police's alert, rejected
+    run_until(tmp_path / "first.log", lambda: "CommandRejected" in kinds())
+    post(1, "张三", "hrss")  # offsets 1 and 2
+    post(2, "李四", "hrss")
+    group = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap,
+        group_id=topics.group("alerts"),
+        enable_auto_commit=False,
+    )
+    group.commit({TopicPartition(topics.alert_commands, part): OffsetAndMetadata(2, "", -1)})
+    group.close()
+    run_until(tmp_path / "second.log", lambda: "AlertAcknowledged" in kinds())
+    acknowledged = [
+        e.event.by
+        for e in map(Envelope.from_bytes, _values(settings, topics.alert_events))
+        if e.event_type == "AlertAcknowledged"
+    ]
+    assert acknowledged == ["张三"]  # the one at offset 1, passed over, came first
