@@ -55,7 +55,11 @@ def read_range(
     the log still holds.  Raises TimeoutError if none arrives for ``timeout_s`` while some are
     still due."""
     consumer = KafkaConsumer(
-        **client_args(bootstrap), group_id=None, enable_auto_commit=False, client_id="ews-range"
+        **client_args(bootstrap),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",  # a start deleted meanwhile: go on from the log's start
+        client_id="ews-range",
     )
     try:
         tp = TopicPartition(topic, partition)

@@ -301,3 +301,5 @@ def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_appl
         if e.event_type == "AlertAcknowledged"
     ]
     assert acknowledged == ["张三"]  # the one at offset 1, passed over, came first
+    said = (tmp_path / "second.log").read_text()
+    assert f"alert-commands:{part}: offsets 1-1 were skipped by the group's position" in said
