@@ -128,15 +128,14 @@ class StateTable:
         store = self.table.data
         if isinstance(store, RocksDBStore):  # read that partition's database only
             db = store._dbs.get(partition)
-            return iter(decoded(store._visible_items(db) if db is not None else (), sieve))
-        return iter(
-            [
+            pairs = decoded(store._visible_items(db) if db is not None else (), sieve)
+        else:
+            pairs = [
                 (case_id, state)
                 for case_id, state in list(store.items())
-                if not case_id.startswith(REACHED)
-                and partition_for(case_id, self.partitions) == partition
+                if partition_for(case_id, self.partitions) == partition
             ]
-        )
+        return iter([(key, state) for key, state in pairs if not key.startswith(REACHED)])
 
     async def save(
         self,
@@ -177,9 +176,6 @@ class StateTable:
 REACHED = "#reached/"  # no case id starts so
 
 
-_REACHED_BYTES = REACHED.encode()
-
-
 def reached_key(topic: str, partition: int) -> str:
     """The table key of how far a writer got in an input partition."""
     return f"{REACHED}{topic}/{partition}"
@@ -193,7 +189,7 @@ def decoded(
     return [
         (k.decode("utf-8"), json.loads(v))
         for k, v in pairs
-        if (not sieve or any(s in v for s in sieve)) and not k.startswith(_REACHED_BYTES)
+        if not sieve or any(s in v for s in sieve)
     ]
 
 
