@@ -498,3 +498,35 @@ def test_telling_the_desk_of_a_channel_given_up_on_does_not_put_off_the_next_rep
     assert [e.receiver for e in told if hasattr(e, "receiver")][-1] == "county-desk"
     _, again = run([Tick("2026-03-02T15:02:00+08:00")], state)  # 4h after the leader's 11:02
     assert "重复提醒：尚未签收" in again[0].body
+
+
+def test_an_alert_with_a_unit_taken_out_of_the_routing_file_goes_to_the_desk_and_the_leader() -> (
+    None
+):
+    """The labour bureau is taken out of the routing while its red alert is open: the alert
+    writer must go on (before, every tick of the case stopped it with a KeyError)."""
+    from domain.alerts.routing import DEFAULT_ROUTING
+
+    state, _ = run([assessed("orange", MONDAY_10)])  # with hrss
+    text = DEFAULT_ROUTING.read_text(encoding="utf-8")
+    start, end = text.index("  hrss:\n"), text.index("  housing:\n")
+    text = (text[:start] + text[end:]).replace("units: [hrss]", "units: [judicial]")
+    without_hrss = parse_routing(text)
+    assert "hrss" not in without_hrss.units and state.units == ("hrss",)
+
+    def step(given, state):  # noqa: ANN001, ANN202
+        state, out = handle(state, given, without_hrss, cause(given), "2026-03-02T02:00:00+00:00")
+        return state, [e.event for e in out]
+
+    state, upgraded = step(assessed("red", "2026-03-02T10:05:00+08:00", seq=3), state)
+    told = {e.receiver for e in upgraded if hasattr(e, "receiver")}
+    assert told == {"county-desk", "township:周庄镇"}  # the desk in the unit's place, to reassign
+    state, escalated = step(Tick("2026-03-02T10:36:00+08:00"), state)
+    assert kinds(escalated) == ["AlertEscalated", "NotificationRequested"]
+    assert escalated[0].to == ("county-leader",)  # no head to tell: the next step
+    reassign = command(
+        "reassign", unit="county_desk", to_unit="judicial", at="2026-03-02T10:40:00+08:00"
+    )
+    state, moved = step(reassign, state)
+    assert kinds(moved) == ["AlertReassigned", "NotificationRequested"]
+    assert moved[1].receiver == "judicial-duty"

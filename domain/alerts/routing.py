@@ -150,8 +150,11 @@ class Routing:
 
     def unit_recipient(self, code: str, at: dt.datetime) -> Recipient:
         """Who of a unit is told at ``at``: its officer on duty; in a gap of its roster, its
-        head (role ``unit_head``)."""
-        unit = self.units[code]
+        head (role ``unit_head``).  A unit this file no longer names (taken out while alerts
+        were with it) has nobody: the county duty desk is told in its place, to reassign."""
+        unit = self.units.get(code)
+        if unit is None:
+            return self._recipient(self.desk_receiver, "county_desk", code)
         on_duty = unit.on_duty(at)
         if on_duty is None:
             return self._recipient(unit.head, "unit_head", code)
@@ -160,12 +163,14 @@ class Routing:
     def escalation_recipients(
         self, step: int, units: tuple[str, ...], township: str
     ) -> list[Recipient]:
-        """Who is told at escalation step ``step`` (1: the units' heads, 2: the leader)."""
+        """Who is told at escalation step ``step`` (1: the units' heads, 2: the leader).  A unit
+        this file no longer names has no head to tell."""
         if not 1 <= step <= len(self.escalation):
             return []
         kind = self.escalation[step - 1]
         if kind == "unit_head":
-            return _once([self._recipient(self.units[u].head, kind, u) for u in units])
+            heads = [(self.units[u].head, u) for u in units if u in self.units]
+            return _once([self._recipient(head, kind, u) for head, u in heads])
         leader = self.leaders.get(township, self.leaders["default"])
         return [self._recipient(leader, kind)]
 
