@@ -101,6 +101,12 @@ class Settings:
         "seconds a stage may hold partitions with messages waiting and make no progress "
         "before it exits for its supervisor to restart it (the watchdog)",
     )
+    skip_check_every: float = _setting(
+        30.0,
+        "EWS_SKIP_CHECK_EVERY",
+        "seconds between a stage's checks for input its group's position passed over on a "
+        "partition that gets nothing new (found twice in a row, it is read again and applied)",
+    )
     metrics_port: int = _setting(
         0,
         "EWS_METRICS_PORT",
@@ -204,6 +210,7 @@ RANGES = (  # the numbers a setting can take
     ("session_timeout", 1.0, 3600.0),
     ("broker_timeout", 1.0, 86_400.0),
     ("stall_timeout", 1.0, 86_400.0),
+    ("skip_check_every", 1.0, 3600.0),
     ("metrics_port", 0, 65_530),  # 0: none; it and the next five
     ("web_port", 1, 65_535),
 )

@@ -23,7 +23,14 @@ from schemas.commands import commands_from_bytes
 from schemas.risk import ClockTicked, RiskAssessed
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import OffsetGuard, _or_die, unreadable, with_skipped
+from streams.app import (
+    Apply,
+    OffsetGuard,
+    _or_die,
+    check_quiet_skips,
+    unreadable,
+    with_skipped,
+)
 from streams.metrics import StageMetrics
 from streams.state import StateTable, _send, partition_for
 
@@ -43,20 +50,28 @@ def add_alerter(
     turn = asyncio.Lock()
     writer = _AlertWriter(app, topics, table, routing)
 
-    def agent(name: str, topic: str, read: Any) -> None:
+    def agent(name: str, topic: str, read: Any) -> Apply:
+        """An agent for ``topic``; its apply of (messages, reached) for the check for skips."""
+
+        async def apply(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
+            await writer.apply(messages, read, reached)
+
         async def run(stream: faust.StreamT) -> None:
             guard = OffsetGuard.of(app)
             async for batch in stream.take_events(500, within=settings.batch_within):
                 async with turn, _or_die(f"alert writer ({name})"), metrics.batch(len(batch)):
                     guard.check_all(e.message for e in batch)
-                    messages, reached = await with_skipped(settings, table, batch)
-                    await writer.apply(messages, read, reached)
+                    await apply(*await with_skipped(settings, table, batch))
 
         app.agent(app.topic(topic, internal=False), concurrency=1, name=name)(run)
+        return apply
 
-    agent("alert_risk", topics.risk_assessments, _read_assessment)
-    agent("alert_commands", topics.alert_commands, _read_commands)
-    agent("alert_clock", topics.clock, None)
+    appliers = {
+        topics.risk_assessments: agent("alert_risk", topics.risk_assessments, _read_assessment),
+        topics.alert_commands: agent("alert_commands", topics.alert_commands, _read_commands),
+        topics.clock: agent("alert_clock", topics.clock, None),
+    }
+    check_quiet_skips(app, settings, table, turn, appliers, "alert writer")
 
 
 def _read_assessment(m: Any) -> list[tuple[str, str, Any]]:

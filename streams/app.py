@@ -42,7 +42,7 @@ import contextlib
 import logging
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,42 +333,43 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
     # commands topic does, so table and commands stay co-partitioned.
     cases = StateTable(app, "cases", topics.case_state_changelog, n)
 
+    turn = asyncio.Lock()  # the agent and the check for skips take turns on the table
+
+    async def apply(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
+        states: dict[str, CaseState] = {}
+        sent = []
+        for m in messages:
+            try:
+                received = commands_from_bytes(m.value)
+            except Exception as exc:  # not a command list: keep it, go on
+                dead = unreadable(m, "unreadable_command", exc)
+                sent.append(await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition))
+                continue
+            for i, command in enumerate(received):
+                try:
+                    state = states.get(command.case_id) or _load(cases, command.case_id)
+                    state, new_events = handle_command(state, command)
+                except Exception as exc:  # a malformed command: keep it, go on
+                    dead = unreadable(m, "invalid_command", exc, f"{m.offset}:{i}")
+                    sent.append(await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition))
+                    continue
+                states[command.case_id] = state
+                metrics.wrote("case_event", len(new_events))
+                for e in new_events:
+                    key, part = e.case_id.encode(), partition_for(e.case_id, n)
+                    sent.append(await _send(app, events, key, e.to_bytes(), part))
+        # the events must be in the log before the new states go to the changelog
+        await asyncio.gather(*sent)
+        await cases.save({cid: s.to_dict() for cid, s in states.items()}, reached)
+
     async def case_writer(stream: faust.StreamT) -> None:
         guard = OffsetGuard.of(app)
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
-            async with _or_die("case writer"), metrics.batch(len(batch)):
+            async with turn, _or_die("case writer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                messages, reached = await with_skipped(settings, cases, batch)
-                states: dict[str, CaseState] = {}
-                sent = []
-                for m in messages:
-                    try:
-                        received = commands_from_bytes(m.value)
-                    except Exception as exc:  # not a command list: keep it, go on
-                        dead = unreadable(m, "unreadable_command", exc)
-                        sent.append(
-                            await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
-                        )
-                        continue
-                    for i, command in enumerate(received):
-                        try:
-                            state = states.get(command.case_id) or _load(cases, command.case_id)
-                            state, new_events = handle_command(state, command)
-                        except Exception as exc:  # a malformed command: keep it, go on
-                            dead = unreadable(m, "invalid_command", exc, f"{m.offset}:{i}")
-                            sent.append(
-                                await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
-                            )
-                            continue
-                        states[command.case_id] = state
-                        metrics.wrote("case_event", len(new_events))
-                        for e in new_events:
-                            key, part = e.case_id.encode(), partition_for(e.case_id, n)
-                            sent.append(await _send(app, events, key, e.to_bytes(), part))
-                # the events must be in the log before the new states go to the changelog
-                await asyncio.gather(*sent)
-                await cases.save({cid: s.to_dict() for cid, s in states.items()}, reached)
+                await apply(*await with_skipped(settings, cases, batch))
 
+    check_quiet_skips(app, settings, cases, turn, {topics.case_commands: apply}, "case writer")
     return case_writer
 
 
@@ -405,10 +406,7 @@ async def with_skipped(
                 m.offset - 1,
                 len(missed),
             )
-            messages += [
-                Read(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp / 1000)
-                for r in missed
-            ]
+            messages += [Read.of(r) for r in missed]
         messages.append(m)
         reached[at] = max(m.offset + 1, expected or 0)
     return messages, reached
@@ -425,6 +423,73 @@ class Read:
     value: bytes | None
     timestamp: float  # seconds
     headers: tuple = ()
+
+    @classmethod
+    def of(cls, record: Any) -> Read:
+        """A kafka-python record as faust would give it."""
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            record.timestamp / 1000,
+        )
+
+
+Apply = Callable[[list[Any], dict[tuple[str, int], int]], Awaitable[None]]
+
+
+def check_quiet_skips(
+    app: faust.App,
+    settings: Settings,
+    table: StateTable,
+    turn: asyncio.Lock,
+    appliers: dict[str, Apply],
+    stage: str,
+) -> None:
+    """A timer for a stage with a table: the skips ``with_skipped`` cannot see.
+
+    ``with_skipped`` finds messages the group's position passed over when a later message of
+    the partition arrives.  On a partition that gets nothing more, they would stay unapplied
+    while the lag reads 0.  Every ``EWS_SKIP_CHECK_EVERY`` seconds, between the stage's
+    batches, each input partition of this worker whose committed position is past the offset
+    its table reached, and still is at the next check, has the messages between read from the
+    log and applied (``appliers``: per input topic, the stage's apply of (messages, reached)).
+    Not while the group rebalances or tables recover: the table is not whole then."""
+    gaps: dict[tuple[str, int], tuple[int, int]] = {}  # seen at the last check
+
+    async def check() -> None:
+        if app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
+            gaps.clear()
+            return
+        for tp in sorted(app.consumer.assignment()):
+            at = (tp.topic, tp.partition)
+            if tp.topic not in appliers:
+                continue
+            async with turn, _or_die(f"{stage} (check for skips)"):
+                reached, committed = table.reached(*at), committed_offset(app, tp)
+                if reached is None or committed is None or committed <= reached:
+                    gaps.pop(at, None)
+                    continue
+                if gaps.get(at) != (reached, committed):
+                    gaps[at] = (reached, committed)  # applied at the next check if still there
+                    continue
+                del gaps[at]
+                missed = await asyncio.to_thread(
+                    read_range, settings.kafka, *at, reached, committed
+                )
+                log.error(
+                    "%s:%s: offsets %d-%d were skipped by the group's position and nothing came "
+                    "after them; applying the %d message(s) the log holds",
+                    *at,
+                    reached,
+                    committed - 1,
+                    len(missed),
+                )
+                await appliers[tp.topic]([Read.of(r) for r in missed], {at: committed})
+
+    app.timer(interval=settings.skip_check_every, name=f"{stage} check for skips")(check)
 
 
 @contextlib.asynccontextmanager

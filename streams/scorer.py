@@ -35,7 +35,7 @@ from schemas.events import Envelope
 from schemas.risk import ClockTicked
 from schemas.settings import Settings
 from schemas.topics import Topics
-from streams.app import OffsetGuard, _or_die, unreadable, with_skipped
+from streams.app import OffsetGuard, _or_die, check_quiet_skips, unreadable, with_skipped
 from streams.metrics import StageMetrics
 from streams.state import StateTable, _send, partition_for
 
@@ -70,15 +70,19 @@ def add_scorer(
         async for batch in stream.take_events(16, within=settings.batch_within):
             async with turn, _or_die("scorer clock"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                messages, reached = await with_skipped(settings, table, batch)
-                for m in messages:
-                    await scorer.on_tick(m)
-                await table.save({}, reached)  # how far the ticks are applied
+                await on_ticks(*await with_skipped(settings, table, batch))
+
+    async def on_ticks(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
+        for m in messages:
+            await scorer.on_tick(m)
+        await table.save({}, reached)  # how far the ticks are applied
 
     events_topic = app.topic(topics.case_events, internal=False)
     clock_topic = app.topic(topics.clock, internal=False)
     app.agent(events_topic, concurrency=1, name="risk_events")(risk_events)
     app.agent(clock_topic, concurrency=1, name="risk_clock")(risk_clock)
+    appliers = {topics.case_events: scorer.on_events, topics.clock: on_ticks}
+    check_quiet_skips(app, settings, table, turn, appliers, "scorer")
 
 
 class _Scorer:

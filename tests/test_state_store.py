@@ -215,8 +215,9 @@ def test_commands_the_group_s_position_skipped_are_applied_by_the_next_writer(
     settings: Settings, tmp_path: Path
 ) -> None:
     """Around a rebalance faust can commit a partition's position past commands no writer
-    applied (seen in a test where a second case writer joined).    The next writer starts there, finds that its table reached less far, and applies
-    the skipped commands first: every case gets every event, in order."""
+    applied (seen in a test where a second case writer joined).  The next writer starts there,
+    finds that its table reached less far, and applies the skipped commands first: every case
+    gets every event, in order."""
     from kafka import KafkaConsumer
     from kafka.structs import OffsetAndMetadata
 
@@ -245,11 +246,50 @@ def test_commands_the_group_s_position_skipped_are_applied_by_the_next_writer(
     assert len(got) == len(expected)  # none twice
 
 
-def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_applied(
+def test_commands_skipped_at_the_end_of_a_partition_that_stays_quiet_are_applied_too(
     settings: Settings, tmp_path: Path
 ) -> None:
+    """The same skip, with nothing posted after it: no later command shows the writer the
+    hole, and the lag reads 0.  The periodic check finds the group's position past what the
+    table reached, twice in a row, and applies the commands between."""
+    import dataclasses
+
+    from kafka import KafkaConsumer
+    from kafka.structs import OffsetAndMetadata
+
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    commands = [c for c in _commands(60) if partition_for(c.case_id, settings.partitions) == 0]
+    first, skipped = commands[:10], commands[10:16]
+    _post(settings, first)
+    _run_until(settings, tmp_path / "first.log", len(_expected(first)))
+
+    _post(settings, skipped)  # offsets 10-15, the last of the partition, passed over
+    group = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap,
+        group_id=settings.topics.group("cases"),
+        enable_auto_commit=False,
+    )
+    group.commit({TopicPartition(settings.topics.case_commands, 0): OffsetAndMetadata(16, "", -1)})
+    group.close()
+    expected = _expected(first + skipped)
+    checking = dataclasses.replace(settings, skip_check_every=1.0)
+    said = _run_until(checking, tmp_path / "second.log", len(expected))
+
+    assert "offsets 10-15 were skipped by the group's position and nothing came" in said
+    got = _events(settings)
+    assert {e.event_id: e.to_bytes() for e in got} == expected
+    assert len(got) == len(expected)  # none twice
+
+
+@pytest.mark.parametrize("after", ["another_acknowledgement", "nothing"])
+def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_applied(
+    settings: Settings, tmp_path: Path, after: str
+) -> None:
     """The alert writer keeps how far it got in each input with its alert states, like the
-    case writer: an acknowledgement passed over by the group's position is read again."""
+    case writer: an acknowledgement passed over by the group's position is read again, when
+    another one follows it and when nothing does (found by the periodic check)."""
+    import dataclasses
+
     from kafka import KafkaConsumer
     from kafka.structs import OffsetAndMetadata
 
@@ -270,7 +310,9 @@ def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_appl
         ]
 
     def run_until(log: Path, done) -> None:  # noqa: ANN001
-        worker = processes.start_worker(settings, log, "alerts")
+        quiet = after == "nothing"  # else the check (every 30 s) cannot come first
+        checking = dataclasses.replace(settings, skip_check_every=1.0 if quiet else 30.0)
+        worker = processes.start_worker(checking, log, "alerts")
         try:
             assert processes.wait_until(done, 120), log.read_text()
         finally:
@@ -285,8 +327,9 @@ def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_appl
 
     post(0, "王五", "police")  # offset 0: not the police's alert, rejected
     run_until(tmp_path / "first.log", lambda: "CommandRejected" in kinds())
-    post(1, "张三", "hrss")  # offsets 1 and 2
-    post(2, "李四", "hrss")
+    post(1, "张三", "hrss")  # offset 1, passed over
+    if after == "another_acknowledgement":
+        post(2, "李四", "hrss")  # offset 2
     group = KafkaConsumer(
         bootstrap_servers=settings.bootstrap,
         group_id=topics.group("alerts"),
@@ -303,3 +346,4 @@ def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_appl
     assert acknowledged == ["张三"]  # the one at offset 1, passed over, came first
     said = (tmp_path / "second.log").read_text()
     assert f"alert-commands:{part}: offsets 1-1 were skipped by the group's position" in said
+    assert ("nothing came after them" in said) == (after == "nothing")
