@@ -61,7 +61,8 @@ def add_alerter(
             async for batch in stream.take_events(500, within=settings.batch_within):
                 async with turn, _or_die(f"alert writer ({name})"), metrics.batch(len(batch)):
                     guard.check_all(e.message for e in batch)
-                    await apply(*await with_skipped(settings, table, batch))
+                    async for messages, reached in with_skipped(settings, table, batch):
+                        await apply(messages, reached)
 
         app.agent(app.topic(topic, internal=False), concurrency=1, name=name)(run)
         return apply

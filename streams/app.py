@@ -367,19 +367,25 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
             async with turn, _or_die("case writer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                await apply(*await with_skipped(settings, cases, batch))
+                async for messages, reached in with_skipped(settings, cases, batch):
+                    await apply(messages, reached)
 
     check_quiet_skips(app, settings, cases, turn, {topics.case_commands: apply}, "case writer")
     return case_writer
 
 
+SKIP_CHUNK = 5000  # most messages read again at once after a skip
+
+
 async def with_skipped(
-    settings: Settings, table: StateTable, batch: list[Any]
-) -> tuple[list[Any], dict[tuple[str, int], int]]:
+    settings: Settings, table: StateTable, batch: list[Any], chunk: int = SKIP_CHUNK
+) -> AsyncIterator[tuple[list[Any], dict[tuple[str, int], int]]]:
     """A batch's messages (faust events), each partition's preceded by any the group's position
-    skipped since the table's writer last saved (read from the log again), and per input
-    (topic, partition) the next offset after them, to save with the states.  For every stage
-    with a table: the case writer, the scorer, the alert writer.
+    skipped since the table's writer last saved (read from the log again), with per input
+    (topic, partition) the next offset after them, to save with the states.  When many were
+    skipped, in parts of about ``chunk`` (``SKIP_CHUNK``) messages, each to be applied and
+    saved before the next is read: memory stays bounded, and a restart goes on from the last
+    part saved.  For every stage with a table: the case writer, the scorer, the alert writer.
 
     Around a rebalance faust can commit a partition's position past messages no writer applied
     (the offset guard sees a hole only within one process); the next owner starts there, with
@@ -391,25 +397,36 @@ async def with_skipped(
     reached: dict[tuple[str, int], int] = {}
     for event in batch:
         m = event.message
-        p, at = m.partition, (m.topic, m.partition)
+        at = (m.topic, m.partition)
         expected = reached[at] if at in reached else table.reached(*at)
         if expected is not None and m.offset > expected:
-            missed = await asyncio.to_thread(
-                read_range, settings.kafka, m.topic, p, expected, m.offset
-            )
             log.error(
-                "%s:%s: offsets %d-%d were skipped by the group's position; applying the %d "
-                "message(s) the log holds first",
-                m.topic,
-                p,
+                "%s:%s: offsets %d-%d were skipped by the group's position; applying the "
+                "messages the log holds first",
+                *at,
                 expected,
                 m.offset - 1,
-                len(missed),
             )
-            messages += [Read.of(r) for r in missed]
+            async for missed, end in read_in_parts(settings, at, expected, m.offset, chunk):
+                messages += missed
+                reached[at] = end
+                if len(messages) >= chunk:
+                    yield messages, dict(reached)
+                    messages = []
         messages.append(m)
         reached[at] = max(m.offset + 1, expected or 0)
-    return messages, reached
+    yield messages, reached
+
+
+async def read_in_parts(
+    settings: Settings, at: tuple[str, int], start: int, end: int, chunk: int = SKIP_CHUNK
+) -> AsyncIterator[tuple[list[Read], int]]:
+    """The log's messages of partition ``at`` from ``start`` to ``end`` (not included), in
+    parts of at most ``chunk`` offsets, each with the offset after it."""
+    for first in range(start, end, chunk):
+        last = min(first + chunk, end)
+        missed = await asyncio.to_thread(read_range, settings.kafka, *at, first, last)
+        yield [Read.of(r) for r in missed], last
 
 
 @dataclass(frozen=True)
@@ -476,18 +493,15 @@ def check_quiet_skips(
                     gaps[at] = (reached, committed)  # applied at the next check if still there
                     continue
                 del gaps[at]
-                missed = await asyncio.to_thread(
-                    read_range, settings.kafka, *at, reached, committed
-                )
                 log.error(
                     "%s:%s: offsets %d-%d were skipped by the group's position and nothing came "
-                    "after them; applying the %d message(s) the log holds",
+                    "after them; applying the messages the log holds",
                     *at,
                     reached,
                     committed - 1,
-                    len(missed),
                 )
-                await appliers[tp.topic]([Read.of(r) for r in missed], {at: committed})
+                async for missed, end in read_in_parts(settings, at, reached, committed):
+                    await appliers[tp.topic](missed, {at: end})
 
     app.timer(interval=settings.skip_check_every, name=f"{stage} check for skips")(check)
 

@@ -62,15 +62,16 @@ def add_scorer(
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             async with turn, _or_die("scorer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                messages, reached = await with_skipped(settings, table, batch)
-                await scorer.on_events(messages, reached)
+                async for messages, reached in with_skipped(settings, table, batch):
+                    await scorer.on_events(messages, reached)
 
     async def risk_clock(stream: faust.StreamT) -> None:
         guard = OffsetGuard.of(app)
         async for batch in stream.take_events(16, within=settings.batch_within):
             async with turn, _or_die("scorer clock"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                await on_ticks(*await with_skipped(settings, table, batch))
+                async for messages, reached in with_skipped(settings, table, batch):
+                    await on_ticks(messages, reached)
 
     async def on_ticks(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
         for m in messages:

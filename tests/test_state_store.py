@@ -347,3 +347,44 @@ def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_appl
     said = (tmp_path / "second.log").read_text()
     assert f"alert-commands:{part}: offsets 1-1 were skipped by the group's position" in said
     assert ("nothing came after them" in said) == (after == "nothing")
+
+
+def test_a_long_skip_is_read_again_and_applied_in_parts_each_with_how_far_it_reached(
+    settings: Settings,
+) -> None:
+    """A skip of many messages is not read into one batch: each part comes with the offset
+    after it, for the stage to save with its states before the next part is read (memory stays
+    bounded; a restart goes on from the last part saved)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from kafka import KafkaProducer
+
+    from streams.app import with_skipped
+
+    topic = settings.topics.case_commands
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+    for i in range(12):
+        producer.send(topic, value=f"m{i}".encode(), partition=0)
+    producer.flush()
+    producer.close()
+
+    class Table:  # how far the stage's table says its writer got: offset 2 of partition 0
+        def reached(self, t: str, p: int) -> int | None:
+            return 2 if (t, p) == (topic, 0) else None
+
+    arrived = SimpleNamespace(topic=topic, partition=0, offset=11, value=b"m11")  # 2-10 skipped
+
+    async def parts() -> list[tuple[list[bytes], dict]]:
+        batch = [SimpleNamespace(message=arrived)]
+        return [
+            ([m.value for m in messages], reached)
+            async for messages, reached in with_skipped(settings, Table(), batch, chunk=4)
+        ]
+
+    assert asyncio.run(parts()) == [
+        ([b"m2", b"m3", b"m4", b"m5"], {(topic, 0): 6}),
+        ([b"m6", b"m7", b"m8", b"m9"], {(topic, 0): 10}),
+        ([b"m10", b"m11"], {(topic, 0): 12}),
+    ]
