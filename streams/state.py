@@ -228,7 +228,7 @@ def claim_store_dir(
         if claimed:
             return claimed
         n += 1
-    if say:
+    if say and wait > 0:
         say(f"{base} is held by another worker; waiting up to {wait:.0f} s for it")
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

@@ -211,6 +211,26 @@ def test_two_workers_of_a_stage_on_one_machine_never_share_a_store_folder(tmp_pa
     assert claim_store_dir(tmp_path / "other").path == tmp_path / "other"
 
 
+def test_a_second_intake_worker_takes_a_folder_of_its_own_without_waiting(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The intake keeps no table, so no store of its own is worth waiting for: a second intake
+    worker on the machine goes straight to a folder of its own."""
+    from streams.app import store_base
+    from streams.state import claim_store_dir
+
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    held = claim_store_dir(store_base(settings, "intake"))  # the first intake worker's
+    log = tmp_path / "second-intake.log"
+    worker = processes.start_worker(settings, log, "intake")
+    try:
+        assert processes.wait_until(lambda: "keeps its state stores in" in log.read_text(), 60)
+    finally:
+        processes.stop(worker)
+        held.release()
+    assert "waiting up to" not in log.read_text()
+
+
 def test_commands_the_group_s_position_skipped_are_applied_by_the_next_writer(
     settings: Settings, tmp_path: Path
 ) -> None:
