@@ -38,6 +38,7 @@ log = logging.getLogger("ews.alerter")
 # every minute's tick looks at the active alerts only; most stored states are of cases whose
 # alert was resolved or never raised, and are not decoded
 ACTIVE = tuple(f'"{status}"'.encode() for status in ACTIVE_STATUSES)
+BATCH = 500  # most inputs of one topic per batch
 
 
 def add_alerter(
@@ -55,14 +56,15 @@ def add_alerter(
 
         async def apply(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
             await writer.apply(messages, read, reached)
+            metrics.progressed()  # a long repair of skips is progress too, part by part
 
         async def run(stream: faust.StreamT) -> None:
             guard = OffsetGuard.of(app)
-            async for batch in stream.take_events(500, within=settings.batch_within):
+            async for batch in stream.take_events(BATCH, within=settings.batch_within):
                 async with turn, _or_die(f"alert writer ({name})"), metrics.batch(len(batch)):
                     guard.check_all(e.message for e in batch)
-                    async for messages, reached in with_skipped(settings, table, batch):
-                        await apply(messages, reached)
+                    async for part in with_skipped(settings, table, batch, BATCH):
+                        await apply(*part)
 
         app.agent(app.topic(topic, internal=False), concurrency=1, name=name)(run)
         return apply
@@ -72,7 +74,7 @@ def add_alerter(
         topics.alert_commands: agent("alert_commands", topics.alert_commands, _read_commands),
         topics.clock: agent("alert_clock", topics.clock, None),
     }
-    check_quiet_skips(app, settings, table, turn, appliers, "alert writer")
+    check_quiet_skips(app, settings, table, turn, appliers, BATCH, "alert writer")
 
 
 def _read_assessment(m: Any) -> list[tuple[str, str, Any]]:

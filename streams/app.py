@@ -59,7 +59,7 @@ from schemas.privacy import mask_personal
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
 from schemas.settings import SCRAM, Settings
 from schemas.topics import MAX_MESSAGE_BYTES, Topics
-from streams.log import read_range
+from streams.log import read_parts
 from streams.metrics import (
     EXIT_STALLED,
     StageMetrics,
@@ -361,31 +361,31 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
         # the events must be in the log before the new states go to the changelog
         await asyncio.gather(*sent)
         await cases.save({cid: s.to_dict() for cid, s in states.items()}, reached)
+        metrics.progressed()  # a long repair of skips is progress too, part by part
 
     async def case_writer(stream: faust.StreamT) -> None:
         guard = OffsetGuard.of(app)
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
             async with turn, _or_die("case writer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                async for messages, reached in with_skipped(settings, cases, batch):
-                    await apply(messages, reached)
+                async for part in with_skipped(settings, cases, batch, COMMAND_BATCH_SIZE):
+                    await apply(*part)
 
-    check_quiet_skips(app, settings, cases, turn, {topics.case_commands: apply}, "case writer")
+    appliers = {topics.case_commands: apply}
+    check_quiet_skips(app, settings, cases, turn, appliers, COMMAND_BATCH_SIZE, "case writer")
     return case_writer
 
 
-SKIP_CHUNK = 5000  # most messages read again at once after a skip
-
-
 async def with_skipped(
-    settings: Settings, table: StateTable, batch: list[Any], chunk: int = SKIP_CHUNK
+    settings: Settings, table: StateTable, batch: list[Any], most: int
 ) -> AsyncIterator[tuple[list[Any], dict[tuple[str, int], int]]]:
     """A batch's messages (faust events), each partition's preceded by any the group's position
     skipped since the table's writer last saved (read from the log again), with per input
-    (topic, partition) the next offset after them, to save with the states.  When many were
-    skipped, in parts of about ``chunk`` (``SKIP_CHUNK``) messages, each to be applied and
-    saved before the next is read: memory stays bounded, and a restart goes on from the last
-    part saved.  For every stage with a table: the case writer, the scorer, the alert writer.
+    (topic, partition) the next offset after them, to save with the states.  Many skipped
+    messages come in parts of about ``most`` (the stage's batch size), each to be applied and
+    saved before the next is read: memory stays as bounded as in any batch, and a restart goes
+    on from the last part saved.  For every stage with a table: the case writer, the scorer,
+    the alert writer.
 
     Around a rebalance faust can commit a partition's position past messages no writer applied
     (the offset guard sees a hole only within one process); the next owner starts there, with
@@ -407,26 +407,31 @@ async def with_skipped(
                 expected,
                 m.offset - 1,
             )
-            async for missed, end in read_in_parts(settings, at, expected, m.offset, chunk):
-                messages += missed
-                reached[at] = end
-                if len(messages) >= chunk:
-                    yield messages, dict(reached)
-                    messages = []
+            async with contextlib.aclosing(
+                read_in_parts(settings, at, expected, m.offset, most)
+            ) as parts:
+                async for missed in parts:
+                    messages += missed
+                    reached[at] = missed[-1].offset + 1
+                    if len(messages) >= most:
+                        yield messages, dict(reached)
+                        messages = []
         messages.append(m)
         reached[at] = max(m.offset + 1, expected or 0)
     yield messages, reached
 
 
 async def read_in_parts(
-    settings: Settings, at: tuple[str, int], start: int, end: int, chunk: int = SKIP_CHUNK
-) -> AsyncIterator[tuple[list[Read], int]]:
+    settings: Settings, at: tuple[str, int], start: int, end: int, most: int
+) -> AsyncIterator[list[Read]]:
     """The log's messages of partition ``at`` from ``start`` to ``end`` (not included), in
-    parts of at most ``chunk`` offsets, each with the offset after it."""
-    for first in range(start, end, chunk):
-        last = min(first + chunk, end)
-        missed = await asyncio.to_thread(read_range, settings.kafka, *at, first, last)
-        yield [Read.of(r) for r in missed], last
+    parts of at most ``most``, each read when the one before has been taken."""
+    parts = read_parts(settings.kafka, *at, start, end, most)
+    try:
+        while part := await asyncio.to_thread(next, parts, None):
+            yield [Read.of(r) for r in part]
+    finally:
+        await asyncio.to_thread(parts.close)
 
 
 @dataclass(frozen=True)
@@ -463,6 +468,7 @@ def check_quiet_skips(
     table: StateTable,
     turn: asyncio.Lock,
     appliers: dict[str, Apply],
+    most: int,
     stage: str,
 ) -> None:
     """A timer for a stage with a table: the skips ``with_skipped`` cannot see.
@@ -472,19 +478,33 @@ def check_quiet_skips(
     while the lag reads 0.  Every ``EWS_SKIP_CHECK_EVERY`` seconds, between the stage's
     batches, each input partition of this worker whose committed position is past the offset
     its table reached, and still is at the next check, has the messages between read from the
-    log and applied (``appliers``: per input topic, the stage's apply of (messages, reached)).
-    Not while the group rebalances or tables recover: the table is not whole then."""
+    log and applied in parts of at most ``most`` (``appliers``: per input topic, the stage's
+    apply of (messages, reached)).
+
+    Not while the group rebalances or tables recover, when the table is not whole.  A
+    rebalance that starts meanwhile waits for the part being applied (the revoked partitions'
+    states are dropped after it), and the rest is left to the partition's next owner."""
     gaps: dict[tuple[str, int], tuple[int, int]] = {}  # seen at the last check
+
+    def still_mine(tp: Any, generation: int) -> bool:
+        return (
+            not app.rebalancing
+            and app.consumer_generation_id == generation
+            and tp in app.consumer.assignment()
+        )
 
     async def check() -> None:
         if app.rebalancing or app.in_recovery or not app.tables.recovery.completed.is_set():
             gaps.clear()
             return
+        generation = app.consumer_generation_id
         for tp in sorted(app.consumer.assignment()):
             at = (tp.topic, tp.partition)
             if tp.topic not in appliers:
                 continue
             async with turn, _or_die(f"{stage} (check for skips)"):
+                if not still_mine(tp, generation):
+                    return
                 reached, committed = table.reached(*at), committed_offset(app, tp)
                 if reached is None or committed is None or committed <= reached:
                     gaps.pop(at, None)
@@ -500,9 +520,22 @@ def check_quiet_skips(
                     reached,
                     committed - 1,
                 )
-                async for missed, end in read_in_parts(settings, at, reached, committed):
-                    await appliers[tp.topic](missed, {at: end})
+                async with contextlib.aclosing(
+                    read_in_parts(settings, at, reached, committed, most)
+                ) as parts:
+                    async for missed in parts:
+                        if not still_mine(tp, generation):
+                            log.warning("%s:%s: rebalancing; the rest is the next owner's", *at)
+                            return
+                        await appliers[tp.topic](missed, {at: missed[-1].offset + 1})
+                if table.reached(*at) < committed:  # the log no longer holds the last ones
+                    await appliers[tp.topic]([], {at: committed})
 
+    async def let_a_part_finish(_app: Any, revoked: Any, **_kwargs: Any) -> None:
+        async with turn:  # faust drops the revoked partitions' states after this returns
+            pass
+
+    app.on_partitions_revoked.connect(let_a_part_finish)
     app.timer(interval=settings.skip_check_every, name=f"{stage} check for skips")(check)
 
 

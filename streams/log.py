@@ -54,6 +54,20 @@ def read_range(
     """The messages of one partition from offset ``start`` up to ``end`` (not included), those
     the log still holds.  Raises TimeoutError if none arrives for ``timeout_s`` while some are
     still due."""
+    parts = read_parts(bootstrap, topic, partition, start, end, 5000, timeout_s)
+    return [m for part in parts for m in part]
+
+
+def read_parts(
+    bootstrap: str | KafkaAccess,
+    topic: str,
+    partition: int,
+    start: int,
+    end: int,
+    most: int,
+    timeout_s: float = 30.0,
+) -> Iterator[list[Any]]:
+    """``read_range`` in lists of at most ``most`` messages, read one list at a time."""
     consumer = KafkaConsumer(
         **client_args(bootstrap),
         group_id=None,
@@ -65,16 +79,22 @@ def read_range(
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         consumer.seek(tp, max(start, consumer.beginning_offsets([tp])[tp]))
-        out: list[Any] = []
+        part: list[Any] = []
         deadline = time.monotonic() + timeout_s
         while consumer.position(tp) < end:
-            got = consumer.poll(timeout_ms=500).get(tp, [])
-            out += [m for m in got if m.offset < end]
+            got = consumer.poll(timeout_ms=500, max_records=most).get(tp, [])
+            for m in got:
+                if m.offset < end:
+                    part.append(m)
+                if len(part) == most:
+                    yield part
+                    part = []
             if got:
                 deadline = time.monotonic() + timeout_s
             elif time.monotonic() > deadline:
                 raise TimeoutError(f"no progress reading {topic}:{partition} for {timeout_s}s")
-        return out
+        if part:
+            yield part
     finally:
         consumer.close()
 

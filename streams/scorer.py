@@ -62,28 +62,33 @@ def add_scorer(
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             async with turn, _or_die("scorer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                async for messages, reached in with_skipped(settings, table, batch):
-                    await scorer.on_events(messages, reached)
+                async for part in with_skipped(settings, table, batch, settings.batch_size):
+                    await on_events(*part)
 
     async def risk_clock(stream: faust.StreamT) -> None:
         guard = OffsetGuard.of(app)
         async for batch in stream.take_events(16, within=settings.batch_within):
             async with turn, _or_die("scorer clock"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                async for messages, reached in with_skipped(settings, table, batch):
-                    await on_ticks(messages, reached)
+                async for part in with_skipped(settings, table, batch, 16):
+                    await on_ticks(*part)
+
+    async def on_events(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
+        await scorer.on_events(messages, reached)
+        metrics.progressed()  # a long repair of skips is progress too, part by part
 
     async def on_ticks(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
         for m in messages:
             await scorer.on_tick(m)
         await table.save({}, reached)  # how far the ticks are applied
+        metrics.progressed()
 
     events_topic = app.topic(topics.case_events, internal=False)
     clock_topic = app.topic(topics.clock, internal=False)
     app.agent(events_topic, concurrency=1, name="risk_events")(risk_events)
     app.agent(clock_topic, concurrency=1, name="risk_clock")(risk_clock)
-    appliers = {topics.case_events: scorer.on_events, topics.clock: on_ticks}
-    check_quiet_skips(app, settings, table, turn, appliers, "scorer")
+    appliers = {topics.case_events: on_events, topics.clock: on_ticks}
+    check_quiet_skips(app, settings, table, turn, appliers, settings.batch_size, "scorer")
 
 
 class _Scorer:

@@ -400,7 +400,7 @@ def test_a_long_skip_is_read_again_and_applied_in_parts_each_with_how_far_it_rea
         batch = [SimpleNamespace(message=arrived)]
         return [
             ([m.value for m in messages], reached)
-            async for messages, reached in with_skipped(settings, Table(), batch, chunk=4)
+            async for messages, reached in with_skipped(settings, Table(), batch, 4)
         ]
 
     assert asyncio.run(parts()) == [
