@@ -427,11 +427,19 @@ async def read_in_parts(
     """The log's messages of partition ``at`` from ``start`` to ``end`` (not included), in
     parts of at most ``most``, each read when the one before has been taken."""
     parts = read_parts(settings.kafka, *at, start, end, most)
+    reading: asyncio.Future | None = None
     try:
-        while part := await asyncio.to_thread(next, parts, None):
+        while True:
+            reading = asyncio.ensure_future(asyncio.to_thread(next, parts, None))
+            part = await asyncio.shield(reading)  # cancelled, the thread still reads
+            if part is None:
+                return
             yield [Read.of(r) for r in part]
     finally:
-        await asyncio.to_thread(parts.close)
+        if reading is not None and not reading.done():  # closed once the thread is done
+            reading.add_done_callback(lambda _: parts.close())
+        else:
+            await asyncio.to_thread(parts.close)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ def read_parts(
                 if len(part) == most:
                     yield part
                     part = []
+                    deadline = time.monotonic() + timeout_s  # not counting the caller's time
             if got:
                 deadline = time.monotonic() + timeout_s
             elif time.monotonic() > deadline:
