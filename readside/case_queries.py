@@ -9,7 +9,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from readside.tables import alert_timeline, alerts, case_risk, case_timeline, cases
+from readside.tables import (
+    FOUND_ORDER,
+    alert_timeline,
+    alerts,
+    case_risk,
+    case_timeline,
+    cases,
+)
 from schemas.events import (
     AlertAcknowledged,
     AlertEscalated,
@@ -47,7 +54,18 @@ def case_rows(
     found meanwhile neither repeats a case on the next page nor pushes one off it; a case not
     yet shown that is found again meanwhile moves above the pages read (on top when the list
     is read again)."""
-    found_at = sa.func.coalesce(cases.c.last_found_at, "")  # one order on SQLite and PostgreSQL
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(case_list(township, unit, limit, after)).mappings()]
+
+
+def case_list(
+    township: str | None = None,
+    unit: str | None = None,
+    limit: int = 500,
+    after: tuple[str, str] | None = None,
+) -> sa.Select:
+    """The query of ``case_rows``."""
+    found_at = FOUND_ORDER
     query = (
         sa.select(
             cases,
@@ -69,8 +87,7 @@ def case_rows(
     if unit is not None:  # cases with an alert routed or reassigned to the unit
         routed = alerts.c.units.contains(json.dumps(unit), autoescape=True)
         query = query.where(cases.c.case_id.in_(sa.select(alerts.c.case_id).where(routed)))
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+    return query
 
 
 def case_detail(engine: sa.Engine, case_id: str) -> dict[str, Any] | None:
