@@ -95,7 +95,7 @@ class _AlertWriter:
         return AlertState.from_dict(stored) if stored else AlertState(case_id)
 
     async def apply(
-        self, messages: list[Any], read: Any, reached: dict[tuple[str, int], int] | None = None
+        self, messages: list[Any], read: Any, reached: dict[tuple[str, int], int]
     ) -> None:
         inputs: list[tuple[str, str, Any]] = []
         sent = []

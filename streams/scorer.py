@@ -107,9 +107,7 @@ class _Scorer:
         stored = self.table.get(case_id)
         return Watch.from_dict(stored) if stored else Watch(CaseState(case_id))
 
-    async def on_events(
-        self, messages: list[Any], reached: dict[tuple[str, int], int] | None = None
-    ) -> None:
+    async def on_events(self, messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
         envelopes, sent = [], []
         for m in messages:
             try:
