@@ -491,16 +491,21 @@ def create_app(
             raise HTTPException(404, "no such file")
         return FileResponse(path)
 
+    def servable(version: str) -> Any:
+        """The model as a scorer would load it (the file, its types, the lexicon it was trained
+        with); 409 if a scorer would refuse it."""
+        try:
+            return scored_under(models.load(version), policy)
+        except ModelRefused as exc:
+            raise HTTPException(409, f"模型不可用 / {exc}") from None
+
     @app.post("/api/models/{version}/promote", status_code=202, tags=["models"])
     def promote(version: str, who: Who, body: ModelBody | None = None) -> dict[str, Any]:
         if not who.can_manage_models:
             raise forbidden("promoting a model")
         if version not in models.versions():
             raise HTTPException(404, f"没有该模型 / no model {version}")
-        try:  # as a scorer would load it: the file, its types, the lexicon it was trained with
-            loaded = scored_under(models.load(version), policy)
-        except ModelRefused as exc:
-            raise HTTPException(409, f"模型不可用 / {exc}") from None
+        loaded = servable(version)
         current = gateway.in_service().version
         if current == version:
             return {"in_service": version, "changed": False}
@@ -518,10 +523,7 @@ def create_app(
             raise HTTPException(
                 409, f"没有可回退的版本 / nothing to roll back to ({state.version})"
             )
-        try:
-            scored_under(models.load(state.previous), policy)
-        except ModelRefused as exc:
-            raise HTTPException(409, f"模型不可用 / {exc}") from None
+        servable(state.previous)
         reason = body.reason if body else ""
         event = rolled_back_event(state.previous, state.version, reason, by=who.name)
         gateway.publish_model_event(event)
