@@ -63,7 +63,7 @@ def add_alerter(
             async for batch in stream.take_events(BATCH, within=settings.batch_within):
                 async with turn, _or_die(f"alert writer ({name})"), metrics.batch(len(batch)):
                     guard.check_all(e.message for e in batch)
-                    async for part in with_skipped(settings, table, batch, BATCH):
+                    async for part in with_skipped(settings, table, batch, BATCH, metrics):
                         await apply(*part)
 
         app.agent(app.topic(topic, internal=False), concurrency=1, name=name)(run)
@@ -74,7 +74,7 @@ def add_alerter(
         topics.alert_commands: agent("alert_commands", topics.alert_commands, _read_commands),
         topics.clock: agent("alert_clock", topics.clock, None),
     }
-    check_quiet_skips(app, settings, table, turn, appliers, BATCH, "alert writer")
+    check_quiet_skips(app, settings, table, turn, appliers, BATCH, metrics)
 
 
 def _read_assessment(m: Any) -> list[tuple[str, str, Any]]:

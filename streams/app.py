@@ -368,24 +368,29 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
             async with turn, _or_die("case writer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                async for part in with_skipped(settings, cases, batch, COMMAND_BATCH_SIZE):
+                parts = with_skipped(settings, cases, batch, COMMAND_BATCH_SIZE, metrics)
+                async for part in parts:
                     await apply(*part)
 
     appliers = {topics.case_commands: apply}
-    check_quiet_skips(app, settings, cases, turn, appliers, COMMAND_BATCH_SIZE, "case writer")
+    check_quiet_skips(app, settings, cases, turn, appliers, COMMAND_BATCH_SIZE, metrics)
     return case_writer
 
 
 async def with_skipped(
-    settings: Settings, table: StateTable, batch: list[Any], most: int
+    settings: Settings,
+    table: StateTable,
+    batch: list[Any],
+    most: int,
+    metrics: StageMetrics | None = None,
 ) -> AsyncIterator[tuple[list[Any], dict[tuple[str, int], int]]]:
     """A batch's messages (faust events), each partition's preceded by any the group's position
     skipped since the table's writer last saved (read from the log again), with per input
     (topic, partition) the next offset after them, to save with the states.  Many skipped
     messages come in parts of about ``most`` (the stage's batch size), each to be applied and
     saved before the next is read: memory stays as bounded as in any batch, and a restart goes
-    on from the last part saved.  For every stage with a table: the case writer, the scorer,
-    the alert writer.
+    on from the last part saved (counted in ``metrics.read_again``).  For every stage with a
+    table: the case writer, the scorer, the alert writer.
 
     Around a rebalance faust can commit a partition's position past messages no writer applied
     (the offset guard sees a hole only within one process); the next owner starts there, with
@@ -411,6 +416,8 @@ async def with_skipped(
                 read_in_parts(settings, at, expected, m.offset, most)
             ) as parts:
                 async for missed in parts:
+                    if metrics is not None:
+                        metrics.read_again.inc(len(missed))
                     messages += missed
                     reached[at] = missed[-1].offset + 1
                     if len(messages) >= most:
@@ -477,7 +484,7 @@ def check_quiet_skips(
     turn: asyncio.Lock,
     appliers: dict[str, Apply],
     most: int,
-    stage: str,
+    metrics: StageMetrics,
 ) -> None:
     """A timer for a stage with a table: the skips ``with_skipped`` cannot see.
 
@@ -493,6 +500,7 @@ def check_quiet_skips(
     rebalance that starts meanwhile waits for the part being applied (the revoked partitions'
     states are dropped after it), and the rest is left to the partition's next owner."""
     gaps: dict[tuple[str, int], tuple[int, int]] = {}  # seen at the last check
+    stage = metrics.stage
 
     def still_mine(tp: Any, generation: int) -> bool:
         return (
@@ -535,6 +543,7 @@ def check_quiet_skips(
                         if not still_mine(tp, generation):
                             log.warning("%s:%s: rebalancing; the rest is the next owner's", *at)
                             return
+                        metrics.read_again.inc(len(missed))
                         await appliers[tp.topic](missed, {at: missed[-1].offset + 1})
                 if table.reached(*at) < committed:  # the log no longer holds the last ones
                     await appliers[tp.topic]([], {at: committed})

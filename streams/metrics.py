@@ -59,6 +59,12 @@ class StageMetrics:
             ["stage"],
             **labels,
         ).labels(stage)
+        self.read_again = Counter(
+            "ews_read_again",
+            "input messages the group's position had skipped, read again from the log and applied",
+            ["stage"],
+            **labels,
+        ).labels(stage)
         self.lag = Gauge(
             "ews_lag_messages", "messages waiting on the stage's partitions", ["stage"], **labels
         ).labels(stage)

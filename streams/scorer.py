@@ -62,7 +62,8 @@ def add_scorer(
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             async with turn, _or_die("scorer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                async for part in with_skipped(settings, table, batch, settings.batch_size):
+                parts = with_skipped(settings, table, batch, settings.batch_size, metrics)
+                async for part in parts:
                     await on_events(*part)
 
     async def risk_clock(stream: faust.StreamT) -> None:
@@ -70,7 +71,7 @@ def add_scorer(
         async for batch in stream.take_events(16, within=settings.batch_within):
             async with turn, _or_die("scorer clock"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                async for part in with_skipped(settings, table, batch, 16):
+                async for part in with_skipped(settings, table, batch, 16, metrics):
                     await on_ticks(*part)
 
     async def on_events(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
@@ -88,7 +89,7 @@ def add_scorer(
     app.agent(events_topic, concurrency=1, name="risk_events")(risk_events)
     app.agent(clock_topic, concurrency=1, name="risk_clock")(risk_clock)
     appliers = {topics.case_events: on_events, topics.clock: on_ticks}
-    check_quiet_skips(app, settings, table, turn, appliers, settings.batch_size, "scorer")
+    check_quiet_skips(app, settings, table, turn, appliers, settings.batch_size, metrics)
 
 
 class _Scorer:

@@ -273,9 +273,12 @@ def test_commands_skipped_at_the_end_of_a_partition_that_stays_quiet_are_applied
     hole, and the lag reads 0.  The periodic check finds the group's position past what the
     table reached, twice in a row, and applies the commands between."""
     import dataclasses
+    import urllib.request
 
     from kafka import KafkaConsumer
     from kafka.structs import OffsetAndMetadata
+
+    from deploy.kafka_local import free_port
 
     ensure_topics(settings.bootstrap, settings.topics.all())
     commands = [c for c in _commands(60) if partition_for(c.case_id, settings.partitions) == 0]
@@ -292,10 +295,20 @@ def test_commands_skipped_at_the_end_of_a_partition_that_stays_quiet_are_applied
     group.commit({TopicPartition(settings.topics.case_commands, 0): OffsetAndMetadata(16, "", -1)})
     group.close()
     expected = _expected(first + skipped)
-    checking = dataclasses.replace(settings, skip_check_every=1.0)
-    said = _run_until(checking, tmp_path / "second.log", len(expected))
+    ports = free_port()  # its /metrics shows an operator how many were read again
+    checking = dataclasses.replace(settings, skip_check_every=1.0, metrics_port=ports - 1)
+    log = tmp_path / "second.log"
+    worker = processes.start_worker(checking, log, "cases")
+    try:
+        assert processes.wait_until(lambda: len(_events(settings)) >= len(expected), 120)
+        url = f"http://127.0.0.1:{ports}/metrics"  # the cases stage's: the second port
+        metrics = urllib.request.urlopen(url, timeout=10).read().decode()
+    finally:
+        processes.stop(worker)
+    said = log.read_text()
 
     assert "offsets 10-15 were skipped by the group's position and nothing came" in said
+    assert 'ews_read_again_total{stage="cases"} 6.0' in metrics
     got = _events(settings)
     assert {e.event_id: e.to_bytes() for e in got} == expected
     assert len(got) == len(expected)  # none twice
