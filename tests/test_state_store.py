@@ -300,7 +300,8 @@ def test_commands_skipped_at_the_end_of_a_partition_that_stays_quiet_are_applied
     log = tmp_path / "second.log"
     worker = processes.start_worker(checking, log, "cases")
     try:
-        assert processes.wait_until(lambda: len(_events(settings)) >= len(expected), 120)
+        done = processes.wait_until(lambda: len(_events(settings)) >= len(expected), 120)
+        assert done, log.read_text()
         url = f"http://127.0.0.1:{ports}/metrics"  # the cases stage's: the second port
         metrics = urllib.request.urlopen(url, timeout=10).read().decode()
     finally:

@@ -16,6 +16,9 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+# The same expressions as readside.tables.  A later migration that alters ``cases`` through
+# ``batch_alter_table`` on SQLite (which copies the table) must create these two again:
+# SQLite's reflection leaves expression indexes out of the copy.
 FOUND_ORDER = sa.text("coalesce(last_found_at, '') DESC")
 
 
