@@ -1,5 +1,5 @@
 """The log through kafka-python: is a broker there, read a topic from its first offset to its end
-as it is now, append one message and wait for it."""
+as it is now, read one partition's range in parts, append one message and wait for it."""
 
 from __future__ import annotations
 
@@ -43,21 +43,6 @@ def read_from_start(
         consumer.close()
 
 
-def read_range(
-    bootstrap: str | KafkaAccess,
-    topic: str,
-    partition: int,
-    start: int,
-    end: int,
-    timeout_s: float = 30.0,
-) -> list[Any]:
-    """The messages of one partition from offset ``start`` up to ``end`` (not included), those
-    the log still holds.  Raises TimeoutError if none arrives for ``timeout_s`` while some are
-    still due."""
-    parts = read_parts(bootstrap, topic, partition, start, end, 5000, timeout_s)
-    return [m for part in parts for m in part]
-
-
 def read_parts(
     bootstrap: str | KafkaAccess,
     topic: str,
@@ -67,7 +52,9 @@ def read_parts(
     most: int,
     timeout_s: float = 30.0,
 ) -> Iterator[list[Any]]:
-    """``read_range`` in lists of at most ``most`` messages, read one list at a time."""
+    """The messages of one partition from offset ``start`` up to ``end`` (not included), those
+    the log still holds, in lists of at most ``most``, read one list at a time.  Raises
+    TimeoutError if none arrives for ``timeout_s`` while some are still due."""
     consumer = KafkaConsumer(
         **client_args(bootstrap),
         group_id=None,
