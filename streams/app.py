@@ -24,6 +24,8 @@ Crash safety (at-least-once in, exactly-once effect out):
   a dead letter with its reason, and the batch goes on;
 * every batch waits until all it produced is delivered; the case writer first its events, then
   the new states to the changelog, and only then updates the table in memory;
+* the stages' producer is idempotent (``IdempotentProducer``): a batch the broker did not
+  take is retried until it does, and never overtaken by a later batch of its partition;
 * anything else that goes wrong in a batch stops the process at once (``_or_die``), so the batch
   is never acknowledged (faust acks a batch even when the agent raises); the restarted worker
   reprocesses it.
@@ -48,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_kafka
+from faust.types.transports import ProducerT
 
 from domain.alerts.routing import Routing
 from domain.case import CaseState, handle_command
@@ -81,6 +85,27 @@ class QuietWorker(faust.Worker):
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
+
+
+class IdempotentProducer(faust_kafka.Producer):
+    """faust's producer, idempotent (faust makes it so only for exactly-once processing).
+
+    Without idempotence a batch that stays unsent while the broker restarts expires and fails,
+    and the next batch of the same partition can still land before the process exits: a
+    case's second event in the log without its first.  Idempotent, a batch is retried until
+    the broker takes it, in order, without duplicates; the watchdog ends the wait when the
+    broker stays away (EWS_BROKER_TIMEOUT).  A batch that fails all the same leaves a gap in
+    the partition's sequence numbers, and the broker refuses every batch after it."""
+
+    def _settings_extra(self) -> dict[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class StageApp(faust.App):
+    """A stage's faust app: faust's, with the idempotent producer."""
+
+    def _new_producer(self) -> ProducerT:
+        return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
 
 
 ROLES = {  # a worker role -> the stages it runs: one each, so each has its own group
@@ -127,7 +152,7 @@ def create_app(
     # one folder per consumer group: a state store holds the offsets of one changelog only
     datadir = datadir or store_base(settings, role)
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = StageApp(
         group_id(topics, role),
         broker=f"kafka://{settings.bootstrap}",
         store=STORES[settings.state_store],
@@ -138,7 +163,8 @@ def create_app(
         producer_acks=-1,
         producer_linger_ms=5,
         producer_max_request_size=MAX_MESSAGE_BYTES,
-        # a send the broker has not taken by then fails, and the worker exits (``_or_die``)
+        # a request the broker has not answered by then is sent again; the watchdog exits
+        # when the broker has not answered for EWS_BROKER_TIMEOUT
         producer_request_timeout=settings.broker_timeout,
         web_enabled=False,
         key_serializer="raw",

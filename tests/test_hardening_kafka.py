@@ -401,3 +401,60 @@ def test_a_worker_whose_broker_goes_away_exits_within_the_broker_timeout(
         if worker is not None and worker.poll() is None:
             worker.kill()
         broker.stop()
+
+
+def test_a_stage_send_made_while_the_broker_restarts_lands_after_it_in_order(tmp_path) -> None:
+    """A case writer's event sent while the broker is away, for longer than a request's
+    timeout, lands once the broker is back, and before the next event of its partition.
+    Before, it failed while the next one landed: a case's later event in the log without the
+    one before it (a chaos run found it)."""
+    import asyncio
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    from deploy.kafka_local import LocalBroker, free_port
+    from schemas.settings import Settings
+    from streams.app import create_app
+    from streams.state import _send
+
+    broker = LocalBroker(home=tmp_path / "broker", port=free_port(), controller_port=free_port())
+    broker.start()
+    settings = Settings(
+        bootstrap=broker.bootstrap,
+        topic_prefix="away",
+        faust_dir=str(tmp_path / "faust"),
+        broker_timeout=3.0,  # a produce request's timeout, too
+    )
+    topic = settings.topics.case_events
+    app = create_app(settings, "cases")
+
+    async def send_across_a_restart() -> list[object]:
+        await app.producer.start()
+        try:
+            await (await _send(app, topic, b"C1", b"first", 0))
+            await asyncio.to_thread(broker.stop)
+            second = await _send(app, topic, b"C1", b"second", 0)
+            await asyncio.sleep(8.0)  # the broker away for over twice the request timeout
+            await asyncio.to_thread(broker.start)
+            third = await _send(app, topic, b"C1", b"third", 0)
+            return await asyncio.wait_for(
+                asyncio.gather(second, third, return_exceptions=True), 120
+            )
+        finally:
+            await app.producer.stop()
+
+    try:
+        ensure_topics(broker.bootstrap, settings.topics.all())
+        results = asyncio.run(send_across_a_restart())
+        assert not [r for r in results if isinstance(r, BaseException)], results
+        consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            values = [m.value for batch in consumer.poll(10_000).values() for m in batch]
+        finally:
+            consumer.close()
+        assert values == [b"first", b"second", b"third"]
+    finally:
+        broker.stop()
