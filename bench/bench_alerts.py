@@ -22,7 +22,6 @@ until the last arrives).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import itertools
 import json
@@ -48,6 +47,7 @@ from bench.common import (  # noqa: E402
     cpu_seconds,
     warm_coordinator,
 )
+from bench.common import parser as bench_parser  # noqa: E402
 from deploy.kafka_local import LocalBroker, free_port  # noqa: E402
 from domain.alerts.alert import AlertState, handle  # noqa: E402
 from domain.alerts.routing import load_routing  # noqa: E402
@@ -262,9 +262,7 @@ def run_baseline(
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = bench_parser(__doc__)
     p.add_argument(
         "--records", type=int, default=2000, help="records per run (2,000: 10 s at 200/s)"
     )

@@ -14,7 +14,6 @@ reads it (``readside.case_queries.case_rows``):
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import tempfile
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.bench_replay import postgres_database  # noqa: E402
+from bench.common import parser as bench_parser  # noqa: E402
 from readside.bulk import insert_rows  # noqa: E402
 from readside.case_queries import case_rows  # noqa: E402
 from readside.db import make_engine, migrate  # noqa: E402
@@ -109,11 +109,7 @@ def pages(engine: sa.Engine) -> dict[str, float]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--cases", type=int, default=300_000, help="case rows (300,000)")
     p.add_argument("--pg-url", help="also on a PostgreSQL server (a database is created on it)")
     args = p.parse_args()

@@ -7,7 +7,6 @@ This is why the agents in ``streams/app.py`` produce through ``app.producer.send
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -19,14 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import faust  # noqa: E402
 
+from bench.common import parser as bench_parser  # noqa: E402
 from schemas.topics import TopicSpec  # noqa: E402
 from streams.admin import ensure_topics  # noqa: E402
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--bootstrap", default="127.0.0.1:9092")
     p.add_argument("--messages", type=int, default=20_000)
     args = p.parse_args()

@@ -12,7 +12,6 @@ Both read the same N records from the same broker in the same run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
 from bench.common import consume, cpu_seconds, kafka_broker  # noqa: E402
+from bench.common import parser as bench_parser
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
 from ews.lag import wait_settled  # noqa: E402
@@ -108,9 +108,7 @@ def run_naive(bootstrap: str, data: list[bytes], workdir: Path) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--records", type=int, default=10_000)
     p.add_argument("--bootstrap", help="use a running broker instead of starting one")
     args = p.parse_args()

@@ -6,20 +6,20 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import parser as bench_parser  # noqa: E402
 from bench.peers.logic import admitted, step  # noqa: E402
 from domain.intake import Posted  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = bench_parser(__doc__)
     p.add_argument("--records", type=int, default=10_000)
     p.add_argument("--rounds", type=int, default=5, help="best of this many rounds")
     args = p.parse_args()

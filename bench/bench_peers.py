@@ -26,7 +26,6 @@ Needs the ``bench`` extra (``pip install -e ".[bench]" -c constraints.txt``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kafka import KafkaConsumer  # noqa: E402
 
 from bench.common import cpu_seconds, end_total, kafka_broker  # noqa: E402
+from bench.common import parser as bench_parser
 from bench.peers.logic import Output, admitted, step  # noqa: E402
 from domain.intake import Posted  # noqa: E402
 from ews import processes  # noqa: E402
@@ -193,11 +193,7 @@ def run_side(name: str, settings: Settings, expected: Outputs, workdir: Path) ->
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--records", type=int, default=10_000, help="records to post (10,000)")
     p.add_argument(
         "--sides",

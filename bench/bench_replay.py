@@ -13,7 +13,6 @@ the first replay is the broker's first read of the log.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from kafka import KafkaConsumer  # noqa: E402
 
 from bench.bench_scaleout import expected_count  # noqa: E402
 from bench.common import end_total, kafka_broker, warm_coordinator  # noqa: E402
+from bench.common import parser as bench_parser
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
 from readside.db import make_engine, migrate  # noqa: E402
@@ -80,11 +80,7 @@ def timed_replay(settings: Settings, db_url: str, workers: int) -> tuple[int, fl
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--records", type=int, default=40_000, help="records to post (40,000)")
     p.add_argument("--pg-url", help="a PostgreSQL server (a database is created on it)")
     p.add_argument("--rounds", type=int, default=3, help="replays per database (3)")

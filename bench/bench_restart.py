@@ -19,7 +19,6 @@ Needs the ``bench`` extra (confluent-kafka fills the changelog quickly).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -35,6 +34,7 @@ from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench.common import end_total, kafka_broker, warm_coordinator  # noqa: E402
+from bench.common import parser as bench_parser
 from bench.peers.logic import admitted, step  # noqa: E402
 from domain.intake import Posted  # noqa: E402
 from ews import processes  # noqa: E402
@@ -134,11 +134,7 @@ def start_to_first_event(settings: Settings, workdir: Path, label: str, seq: int
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--cases", type=int, default=100_000, help="cases on the changelog (100,000)")
     p.add_argument("--stores", default="memory,rocksdb", help="memory,rocksdb (both)")
     p.add_argument(

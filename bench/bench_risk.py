@@ -21,7 +21,6 @@ nothing a duty officer would see is not re-sent).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import statistics
@@ -39,6 +38,7 @@ import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 
 from bench.common import consume, cpu_seconds, kafka_broker, warm_coordinator  # noqa: E402
+from bench.common import parser as bench_parser
 from domain.case import CaseState, handle_command  # noqa: E402
 from domain.intake import Admitted, Posted, admit  # noqa: E402
 from domain.risk.assess import Watch, watch_events  # noqa: E402
@@ -221,9 +221,7 @@ def print_table(
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--records", type=int, default=3000)
     p.add_argument("--rate", type=float, default=200.0, help="steady load, records/s (default 200)")
     p.add_argument("--bootstrap", help="use a running broker instead of starting one")

@@ -21,7 +21,6 @@ of a stage follows (1,000 / ms per record).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from kafka.errors import KafkaError  # noqa: E402
 
 from bench.bench_peers import Side, fold_outputs, outputs_of, reference  # noqa: E402
 from bench.common import cpu_seconds, end_total, kafka_broker, warm_coordinator  # noqa: E402
+from bench.common import parser as bench_parser
 from domain.intake import Posted  # noqa: E402
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
@@ -159,11 +159,7 @@ def run(
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--records", type=int, default=10_000, help="records to post (10,000)")
     p.add_argument("--partitions", type=int, default=8, help="partitions per topic (8)")
     p.add_argument("--bootstrap", help="use a running broker instead of starting one")

@@ -14,7 +14,6 @@ BLAS/OpenMP threads are limited to 2 (threadpoolctl; the figure asked for is "on
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
@@ -28,6 +27,7 @@ THREADS = 2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import parser as bench_parser  # noqa: E402
 from domain.case import fold  # noqa: E402
 from models.dataset import (  # noqa: E402
     build_dataset,
@@ -90,9 +90,7 @@ def bench_scoring(model: LoadedModel, rows: list[dict], states: list, single_n: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--cases", type=int, default=100_000, help="cases for the training benchmark")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument(

@@ -19,7 +19,6 @@ deadline passed: such ticks are no longer remembered among its applied inputs.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 import tempfile
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rocksdict import Rdict  # noqa: E402
 
+from bench.common import parser as bench_parser  # noqa: E402
 from domain.alerts.alert import (  # noqa: E402
     ACTIVE_STATUSES,
     APPLIED_KEPT,
@@ -86,11 +86,7 @@ def best_ms(scan, rounds: int) -> tuple[float, int]:  # noqa: ANN001
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = bench_parser(__doc__)
     p.add_argument("--states", type=int, default=20_000, help="alert states (20,000)")
     p.add_argument("--active", type=float, default=0.05, help="share of open alerts (0.05)")
     p.add_argument("--rounds", type=int, default=5, help="scans per way, the best kept (5)")

@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import parser as bench_parser  # noqa: E402
+
 RUNS = ("baseline", "bulk")
 
 
@@ -87,7 +89,7 @@ def one_run(log: str, run: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = bench_parser(__doc__)
     p.add_argument("--cases", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--runs", default=",".join(RUNS), help="which runs (default: baseline,bulk)")

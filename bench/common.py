@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import time
@@ -13,6 +14,17 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from deploy.kafka_local import LocalBroker, free_port
 from schemas.settings import Settings
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """A script's ``--help``: the first paragraph of its ``doc`` before the options, the rest
+    (how to run it, what it measures) after them, as written."""
+    description, _, epilog = doc.partition("\n\n")
+    return argparse.ArgumentParser(
+        description=description,
+        epilog=epilog or None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 @contextlib.contextmanager
