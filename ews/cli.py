@@ -153,7 +153,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     base = store_base(settings, args.role)
     store_dir = claim_store_dir(  # held until the process ends
         base,
-        wait=0.0 if args.role == "intake" else 10.0,  # the intake has no table to spare rebuilding
+        wait=0.0 if args.role == "intake" else 10.0,  # the intake's table rebuilds at once
         say=lambda s: print(f"ews worker: {s}", file=sys.stderr, flush=True),
     )
     if store_dir.path != base:

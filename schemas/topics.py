@@ -77,6 +77,11 @@ class Topics:
         return self.name("case-state-changelog")
 
     @property
+    def intake_marks_changelog(self) -> str:
+        """Intake's table of how far it got in each records partition (compacted)."""
+        return self.name("intake-marks-changelog")
+
+    @property
     def model_events(self) -> str:
         return self.name("model-events")
 
@@ -137,6 +142,12 @@ class Topics:
                 n,
                 {"cleanup.policy": "compact", **big},
                 "latest state of every case (the case table's changelog)",
+            ),
+            TopicSpec(
+                self.intake_marks_changelog,
+                n,
+                {"cleanup.policy": "compact"},
+                "how far intake got in each records partition",
             ),
             TopicSpec(self.model_events, 1, KEEP_FOREVER, "model promotions and roll-backs"),
             TopicSpec(self.risk_assessments, n, KEEP_FOREVER, "RiskAssessed, keyed by case id"),

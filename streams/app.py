@@ -316,37 +316,49 @@ def _intake(app: faust.App, settings: Settings, metrics: StageMetrics):  # type:
         topics.dead_letters,
     )
 
+    # how far intake got in each records partition, saved with each batch, so that records
+    # the group's position skipped around a rebalance are read again (``with_skipped``)
+    marks = StateTable(app, "intake-marks", topics.intake_marks_changelog, n)
+    turn = asyncio.Lock()  # the agent and the check for skips take turns
+
+    async def apply(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
+        by_partition: dict[int, list[SubmitRecord]] = defaultdict(list)
+        batch_receipts: list[IntakeReceipt] = []
+        sent = []
+        for m in messages:
+            ts = int(m.timestamp * 1000)
+            posted = Posted(m.topic, m.partition, m.offset, ts, m.value, headers_of(m))
+            outcome = admit(posted)
+            batch_receipts.append(outcome.receipt)
+            if isinstance(outcome, Admitted):
+                cmd = outcome.command
+                by_partition[partition_for(cmd.case_id, n)].append(cmd)
+            else:
+                dead = outcome.dead_letter
+                log.warning("dead letter %s: %s", dead.dead_letter_id, dead.reason)
+                metrics.dead_letter(dead.reason_code)
+                sent.append(await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition))
+        for partition, cmds in by_partition.items():
+            for body in command_messages(cmds):
+                sent.append(await _send(app, commands, None, body, partition))
+        if batch_receipts:
+            body = receipts_to_bytes(batch_receipts)
+            sent.append(await _send(app, receipts, None, body, messages[0].partition))
+        await asyncio.gather(*sent)  # delivered, or we die before the batch is acked
+        await marks.save({}, reached)
+        metrics.progressed()
+
     async def intake(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
-            async with _or_die("intake"), metrics.batch(len(batch)):
-                by_partition: dict[int, list[SubmitRecord]] = defaultdict(list)
-                batch_receipts: list[IntakeReceipt] = []
-                sent = []
-                for event in batch:
-                    m = event.message
-                    ts = int(m.timestamp * 1000)
-                    posted = Posted(m.topic, m.partition, m.offset, ts, m.value, headers_of(m))
-                    outcome = admit(posted)
-                    batch_receipts.append(outcome.receipt)
-                    if isinstance(outcome, Admitted):
-                        cmd = outcome.command
-                        by_partition[partition_for(cmd.case_id, n)].append(cmd)
-                    else:
-                        dead = outcome.dead_letter
-                        log.warning("dead letter %s: %s", dead.dead_letter_id, dead.reason)
-                        metrics.dead_letter(dead.reason_code)
-                        sent.append(
-                            await _send(app, dead_letters, m.key, dead.to_bytes(), m.partition)
-                        )
-                for partition, cmds in by_partition.items():
-                    for body in command_messages(cmds):
-                        sent.append(await _send(app, commands, None, body, partition))
-                first = batch[0].message.partition
-                sent.append(
-                    await _send(app, receipts, None, receipts_to_bytes(batch_receipts), first)
-                )
-                await asyncio.gather(*sent)  # delivered, or we die before the batch is acked
+            async with turn, _or_die("intake"), metrics.batch(len(batch)):
+                async for part in with_skipped(
+                    settings, marks, batch, settings.batch_size, metrics
+                ):
+                    await apply(*part)
 
+    check_quiet_skips(
+        app, settings, marks, turn, {topics.records: apply}, settings.batch_size, metrics
+    )
     return intake
 
 
@@ -415,35 +427,37 @@ async def with_skipped(
     (topic, partition) the next offset after them, to save with the states.  Many skipped
     messages come in parts of about ``most`` (the stage's batch size), each to be applied and
     saved before the next is read: memory stays as bounded as in any batch, and a restart goes
-    on from the last part saved (counted in ``metrics.read_again``).  For every stage with a
-    table: the case writer, the scorer, the alert writer.
+    on from the last part saved (counted in ``metrics.read_again``).  For every stage: intake
+    (its table holds only how far it got), the case writer, the scorer, the alert writer.
 
     Around a rebalance faust can commit a partition's position past messages no writer applied
     (the offset guard sees a hole only within one process); the next owner starts there, with
     the states of the one before.  The table keeps, with the states, the next offset its writer
     had not applied, so a later first offset means messages were skipped: they are applied
     first, in order.  An offset below it (a redelivery, or a log created again) is applied as
-    it comes: the fold drops what it has seen."""
+    it comes: the fold drops what it has seen.  A gap with nothing in it (a transaction's
+    marker, in the records topic) costs one read of the log and says nothing."""
     messages: list[Any] = []
     reached: dict[tuple[str, int], int] = {}
     for event in batch:
         m = event.message
         at = (m.topic, m.partition)
         expected = reached[at] if at in reached else table.reached(*at)
-        if expected is not None and m.offset > expected:
-            log.error(
-                "%s:%s: offsets %d-%d were skipped by the group's position; applying the "
-                "messages the log holds first",
-                *at,
-                expected,
-                m.offset - 1,
-            )
+        if expected is not None and m.offset > expected:  # skipped, or a transaction's marker
             async with contextlib.aclosing(
-                read_in_parts(settings, at, expected, m.offset, most)
+                read_in_parts(settings, at, expected, m.offset, most, metrics)
             ) as parts:
+                said = False
                 async for missed in parts:
-                    if metrics is not None:
-                        metrics.read_again.inc(len(missed))
+                    if not said:
+                        said = True
+                        log.error(
+                            "%s:%s: offsets %d-%d were skipped by the group's position; "
+                            "applying the messages the log holds first",
+                            *at,
+                            expected,
+                            m.offset - 1,
+                        )
                     messages += missed
                     reached[at] = missed[-1].offset + 1
                     if len(messages) >= most:
@@ -455,10 +469,16 @@ async def with_skipped(
 
 
 async def read_in_parts(
-    settings: Settings, at: tuple[str, int], start: int, end: int, most: int
+    settings: Settings,
+    at: tuple[str, int],
+    start: int,
+    end: int,
+    most: int,
+    metrics: StageMetrics | None = None,
 ) -> AsyncIterator[list[Read]]:
     """The log's messages of partition ``at`` from ``start`` to ``end`` (not included), in
-    parts of at most ``most``, each read when the one before has been taken."""
+    parts of at most ``most``, each read when the one before has been taken (and counted in
+    ``metrics.read_again``)."""
     parts = read_parts(settings.kafka, *at, start, end, most)
     reading: asyncio.Future | None = None
     try:
@@ -467,6 +487,8 @@ async def read_in_parts(
             part = await asyncio.shield(reading)  # cancelled, the thread still reads
             if part is None:
                 return
+            if metrics is not None:
+                metrics.read_again.inc(len(part))
             yield [Read.of(r) for r in part]
     finally:
         if reading is not None and not reading.done():  # closed once the thread is done
@@ -497,6 +519,7 @@ class Read:
             record.key,
             record.value,
             record.timestamp / 1000,
+            tuple(record.headers or ()),
         )
 
 
@@ -555,21 +578,23 @@ def check_quiet_skips(
                     gaps[at] = (reached, committed)  # applied at the next check if still there
                     continue
                 del gaps[at]
-                log.error(
-                    "%s:%s: offsets %d-%d were skipped by the group's position and nothing came "
-                    "after them; applying the messages the log holds",
-                    *at,
-                    reached,
-                    committed - 1,
-                )
                 async with contextlib.aclosing(
-                    read_in_parts(settings, at, reached, committed, most)
+                    read_in_parts(settings, at, reached, committed, most, metrics)
                 ) as parts:
+                    said = False
                     async for missed in parts:
+                        if not said:
+                            said = True
+                            log.error(
+                                "%s:%s: offsets %d-%d were skipped by the group's position and "
+                                "nothing came after them; applying the messages the log holds",
+                                *at,
+                                reached,
+                                committed - 1,
+                            )
                         if not still_mine(tp, generation):
                             log.warning("%s:%s: rebalancing; the rest is the next owner's", *at)
                             return
-                        metrics.read_again.inc(len(missed))
                         await appliers[tp.topic](missed, {at: missed[-1].offset + 1})
                 if table.reached(*at) < committed:  # the log no longer holds the last ones
                     await appliers[tp.topic]([], {at: committed})

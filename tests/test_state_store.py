@@ -78,6 +78,21 @@ def _run_until(settings: Settings, log: Path, count: int) -> str:
     return log.read_text()
 
 
+def _skip_to(settings: Settings, stage: str, topic: str, partition: int, offset: int) -> None:
+    """Commit ``stage``'s group position in ``topic``:``partition`` at ``offset``, past what its
+    writer applied: what faust does around a rebalance."""
+    from kafka import KafkaConsumer
+    from kafka.structs import OffsetAndMetadata
+
+    group = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap,
+        group_id=settings.topics.group(stage),
+        enable_auto_commit=False,
+    )
+    group.commit({TopicPartition(topic, partition): OffsetAndMetadata(offset, "", -1)})
+    group.close()
+
+
 def _empty_the_changelog(settings: Settings) -> None:
     """Delete every message of the case-state changelog (its offsets go on from where they
     were): a worker that needs the changelog to know its cases would forget them all."""
@@ -214,7 +229,8 @@ def test_two_workers_of_a_stage_on_one_machine_never_share_a_store_folder(tmp_pa
 def test_a_second_intake_worker_takes_a_folder_of_its_own_without_waiting(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """The intake keeps no table, so no store of its own is worth waiting for: a second intake
+    """The intake's table holds only how far it got in each records partition, which its
+    changelog gives back at once, so no store of its own is worth waiting for: a second intake
     worker on the machine goes straight to a folder of its own."""
     from streams.app import store_base
     from streams.state import claim_store_dir
@@ -238,8 +254,6 @@ def test_commands_the_group_s_position_skipped_are_applied_by_the_next_writer(
     applied (seen in a test where a second case writer joined).  The next writer starts there,
     finds that its table reached less far, and applies the skipped commands first: every case
     gets every event, in order."""
-    from kafka import KafkaConsumer
-    from kafka.structs import OffsetAndMetadata
 
     ensure_topics(settings.bootstrap, settings.topics.all())
     commands = [c for c in _commands(160) if partition_for(c.case_id, settings.partitions) == 0]
@@ -249,14 +263,7 @@ def test_commands_the_group_s_position_skipped_are_applied_by_the_next_writer(
     _run_until(settings, tmp_path / "first.log", len(_expected(first)))
 
     _post(settings, skipped + rest)  # offsets 10-15 are then passed over by the group
-    group = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
-        group_id=settings.topics.group("cases"),
-        enable_auto_commit=False,
-    )
-    tp = TopicPartition(settings.topics.case_commands, 0)
-    group.commit({tp: OffsetAndMetadata(16, "", -1)})
-    group.close()
+    _skip_to(settings, "cases", settings.topics.case_commands, 0, 16)
     expected = _expected(commands)
     said = _run_until(settings, tmp_path / "second.log", len(expected))
 
@@ -275,9 +282,6 @@ def test_commands_skipped_at_the_end_of_a_partition_that_stays_quiet_are_applied
     import dataclasses
     import urllib.request
 
-    from kafka import KafkaConsumer
-    from kafka.structs import OffsetAndMetadata
-
     from deploy.kafka_local import free_port
 
     ensure_topics(settings.bootstrap, settings.topics.all())
@@ -287,13 +291,7 @@ def test_commands_skipped_at_the_end_of_a_partition_that_stays_quiet_are_applied
     _run_until(settings, tmp_path / "first.log", len(_expected(first)))
 
     _post(settings, skipped)  # offsets 10-15, the last of the partition, passed over
-    group = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
-        group_id=settings.topics.group("cases"),
-        enable_auto_commit=False,
-    )
-    group.commit({TopicPartition(settings.topics.case_commands, 0): OffsetAndMetadata(16, "", -1)})
-    group.close()
+    _skip_to(settings, "cases", settings.topics.case_commands, 0, 16)
     expected = _expected(first + skipped)
     ports = free_port()  # its /metrics shows an operator how many were read again
     checking = dataclasses.replace(settings, skip_check_every=1.0, metrics_port=ports - 1)
@@ -323,9 +321,6 @@ def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_appl
     case writer: an acknowledgement passed over by the group's position is read again, when
     another one follows it and when nothing does (found by the periodic check)."""
     import dataclasses
-
-    from kafka import KafkaConsumer
-    from kafka.structs import OffsetAndMetadata
 
     from schemas.commands import AlertCommand, commands_to_bytes
     from streams.log import append
@@ -364,13 +359,7 @@ def test_an_officer_s_acknowledgement_the_group_s_position_skipped_is_still_appl
     post(1, "张三", "hrss")  # offset 1, passed over
     if after == "another_acknowledgement":
         post(2, "李四", "hrss")  # offset 2
-    group = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
-        group_id=topics.group("alerts"),
-        enable_auto_commit=False,
-    )
-    group.commit({TopicPartition(topics.alert_commands, part): OffsetAndMetadata(2, "", -1)})
-    group.close()
+    _skip_to(settings, "alerts", topics.alert_commands, part, 2)
     run_until(tmp_path / "second.log", lambda: "AlertAcknowledged" in kinds())
     acknowledged = [
         e.event.by
@@ -422,3 +411,94 @@ def test_a_long_skip_is_read_again_and_applied_in_parts_each_with_how_far_it_rea
         ([b"m6", b"m7", b"m8", b"m9"], {(topic, 0): 10}),
         ([b"m10", b"m11"], {(topic, 0): 12}),
     ]
+
+
+def _post_records(settings: Settings, first: int, n: int, transaction_of: int = 0) -> None:
+    """``n`` demo records to records partition 0, the i-th with the idempotency key
+    ``row-<first + i>`` (a Kafka header, as ``ews post`` sets it); with ``transaction_of``,
+    through a transactional producer, that many records per transaction (each transaction
+    leaves a marker in the log, an offset no record has)."""
+    from domain.intake import KEY_HEADER
+
+    extra = {"transactional_id": "township-system"} if transaction_of else {}
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", **extra)
+    if transaction_of:
+        producer.init_transactions()
+    postings = demo_batch(first + n, bad_fraction=0, duplicates=0, seed=9)[first:]
+    for i, posting in enumerate(postings):
+        if transaction_of and i % transaction_of == 0:
+            producer.begin_transaction()
+        headers = [(KEY_HEADER, f"row-{first + i}".encode())]
+        producer.send(settings.topics.records, posting.data, partition=0, headers=headers)
+        if transaction_of and (i % transaction_of == transaction_of - 1 or i == n - 1):
+            producer.commit_transaction()
+    producer.flush()
+    producer.close()
+
+
+def _receipts(settings: Settings) -> list:
+    from schemas.receipts import receipts_from_bytes
+
+    return [
+        r
+        for m in read_from_start(settings.bootstrap, settings.topics.intake_receipts)
+        for r in receipts_from_bytes(m.value)
+    ]
+
+
+def _run_intake_until(settings: Settings, log: Path, count: int) -> str:
+    """Run an intake worker until the receipts cover ``count`` records; its output."""
+    worker = processes.start_worker(settings, log, "intake")
+    try:
+        seen = lambda: len({r.receipt_id for r in _receipts(settings)}) >= count  # noqa: E731
+        assert processes.wait_until(seen, 120), log.read_text()
+    finally:
+        processes.stop(worker)
+    return log.read_text()
+
+
+@pytest.mark.parametrize("after", ["more_records", "nothing"])
+def test_records_the_group_s_position_skipped_are_admitted_by_the_next_intake(
+    settings: Settings, tmp_path: Path, after: str
+) -> None:
+    """Intake keeps how far it got in each records partition, like the stages with states: six
+    records the group's position passed over are read again and admitted, with the headers
+    they were posted with, whether more records follow them or none (the periodic check).
+    Before, they were never admitted, and ``ews counts`` did not show them missing."""
+    import dataclasses
+
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    _post_records(settings, 0, 10)
+    _run_intake_until(settings, tmp_path / "first.log", 10)
+
+    _post_records(settings, 10, 6 + (4 if after == "more_records" else 0))
+    total = 20 if after == "more_records" else 16
+    _skip_to(settings, "intake", settings.topics.records, 0, 16)
+    checking = dataclasses.replace(settings, skip_check_every=1.0)
+    said = _run_intake_until(checking, tmp_path / "second.log", total)
+
+    assert "offsets 10-15 were skipped by the group's position" in said
+    receipts = _receipts(settings)
+    assert sorted(int(r.receipt_id.rsplit(":", 1)[1]) for r in receipts) == list(range(total))
+    keys = {r.receipt_id.rsplit(":", 1)[1]: r.idempotency_key for r in receipts}
+    assert all(keys[str(i)] == f"row-{i}" for i in range(total))
+    assert all(r.outcome == "accepted" for r in receipts)
+
+
+def test_a_township_system_posting_in_transactions_loses_no_record_and_raises_no_alarm(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A transactional producer leaves a marker after each transaction, an offset with no
+    record: intake reads the log there once, finds nothing skipped, and admits every record
+    once, without saying that anything was skipped."""
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    _post_records(settings, 0, 12, transaction_of=3)
+    said = _run_intake_until(settings, tmp_path / "intake.log", 12)
+    _post_records(settings, 12, 6, transaction_of=2)  # after a restart: from the saved mark
+    said += _run_intake_until(settings, tmp_path / "again.log", 18)
+
+    # a record admitted again after the stop has the same receipt id (the read side counts it
+    # once); each of the 18 is admitted, under its own receipt id
+    receipts = {r.receipt_id: r.idempotency_key for r in _receipts(settings)}
+    assert sorted(receipts.values()) == sorted(f"row-{i}" for i in range(18))
+    assert "skipped" not in said
