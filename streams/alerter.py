@@ -31,8 +31,9 @@ from streams.app import (
     unreadable,
     with_skipped,
 )
+from streams.log import RangeReader
 from streams.metrics import StageMetrics
-from streams.state import StateTable, _send, partition_for
+from streams.state import StateTable, _send, delivered, partition_for
 
 log = logging.getLogger("ews.alerter")
 # every minute's tick looks at the active alerts only; most stored states are of cases whose
@@ -49,6 +50,7 @@ def add_alerter(
     n = topics.partitions
     table = StateTable(app, "alert-state", topics.alert_state_changelog, n)
     turn = asyncio.Lock()
+    reader = RangeReader(settings.kafka)
     writer = _AlertWriter(app, topics, table, routing)
 
     def agent(name: str, topic: str, read: Any) -> Apply:
@@ -63,7 +65,7 @@ def add_alerter(
             async for batch in stream.take_events(BATCH, within=settings.batch_within):
                 async with turn, _or_die(f"alert writer ({name})"), metrics.batch(len(batch)):
                     guard.check_all(e.message for e in batch)
-                    async for part in with_skipped(settings, table, batch, BATCH, metrics):
+                    async for part in with_skipped(reader, table, batch, BATCH, metrics):
                         await apply(*part)
 
         app.agent(app.topic(topic, internal=False), concurrency=1, name=name)(run)
@@ -74,7 +76,7 @@ def add_alerter(
         topics.alert_commands: agent("alert_commands", topics.alert_commands, _read_commands),
         topics.clock: agent("alert_clock", topics.clock, None),
     }
-    check_quiet_skips(app, settings, table, turn, appliers, BATCH, metrics)
+    check_quiet_skips(app, settings, reader, table, turn, appliers, BATCH, metrics)
 
 
 def _read_assessment(m: Any) -> list[tuple[str, str, Any]]:
@@ -118,7 +120,7 @@ class _AlertWriter:
                         self.app, self.topics.alert_events, case_id.encode(), e.to_bytes(), part
                     )
                 )
-        await asyncio.gather(*sent)  # the events are in the log before the states change
+        await delivered(self.app, sent)  # the events are in the log before the states change
         changed = {cid: s for cid, s in states.items() if s is not loaded[cid]}
         await self.table.save({case_id: s.to_dict() for case_id, s in changed.items()}, reached)
 

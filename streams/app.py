@@ -24,8 +24,8 @@ Crash safety (at-least-once in, exactly-once effect out):
   a dead letter with its reason, and the batch goes on;
 * every batch waits until all it produced is delivered; the case writer first its events, then
   the new states to the changelog, and only then updates the table in memory;
-* the stages' producer is idempotent (``IdempotentProducer``): a batch the broker did not
-  take is retried until it does, and never overtaken by a later batch of its partition;
+* the stages' producer is idempotent (``IdempotentProducer``): a batch the broker refused while
+  it restarted is sent again, not overtaken by a later batch of its partition;
 * anything else that goes wrong in a batch stops the process at once (``_or_die``), so the batch
   is never acknowledged (faust acks a batch even when the agent raises); the restarted worker
   reprocesses it.
@@ -63,7 +63,7 @@ from schemas.privacy import mask_personal
 from schemas.receipts import DeadLetter, IntakeReceipt, receipts_to_bytes
 from schemas.settings import SCRAM, Settings
 from schemas.topics import MAX_MESSAGE_BYTES, Topics
-from streams.log import read_parts
+from streams.log import RangeReader
 from streams.metrics import (
     EXIT_STALLED,
     StageMetrics,
@@ -71,7 +71,7 @@ from streams.metrics import (
     committed_offset,
     port_of,
 )
-from streams.state import STORES, StateTable, _send, partition_for
+from streams.state import STORES, StateTable, _send, delivered, partition_for
 
 log = logging.getLogger("ews.stream")
 
@@ -90,12 +90,17 @@ class QuietWorker(faust.Worker):
 class IdempotentProducer(faust_kafka.Producer):
     """faust's producer, idempotent (faust makes it so only for exactly-once processing).
 
-    Without idempotence a batch that stays unsent while the broker restarts expires and fails,
-    and the next batch of the same partition can still land before the process exits: a
-    case's second event in the log without its first.  Idempotent, a batch is retried until
-    the broker takes it, in order, without duplicates; the watchdog ends the wait when the
-    broker stays away (EWS_BROKER_TIMEOUT).  A batch that fails all the same leaves a gap in
-    the partition's sequence numbers, and the broker refuses every batch after it."""
+    Without idempotence a batch the broker refused while it restarted expires after the request
+    timeout (EWS_BROKER_TIMEOUT) and fails, and the next batch of the same partition can still
+    land before the process exits: a case's second event in the log without its first.
+    Idempotent, a batch refused with an error that may pass (the broker restarting, a leader
+    moving) is sent again instead of expiring, in order and without duplicates; ``delivered``
+    gives up after twice the request timeout, and the watchdog exits when the broker stays
+    away.  A batch still fails when its partition has no known leader for longer than the
+    request timeout; the process then exits (``_or_die``), and the broker refuses a later batch
+    of the same producer after the gap in its sequence numbers (not when the failed batch was
+    the producer's first to that partition: a broker that knows nothing of a producer takes
+    any number)."""
 
     def _settings_extra(self) -> dict[str, Any]:
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
@@ -196,7 +201,12 @@ def create_app(
 
         add_alerter(app, settings, routing, metrics)  # type: ignore[arg-type]
     add_watchdog(
-        app, metrics, INPUTS[role](topics), settings.stall_timeout, settings.broker_timeout
+        app,
+        metrics,
+        INPUTS[role](topics),
+        settings.stall_timeout,
+        settings.broker_timeout,
+        RangeReader(settings.kafka),  # its own: a stage's reader may be what is stuck
     )
     return app
 
@@ -320,6 +330,7 @@ def _intake(app: faust.App, settings: Settings, metrics: StageMetrics):  # type:
     # the group's position skipped around a rebalance are read again (``with_skipped``)
     marks = StateTable(app, "intake-marks", topics.intake_marks_changelog, n)
     turn = asyncio.Lock()  # the agent and the check for skips take turns
+    reader = RangeReader(settings.kafka)
 
     async def apply(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
         by_partition: dict[int, list[SubmitRecord]] = defaultdict(list)
@@ -344,21 +355,18 @@ def _intake(app: faust.App, settings: Settings, metrics: StageMetrics):  # type:
         if batch_receipts:
             body = receipts_to_bytes(batch_receipts)
             sent.append(await _send(app, receipts, None, body, messages[0].partition))
-        await asyncio.gather(*sent)  # delivered, or we die before the batch is acked
+        await delivered(app, sent)  # or we die before the batch is acked
         await marks.save({}, reached)
         metrics.progressed()
 
     async def intake(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             async with turn, _or_die("intake"), metrics.batch(len(batch)):
-                async for part in with_skipped(
-                    settings, marks, batch, settings.batch_size, metrics
-                ):
+                async for part in with_skipped(reader, marks, batch, settings.batch_size, metrics):
                     await apply(*part)
 
-    check_quiet_skips(
-        app, settings, marks, turn, {topics.records: apply}, settings.batch_size, metrics
-    )
+    appliers = {topics.records: apply}
+    check_quiet_skips(app, settings, reader, marks, turn, appliers, settings.batch_size, metrics)
     return intake
 
 
@@ -372,6 +380,7 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
     cases = StateTable(app, "cases", topics.case_state_changelog, n)
 
     turn = asyncio.Lock()  # the agent and the check for skips take turns on the table
+    reader = RangeReader(settings.kafka)
 
     async def apply(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
         states: dict[str, CaseState] = {}
@@ -397,7 +406,7 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
                     key, part = e.case_id.encode(), partition_for(e.case_id, n)
                     sent.append(await _send(app, events, key, e.to_bytes(), part))
         # the events must be in the log before the new states go to the changelog
-        await asyncio.gather(*sent)
+        await delivered(app, sent)
         await cases.save({cid: s.to_dict() for cid, s in states.items()}, reached)
         metrics.progressed()  # a long repair of skips is progress too, part by part
 
@@ -406,17 +415,17 @@ def _case_writer(app: faust.App, settings: Settings, metrics: StageMetrics):  # 
         async for batch in stream.take_events(COMMAND_BATCH_SIZE, within=settings.batch_within):
             async with turn, _or_die("case writer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                parts = with_skipped(settings, cases, batch, COMMAND_BATCH_SIZE, metrics)
+                parts = with_skipped(reader, cases, batch, COMMAND_BATCH_SIZE, metrics)
                 async for part in parts:
                     await apply(*part)
 
     appliers = {topics.case_commands: apply}
-    check_quiet_skips(app, settings, cases, turn, appliers, COMMAND_BATCH_SIZE, metrics)
+    check_quiet_skips(app, settings, reader, cases, turn, appliers, COMMAND_BATCH_SIZE, metrics)
     return case_writer
 
 
 async def with_skipped(
-    settings: Settings,
+    reader: RangeReader,
     table: StateTable,
     batch: list[Any],
     most: int,
@@ -427,16 +436,18 @@ async def with_skipped(
     (topic, partition) the next offset after them, to save with the states.  Many skipped
     messages come in parts of about ``most`` (the stage's batch size), each to be applied and
     saved before the next is read: memory stays as bounded as in any batch, and a restart goes
-    on from the last part saved (counted in ``metrics.read_again``).  For every stage: intake
-    (its table holds only how far it got), the case writer, the scorer, the alert writer.
+    on from the last part saved (counted in ``metrics.read_again``), read through the stage's
+    ``reader``.  For every stage: intake (its table holds only how far it got), the case
+    writer, the scorer, the alert writer.
 
     Around a rebalance faust can commit a partition's position past messages no writer applied
     (the offset guard sees a hole only within one process); the next owner starts there, with
     the states of the one before.  The table keeps, with the states, the next offset its writer
     had not applied, so a later first offset means messages were skipped: they are applied
     first, in order.  An offset below it (a redelivery, or a log created again) is applied as
-    it comes: the fold drops what it has seen.  A gap with nothing in it (a transaction's
-    marker, in the records topic) costs one read of the log and says nothing."""
+    it comes: the folds drop what they have seen, and the read side what intake admits again
+    (by receipt and event id).  A gap of one offset with nothing in it (a transaction's
+    marker, in the records topic) costs one fetch and says nothing."""
     messages: list[Any] = []
     reached: dict[tuple[str, int], int] = {}
     for event in batch:
@@ -445,7 +456,7 @@ async def with_skipped(
         expected = reached[at] if at in reached else table.reached(*at)
         if expected is not None and m.offset > expected:  # skipped, or a transaction's marker
             async with contextlib.aclosing(
-                read_in_parts(settings, at, expected, m.offset, most, metrics)
+                read_in_parts(reader, at, expected, m.offset, most, metrics)
             ) as parts:
                 said = False
                 async for missed in parts:
@@ -463,13 +474,21 @@ async def with_skipped(
                     if len(messages) >= most:
                         yield messages, dict(reached)
                         messages = []
+            if not said and m.offset - expected > 1:
+                log.warning(
+                    "%s:%s: offsets %d-%d were skipped by the group's position and the log no "
+                    "longer holds them",
+                    *at,
+                    expected,
+                    m.offset - 1,
+                )
         messages.append(m)
         reached[at] = max(m.offset + 1, expected or 0)
     yield messages, reached
 
 
 async def read_in_parts(
-    settings: Settings,
+    reader: RangeReader,
     at: tuple[str, int],
     start: int,
     end: int,
@@ -479,7 +498,7 @@ async def read_in_parts(
     """The log's messages of partition ``at`` from ``start`` to ``end`` (not included), in
     parts of at most ``most``, each read when the one before has been taken (and counted in
     ``metrics.read_again``)."""
-    parts = read_parts(settings.kafka, *at, start, end, most)
+    parts = reader.parts(*at, start, end, most)
     reading: asyncio.Future | None = None
     try:
         while True:
@@ -529,6 +548,7 @@ Apply = Callable[[list[Any], dict[tuple[str, int], int]], Awaitable[None]]
 def check_quiet_skips(
     app: faust.App,
     settings: Settings,
+    reader: RangeReader,
     table: StateTable,
     turn: asyncio.Lock,
     appliers: dict[str, Apply],
@@ -579,7 +599,7 @@ def check_quiet_skips(
                     continue
                 del gaps[at]
                 async with contextlib.aclosing(
-                    read_in_parts(settings, at, reached, committed, most, metrics)
+                    read_in_parts(reader, at, reached, committed, most, metrics)
                 ) as parts:
                     said = False
                     async for missed in parts:

@@ -4,6 +4,7 @@ as it is now, read one partition's range in parts, append one message and wait f
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -43,48 +44,75 @@ def read_from_start(
         consumer.close()
 
 
-def read_parts(
-    bootstrap: str | KafkaAccess,
-    topic: str,
-    partition: int,
-    start: int,
-    end: int,
-    most: int,
-    timeout_s: float = 30.0,
-) -> Iterator[list[Any]]:
-    """The messages of one partition from offset ``start`` up to ``end`` (not included), those
-    the log still holds, in lists of at most ``most``, read one list at a time.  Raises
-    TimeoutError if none arrives for ``timeout_s`` while some are still due."""
-    consumer = KafkaConsumer(
+class RangeReader:
+    """Reads ranges of partitions again (``parts``) through one consumer kept open from one
+    read to the next, so that a read costs a fetch, not a new connection and login (intake
+    reads at every transaction marker of the records topic).  Reads run one at a time; one
+    that fails or is closed part-way closes the consumer, and the next read opens another."""
+
+    def __init__(self, bootstrap: str | KafkaAccess) -> None:
+        self.bootstrap = bootstrap
+        self._consumer: KafkaConsumer | None = None
+        self._one_at_a_time = threading.Lock()
+
+    def parts(
+        self, topic: str, partition: int, start: int, end: int, most: int, timeout_s: float = 30.0
+    ) -> Iterator[list[Any]]:
+        """The messages of one partition from offset ``start`` up to ``end`` (not included),
+        those the log still holds, in lists of at most ``most``, read one list at a time.
+        Raises TimeoutError if none arrives for ``timeout_s`` while some are still due."""
+        with self._one_at_a_time:
+            consumer = self._consumer = self._consumer or _range_consumer(self.bootstrap)
+            finished = False
+            try:
+                yield from _read_range(consumer, topic, partition, start, end, most, timeout_s)
+                finished = True
+            finally:
+                if not finished:
+                    self._consumer = None
+                    consumer.close()
+
+
+def _range_consumer(bootstrap: str | KafkaAccess) -> KafkaConsumer:
+    return KafkaConsumer(
         **client_args(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",  # a start deleted meanwhile: go on from the log's start
         client_id="ews-range",
     )
-    try:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, max(start, consumer.beginning_offsets([tp])[tp]))
-        part: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while consumer.position(tp) < end:
-            got = consumer.poll(timeout_ms=500, max_records=most).get(tp, [])
-            for m in got:
-                if m.offset < end:
-                    part.append(m)
-                if len(part) == most:
-                    yield part
-                    part = []
-                    deadline = time.monotonic() + timeout_s  # not counting the caller's time
-            if got:
-                deadline = time.monotonic() + timeout_s
-            elif time.monotonic() > deadline:
-                raise TimeoutError(f"no progress reading {topic}:{partition} for {timeout_s}s")
-        if part:
-            yield part
-    finally:
-        consumer.close()
+
+
+def _read_range(
+    consumer: KafkaConsumer,
+    topic: str,
+    partition: int,
+    start: int,
+    end: int,
+    most: int,
+    timeout_s: float,
+) -> Iterator[list[Any]]:
+    """``RangeReader.parts`` through ``consumer`` (left open)."""
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek(tp, max(start, consumer.beginning_offsets([tp])[tp]))
+    part: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while consumer.position(tp) < end:
+        got = consumer.poll(timeout_ms=500, max_records=most).get(tp, [])
+        for m in got:
+            if m.offset < end:
+                part.append(m)
+            if len(part) == most:
+                yield part
+                part = []
+                deadline = time.monotonic() + timeout_s  # not counting the caller's time
+        if got:
+            deadline = time.monotonic() + timeout_s
+        elif time.monotonic() > deadline:
+            raise TimeoutError(f"no progress reading {topic}:{partition} for {timeout_s}s")
+    if part:
+        yield part
 
 
 def check_reachable(bootstrap: str | KafkaAccess, timeout_s: float = 3.0) -> None:

@@ -8,7 +8,9 @@ take the next ones, ``port_of``).
 The watchdog: faust can leave a partition unfetched after a rebalance, so a stage may hold
 partitions with messages waiting and make no progress at all.  ``stalled`` says when that has
 lasted ``EWS_STALL_TIMEOUT`` seconds; the stage then exits (code 75) for its supervisor to
-restart it, and the restarted process reads the partitions afresh.
+restart it, and the restarted process reads the partitions afresh.  A partition whose last
+offsets hold no message (a township system's transaction marker ends the records topic) is
+not waiting: the watchdog reads the log there before it calls a stall.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from streams.log import RangeReader
+from streams.state import reached_key
 
 log = logging.getLogger("ews.stream")
 
@@ -61,7 +66,7 @@ class StageMetrics:
         ).labels(stage)
         self.read_again = Counter(
             "ews_read_again",
-            "input messages the group's position had skipped, read again from the log and applied",
+            "input messages the group's position had skipped, read again from the log to apply",
             ["stage"],
             **labels,
         ).labels(stage)
@@ -105,6 +110,24 @@ def stalled(
     return [tp for tp, high in highwaters.items() if (positions.get(tp) or 0) < high]
 
 
+def holds_a_message(reader: RangeReader, tp: Any, start: int | None, end: int) -> bool:
+    """Whether the log holds a message of ``tp`` from ``start`` to ``end`` (not included);
+    True when the log cannot be read (the stall is then called as before)."""
+    try:
+        return any(reader.parts(tp.topic, tp.partition, start or 0, end, 1, timeout_s=10.0))
+    except Exception:
+        return True
+
+
+def applied_offset(app: Any, tp: Any) -> int | None:
+    """The next offset of ``tp`` the stage has yet to apply: its group's committed position, or
+    what its tables say it reached if that is further.  faust commits a partition whose
+    offsets have gaps (a transactional producer's markers) only part of the way."""
+    marks = [table.get(reached_key(tp.topic, tp.partition)) for table in app.tables.values()]
+    known = [committed_offset(app, tp), *(m["next"] for m in marks if m)]
+    return max((offset for offset in known if offset is not None), default=None)
+
+
 def committed_offset(app: Any, tp: Any) -> int | None:
     """The next offset of ``tp`` the stage's group will read: its committed position, as
     faust last read it at assignment or last committed it (None: nothing committed yet)."""
@@ -112,10 +135,16 @@ def committed_offset(app: Any, tp: Any) -> int | None:
 
 
 def add_watchdog(
-    app: Any, metrics: StageMetrics, topics: set[str], stall_timeout: float, broker_timeout: float
+    app: Any,
+    metrics: StageMetrics,
+    topics: set[str],
+    stall_timeout: float,
+    broker_timeout: float,
+    reader: RangeReader,
 ) -> None:
-    """A timer that exits the process when ``stalled`` says so, or when the broker has not
-    answered for ``broker_timeout`` seconds (see the module's doc)."""
+    """A timer that exits the process when ``stalled`` says so, and ``reader`` finds a message
+    waiting, or when the broker has not answered for ``broker_timeout`` seconds (see the
+    module's doc)."""
     import asyncio
     import os
 
@@ -142,10 +171,14 @@ def add_watchdog(
             return
         # what the agents have finished (committed), not what the consumer has fetched: an
         # agent that hangs on fetched messages is a stall too
-        positions = {tp: committed_offset(app, tp) for tp in tps}
+        positions = {tp: applied_offset(app, tp) for tp in tps}
         metrics.lag.set(sum(max(highwaters[tp] - (positions[tp] or 0), 0) for tp in tps))
         idle = time.monotonic() - metrics.progressed_at
-        behind = stalled(positions, highwaters, idle, stall_timeout)
+        behind = [
+            tp
+            for tp in stalled(positions, highwaters, idle, stall_timeout)
+            if await asyncio.to_thread(holds_a_message, reader, tp, positions[tp], highwaters[tp])
+        ]
         if behind:
             log.error(
                 "%s: no progress for %.0fs with messages waiting on %s; exiting for a restart",

@@ -36,8 +36,9 @@ from schemas.risk import ClockTicked
 from schemas.settings import Settings
 from schemas.topics import Topics
 from streams.app import OffsetGuard, _or_die, check_quiet_skips, unreadable, with_skipped
+from streams.log import RangeReader
 from streams.metrics import StageMetrics
-from streams.state import StateTable, _send, partition_for
+from streams.state import StateTable, _send, delivered, partition_for
 
 log = logging.getLogger("ews.scorer")
 CHUNK = 500  # cases per call to the assessor when a tick re-assesses a partition
@@ -55,6 +56,7 @@ def add_scorer(
     n = topics.partitions
     table = StateTable(app, "risk-watch", topics.risk_watch_changelog, n)
     turn = asyncio.Lock()  # the two agents take turns on the table
+    reader = RangeReader(settings.kafka)
     scorer = _Scorer(app, topics, table, assessor, policy)
 
     async def risk_events(stream: faust.StreamT) -> None:
@@ -62,7 +64,7 @@ def add_scorer(
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             async with turn, _or_die("scorer"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                parts = with_skipped(settings, table, batch, settings.batch_size, metrics)
+                parts = with_skipped(reader, table, batch, settings.batch_size, metrics)
                 async for part in parts:
                     await on_events(*part)
 
@@ -71,7 +73,7 @@ def add_scorer(
         async for batch in stream.take_events(16, within=settings.batch_within):
             async with turn, _or_die("scorer clock"), metrics.batch(len(batch)):
                 guard.check_all(e.message for e in batch)
-                async for part in with_skipped(settings, table, batch, 16, metrics):
+                async for part in with_skipped(reader, table, batch, 16, metrics):
                     await on_ticks(*part)
 
     async def on_events(messages: list[Any], reached: dict[tuple[str, int], int]) -> None:
@@ -89,7 +91,7 @@ def add_scorer(
     app.agent(events_topic, concurrency=1, name="risk_events")(risk_events)
     app.agent(clock_topic, concurrency=1, name="risk_clock")(risk_clock)
     appliers = {topics.case_events: on_events, topics.clock: on_ticks}
-    check_quiet_skips(app, settings, table, turn, appliers, settings.batch_size, metrics)
+    check_quiet_skips(app, settings, reader, table, turn, appliers, settings.batch_size, metrics)
 
 
 class _Scorer:
@@ -152,7 +154,7 @@ class _Scorer:
         reached: dict[tuple[str, int], int] | None = None,
     ) -> None:
         """Assessments delivered first, then the watches to the changelog, then the table."""
-        await asyncio.gather(*sent)
+        await delivered(self.app, sent)
         await self.table.save({case_id: w.to_dict() for case_id, w in watches.items()}, reached)
 
     async def _dead(self, m: Any, code: str, exc: Exception) -> Any:

@@ -1,7 +1,7 @@
 """Where the stages keep their states: tables keyed by case id that each writer saves itself.
 
 The case writer's cases, the scorer's watches and the alert writer's alert states are each a
-faust table whose changelog partition follows its key exactly like the input topics
+faust table (intake's holds only how far it got in each records partition, ``reached``) whose changelog partition follows its key exactly like the input topics
 (``use_partitioner``), so table and input stay co-partitioned.  A writer saves a batch's new
 states with ``StateTable.save``: to the changelog first (produced directly: faust's own path
 sends one buffered message at a time), and only once the broker has them all, into the store.
@@ -75,6 +75,16 @@ async def _send(app: faust.App, topic: str, key: bytes | None, value: bytes, par
     return await app.producer.send(
         topic, key, value, partition=partition, timestamp=None, headers=None
     )
+
+
+async def delivered(app: faust.App, sent: Iterable[Any]) -> list[Any]:
+    """The broker's answer to each send of ``sent`` (``_send``'s futures), once all are in the
+    log.  The stages' producer is idempotent: it sends again, without end, what the broker
+    refuses with an error that may pass (a broker restarting, a leader moving).  What is not
+    delivered within twice the request timeout (``EWS_BROKER_TIMEOUT``) raises TimeoutError,
+    so that the worker stops (``_or_die``) instead of holding its batch for ever."""
+    within = 2 * float(app.conf.producer_request_timeout)
+    return await asyncio.wait_for(asyncio.gather(*sent), within)
 
 
 def _dumps(value: Mapping[str, Any]) -> bytes:
@@ -155,7 +165,7 @@ class StateTable:
             await _send(self.app, self.changelog, key.encode("utf-8"), body, partition)
             for (key, body), (_, _, partition) in zip(bodies, entries, strict=True)
         ]
-        delivered = await asyncio.gather(*sent)
+        answers = await delivered(self.app, sent)
         store = self.table.data
         if not isinstance(store, RocksDBStore):
             for key, value, _ in entries:  # the memory store: a dict
@@ -164,7 +174,7 @@ class StateTable:
         # RocksDB: each state into its partition's database (faust's own ``store[key] = value``
         # would pick the partition of the message being processed), then the offsets reached
         offsets: dict[int, int] = {}
-        for (case_id, body), meta in zip(bodies, delivered, strict=True):
+        for (case_id, body), meta in zip(bodies, answers, strict=True):
             key = case_id.encode("utf-8")
             store._db_for_partition(meta.partition).put(key, body)
             store._key_index[key] = meta.partition

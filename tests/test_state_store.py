@@ -384,6 +384,7 @@ def test_a_long_skip_is_read_again_and_applied_in_parts_each_with_how_far_it_rea
     from kafka import KafkaProducer
 
     from streams.app import with_skipped
+    from streams.log import RangeReader
 
     topic = settings.topics.case_commands
     ensure_topics(settings.bootstrap, settings.topics.all())
@@ -403,14 +404,27 @@ def test_a_long_skip_is_read_again_and_applied_in_parts_each_with_how_far_it_rea
         batch = [SimpleNamespace(message=arrived)]
         return [
             ([m.value for m in messages], reached)
-            async for messages, reached in with_skipped(settings, Table(), batch, 4)
+            async for messages, reached in with_skipped(reader, Table(), batch, 4)
         ]
 
+    reader = RangeReader(settings.kafka)
     assert asyncio.run(parts()) == [
         ([b"m2", b"m3", b"m4", b"m5"], {(topic, 0): 6}),
         ([b"m6", b"m7", b"m8", b"m9"], {(topic, 0): 10}),
         ([b"m10", b"m11"], {(topic, 0): 12}),
     ]
+
+    # the reader's consumer stays open for the next read, which gets its own range only,
+    # also after a read closed part-way
+    def values(start: int, end: int, most: int) -> list[list[bytes]]:
+        return [[m.value for m in part] for part in reader.parts(topic, 0, start, end, most)]
+
+    assert values(0, 3, 10) == [[b"m0", b"m1", b"m2"]]
+    first = next(reader.parts(topic, 0, 4, 12, 2))
+    assert [m.value for m in first] == [b"m4", b"m5"]  # then left: closed when collected
+    del first
+    assert values(9, 11, 10) == [[b"m9", b"m10"]]
+    assert values(1, 2, 10) == [[b"m1"]]
 
 
 def _post_records(settings: Settings, first: int, n: int, transaction_of: int = 0) -> None:
@@ -446,12 +460,15 @@ def _receipts(settings: Settings) -> list:
     ]
 
 
-def _run_intake_until(settings: Settings, log: Path, count: int) -> str:
-    """Run an intake worker until the receipts cover ``count`` records; its output."""
+def _run_intake_until(settings: Settings, log: Path, count: int, idle: float = 0) -> str:
+    """Run an intake worker until the receipts cover ``count`` records, then ``idle`` seconds
+    more, through which it must keep running; its output."""
     worker = processes.start_worker(settings, log, "intake")
     try:
         seen = lambda: len({r.receipt_id for r in _receipts(settings)}) >= count  # noqa: E731
         assert processes.wait_until(seen, 120), log.read_text()
+        time.sleep(idle)
+        assert worker.poll() is None, log.read_text()
     finally:
         processes.stop(worker)
     return log.read_text()
@@ -490,10 +507,15 @@ def test_a_township_system_posting_in_transactions_loses_no_record_and_raises_no
 ) -> None:
     """A transactional producer leaves a marker after each transaction, an offset with no
     record: intake reads the log there once, finds nothing skipped, and admits every record
-    once, without saying that anything was skipped."""
+    once, without saying that anything was skipped.  Idle after the last marker, it is not
+    taken for stalled (the watchdog once restarted it every EWS_STALL_TIMEOUT)."""
+    import dataclasses
+
     ensure_topics(settings.bootstrap, settings.topics.all())
     _post_records(settings, 0, 12, transaction_of=3)
-    said = _run_intake_until(settings, tmp_path / "intake.log", 12)
+    watched = dataclasses.replace(settings, stall_timeout=2.0)
+    said = _run_intake_until(watched, tmp_path / "intake.log", 12, idle=8.0)
+    assert "no progress" not in said
     _post_records(settings, 12, 6, transaction_of=2)  # after a restart: from the saved mark
     said += _run_intake_until(settings, tmp_path / "again.log", 18)
 
@@ -502,3 +524,27 @@ def test_a_township_system_posting_in_transactions_loses_no_record_and_raises_no
     receipts = {r.receipt_id: r.idempotency_key for r in _receipts(settings)}
     assert sorted(receipts.values()) == sorted(f"row-{i}" for i in range(18))
     assert "skipped" not in said
+
+
+def test_a_send_the_broker_never_takes_stops_the_batch_instead_of_holding_it() -> None:
+    """The idempotent producer sends again without end what the broker refuses with an error
+    that may pass; a batch whose sends are not delivered within twice the request timeout
+    raises (the worker then exits for its supervisor) instead of waiting for ever."""
+    import asyncio
+    import types
+
+    from streams.state import delivered
+
+    app = types.SimpleNamespace(conf=types.SimpleNamespace(producer_request_timeout=0.1))
+
+    async def batch() -> None:
+        loop = asyncio.get_running_loop()
+        answered, never = loop.create_future(), loop.create_future()
+        answered.set_result("offset 7")
+        assert await delivered(app, [answered]) == ["offset 7"]
+        await delivered(app, [answered, never])
+
+    began = time.monotonic()
+    with pytest.raises(TimeoutError):
+        asyncio.run(batch())
+    assert 0.2 <= time.monotonic() - began < 5
