@@ -95,11 +95,12 @@ def _read_range(
     """``RangeReader.parts`` through ``consumer`` (left open)."""
     tp = TopicPartition(topic, partition)
     consumer.assign([tp])
-    consumer.seek(tp, max(start, consumer.beginning_offsets([tp])[tp]))
+    consumer.seek(tp, start)  # deleted meanwhile: the consumer resets to the log's start
     part: list[Any] = []
     deadline = time.monotonic() + timeout_s
-    while consumer.position(tp) < end:
-        got = consumer.poll(timeout_ms=500, max_records=most).get(tp, [])
+    while (at := consumer.position(tp)) < end:
+        # no more than the range can hold: what lies beyond it is fetched, not decoded
+        got = consumer.poll(timeout_ms=500, max_records=min(most, end - at)).get(tp, [])
         for m in got:
             if m.offset < end:
                 part.append(m)
