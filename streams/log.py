@@ -98,9 +98,10 @@ def _read_range(
     consumer.seek(tp, start)  # deleted meanwhile: the consumer resets to the log's start
     part: list[Any] = []
     deadline = time.monotonic() + timeout_s
-    while (at := consumer.position(tp)) < end:
+    while (at := consumer.position(tp)) is None or at < end:  # None: a reset still under way
         # no more than the range can hold: what lies beyond it is fetched, not decoded
-        got = consumer.poll(timeout_ms=500, max_records=min(most, end - at)).get(tp, [])
+        room = most if at is None else min(most, end - at)
+        got = consumer.poll(timeout_ms=500, max_records=room).get(tp, [])
         for m in got:
             if m.offset < end:
                 part.append(m)

@@ -15,16 +15,17 @@ not waiting: the watchdog reads the log there before it calls a stall.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from streams.log import RangeReader
-from streams.state import reached_key
+if TYPE_CHECKING:
+    from streams.log import RangeReader
 
 log = logging.getLogger("ews.stream")
 
@@ -110,21 +111,28 @@ def stalled(
     return [tp for tp, high in highwaters.items() if (positions.get(tp) or 0) < high]
 
 
-def holds_a_message(reader: RangeReader, tp: Any, start: int | None, end: int) -> bool:
+async def holds_a_message(reader: RangeReader, tp: Any, start: int | None, end: int) -> bool:
     """Whether the log holds a message of ``tp`` from ``start`` to ``end`` (not included);
-    True when the log cannot be read (the stall is then called as before)."""
-    try:
+    True when the log cannot be read within 15 s (the stall is then called as before)."""
+
+    def read() -> bool:
         return any(reader.parts(tp.topic, tp.partition, start or 0, end, 1, timeout_s=10.0))
+
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(read), 15.0)
     except Exception:
         return True
 
 
-def applied_offset(app: Any, tp: Any) -> int | None:
+def applied_offset(app: Any, tp: Any, highwater: int) -> int | None:
     """The next offset of ``tp`` the stage has yet to apply: its group's committed position, or
-    what its tables say it reached if that is further.  faust commits a partition whose
-    offsets have gaps (a transactional producer's markers) only part of the way."""
+    what its tables say it reached if that is further (a mark beyond the log's end, from a
+    topic since created again, is not believed).  faust commits a partition whose offsets
+    have gaps (a transactional producer's markers) only part of the way."""
+    from streams.state import reached_key
+
     marks = [table.get(reached_key(tp.topic, tp.partition)) for table in app.tables.values()]
-    known = [committed_offset(app, tp), *(m["next"] for m in marks if m)]
+    known = [committed_offset(app, tp), *(m["next"] for m in marks if m and m["next"] <= highwater)]
     return max((offset for offset in known if offset is not None), default=None)
 
 
@@ -145,7 +153,6 @@ def add_watchdog(
     """A timer that exits the process when ``stalled`` says so, and ``reader`` finds a message
     waiting, or when the broker has not answered for ``broker_timeout`` seconds (see the
     module's doc)."""
-    import asyncio
     import os
 
     unreachable_since: list[float] = []
@@ -171,14 +178,14 @@ def add_watchdog(
             return
         # what the agents have finished (committed), not what the consumer has fetched: an
         # agent that hangs on fetched messages is a stall too
-        positions = {tp: applied_offset(app, tp) for tp in tps}
+        positions = {tp: applied_offset(app, tp, highwaters[tp]) for tp in tps}
         metrics.lag.set(sum(max(highwaters[tp] - (positions[tp] or 0), 0) for tp in tps))
         idle = time.monotonic() - metrics.progressed_at
-        behind = [
-            tp
-            for tp in stalled(positions, highwaters, idle, stall_timeout)
-            if await asyncio.to_thread(holds_a_message, reader, tp, positions[tp], highwaters[tp])
-        ]
+        behind = []
+        for tp in stalled(positions, highwaters, idle, stall_timeout):
+            if await holds_a_message(reader, tp, positions[tp], highwaters[tp]):
+                behind = [tp]  # one is enough to call it
+                break
         if behind:
             log.error(
                 "%s: no progress for %.0fs with messages waiting on %s; exiting for a restart",

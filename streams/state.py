@@ -77,13 +77,17 @@ async def _send(app: faust.App, topic: str, key: bytes | None, value: bytes, par
     )
 
 
+DELIVERY_AT_LEAST = 30.0  # seconds a batch's sends are given, whatever the request timeout
+
+
 async def delivered(app: faust.App, sent: Iterable[Any]) -> list[Any]:
     """The broker's answer to each send of ``sent`` (``_send``'s futures), once all are in the
     log.  The stages' producer is idempotent: it sends again, without end, what the broker
     refuses with an error that may pass (a broker restarting, a leader moving).  What is not
-    delivered within twice the request timeout (``EWS_BROKER_TIMEOUT``) raises TimeoutError,
-    so that the worker stops (``_or_die``) instead of holding its batch for ever."""
-    within = 2 * float(app.conf.producer_request_timeout)
+    delivered within twice the request timeout (``EWS_BROKER_TIMEOUT``), and at least 30 s,
+    raises TimeoutError, so that the worker stops (``_or_die``) instead of holding its batch
+    for ever."""
+    within = max(2 * float(app.conf.producer_request_timeout), DELIVERY_AT_LEAST)
     return await asyncio.wait_for(asyncio.gather(*sent), within)
 
 

@@ -526,15 +526,19 @@ def test_a_township_system_posting_in_transactions_loses_no_record_and_raises_no
     assert "skipped" not in said
 
 
-def test_a_send_the_broker_never_takes_stops_the_batch_instead_of_holding_it() -> None:
+def test_a_send_the_broker_never_takes_stops_the_batch_instead_of_holding_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The idempotent producer sends again without end what the broker refuses with an error
     that may pass; a batch whose sends are not delivered within twice the request timeout
     raises (the worker then exits for its supervisor) instead of waiting for ever."""
     import asyncio
     import types
 
+    from streams import state
     from streams.state import delivered
 
+    monkeypatch.setattr(state, "DELIVERY_AT_LEAST", 0.0)  # twice the request timeout, here
     app = types.SimpleNamespace(conf=types.SimpleNamespace(producer_request_timeout=0.1))
 
     async def batch() -> None:
