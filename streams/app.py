@@ -455,27 +455,16 @@ async def with_skipped(
         at = (m.topic, m.partition)
         expected = reached[at] if at in reached else table.reached(*at)
         if expected is not None and m.offset > expected:  # skipped, or a transaction's marker
+            why = "; applying the messages the log holds first"
             async with contextlib.aclosing(
-                read_in_parts(reader, at, expected, m.offset, most, metrics)
+                read_in_parts(reader, at, expected, m.offset, most, why, metrics)
             ) as parts:
-                said = False
                 async for missed in parts:
-                    if not said:
-                        said = True
-                        log.error(
-                            "%s:%s: offsets %d-%d were skipped by the group's position; "
-                            "applying the messages the log holds first",
-                            *at,
-                            expected,
-                            m.offset - 1,
-                        )
                     messages += missed
                     reached[at] = missed[-1].offset + 1
                     if len(messages) >= most:
                         yield messages, dict(reached)
                         messages = []
-            if not said and m.offset - expected > 1:  # several producers' markers, or retention
-                log.info("%s:%s: offsets %d-%d hold no message", *at, expected, m.offset - 1)
         messages.append(m)
         reached[at] = max(m.offset + 1, expected or 0)
     yield messages, reached
@@ -487,19 +476,34 @@ async def read_in_parts(
     start: int,
     end: int,
     most: int,
+    why: str,
     metrics: StageMetrics | None = None,
 ) -> AsyncIterator[list[Read]]:
-    """The log's messages of partition ``at`` from ``start`` to ``end`` (not included), in
-    parts of at most ``most``, each read when the one before has been taken (and counted in
-    ``metrics.read_again``)."""
+    """The log's messages of partition ``at`` from ``start`` to ``end`` (not included), which
+    the group's position skipped, in parts of at most ``most``, each read when the one before
+    has been taken (and counted in ``metrics.read_again``).  The first part found is logged as
+    an error, followed by ``why``; a range with nothing in it (a transaction's marker, several
+    producers' markers, retention) says nothing at warn level."""
     parts = reader.parts(*at, start, end, most)
     reading: asyncio.Future | None = None
+    found = False
     try:
         while True:
             reading = asyncio.ensure_future(asyncio.to_thread(next, parts, None))
             part = await asyncio.shield(reading)  # cancelled, the thread still reads
             if part is None:
+                if not found and end - start > 1:
+                    log.info("%s:%s: offsets %d-%d hold no message", *at, start, end - 1)
                 return
+            if not found:
+                found = True
+                log.error(
+                    "%s:%s: offsets %d-%d were skipped by the group's position%s",
+                    *at,
+                    start,
+                    end - 1,
+                    why,
+                )
             if metrics is not None:
                 metrics.read_again.inc(len(part))
             yield [Read.of(r) for r in part]
@@ -592,20 +596,11 @@ def check_quiet_skips(
                     gaps[at] = (reached, committed)  # applied at the next check if still there
                     continue
                 del gaps[at]
+                why = " and nothing came after them; applying the messages the log holds"
                 async with contextlib.aclosing(
-                    read_in_parts(reader, at, reached, committed, most, metrics)
+                    read_in_parts(reader, at, reached, committed, most, why, metrics)
                 ) as parts:
-                    said = False
                     async for missed in parts:
-                        if not said:
-                            said = True
-                            log.error(
-                                "%s:%s: offsets %d-%d were skipped by the group's position and "
-                                "nothing came after them; applying the messages the log holds",
-                                *at,
-                                reached,
-                                committed - 1,
-                            )
                         if not still_mine(tp, generation):
                             log.warning("%s:%s: rebalancing; the rest is the next owner's", *at)
                             return
