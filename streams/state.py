@@ -1,8 +1,9 @@
 """Where the stages keep their states: tables keyed by case id that each writer saves itself.
 
 The case writer's cases, the scorer's watches and the alert writer's alert states are each a
-faust table (intake's holds only how far it got in each records partition, ``reached``) whose changelog partition follows its key exactly like the input topics
-(``use_partitioner``), so table and input stay co-partitioned.  A writer saves a batch's new
+faust table (intake's holds only how far it got in each records partition, ``reached``)
+whose changelog partition follows its key exactly like the input topics (``use_partitioner``),
+so table and input stay co-partitioned.  A writer saves a batch's new
 states with ``StateTable.save``: to the changelog first (produced directly: faust's own path
 sends one buffered message at a time), and only once the broker has them all, into the store.
 
