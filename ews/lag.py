@@ -2,6 +2,12 @@
 
 ``settled()`` is true when every posted record has been through intake, every command through
 the case writer, and every event, receipt and dead letter into the read models.
+
+Lag counts what the stages can read: records of transactions that committed.  A township system
+posting through a transactional producer leaves a marker after each transaction, an offset that
+holds no record, and the records of an aborted transaction stay in the log unread; intake's
+lag near the log's end is therefore counted in the log (``COUNTED_UP_TO``), not from offsets,
+or it would never reach 0.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ from readside.queries import intake_rows
 from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics
 from streams.app import ROLES, group_id
+from streams.log import RangeReader
 from streams.metrics import EXIT_STALLED
+
+COUNTED_UP_TO = 1000  # intake at most this many offsets behind: its records are counted
 
 
 def stream_groups(topics: Topics) -> list[str]:
@@ -40,7 +49,14 @@ def stages(topics: Topics) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
 
 
 def _end_offsets(bootstrap: str | KafkaAccess, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
+    """Where each partition of ``topics`` ends for the stages: after its last committed
+    transaction (an open one is not posted yet)."""
+    consumer = KafkaConsumer(
+        **client_args(bootstrap),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
     try:
         tps = [
             TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())
@@ -69,15 +85,26 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
         admin.close()
     done = positions(engine)
     out = {stage: 0 for stage in plan} | {"projector": 0}
-    for stage, (groups, read) in plan.items():
-        for tp, end in ends.items():
-            if tp.topic in read:
-                at = max((committed.get(g, {}).get(tp, 0) for g in groups), default=0)
-                out[stage] += end - at
+    reader = RangeReader(bootstrap)
+    try:
+        for stage, (groups, read) in plan.items():
+            for tp, end in ends.items():
+                if tp.topic in read:
+                    at = max((committed.get(g, {}).get(tp, 0) for g in groups), default=0)
+                    posted = tp.topic == topics.records and 0 < end - at <= COUNTED_UP_TO
+                    out[stage] += _records_in(reader, tp, at, end) if posted else end - at
+    finally:
+        reader.close()
     for tp, end in ends.items():
         if tp.topic in projected:
             out["projector"] += end - done.get((tp.topic, tp.partition), 0)
     return out
+
+
+def _records_in(reader: RangeReader, tp: TopicPartition, start: int, end: int) -> int:
+    """The records of ``tp`` from ``start`` to ``end`` (not included) that transactions
+    committed, as the log holds them."""
+    return sum(len(part) for part in reader.parts(tp.topic, tp.partition, start, end, end - start))
 
 
 def settled(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> bool:

@@ -51,7 +51,7 @@ from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_kafka
-from faust.types.transports import ProducerT
+from faust.types.transports import ConsumerT, ProducerT
 
 from domain.alerts.routing import Routing
 from domain.case import CaseState, handle_command
@@ -106,11 +106,41 @@ class IdempotentProducer(faust_kafka.Producer):
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
+class CommittedReadConsumer(faust_kafka.Consumer):
+    """faust's consumer, reading only what transactions committed (faust does so only for
+    exactly-once processing).  A township system that posts through a transactional producer
+    and aborts a transaction has taken its records back; they stay in the records topic,
+    marked aborted, and read as posted they became cases."""
+
+    def _new_consumer_thread(self) -> faust_kafka.AIOKafkaConsumerThread:
+        return _CommittedReadThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _CommittedReadThread(faust_kafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        if not hasattr(consumer, "_isolation_level"):  # an aiokafka that keeps it elsewhere
+            raise RuntimeError("cannot make the consumer read committed records only")
+        consumer._isolation_level = "read_committed"  # what aiokafka's fetcher is made with
+        return consumer
+
+
 class StageApp(faust.App):
-    """A stage's faust app: faust's, with the idempotent producer."""
+    """A stage's faust app: faust's, with the idempotent producer and a consumer that reads
+    committed records only."""
 
     def _new_producer(self) -> ProducerT:
         return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+    def _new_consumer(self) -> ConsumerT:
+        return CommittedReadConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.loop,
+        )
 
 
 ROLES = {  # a worker role -> the stages it runs: one each, so each has its own group

@@ -72,6 +72,13 @@ class RangeReader:
                     self._consumer = None
                     consumer.close()
 
+    def close(self) -> None:
+        """Close the consumer kept open, if any (after a read still under way)."""
+        with self._one_at_a_time:
+            consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.close()
+
 
 def _range_consumer(bootstrap: str | KafkaAccess) -> KafkaConsumer:
     return KafkaConsumer(
@@ -79,6 +86,7 @@ def _range_consumer(bootstrap: str | KafkaAccess) -> KafkaConsumer:
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",  # a start deleted meanwhile: go on from the log's start
+        isolation_level="read_committed",  # as the stages read: no aborted transaction's record
         client_id="ews-range",
     )
 

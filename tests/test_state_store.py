@@ -427,11 +427,19 @@ def test_a_long_skip_is_read_again_and_applied_in_parts_each_with_how_far_it_rea
     assert values(1, 2, 10) == [[b"m1"]]
 
 
-def _post_records(settings: Settings, first: int, n: int, transaction_of: int = 0) -> None:
+def _post_records(
+    settings: Settings,
+    first: int,
+    n: int,
+    transaction_of: int = 0,
+    aborting: frozenset[int] = frozenset(),
+) -> None:
     """``n`` demo records to records partition 0, the i-th with the idempotency key
     ``row-<first + i>`` (a Kafka header, as ``ews post`` sets it); with ``transaction_of``,
     through a transactional producer, that many records per transaction (each transaction
-    leaves a marker in the log, an offset no record has)."""
+    leaves a marker in the log, an offset no record has).  The transactions numbered in
+    ``aborting`` (0: the first) are aborted instead of committed: their records stay in the
+    log, marked as never posted."""
     from domain.intake import KEY_HEADER
 
     extra = {"transactional_id": "township-system"} if transaction_of else {}
@@ -445,7 +453,11 @@ def _post_records(settings: Settings, first: int, n: int, transaction_of: int = 
         headers = [(KEY_HEADER, f"row-{first + i}".encode())]
         producer.send(settings.topics.records, posting.data, partition=0, headers=headers)
         if transaction_of and (i % transaction_of == transaction_of - 1 or i == n - 1):
-            producer.commit_transaction()
+            if i // transaction_of in aborting:
+                producer.flush()  # the records are in the log before the abort marks them
+                producer.abort_transaction()
+            else:
+                producer.commit_transaction()
     producer.flush()
     producer.close()
 
@@ -508,8 +520,12 @@ def test_a_township_system_posting_in_transactions_loses_no_record_and_raises_no
     """A transactional producer leaves a marker after each transaction, an offset with no
     record: intake reads the log there once, finds nothing skipped, and admits every record
     once, without saying that anything was skipped.  Idle after the last marker, it is not
-    taken for stalled (the watchdog once restarted it every EWS_STALL_TIMEOUT)."""
+    taken for stalled (the watchdog once restarted it every EWS_STALL_TIMEOUT), and ``ews lag``
+    shows it caught up (it showed one record waiting for ever, the last marker)."""
     import dataclasses
+
+    from ews.lag import lag
+    from readside.db import make_engine, migrate
 
     ensure_topics(settings.bootstrap, settings.topics.all())
     _post_records(settings, 0, 12, transaction_of=3)
@@ -517,13 +533,40 @@ def test_a_township_system_posting_in_transactions_loses_no_record_and_raises_no
     said = _run_intake_until(watched, tmp_path / "intake.log", 12, idle=8.0)
     assert "no progress" not in said
     _post_records(settings, 12, 6, transaction_of=2)  # after a restart: from the saved mark
-    said += _run_intake_until(settings, tmp_path / "again.log", 18)
+    said += _run_intake_until(settings, tmp_path / "again.log", 18, idle=3.0)  # commits
 
     # a record admitted again after the stop has the same receipt id (the read side counts it
     # once); each of the 18 is admitted, under its own receipt id
     receipts = {r.receipt_id: r.idempotency_key for r in _receipts(settings)}
     assert sorted(receipts.values()) == sorted(f"row-{i}" for i in range(18))
     assert "skipped" not in said
+    engine = make_engine(f"sqlite:///{tmp_path / 'read.db'}")
+    migrate(engine)
+    assert lag(settings.kafka, settings.topics, engine)["intake"] == 0
+
+
+def test_records_of_a_township_transaction_that_aborted_are_never_admitted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A township system whose transaction aborted has taken those records back: they stay in
+    the log, marked aborted.  Intake admits only the records of transactions that committed,
+    neither when it reads them nor when it reads the log again at the gap they leave, nor
+    after a restart.  Before, it admitted the aborted records as cases."""
+    from ews.lag import lag
+    from readside.db import make_engine, migrate
+
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    _post_records(settings, 0, 9, transaction_of=3, aborting=frozenset({1}))  # rows 3-5
+    said = _run_intake_until(settings, tmp_path / "intake.log", 6, idle=3.0)
+    _post_records(settings, 9, 6, transaction_of=3, aborting=frozenset({0}))  # rows 9-11
+    said += _run_intake_until(settings, tmp_path / "again.log", 9, idle=3.0)
+
+    keys = sorted(r.idempotency_key for r in _receipts(settings))
+    assert keys == sorted(f"row-{i}" for i in (0, 1, 2, 6, 7, 8, 12, 13, 14))
+    assert "skipped" not in said
+    engine = make_engine(f"sqlite:///{tmp_path / 'read.db'}")
+    migrate(engine)
+    assert lag(settings.kafka, settings.topics, engine)["intake"] == 0  # nothing left to admit
 
 
 def test_a_send_the_broker_never_takes_stops_the_batch_instead_of_holding_it(
