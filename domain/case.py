@@ -27,7 +27,18 @@ from schemas.events import (
 )
 from schemas.record import fingerprint
 
-MAX_RECORDS_KEPT = 100  # a case with more follow-ups than this keeps its latest ones
+MAX_RECORDS_KEPT = 100  # a case with more records keeps those that decide its facts (_kept)
+FACTS = (  # the fields a record may give that say what is known of the case
+    "people_involved",
+    "amount_involved_yuan",
+    "prior_visits",
+    "prior_skip_level",
+    "is_petition",
+    "petition_received_on",
+    "measures_taken",
+    "category",
+)
+COUNTS = ("people_involved", "amount_involved_yuan", "prior_visits", "prior_skip_level")
 MAX_TEXT_KEPT = 500  # characters of each record's text the state keeps (the log keeps all)
 
 
@@ -215,9 +226,40 @@ def _appended(state: CaseState, e: RecordAppended, recorded_at: str, seq: int) -
         if current
         else (state.village or r.get("village")),
         last_found_at=e.found_at if current else state.last_found_at,
-        records=(*state.records, seen)[-MAX_RECORDS_KEPT:],
+        records=_kept((*state.records, seen)),
         fingerprints=(*state.fingerprints, seen.fingerprint, *([alias] if alias else [])),
     )
+
+
+def _kept(records: tuple[RecordSeen, ...]) -> tuple[RecordSeen, ...]:
+    """At most ``MAX_RECORDS_KEPT`` of a case's records: the oldest that decide nothing go
+    first (``_deciding``); when every old one decides something, the oldest go."""
+    extra = len(records) - MAX_RECORDS_KEPT
+    if extra <= 0:
+        return records
+    deciding = _deciding(records)
+    first_to_go = [i for i in range(len(records)) if i not in deciding] + sorted(deciding)
+    gone = set(first_to_go[:extra])
+    return tuple(r for i, r in enumerate(records) if i not in gone)
+
+
+def _deciding(records: tuple[RecordSeen, ...]) -> set[int]:
+    """The records that still decide what is known of a case: the first (when it opened, what
+    it started with), every correction (it replaces what the records before it said), and for
+    each fact the latest record to give it and, for a count, the one with its largest value,
+    over all records and over those after the last correction that gave it."""
+    out = {0} | {i for i, r in enumerate(records) if r.record_kind == "correction"}
+    for name in FACTS:
+        given = [i for i, r in enumerate(records) if getattr(r, name) is not None]
+        if not given:
+            continue
+        out.add(given[-1])
+        if name in COUNTS:
+            corrections = [i for i in given if records[i].record_kind == "correction"]
+            standing = given[given.index(corrections[-1]) :] if corrections else given
+            value = lambda i: getattr(records[i], name)  # noqa: B023, E731 (used at once)
+            out |= {max(given, key=value), max(standing, key=value)}
+    return out
 
 
 def _category_after(state: CaseState, e: RecordAppended) -> dict[str, Any]:

@@ -282,3 +282,77 @@ def test_the_fold_and_the_case_row_agree_on_a_late_correction_past_the_records_k
 
     state, log = run([replace(c, command_id=f"records:0:{i}") for i, c in enumerate(commands)])
     assert state.category == _case_row(log)["category"] == "land_expropriation"
+
+
+def test_a_case_past_the_records_kept_still_knows_the_facts_it_was_opened_with():
+    """A long case keeps its latest records, and also those that still decide what is known of
+    it: the first (the day it opened, the head count it started with), its corrections, and the
+    latest and the largest value of each fact a record gives.  Before, the 101st record pushed
+    out the first: the petition's date, its statutory clock and the group of 60 were forgotten,
+    and the case fell silent however overdue the petition was."""
+    from dataclasses import replace
+
+    from domain.case import MAX_RECORDS_KEPT
+    from domain.risk.features import case_features
+    from domain.risk.rules import rule_hits
+
+    opened = submit(
+        0,
+        found_at="2026-01-02T09:00:00+08:00",
+        people_involved=60,
+        is_petition=True,
+        petition_received_on="2026-01-01",
+        prior_skip_level=1,
+    )
+    corrected = submit(
+        0, found_at="2026-01-03T09:00:00+08:00", record_kind="correction", amount_involved_yuan=9e5
+    )
+    follow_ups = [
+        submit(
+            0,
+            found_at=f"2026-02-{1 + i // 24:02d}T{i % 24:02d}:30:00+08:00",
+            record_kind="follow_up",
+            follow_up_status="mediating",
+            description=f"第{i}次回访，仍在协调",
+        )
+        for i in range(MAX_RECORDS_KEPT + 20)
+    ]
+    commands = [opened, corrected, *follow_ups]
+    state, _ = run([replace(c, command_id=f"records:0:{i}") for i, c in enumerate(commands)])
+
+    assert len(state.records) == MAX_RECORDS_KEPT
+    assert state.records[0].petition_received_on == "2026-01-01"
+    assert state.records[-1].description == f"第{MAX_RECORDS_KEPT + 19}次回访，仍在协调"
+    as_of = "2026-03-20T12:00:00+08:00"  # 78 days after the petition came in: overdue
+    f = case_features(state, as_of)
+    assert (f["people_max"], f["prior_skip_level"], f["amount_max_yuan"]) == (60, 1, 9e5)
+    assert f["is_petition"] == 1 and f["petition_overdue"] == 1
+    assert f["days_open"] > 77
+    assert {"handling_overdue", "large_group"} <= {h.code for h in rule_hits(state, as_of)}
+
+
+def test_a_long_case_keeps_the_head_count_a_correction_left_standing():
+    """60 people corrected to 2, then 10 at a later visit, then many records of 5: the group
+    rules go by the largest count after the correction, 10, also once the records of 60, 2 and
+    10 are older than the latest ones kept."""
+    from dataclasses import replace
+
+    from domain.case import MAX_RECORDS_KEPT
+    from domain.risk.features import people_standing
+
+    def at(i: int) -> str:
+        return f"2026-02-{1 + i // 24:02d}T{i % 24:02d}:30:00+08:00"
+
+    commands = [
+        submit(0, found_at=at(0), people_involved=60),
+        submit(0, found_at=at(1), record_kind="correction", people_involved=2),
+        submit(0, found_at=at(2), record_kind="follow_up", people_involved=10),
+        *(
+            submit(0, found_at=at(3 + i), record_kind="follow_up", people_involved=5)
+            for i in range(MAX_RECORDS_KEPT)
+        ),
+    ]
+    state, _ = run([replace(c, command_id=f"records:0:{i}") for i, c in enumerate(commands)])
+    assert len(state.records) == MAX_RECORDS_KEPT
+    assert people_standing(list(state.records)) == 10
+    assert [r.people_involved for r in state.records[:3]] == [60, 2, 10]
