@@ -13,8 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
+from domain.risk.headcount import people_in_text
 from schemas.commands import SubmitRecord
 from schemas.events import (
     CaseClosed,
@@ -24,8 +26,9 @@ from schemas.events import (
     Envelope,
     RecordAppended,
     event_id,
+    status_stated,
 )
-from schemas.record import fingerprint
+from schemas.record import fingerprint, timestamp
 
 MAX_RECORDS_KEPT = 100  # a case with more records keeps those that decide its facts (_kept)
 FACTS = (  # the fields a record may give that say what is known of the case
@@ -36,7 +39,6 @@ FACTS = (  # the fields a record may give that say what is known of the case
     "is_petition",
     "petition_received_on",
     "measures_taken",
-    "category",
 )
 COUNTS = ("people_involved", "amount_involved_yuan", "prior_visits", "prior_skip_level")
 MAX_TEXT_KEPT = 500  # characters of each record's text the state keeps (the log keeps all)
@@ -244,22 +246,40 @@ def _kept(records: tuple[RecordSeen, ...]) -> tuple[RecordSeen, ...]:
 
 
 def _deciding(records: tuple[RecordSeen, ...]) -> set[int]:
-    """The records that still decide what is known of a case: the first (when it opened, what
-    it started with), every correction (it replaces what the records before it said), and for
-    each fact the latest record to give it and, for a count, the one with its largest value,
-    over all records and over those after the last correction that gave it."""
-    out = {0} | {i for i, r in enumerate(records) if r.record_kind == "correction"}
+    """The records that still decide what is known of a case, in the order the risk features
+    read them (found, then arrived): the first (when it opened, its category), every
+    correction (it replaces what the records before it said), the latest to state a status,
+    for each fact the first and the latest to give it, and for each count (head counts in
+    words too) the largest, over all records and over those after the last correction that
+    gave one."""
+    found = sorted(range(len(records)), key=lambda i: (timestamp(records[i].found_at), i))
+    out = {found[0]} | {i for i in found if records[i].record_kind == "correction"}
+    stated = [
+        i for i in found if status_stated(records[i].record_kind, records[i].follow_up_status)
+    ]
+    out |= set(stated[-1:])
     for name in FACTS:
-        given = [i for i, r in enumerate(records) if getattr(r, name) is not None]
-        if not given:
-            continue
-        out.add(given[-1])
-        if name in COUNTS:
-            corrections = [i for i in given if records[i].record_kind == "correction"]
-            standing = given[given.index(corrections[-1]) :] if corrections else given
-            value = lambda i: getattr(records[i], name)  # noqa: B023, E731 (used at once)
-            out |= {max(given, key=value), max(standing, key=value)}
+        given = [i for i in found if getattr(records[i], name) is not None]
+        out |= {given[0], given[-1]} if given else set()
+        if name in COUNTS and given:
+            out |= _largest(records, given, lambda i: getattr(records[i], name))  # noqa: B023
+    in_words = {i: n for i in found if (n := _people_said(records[i].description))}
+    if in_words:
+        out |= _largest(records, [i for i in found if i in in_words], in_words.__getitem__)
     return out
+
+
+@lru_cache(maxsize=65_536)  # a long case asks again of the same texts at every record
+def _people_said(description: str) -> int:
+    return people_in_text(description or "")
+
+
+def _largest(records: tuple[RecordSeen, ...], given: list[int], value: Any) -> set[int]:
+    """Of the records ``given`` (in the order found), the one with the largest ``value`` and
+    the one with the largest of those after the last correction among them."""
+    corrections = [i for i in given if records[i].record_kind == "correction"]
+    standing = given[given.index(corrections[-1]) :] if corrections else given
+    return {max(given, key=value), max(standing, key=value)}
 
 
 def _category_after(state: CaseState, e: RecordAppended) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from schemas import patterns
@@ -250,6 +251,19 @@ EXTRA_CELLS = "_extra_cells"  # a sheet row's cells beyond its header (web/sheet
 IDENTITY_FIELDS = ("township", "ref_no")  # folded by schemas.identity.identity_text
 _CONTROL_CHARS = frozenset(chr(i) for i in range(32) if chr(i) not in "\t\n\r") | {"\x7f"}
 _CONTROL = re.compile("[" + "".join(sorted(_CONTROL_CHARS)) + "]")  # one scan, not one per char
+
+
+@lru_cache(maxsize=200_000)
+def timestamp(value: str) -> float:
+    """Seconds since the epoch of an ISO 8601 date or date-time (China time when no offset),
+    as the risk features and the case state read a record's times."""
+    text = value.strip()
+    if len(text) == 10:
+        text += "T00:00:00"
+    parsed = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=CHINA_TZ)
+    return parsed.timestamp()
 
 
 def as_time(iso: str) -> dt.datetime:

@@ -356,3 +356,60 @@ def test_a_long_case_keeps_the_head_count_a_correction_left_standing():
     assert len(state.records) == MAX_RECORDS_KEPT
     assert people_standing(list(state.records)) == 10
     assert [r.people_involved for r in state.records[:3]] == [60, 2, 10]
+
+
+def test_what_a_long_case_s_rules_and_facts_say_is_what_all_its_records_say(monkeypatch):
+    """Random long cases (130 records: head counts in fields and in words, corrections,
+    petitions, statuses, records posted late): the facts the risk features and rules read,
+    and the rules that fire, are the same from the 100 records the state keeps as from all
+    130.  Only counts of records and of their phrases may differ."""
+    import random
+    from dataclasses import replace
+
+    import domain.case
+    from domain.risk.features import case_features
+    from domain.risk.rules import rule_hits
+
+    compared = (
+        "days_open",
+        *("people_max", "people_latest", "people_growth", "amount_max_yuan"),
+        *("prior_visits", "prior_skip_level", "is_petition", "petition_days"),
+        *("petition_overdue", "status", "category"),
+    )
+
+    def day(d: int) -> str:
+        return f"2026-{1 + d // 28:02d}-{1 + d % 28:02d}T09:00:00+08:00"
+
+    def record(rnd: random.Random, i: int) -> dict:
+        r = {"found_at": day(i if rnd.random() > 0.1 else rnd.randrange(i + 1))}
+        r["description"] = f"第{i}次回访"
+        if i:
+            r["record_kind"] = "correction" if rnd.random() < 0.04 else "follow_up"
+            r["follow_up_status"] = rnd.choice(["mediating"] * 8 + ["agreed", "resolved"])
+        if rnd.random() < 0.1:
+            r["people_involved"] = rnd.choice([2, 5, 12, 40, 60])
+        if rnd.random() < 0.05:
+            r["description"] = f"第{i}次回访，约{rnd.choice([3, 8, 30, 80])}名工人到场讨薪"
+        if rnd.random() < 0.05:
+            r["amount_involved_yuan"] = float(rnd.randrange(1000, 900_000))
+        if rnd.random() < 0.04:
+            r["prior_visits"], r["prior_skip_level"] = rnd.randrange(6), rnd.randrange(3)
+        if rnd.random() < 0.03:
+            r.update(is_petition=True, petition_received_on=day(rnd.randrange(i + 1))[:10])
+        if r.get("record_kind") == "correction" and rnd.random() < 0.5:
+            r["category"] = "土地征收"
+        return r
+
+    for seed in range(20):
+        rnd = random.Random(seed)
+        commands = [replace(submit(0, **record(rnd, i)), command_id=f"c{i}") for i in range(130)]
+        kept, _ = run(commands)
+        monkeypatch.setattr(domain.case, "MAX_RECORDS_KEPT", 10_000)
+        whole, _ = run(commands)
+        monkeypatch.undo()
+        assert (len(kept.records), len(whole.records)) == (100, 130)
+        for as_of in (day(130), day(170)):
+            f, g = case_features(kept, as_of), case_features(whole, as_of)
+            assert {k: f[k] for k in compared} == {k: g[k] for k in compared}, seed
+            hits = [sorted((h.code, h.level) for h in rule_hits(s, as_of)) for s in (kept, whole)]
+            assert hits[0] == hits[1], seed

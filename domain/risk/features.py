@@ -28,7 +28,7 @@ from domain.risk.lexicon import SIGNAL_GROUPS, Lexicon
 from domain.risk.masking import mask_text
 from domain.risk.policy import RiskPolicy, default_policy
 from schemas.events import category_correction, status_stated
-from schemas.record import CHINA_TZ, CLOSING_STATUSES
+from schemas.record import CHINA_TZ, CLOSING_STATUSES, timestamp
 
 # 2: the text feature is masked (domain.risk.masking); 3: the lexicon's close negations,
 # conditions, purposes and failed calming (domain.risk.lexicon) change the signal counts
@@ -104,18 +104,6 @@ LOG_FEATURES: frozenset[str] = frozenset(
 CATEGORICAL_FEATURES: tuple[str, ...] = ("category", "township", "status")
 TEXT_FEATURE = "text"
 FEATURE_NAMES: tuple[str, ...] = (*NUMERIC_FEATURES, *CATEGORICAL_FEATURES, TEXT_FEATURE)
-
-
-@lru_cache(maxsize=200_000)
-def timestamp(value: str) -> float:
-    """Seconds since the epoch of an ISO 8601 date or date-time (China time when no offset)."""
-    text = value.strip()
-    if len(text) == 10:
-        text += "T00:00:00"
-    parsed = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=CHINA_TZ)
-    return parsed.timestamp()
 
 
 def as_datetime(value: dt.datetime | str) -> dt.datetime:
