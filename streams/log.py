@@ -110,6 +110,7 @@ def _read_range(
         # no more than the range can hold: what lies beyond it is fetched, not decoded
         room = most if at is None else min(most, end - at)
         got = consumer.poll(timeout_ms=500, max_records=room).get(tp, [])
+        moved = consumer.position(tp) != at  # an aborted transaction is passed with no record
         for m in got:
             if m.offset < end:
                 part.append(m)
@@ -117,7 +118,7 @@ def _read_range(
                 yield part
                 part = []
                 deadline = time.monotonic() + timeout_s  # not counting the caller's time
-        if got:
+        if got or moved:
             deadline = time.monotonic() + timeout_s
         elif time.monotonic() > deadline:
             raise TimeoutError(f"no progress reading {topic}:{partition} for {timeout_s}s")
