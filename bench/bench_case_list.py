@@ -78,6 +78,7 @@ def fill(engine: sa.Engine, n: int) -> None:
                 "updated_at": found,
                 "category_corrected_at": None,
                 "status_found_at": None,
+                "satisfaction": None,
             }
         )
     with engine.begin() as conn:

@@ -10,8 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from readside.tables import alert_timeline, alerts, case_timeline, cases, deliveries
-from schemas.events import RecordAppended
+from readside.tables import alert_timeline, alerts, cases, deliveries
 from schemas.record import SATISFACTION, as_time, china_time
 
 RANK = sa.case({"red": 0, "orange": 1, "yellow": 2, "blue": 3}, value=alerts.c.level)
@@ -105,12 +104,9 @@ def kpis(
             )
         ).all()
         visits = conn.execute(
-            sa.select(case_timeline.c.case_id, case_timeline.c.payload)
-            .where(
-                case_timeline.c.event_type == RecordAppended.type_name(),
-                case_timeline.c.payload.like('%"satisfaction"%'),
+            sa.select(cases.c.case_id, cases.c.satisfaction).where(
+                cases.c.satisfaction.is_not(None)
             )
-            .order_by(case_timeline.c.case_id, case_timeline.c.seq)
         ).all()
     # per level, each alert once: from when its acknowledgement at that level was asked (its
     # raise, upgrade or reassignment) to the acknowledgement that answered it
@@ -143,10 +139,8 @@ def kpis(
             for unit in json.loads(r["units"]) or ["(none)"]:
                 overdue[unit] = overdue.get(unit, 0) + 1
     # 回访满意率, one answer per case: what the officer recorded on resolving its alert, else
-    # the latest a record gave (the same visit is often in both)
-    answer: dict[str, str] = {}
-    for case_id, payload in visits:
-        answer[case_id] = json.loads(payload)["record"].get("satisfaction") or answer.get(case_id)
+    # what the latest-found record gave (the same visit is often in both)
+    answer: dict[str, str] = dict(visits)
     never = dt.datetime.min.replace(tzinfo=dt.UTC)
     for r in sorted(rows, key=lambda r: as_time(r["resolved_at"]) if r["resolved_at"] else never):
         if r["satisfaction"]:

@@ -98,6 +98,7 @@ def _opened_row(envelope: Envelope, e: CaseOpened) -> Row:
         "follow_up_status": "new",
         "status_found_at": None,
         "escalation_kind": None,
+        "satisfaction": None,
     }
 
 
@@ -108,6 +109,7 @@ LATEST_VALUE_FIELDS = (
     "petition_received_on",
     "escalation_kind",
     "village",
+    "satisfaction",
 )
 
 

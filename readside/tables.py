@@ -36,6 +36,7 @@ cases = sa.Table(
     sa.Column("category_corrected_at", sa.String(40)),
     # when the record that stated the follow-up status was found (migration 0008)
     sa.Column("status_found_at", sa.String(40)),
+    sa.Column("satisfaction", sa.String(24)),  # the follow-up visit's answer (回访满意度)
 )
 # The case list's order, the latest found first (``case_queries.case_rows``): one order on
 # SQLite and PostgreSQL, whatever each does with NULL.  The '' is written into the SQL, not
@@ -162,7 +163,7 @@ alerts = sa.Table(
     sa.Column("first_feedback_at", sa.String(40)),
     sa.Column("resolved_at", sa.String(40)),
     sa.Column("resolved_by", sa.String(64)),
-    sa.Column("satisfaction", sa.String(16)),
+    sa.Column("satisfaction", sa.String(24)),  # 16 until 0011: too short for basically_satisfied
     sa.Column("escalation_step", sa.Integer, nullable=False),
     sa.Column("last_seq", sa.Integer, nullable=False),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from domain.alerts.alert import AlertState, Tick, handle
@@ -179,7 +180,7 @@ def test_a_case_s_follow_up_visit_counts_once_in_the_satisfaction_rate(db_url: s
     """The clerk's record and the officer's resolve often report the same visit: one answer
     per case, the officer's."""
 
-    from readside.tables import case_timeline
+    from readside.tables import cases
 
     engine = _one_alert(
         db_url,
@@ -197,22 +198,11 @@ def test_a_case_s_follow_up_visit_counts_once_in_the_satisfaction_rate(db_url: s
             "c1",
         ),
     )
-    with engine.begin() as conn:
-        visit = {"record": {"satisfaction": "satisfied"}}
-        for case_id, seq in (("Cwages0001", 4), ("Cother", 2), ("Cother", 3)):
-            conn.execute(
-                sa.insert(case_timeline).values(
-                    event_id=f"e{case_id}{seq}",
-                    case_id=case_id,
-                    seq=seq,
-                    event_type="RecordAppended",
-                    occurred_at="2026-03-03T09:00:00+08:00",
-                    recorded_at="2026-03-03T09:00:00+08:00",
-                    summary="回访",
-                    payload=json.dumps(visit),
-                )
-            )
-    # Cwages0001: the officer's "unsatisfied" stands; Cother: two visits, one answer
+    with engine.begin() as conn:  # each case's record of the visit said "satisfied"
+        for case_id in ("Cwages0001", "Cother"):
+            conn.execute(sa.insert(cases).values(case_row(case_id, satisfaction="satisfied")))
+        conn.execute(sa.insert(cases).values(case_row("Cunasked")))
+    # Cwages0001: the officer's "unsatisfied" stands; Cother: the record's; Cunasked: none
     assert kpis(engine, dt.datetime.fromisoformat("2026-03-04T12:00:00+08:00"))["satisfaction"] == (
         1,
         2,
@@ -233,6 +223,25 @@ def _one_alert(db_url: str, *inputs: tuple, routing: Routing | None = None) -> s
     with engine.begin() as conn:
         apply_batch(conn, messages, TOPICS)
     return engine
+
+
+@pytest.mark.parametrize("answer", ["satisfied", "basically_satisfied", "unsatisfied"])
+def test_every_answer_at_the_visit_is_kept_with_the_resolved_alert(
+    db_url: str, answer: str
+) -> None:
+    """基本满意 (``basically_satisfied``) is longer than the 16 characters the column once
+    held: PostgreSQL refused the row and the resolve never reached the read models."""
+    from readside.tables import alerts
+
+    engine = _one_alert(
+        db_url,
+        (assessed("red", MONDAY_10), "a1"),
+        command("c1", "resolve", "hrss", "2026-03-03T10:00:00+08:00", satisfaction=answer),
+    )
+    with engine.connect() as conn:
+        [row] = conn.execute(sa.select(alerts.c.status, alerts.c.satisfaction)).all()
+    assert tuple(row) == ("resolved", answer)
+    engine.dispose()
 
 
 def test_a_reassigned_alert_waits_in_the_new_unit_s_queue_for_its_acknowledgement(
@@ -391,4 +400,50 @@ def test_an_upgrade_of_an_alert_nobody_acknowledged_does_not_restart_its_wait(
     )
     at = dt.datetime.fromisoformat("2026-03-02T15:00:00+08:00")
     assert kpis(engine, at)["acknowledge_minutes_median"] == {"red": 245.0}  # since 10:00
+    engine.dispose()
+
+
+def test_an_earlier_database_gets_each_case_s_visit_answer_from_its_timeline(db_url: str) -> None:
+    """Migration 0011 fills the case rows' answers of a database projected before it, by the
+    rule the projection keeps: the latest-found record's answer, a late record of an earlier
+    visit filling only an empty answer."""
+    from readside.tables import cases
+
+    engine = make_engine(db_url)
+    migrate(engine, "0010")
+    visits = {  # case: (found_at, answer) in the order posted
+        "Clate": [
+            ("2026-03-01", "satisfied"),
+            ("2026-03-05", "unsatisfied"),
+            ("2026-03-03", "basically_satisfied"),
+        ],
+        "Conly": [("2026-03-02", None), ("2026-02-01", "basically_satisfied")],
+        "Cnone": [("2026-03-02", None)],
+    }
+    with engine.begin() as conn:
+        for case_id, records in visits.items():
+            row = case_row(case_id)
+            columns = ", ".join(row)
+            conn.execute(sa.text(f"INSERT INTO cases ({columns}) VALUES (:{', :'.join(row)})"), row)
+            for seq, (found, answer) in enumerate(records, start=2):
+                record = {"found_at": f"{found}T09:00:00+08:00", "description": "回访"}
+                record |= {"satisfaction": answer} if answer else {}
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO case_timeline (event_id, case_id, seq, event_type, "
+                        "occurred_at, recorded_at, summary, payload) VALUES (:e, :c, :s, "
+                        "'RecordAppended', :f, :f, '回访', :p)"
+                    ),
+                    {
+                        "e": f"{case_id}{seq}",
+                        "c": case_id,
+                        "s": seq,
+                        "f": found,
+                        "p": json.dumps({"record": record}),
+                    },
+                )
+    migrate(engine)
+    with engine.connect() as conn:
+        answers = dict(conn.execute(sa.select(cases.c.case_id, cases.c.satisfaction)).all())
+    assert answers == {"Clate": "unsatisfied", "Conly": "basically_satisfied", "Cnone": None}
     engine.dispose()

@@ -161,6 +161,23 @@ def _case_row(log):
     return row
 
 
+def test_the_case_row_keeps_the_follow_up_visit_s_answer_the_latest_found_record_gave():
+    """The county's satisfaction rate reads each case's answer from its row: a later visit's
+    answer replaces an earlier one; a record of an earlier visit posted late fills the answer
+    only while there is none."""
+    satisfied = submit(1, record_kind="follow_up", satisfaction="satisfied")
+    _, log = run([submit(0), satisfied])
+    assert _case_row(log)["satisfaction"] == "satisfied"
+    later = submit(3, record_kind="follow_up", satisfaction="unsatisfied")
+    _, log = run([submit(0), satisfied, later])
+    assert _case_row(log)["satisfaction"] == "unsatisfied"
+    posted_late = submit(2, record_kind="follow_up", satisfaction="basically_satisfied")
+    _, log = run([submit(0), satisfied, later, posted_late])
+    assert _case_row(log)["satisfaction"] == "unsatisfied"
+    _, log = run([submit(0), submit(3), posted_late])
+    assert _case_row(log)["satisfaction"] == "basically_satisfied"
+
+
 def test_of_corrections_posted_out_of_order_the_one_found_latest_stands():
     from domain.risk.features import category_as_of
 

@@ -452,6 +452,19 @@ def test_a_wrong_alert_action_is_4xx_and_sends_nothing(web, path, body, status) 
     assert on_topic(s, s.topics.alert_commands) == []
 
 
+@pytest.mark.parametrize("answer", ["satisfied", "basically_satisfied", "unsatisfied"])
+def test_each_answer_at_the_visit_resolves_the_alert(web, answer: str) -> None:  # noqa: ANN001
+    """The console offers 满意, 基本满意 and 不满意; the API refused 基本满意 (19 characters
+    against a limit of 16)."""
+    client, store, _, engine, s = web
+    put_case(engine, "Cwage", "周庄镇", ["hrss"])
+    body = {"satisfaction": answer}
+    r = client.post("/api/alerts/Cwage/resolve", json=body, headers=token(store, "desk"))
+    assert r.status_code == 202, r.text
+    (m,) = on_topic(s, s.topics.alert_commands)
+    assert json.loads(m.value)[0]["satisfaction"] == answer
+
+
 def test_a_retried_action_carries_the_same_command_id(web) -> None:  # noqa: ANN001
     client, store, _, engine, s = web
     put_case(engine, "Cwage", "周庄镇", ["hrss"])

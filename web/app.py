@@ -74,7 +74,7 @@ class ActionBody(BaseModel):
     text: str | None = Field(default=None, max_length=2000, description="处置反馈内容")
     measures: str | None = Field(default=None, max_length=2000, description="处置措施")
     to_unit: str | None = Field(default=None, max_length=64, description="改派到的单位")
-    satisfaction: str | None = Field(default=None, max_length=16, description="回访满意度")
+    satisfaction: str | None = Field(default=None, max_length=32, description="回访满意度")
 
 
 class LoginBody(BaseModel):
