@@ -20,6 +20,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
+from schemas.events import RecordAppended
+
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
@@ -34,17 +36,18 @@ def upgrade() -> None:
         op.alter_column("alerts", "satisfaction", type_=sa.String(24), existing_type=sa.String(16))
     op.add_column("cases", sa.Column("satisfaction", sa.String(24)))
     conn = op.get_bind()
+    appended = {"kind": RecordAppended.type_name()}
     answered = sa.text(
         "SELECT DISTINCT case_id FROM case_timeline "
-        "WHERE event_type = 'RecordAppended' AND payload LIKE '%\"satisfaction\"%'"
+        "WHERE event_type = :kind AND payload LIKE '%\"satisfaction\"%'"
     )
     records = sa.text(
         "SELECT payload FROM case_timeline "
-        "WHERE case_id = :case_id AND event_type = 'RecordAppended' ORDER BY seq"
+        "WHERE case_id = :case_id AND event_type = :kind ORDER BY seq"
     )
     update = sa.text("UPDATE cases SET satisfaction = :answer WHERE case_id = :case_id")
-    for (case_id,) in conn.execute(answered).all():
-        payloads = conn.execute(records, {"case_id": case_id}).scalars()
+    for (case_id,) in conn.execute(answered, appended).all():
+        payloads = conn.execute(records, {"case_id": case_id} | appended).scalars()
         answer = _latest_found([json.loads(p)["record"] for p in payloads])
         if answer is not None:
             conn.execute(update, {"answer": answer, "case_id": case_id})
