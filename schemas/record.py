@@ -507,6 +507,10 @@ def check(raw: Any) -> tuple[dict[str, Any], list[RecordRejected]]:
                     name,
                 )
             )
+        elif len(record[name]) > FIELD_BY_NAME[name].max_len:  # NFKC can make a text longer
+            most = FIELD_BY_NAME[name].max_len
+            said = f"{name} has {len(record[name])} characters once folded, at most {most} allowed"
+            problems.append(RecordRejected("invalid_value", said, name))
     record["schema_version"] = CURRENT_VERSION
     record.setdefault("record_kind", "initial")
     record.setdefault("follow_up_status", "new")
@@ -630,7 +634,8 @@ def township_hint(data: bytes) -> str | None:
         readable = isinstance(value, str) and not _has_lone_surrogate(value)
         readable = readable and not _CONTROL.search(value) and "\ufffd" not in value
         if readable and len(value) <= 32:  # \ufffd: bytes that were not UTF-8 (a GBK file)
-            return identity_text(value) or None  # as an accepted record's township is read
+            folded = identity_text(value)  # as an accepted record's township is read
+            return folded if 0 < len(folded) <= FIELD_BY_NAME["township"].max_len else None
     return None
 
 

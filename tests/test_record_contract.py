@@ -207,6 +207,24 @@ def test_a_reference_number_is_the_same_however_it_is_typed() -> None:
     assert case_id_for("周庄镇", "ZZ-1") != case_id_for("石桥镇", "ZZ-1")
 
 
+def test_a_township_or_reference_number_that_folding_makes_too_long_is_refused() -> None:
+    """Folding to NFKC can make a text longer (⒇ is "(20)", ﷺ 15 once its spaces go): what intake
+    keeps must still fit its limit, or PostgreSQL refuses the case's row and the case never
+    shows (the township's column holds 32 characters, the reference number's 64)."""
+    base = {"found_at": "2026-01-10", "category": "邻里纠纷", "description": "院墙"}
+    for township, ref in (("\ufdfa" * 3, "ZZ-1"), ("周庄镇", "\u2487" * 17)):
+        with pytest.raises(RecordRejected) as err:
+            validate({**base, "township": township, "ref_no": ref})
+        assert err.value.code == "invalid_value" and "once folded" in err.value.message
+    assert (
+        validate({**base, "township": "周庄镇", "ref_no": "\u2487" * 16})["ref_no"] == "(20)" * 16
+    )
+    from schemas.record import township_hint
+
+    assert township_hint(json.dumps({"township": "\ufdfa" * 3}).encode()) is None
+    assert township_hint(json.dumps({"township": "周庄镇\u200b"}).encode()) == "周庄镇"
+
+
 def test_a_reference_number_of_invisible_characters_only_is_refused() -> None:
     base = {"township": "周庄镇", "found_at": "2026-01-10", "category": "邻里纠纷"}
     for ref in ("\ufeff", "\u200b\u200e", "\u3000"):

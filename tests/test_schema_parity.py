@@ -3,8 +3,10 @@ verdict, for every record that is UTF-8 JSON of at most 64 KiB: checked with ajv
 2020-12), a validator independent of this code, on the demo records (good and spoiled) and on
 thousands of records with awkward values.
 
-The one rule left out: nothing in a record may be dated after the day it is posted (no schema
-can know that day; intake refuses such a record with `date_in_future`).
+Two rules are left out: nothing in a record may be dated after the day it is posted (no schema
+can know that day; intake refuses such a record with `date_in_future`), and a township or
+reference number must keep to its length once folded to NFKC (a character such as ⒇ or ﷺ
+stands for several; no schema folds text).
 """
 
 from __future__ import annotations
