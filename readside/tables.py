@@ -74,7 +74,7 @@ dead_letters = sa.Table(
     sa.Column("received_at", sa.String(40), nullable=False),
     sa.Column("source_file", sa.String(255)),
     sa.Column("source_row", sa.Integer),
-    sa.Column("idempotency_key", sa.String(64), index=True),
+    sa.Column("idempotency_key", sa.String(255), index=True),  # 64 until 0011
 )
 
 intake_receipts = sa.Table(
@@ -86,7 +86,7 @@ intake_receipts = sa.Table(
     sa.Column("case_id", sa.String(32)),
     sa.Column("reason_code", sa.String(32)),
     sa.Column("received_at", sa.String(40), nullable=False),
-    sa.Column("idempotency_key", sa.String(64), index=True),
+    sa.Column("idempotency_key", sa.String(255), index=True),  # 64 until 0011
 )
 
 intake_counts = sa.Table(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from domain.alerts.alert import AlertState, Tick, handle
 from domain.alerts.routing import DEFAULT_ROUTING, Routing, default_routing, parse_routing
 from readside.alert_queries import kpis, queue
-from readside.db import make_engine, migrate
+from readside.db import drop_all, make_engine, migrate
 from readside.projector import Message, apply_batch
 from schemas.commands import AlertCommand, DeliveryReport
 from schemas.topics import Topics
@@ -241,6 +241,8 @@ def test_every_answer_at_the_visit_is_kept_with_the_resolved_alert(
     with engine.connect() as conn:
         [row] = conn.execute(sa.select(alerts.c.status, alerts.c.satisfaction)).all()
     assert tuple(row) == ("resolved", answer)
+    drop_all(engine)  # as ews replay does first: the downgrade does not narrow the column again
+    migrate(engine)
     engine.dispose()
 
 

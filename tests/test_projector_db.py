@@ -223,3 +223,29 @@ def test_the_writer_lock_holds_no_transaction_open_on_postgresql(db_url) -> None
             ).scalar_one()
     assert state == "idle"
     engine.dispose()
+
+
+def test_a_township_system_s_long_idempotency_key_is_kept_with_its_receipt(db_url):
+    """A township system posting to the records topic itself may send an idempotency key of up
+    to 255 characters; the receipt and the dead letter keep it (PostgreSQL refused keys over
+    64 before migration 0011, and the rows with them)."""
+    from domain.intake import KEY_HEADER
+    from readside.tables import intake_receipts
+
+    keys = ["a" * 255, "b" * 255]  # one per row: the same key twice is one row posted twice
+    log: list[Message] = []
+    for i, data in enumerate((demo_batch(1, bad_fraction=0)[0].data, b"{not json")):
+        header = ((KEY_HEADER, keys[i].encode()),)
+        posted = Posted("x.records", 0, i, 1_800_000_000_000, data, header)  # January 2027
+        out = admit(posted)
+        log.append(Message(TOPICS.intake_receipts, 0, i, receipts_to_bytes([out.receipt])))
+        if not isinstance(out, Admitted):
+            log.append(Message(TOPICS.dead_letters, 0, i, out.dead_letter.to_bytes()))
+    engine = make_engine(db_url)
+    migrate(engine)
+    project(engine, log, 10)
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(intake_receipts.c.idempotency_key)).scalars().all()
+        dead = conn.execute(sa.select(dead_letters.c.idempotency_key)).scalars().all()
+    assert (sorted(kept), dead) == (keys, keys[1:])
+    engine.dispose()
