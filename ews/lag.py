@@ -27,7 +27,7 @@ from readside.queries import intake_rows
 from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics
 from streams.app import ROLES, group_id
-from streams.log import RangeReader, read_from_start
+from streams.log import RangeReader
 from streams.metrics import EXIT_STALLED
 from streams.state import reached_key
 
@@ -96,10 +96,12 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
                 if tp.topic not in read:
                     continue
                 at = max((committed.get(g, {}).get(tp, 0) for g in groups), default=0)
+                if tp.topic == topics.records and at < end:
+                    marks = _intake_marks(reader, topics) if marks is None else marks
+                    mark = marks.get(tp.partition, 0)
+                    at = max(at, mark if mark <= end else 0)  # beyond the end: not believed
                 if tp.topic == topics.records and 0 < end - at <= COUNTED_UP_TO:
-                    marks = _intake_marks(bootstrap, topics) if marks is None else marks
-                    at = max(at, min(marks.get(tp.partition, 0), end))
-                    out[stage] += _records_in(reader, tp, at, end) if at < end else 0
+                    out[stage] += _records_in(reader, tp, at, end)
                 else:
                     out[stage] += max(end - at, 0)  # committed after the ends were read: 0
     finally:
@@ -110,15 +112,20 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
     return out
 
 
-def _intake_marks(bootstrap: str | KafkaAccess, topics: Topics) -> dict[int, int]:
+def _intake_marks(reader: RangeReader, topics: Topics) -> dict[int, int]:
     """The next offset of each records partition intake has not applied, as its table says
-    (faust commits a partition whose offsets have gaps only part of the way)."""
+    (faust commits a partition whose offsets have gaps only part of the way).  Intake's table
+    holds only these marks, the one of records partition p in its changelog's partition p, so
+    the last message of each changelog partition is the mark (one read each, however long
+    the changelog); no changelog (an intake of an earlier version), no marks."""
+    changelog = topics.intake_marks_changelog
     prefix = reached_key(topics.records, 0)[:-1]
     marks = {}
-    for m in read_from_start(bootstrap, topics.intake_marks_changelog):
-        key = m.key.decode("utf-8") if m.key else ""
-        if key.startswith(prefix) and m.value:  # the latest of each key wins
-            marks[int(key[len(prefix) :])] = int(json.loads(m.value)["next"])
+    for tp, end in _end_offsets(reader.bootstrap, [changelog]).items():
+        for part in reader.parts(changelog, tp.partition, end - 1, end, 1) if end else ():
+            key = part[-1].key.decode("utf-8") if part[-1].key else ""
+            if key.startswith(prefix) and part[-1].value:
+                marks[int(key[len(prefix) :])] = int(json.loads(part[-1].value)["next"])
     return marks
 
 

@@ -545,6 +545,26 @@ def test_a_township_system_posting_in_transactions_loses_no_record_and_raises_no
     assert lag(settings.kafka, settings.topics, engine)["intake"] == 0
 
 
+def test_ews_lag_goes_by_what_intake_applied_however_far_behind_the_group_s_position_is(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """faust can leave the group's committed position behind what intake applied (the mark
+    in its table), as the watchdog knows: ews lag takes the later of the two, also when the
+    position is more than COUNTED_UP_TO behind, and shows nothing waiting."""
+    from ews.lag import COUNTED_UP_TO, lag
+    from readside.db import make_engine, migrate
+
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    n = COUNTED_UP_TO + 100
+    _post_records(settings, 0, n)
+    _run_intake_until(settings, tmp_path / "intake.log", n, idle=3.0)
+    engine = make_engine(f"sqlite:///{tmp_path / 'read.db'}")
+    migrate(engine)
+    assert lag(settings.kafka, settings.topics, engine)["intake"] == 0
+    _skip_to(settings, "intake", settings.topics.records, 0, 0)
+    assert lag(settings.kafka, settings.topics, engine)["intake"] == 0
+
+
 def test_records_of_a_township_transaction_that_aborted_are_never_admitted(
     settings: Settings, tmp_path: Path
 ) -> None:
