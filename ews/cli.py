@@ -970,11 +970,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("case_id", nargs="?", help="case id (C...)")
     sp.add_argument("--ref", nargs=2, metavar=("TOWNSHIP", "REF_NO"), help="find by reference")
-    sp.add_argument("--by", required=True, help="who acts (name or account)")
-    sp.add_argument("--unit", required=True, help="the unit acted for (county_desk: the duty desk)")
-    sp.add_argument("--text", help="feedback: what was done")
-    sp.add_argument("--measures", help="feedback: the measures taken")
-    sp.add_argument("--to-unit", help="reassign: the unit it goes to")
+    sp.add_argument("--by", required=True, type=_at_most(64), help="who acts (name or account)")
+    sp.add_argument(
+        "--unit",
+        required=True,
+        type=_at_most(64),
+        help="the unit acted for (county_desk: the duty desk)",
+    )
+    sp.add_argument("--text", type=_at_most(2000), help="feedback: what was done")
+    sp.add_argument("--measures", type=_at_most(2000), help="feedback: the measures taken")
+    sp.add_argument("--to-unit", type=_at_most(64), help="reassign: the unit it goes to")
     sp.add_argument(
         "--satisfaction",
         choices=["satisfied", "basically_satisfied", "unsatisfied"],
@@ -1011,6 +1016,18 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"not a number above zero: {text!r}")
     return value
+
+
+def _at_most(limit: int) -> Callable[[str], str]:
+    """An argparse type: a text of 1 to ``limit`` characters, as the web takes it (the read
+    models keep a name or unit in 64)."""
+
+    def text(value: str) -> str:
+        if not value.strip() or len(value) > limit:
+            raise argparse.ArgumentTypeError(f"give 1 to {limit} characters ({len(value)} given)")
+        return value
+
+    return text
 
 
 def _iso_time(text: str) -> str:

@@ -67,6 +67,16 @@ def test_a_time_that_is_no_time_is_a_usage_error(capsys) -> None:  # noqa: ANN00
     assert "argument --now: not an ISO 8601 time: 'tomorrow'" in said(capsys)
 
 
+def test_a_name_longer_than_the_read_models_keep_is_a_usage_error(capsys) -> None:  # noqa: ANN001
+    """The alerts read model keeps who acted in 64 characters (PostgreSQL refuses more, and
+    the command's row with it); the web takes no more either."""
+    acted = ["alert", "ack", "C1", "--unit", "hrss", "--bootstrap", NO_BROKER]
+    with pytest.raises(SystemExit) as exited:
+        ews_main([*acted, "--by", "张" * 65])
+    assert exited.value.code == 2
+    assert "argument --by: give 1 to 64 characters (65 given)" in said(capsys)
+
+
 def test_a_database_without_read_models_says_what_to_run(tmp_path, capsys) -> None:  # noqa: ANN001
     assert ews_main(["counts", "--db", f"sqlite:///{tmp_path / 'empty.db'}"]) == 2
     assert "run `ews project` (or `ews replay`)" in said(capsys)
