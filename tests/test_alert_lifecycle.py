@@ -374,6 +374,16 @@ def test_a_routing_error_names_its_line() -> None:
             r"routing.routes: no route sends key_person alerts of level red to a unit",
         ),
         ('to: "18:00", receiver: hrss-duty-day', 'to: "24:30", receiver: hrss-duty-day', "24:00"),
+        (
+            "units:\n  hrss:\n",
+            f"units:\n  {'h' * 33}: {{zh: x, head: hrss-duty-day, roster: []}}\n  hrss:\n",
+            "longer than 32",
+        ),
+        (
+            "  hrss-duty-day: {",
+            f"  {'d' * 65}: {{zh: x, url: 'json://127.0.0.1:1/x'}}\n  hrss-duty-day: {{",
+            "longer than 64",
+        ),
     ],
 )
 def test_a_routing_file_that_would_leave_an_alert_unheard_is_refused(old, new, says) -> None:  # noqa: ANN001

@@ -48,6 +48,7 @@ def _line_of(text: str, needle: str) -> int:
             "expected red, orange",
         ),
         ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
+        ('version: "2026-11-28.2"', f'version: "{"2026-11-28." * 4}"', "1 to 32 characters"),
         (
             "    calming:\n",
             "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",

@@ -225,6 +225,8 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
     )
     receivers = {}
     for name, r in top["receivers"].mapping().items():
+        if len(name) > 64:  # each notification names its receiver (the read model keeps 64)
+            raise r.fail(f"receiver name {name[:20]!r}... is longer than 64 characters")
         m = r.require(("zh", "url"))
         receivers[name] = (m["zh"].text(), m["url"].text())
 
@@ -258,6 +260,8 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
             )
     units = {}
     for code, node in top["units"].mapping().items():
+        if len(code) > 32:  # each notification names its unit (the read model keeps 32)
+            raise node.fail(f"unit code {code[:20]!r}... is longer than 32 characters")
         m = node.require(("zh", "head", "roster"))
         shifts = []
         for shift in m["roster"].items():

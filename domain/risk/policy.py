@@ -107,8 +107,11 @@ def parse_policy(text: str, source: str = "policy.yaml") -> RiskPolicy:
     )
     limits_node = top["statutory_limits"]
     limits = {k: int(v.number(1, 3650, True)) for k, v in limits_node.mapping().items()}
+    version = str(top["version"].scalar())
+    if not 0 < len(version) <= 32:  # every assessment carries it (the read model keeps 32)
+        raise top["version"].fail("expected a version of 1 to 32 characters")
     return RiskPolicy(
-        version=str(top["version"].scalar()),
+        version=version,
         levels=_levels(top["levels"]),
         capacity=_capacity(top["capacity"]),
         red_evidence=_red_evidence(top["red_evidence"]),
