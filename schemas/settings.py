@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,9 @@ class Settings:
         "read-side database (SQLAlchemy URL; `postgresql://...` for production)",
     )
     topic_prefix: str = _setting(
-        "ews", "EWS_TOPIC_PREFIX", "prefix of every topic and consumer group"
+        "ews",
+        "EWS_TOPIC_PREFIX",
+        "prefix of every topic and consumer group (1-48 letters, digits, - or _)",
     )
     partitions: int = _setting(
         4, "EWS_PARTITIONS", "partitions of the record, command and event topics (at creation)"
@@ -156,6 +159,11 @@ class Settings:
     def __post_init__(self) -> None:
         if self.state_store not in ("rocksdb", "memory"):
             raise SettingsError(f"EWS_STATE_STORE={self.state_store!r}: use `rocksdb` or `memory`")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,48}", self.topic_prefix):
+            raise SettingsError(  # ids made from a topic's name must not depend on the prefix
+                f"EWS_TOPIC_PREFIX={self.topic_prefix!r}: use 1 to 48 letters, digits, - or _ "
+                "(no dot: the log's ids are made from a topic's name after its prefix)"
+            )
         for name, low, high in RANGES:
             value = getattr(self, name)
             if not low <= value <= high:

@@ -31,6 +31,9 @@ def test_settings_come_from_ews_variables_with_types_and_defaults() -> None:
 def test_a_wrong_value_is_named() -> None:
     with pytest.raises(SettingsError, match="EWS_PARTITIONS='four'"):
         Settings.from_env({"EWS_PARTITIONS": "four"})
+    for prefix in ("county.a", "p" * 49):  # a dot would make the log's ids depend on it
+        with pytest.raises(SettingsError, match="EWS_TOPIC_PREFIX=.*1 to 48 letters"):
+            Settings.from_env({"EWS_TOPIC_PREFIX": prefix})
 
 
 def test_only_the_settings_module_reads_the_environment() -> None:
