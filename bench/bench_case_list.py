@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import random
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.bench_replay import postgres_database  # noqa: E402
+from bench.common import new_databases  # noqa: E402
 from bench.common import parser as bench_parser  # noqa: E402
 from readside.bulk import insert_rows  # noqa: E402
 from readside.case_queries import case_rows  # noqa: E402
@@ -114,12 +113,9 @@ def main() -> int:
     p.add_argument("--cases", type=int, default=300_000, help="case rows (300,000)")
     p.add_argument("--pg-url", help="also on a PostgreSQL server (a database is created on it)")
     args = p.parse_args()
-    targets = [("SQLite", f"sqlite:///{Path(tempfile.mkdtemp()) / 'cases.db'}")]
-    if args.pg_url:
-        targets.append(("PostgreSQL", postgres_database(args.pg_url)))
     print(f"{'database':<12}{'page':<22}{'now ms':>9}{'baseline ms':>13}{'ratio':>8}")
-    for name, url in targets:
-        engine = make_engine(url)
+    for name, new_database in new_databases(args.pg_url):
+        engine = make_engine(new_database())
         migrate(engine)
         t0 = time.perf_counter()
         fill(engine, args.cases)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench.bench_case_list import best_ms  # noqa: E402
 from bench.bench_case_list import fill as fill_cases  # noqa: E402
-from bench.bench_replay import postgres_database  # noqa: E402
+from bench.common import new_databases  # noqa: E402
 from bench.common import parser as bench_parser  # noqa: E402
 from readside.alert_queries import kpis  # noqa: E402
 from readside.bulk import insert_rows  # noqa: E402
@@ -142,12 +141,9 @@ def main() -> int:
     p.add_argument("--cases", type=int, default=100_000, help="cases (100,000)")
     p.add_argument("--pg-url", help="also on a PostgreSQL server (a database is created on it)")
     args = p.parse_args()
-    targets = [("SQLite", f"sqlite:///{Path(tempfile.mkdtemp()) / 'kpis.db'}")]
-    if args.pg_url:
-        targets.append(("PostgreSQL", postgres_database(args.pg_url)))
     print(f"{'database':<12}{'what':<26}{'now ms':>9}{'baseline ms':>13}{'ratio':>8}")
-    for name, url in targets:
-        engine = make_engine(url)
+    for name, new_database in new_databases(args.pg_url):
+        engine = make_engine(new_database())
         migrate(engine)
         t0 = time.perf_counter()
         fill(engine, args.cases)

@@ -21,11 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
 from bench.bench_scaleout import expected_count  # noqa: E402
-from bench.common import end_total, kafka_broker, warm_coordinator  # noqa: E402
+from bench.common import end_total, kafka_broker, new_databases, warm_coordinator  # noqa: E402
 from bench.common import parser as bench_parser
 from ews import processes  # noqa: E402
 from ews.demo_batch import demo_batch  # noqa: E402
@@ -58,16 +57,6 @@ def fill_log(settings: Settings, data: list[bytes], workdir: Path) -> int:
             processes.stop(proc)
 
 
-def postgres_database(base: str) -> str:
-    """A new, empty database on the server of ``base``."""
-    name = "ews_replay_" + uuid.uuid4().hex[:8]
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.rsplit("/", 1)[0] + "/" + name
-
-
 def timed_replay(settings: Settings, db_url: str, workers: int) -> tuple[int, float]:
     """(log messages applied, seconds) for a replay into the empty database ``db_url``."""
     engine = make_engine(db_url)
@@ -98,9 +87,7 @@ def main() -> int:
         )
         events = fill_log(settings, data, workdir)
         print(f"{len(data):,} records -> {events:,} case events in the log", flush=True)
-        targets = [("SQLite", lambda: f"sqlite:///{workdir / uuid.uuid4().hex}.db")]
-        if args.pg_url:
-            targets.append(("PostgreSQL", lambda: postgres_database(args.pg_url)))
+        targets = new_databases(args.pg_url)
         print(
             f"{'database':<12}{'round':>6}{'workers':>8}{'messages':>10}{'seconds':>9}"
             f"{'events/s':>10}{'messages/s':>12}"

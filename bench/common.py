@@ -1,19 +1,47 @@
-"""What the benchmark scripts share: a broker, CPU per process, the topics' end offsets."""
+"""What the benchmark scripts share: a broker, new databases, CPU per process, the topics' end
+offsets."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import os
+import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import sqlalchemy as sa
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from deploy.kafka_local import LocalBroker, free_port
 from schemas.settings import Settings
+
+
+def new_databases(pg_url: str | None) -> list[tuple[str, Callable[[], str]]]:
+    """(name, a function giving the URL of a new empty database) for SQLite (a file in a new
+    folder) and, with ``pg_url``, for a PostgreSQL server (a database created on it)."""
+    out: list[tuple[str, Callable[[], str]]] = [
+        (
+            "SQLite",
+            lambda: f"sqlite:///{Path(tempfile.mkdtemp(prefix='ews-bench-db-')) / 'read.db'}",
+        )
+    ]
+    if pg_url:
+        out.append(("PostgreSQL", lambda: _postgres_database(pg_url)))
+    return out
+
+
+def _postgres_database(base: str) -> str:
+    """A new, empty database on the server of ``base``."""
+    name = "ews_bench_" + uuid.uuid4().hex[:8]
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
 
 
 def parser(doc: str) -> argparse.ArgumentParser:
