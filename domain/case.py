@@ -265,7 +265,7 @@ def _deciding(records: tuple[RecordSeen, ...]) -> set[int]:
             out |= _largest(records, given, lambda i: getattr(records[i], name))  # noqa: B023
     in_words = {i: n for i in found if (n := _people_said(records[i].description))}
     if in_words:
-        out |= _largest(records, [i for i in found if i in in_words], in_words.__getitem__)
+        out |= _largest(records, list(in_words), in_words.__getitem__)  # in the order found
     return out
 
 

@@ -13,7 +13,6 @@ the group's committed position.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ from schemas.topics import Topics
 from streams.app import ROLES, group_id
 from streams.log import RangeReader
 from streams.metrics import EXIT_STALLED
-from streams.state import reached_key
+from streams.state import decoded, reached_key
 
 COUNTED_UP_TO = 1000  # intake at most this many offsets behind: its records are counted
 
@@ -123,9 +122,10 @@ def _intake_marks(reader: RangeReader, topics: Topics) -> dict[int, int]:
     marks = {}
     for tp, end in _end_offsets(reader.bootstrap, [changelog]).items():
         for part in reader.parts(changelog, tp.partition, end - 1, end, 1) if end else ():
-            key = part[-1].key.decode("utf-8") if part[-1].key else ""
-            if key.startswith(prefix) and part[-1].value:
-                marks[int(key[len(prefix) :])] = int(json.loads(part[-1].value)["next"])
+            stored = decoded((m.key, m.value) for m in part if m.key and m.value)
+            marks |= {
+                int(k[len(prefix) :]): int(v["next"]) for k, v in stored if k.startswith(prefix)
+            }
     return marks
 
 
