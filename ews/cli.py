@@ -347,7 +347,9 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
 
 def cmd_lag(args: argparse.Namespace) -> int:
-    from ews.lag import lag
+    import datetime as dt
+
+    from ews.lag import lag, open_transactions
     from readside.db import make_engine
     from streams.log import check_reachable
 
@@ -356,6 +358,9 @@ def cmd_lag(args: argparse.Namespace) -> int:
     behind = lag(settings.kafka, settings.topics, make_engine(settings.db_url))
     for stage, n in behind.items():
         print(f"{stage:<14}{n:>10,} messages behind")
+    now = dt.datetime.now(dt.UTC)
+    for held in open_transactions(settings.kafka, settings.topics.records):
+        print(held.line(now))
     return 0
 
 
@@ -892,7 +897,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--days", type=_positive, default=90, help="token validity in days (default 90)"
     )
 
-    sp = add("lag", cmd_lag, "how many messages each stage and the projector are behind")
+    sp = add(
+        "lag",
+        cmd_lag,
+        "how many messages each stage and the projector are behind, and the records a "
+        "township transaction left open holds back",
+    )
     with_kafka(sp)
     with_db(sp)
 

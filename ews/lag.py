@@ -9,6 +9,11 @@ holds no record, and the records of an aborted transaction stay in the log unrea
 lag near the log's end is therefore counted in the log (``COUNTED_UP_TO``), not from offsets,
 or it would never reach 0, and from what intake's table says it applied where that is past
 the group's committed position.
+
+A transaction still open holds back every record after it in its partition, committed or not:
+the stages cannot read past it until its poster commits or the broker aborts it (after the
+poster's ``transaction.timeout.ms``).  Lag does not count those records, since nothing can
+read them yet; ``open_transactions`` says where they wait and since when.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -23,6 +30,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from ews.processes import restart
 from readside.projector import positions, projected_topics
 from readside.queries import intake_rows
+from schemas.record import CHINA_TZ
 from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics
 from streams.app import ROLES, group_id
@@ -66,6 +74,63 @@ def _end_offsets(bootstrap: str | KafkaAccess, topics: list[str]) -> dict[TopicP
         return consumer.end_offsets(tps) if tps else {}
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True)
+class OpenTransaction:
+    """Records a transaction still open holds back in one partition: from its first record
+    (``stable_end``, where the stages can read up to) to the log's end."""
+
+    topic: str
+    partition: int
+    stable_end: int
+    end: int
+    opened_at: datetime | None  # when its first record was sent (None: not read in time)
+
+    @property
+    def held(self) -> int:
+        return self.end - self.stable_end
+
+    def line(self, now: datetime) -> str:
+        since = "at an unknown time"
+        if self.opened_at is not None:
+            minutes = max((now - self.opened_at).total_seconds(), 0) / 60
+            opened = self.opened_at.astimezone(CHINA_TZ).isoformat(sep=" ", timespec="seconds")
+            since = f"since {opened} ({minutes:.0f} min)"
+        return (
+            f"{self.topic} partition {self.partition}: {self.held:,} offsets held back by a "
+            f"transaction open {since}, from offset {self.stable_end:,}; the stages read them "
+            "when its poster commits or the broker aborts it at the poster's transaction timeout"
+        )
+
+
+def open_transactions(bootstrap: str | KafkaAccess, topic: str) -> list[OpenTransaction]:
+    """Partitions of ``topic`` whose log goes on past a transaction still open."""
+    stable = _end_offsets(bootstrap, [topic])
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
+    try:
+        ends = consumer.end_offsets(list(stable)) if stable else {}
+        held = sorted((tp for tp in stable if ends[tp] > stable[tp]), key=lambda tp: tp.partition)
+        return [
+            OpenTransaction(
+                tp.topic, tp.partition, stable[tp], ends[tp], _sent_at(consumer, tp, stable[tp])
+            )
+            for tp in held
+        ]
+    finally:
+        consumer.close()
+
+
+def _sent_at(consumer: KafkaConsumer, tp: TopicPartition, offset: int) -> datetime | None:
+    """When the record at ``offset`` was sent, as its timestamp says."""
+    consumer.assign([tp])
+    consumer.seek(tp, offset)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for message in consumer.poll(timeout_ms=500).get(tp, ()):
+            if message.offset >= offset and message.timestamp >= 0:
+                return datetime.fromtimestamp(message.timestamp / 1000, UTC)
+    return None
 
 
 def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict[str, int]:

@@ -589,6 +589,52 @@ def test_records_of_a_township_transaction_that_aborted_are_never_admitted(
     assert lag(settings.kafka, settings.topics, engine)["intake"] == 0  # nothing left to admit
 
 
+def test_ews_lag_says_where_a_township_transaction_left_open_holds_records_back(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A township system that begins a transaction and neither commits nor aborts it holds
+    back every record after it in that partition, other townships' too: no stage can read
+    them, and lag counts nothing waiting.  ``ews lag`` says which partition, how many offsets
+    and since when; once the transaction commits it says no more, and counts the records as
+    waiting for intake.  Before, it showed every stage caught up and said nothing."""
+    from ews.cli import main
+    from readside.db import make_engine, migrate
+
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    migrate(make_engine(settings.db_url))
+    records = settings.topics.records
+    postings = demo_batch(5, bad_fraction=0, duplicates=0, seed=9)
+    township = KafkaProducer(
+        bootstrap_servers=settings.bootstrap, acks="all", transactional_id="township-left-open"
+    )
+    township.init_transactions()
+    township.begin_transaction()
+    for posting in postings[:2]:
+        township.send(records, posting.data, partition=0)
+    township.flush()
+    other = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+    for posting in postings[2:]:
+        other.send(records, posting.data, partition=0)
+    other.close()
+    command = ["lag", "--bootstrap", settings.bootstrap, "--db", settings.db_url]
+    try:
+        capsys.readouterr()
+        assert main(command) == 0
+        said = capsys.readouterr().out
+        assert "intake                 0 messages behind" in said, said
+        assert f"{records} partition 0: 5 offsets held back by a transaction open since " in said, (
+            said
+        )
+        assert "(0 min), from offset 0;" in said, said
+        township.commit_transaction()
+    finally:
+        township.close()
+    assert main(command) == 0
+    said = capsys.readouterr().out
+    assert "held back" not in said, said
+    assert "intake                 5 messages behind" in said, said
+
+
 def test_a_send_the_broker_never_takes_stops_the_batch_instead_of_holding_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
