@@ -120,8 +120,16 @@ projection_failures = sa.Table(
 def _risk_columns(key: str) -> list[sa.Column]:
     """The columns of an assessment; ``key`` is the primary key."""
     return [
-        sa.Column("assessment_id", sa.String(32), primary_key=key == "assessment_id"),
-        sa.Column("case_id", sa.String(32), primary_key=key == "case_id", index=key != "case_id"),
+        sa.Column(
+            "assessment_id", sa.String(32), primary_key=key == "assessment_id", nullable=False
+        ),
+        sa.Column(
+            "case_id",
+            sa.String(32),
+            primary_key=key == "case_id",
+            nullable=False,
+            index=key != "case_id",
+        ),
         sa.Column("case_seq", sa.Integer, nullable=False),
         sa.Column("as_of", sa.String(40), nullable=False),
         sa.Column("trigger", sa.String(16), nullable=False),

@@ -249,3 +249,28 @@ def test_a_township_system_s_long_idempotency_key_is_kept_with_its_receipt(db_ur
         dead = conn.execute(sa.select(dead_letters.c.idempotency_key)).scalars().all()
     assert (sorted(kept), dead) == (keys, keys[1:])
     engine.dispose()
+
+
+def test_the_migrated_read_models_are_the_tables_the_code_describes(db_url):
+    """The migrations build the tables ``readside.tables`` describes, column by column: names,
+    types (with their lengths on PostgreSQL, which enforces them), nullability and indexes.
+    A column widened in one and not the other refuses rows on PostgreSQL that SQLite takes
+    (as idempotency keys over 64 characters once were)."""
+    import warnings
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from readside.tables import metadata
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    with warnings.catch_warnings(), engine.connect() as conn:
+        warnings.simplefilter("ignore")  # SQLite cannot reflect the expression indexes
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+    engine.dispose()
+    flat = [d for group in differences for d in (group if isinstance(group, list) else [group])]
+    if engine.dialect.name == "sqlite":  # SQLite keeps any length in any column
+        flat = [d for d in flat if d[0] != "modify_type"]
+    assert flat == []
