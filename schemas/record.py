@@ -633,8 +633,9 @@ def township_hint(data: bytes) -> str | None:
         value = raw.get("township", raw.get("town"))
         readable = isinstance(value, str) and not _has_lone_surrogate(value)
         readable = readable and not _CONTROL.search(value) and "\ufffd" not in value
-        if readable and len(value) <= 32:  # \ufffd: bytes that were not UTF-8 (a GBK file)
-            folded = identity_text(value)  # as an accepted record's township is read
+        if readable:  # \ufffd: bytes that were not UTF-8 (a GBK file)
+            folded = identity_text(value)  # as an accepted record's township is read: its
+            # length too, once spaces are gone (a raw length let padding pass as no township)
             return folded if 0 < len(folded) <= FIELD_BY_NAME["township"].max_len else None
     return None
 

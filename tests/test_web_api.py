@@ -195,6 +195,14 @@ def test_a_clerk_posts_a_record_of_their_township_with_who_posted_it(web) -> Non
         ("zhou", record(people_involved="很多"), 422, "people_involved"),
         ("zhou", {k: v for k, v in record().items() if k != "township"}, 422, "township"),
         ("zhou", record(township=7), 422, "township"),
+        # spaces around another township's name, which intake folds away, hide nothing
+        ("zhou", record(township="城关镇" + " " * 40), 403, "your township is 周庄镇"),
+        (
+            "zhou",
+            record(township="\u3000城关镇" * 1 + "\u3000" * 40),
+            403,
+            "your township is 周庄镇",
+        ),
         ("zhou", record(description="长" * 70_000), 413, "at most"),
         ("zhou", [record()], 422, ""),  # a list, not a record
         # a version-1 record names its township `town`: another township's is refused too
@@ -248,9 +256,10 @@ def test_a_sheet_with_two_bad_rows_names_exactly_those_rows_and_posts_nothing(we
     assert on_topic(s, s.topics.records) == []
 
 
-def test_a_sheet_with_another_townships_row_is_refused(web) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("township", ["城关镇", "城关镇" + " " * 40])
+def test_a_sheet_with_another_townships_row_is_refused(web, township: str) -> None:  # noqa: ANN001
     client, store, _, _, s = web
-    rows = [*GOOD_ROWS, ["城关镇", "CG-1", "2026-11-20", "邻里纠纷", "院墙纠纷", 2]]
+    rows = [*GOOD_ROWS, [township, "CG-1", "2026-11-20", "邻里纠纷", "院墙纠纷", 2]]
     files = {"file": ("sheet.xlsx", xlsx(rows))}
     r = client.post("/api/records/upload", files=files, headers=token(store, "zhou"))
     assert r.status_code == 422

@@ -224,6 +224,8 @@ def create_app(
         problems = _problems([row], now())
         if problems:  # a missing or wrong township is one of them
             raise HTTPException(422, {"problems": problems, "posted": 0})
+        if township is None:  # valid, yet its township unread here: never posted unchecked
+            raise forbidden(f"a record whose township is not read (yours is {who.township})")
         gateway.post_records([(data, headers(row, who.name, key[:64]))])
         log.info("record posted by %s for %s", who.name, township)
         return {"posted": 1, "idempotency_key": key[:64]}
@@ -255,7 +257,8 @@ def create_app(
             raise HTTPException(422, {"problems": [], "file": f"{name}: 没有记录 / no rows"})
         if len(rows) > UPLOAD_MAX_ROWS:
             raise HTTPException(413, f"行数过多 / at most {UPLOAD_MAX_ROWS} rows per sheet")
-        problems = _problems(rows, now()) + _foreign_rows(rows, who)
+        problems = _problems(rows, now())
+        problems += _foreign_rows(rows, who, {p["row"] for p in problems})
         if problems:
             problems.sort(key=lambda p: (p["row"], p["column"]))
             bad = len({p["row"] for p in problems})
@@ -618,19 +621,23 @@ def _problems(rows: list[Row], at: dt.datetime) -> list[dict[str, Any]]:
     ]
 
 
-def _foreign_rows(rows: list[Row], who: Principal) -> list[dict[str, Any]]:
-    """Rows of another township: a clerk posts only for their own."""
+def _foreign_rows(rows: list[Row], who: Principal, bad: set[int]) -> list[dict[str, Any]]:
+    """Rows of another township: a clerk posts only for their own.  A row with no other
+    problem (not in ``bad``) whose township is not read here is one too: never posted
+    unchecked."""
     out = []
     for row in rows:
         township = township_hint(row.data)
-        if township is not None and not who.can_post_for(township):
+        unread = township is None and row.number not in bad
+        if unread or (township is not None and not who.can_post_for(township)):
             out.append(
                 {
                     "row": row.number,
                     "column": row.title("township"),
                     "code": "foreign_township",
                     "problem": "不是本乡镇的记录",
-                    "detail": f"{township} is not your township ({who.township})",
+                    "detail": f"{township or 'a township not read'} is not your township "
+                    f"({who.township})",
                     "text": f"{row.source} 第{row.number}行：不是本乡镇（{who.township}）的记录",
                 }
             )
