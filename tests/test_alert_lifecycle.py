@@ -384,6 +384,14 @@ def test_a_routing_error_names_its_line() -> None:
             f"  {'d' * 65}: {{zh: x, url: 'json://127.0.0.1:1/x'}}\n  hrss-duty-day: {{",
             "longer than 64",
         ),
+        # fields the sending would fill in wrongly: each once failed only at the first alert
+        ("/cases/{case_id}", "/cases/{id}", r"case_link: unknown field \{id\}"),
+        ("/cases/{case_id}", "/cases/{}", r"case_link: unknown field \{\}"),
+        ("/cases/{case_id}", "/cases/{case_id", r"case_link: .*brace"),
+        ('receiver: "township:{township}"', 'receiver: "township:{town}"', r"unknown field"),
+        ('receiver: "township:{township}"', 'receiver: "townships"', r"needs \{township\}"),
+        ("repeat_after: 4h", "repeat_after: 0s", "above 0"),
+        ("acknowledge_within: 30m", "acknowledge_within: 0m", "above 0"),
     ],
 )
 def test_a_routing_file_that_would_leave_an_alert_unheard_is_refused(old, new, says) -> None:  # noqa: ANN001
@@ -393,6 +401,35 @@ def test_a_routing_file_that_would_leave_an_alert_unheard_is_refused(old, new, s
     assert text.count(old) == 1
     with pytest.raises(RoutingError, match=says):
         parse_routing(text.replace(old, new), "routing.yaml")
+
+
+def test_open_alerts_of_a_level_switched_off_still_escalate_and_can_be_reassigned() -> None:
+    """The desk turns orange alerts off (``orange: {alert: false}``) while some are open: they
+    escalate and are reassigned by the nearest level's deadlines (red's), and a new orange
+    assessment raises nothing.  Before, the first deadline check of such an alert stopped the
+    alert writer with a TypeError, and every restart again, for every case it holds."""
+    from domain.alerts.routing import DEFAULT_ROUTING
+
+    state, _ = run([assessed("orange", MONDAY_10)])  # acknowledge by 12:00
+    text = DEFAULT_ROUTING.read_text(encoding="utf-8")
+    old = "  orange: {alert: true, acknowledge_within: 2h, feedback_within: 72h, repeat_after: 12h}"
+    assert text.count(old) == 1
+    orange_off = parse_routing(text.replace(old, "  orange: {alert: false}"))
+
+    def step(given, state):  # noqa: ANN001, ANN202
+        state, out = handle(state, given, orange_off, cause(given), "2026-03-02T02:00:00+00:00")
+        return state, [e.event for e in out]
+
+    state, escalated = step(Tick("2026-03-02T12:01:00+08:00"), state)
+    assert kinds(escalated) == ["AlertEscalated", "NotificationRequested"]
+    assert escalated[0].acknowledge_by == "2026-03-02T12:31:00+08:00"  # red's 30 minutes
+    reassign = command(
+        "reassign", unit="county_desk", to_unit="judicial", at="2026-03-02T12:10:00+08:00"
+    )
+    state, moved = step(reassign, state)
+    assert kinds(moved) == ["AlertReassigned", "NotificationRequested"]
+    _, nothing = step(assessed("orange", "2026-03-02T12:20:00+08:00", seq=3), state)
+    assert nothing == []
 
 
 def test_a_gap_in_a_unit_s_roster_sends_its_alerts_to_the_unit_s_head() -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass
+import string
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -200,6 +201,51 @@ def _clock(node: Node) -> int:
     return minutes
 
 
+def _positive(node: Node) -> dt.timedelta:
+    given = duration(node)
+    if given <= dt.timedelta(0):
+        raise node.fail("expected a duration above 0 (0s would send again at every check)")
+    return given
+
+
+TIMINGS = ("acknowledge_within", "feedback_within", "repeat_after")
+
+
+def _with_timings(levels: dict[str, LevelRule], node: Node) -> dict[str, LevelRule]:
+    """Every level with its deadlines: a level that gives none (one that raises no alert,
+    or no longer does while its alerts are still open) takes the nearest level's that gives
+    them, the more severe one of two as near.  An open alert escalates or is reassigned by
+    its level's deadlines, whatever the level now raises."""
+    timed = [lv for lv in LEVELS if all(getattr(levels[lv], k) for k in TIMINGS)]
+    if not timed:
+        raise node.fail("a level needs acknowledge_within, feedback_within and repeat_after")
+    out = {}
+    for lv, rule in levels.items():
+        nearest = min(
+            timed, key=lambda t: (abs(LEVELS.index(t) - LEVELS.index(lv)), LEVELS.index(t))
+        )
+        given = {k: getattr(rule, k) or getattr(levels[nearest], k) for k in TIMINGS}
+        out[lv] = replace(rule, **given)
+    return out
+
+
+def _template(node: Node, names: set[str], needed: bool = False) -> None:
+    """``node`` is a text whose only ``{...}`` fields are ``names`` (with each of them, if
+    ``needed``): a field it does not know would fail only when the first alert is sent."""
+    text = node.text()
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:
+        raise node.fail(f"{exc} (write {{{{ and }}}} for a brace itself)") from None
+    unknown = sorted(fields - names)
+    if unknown:
+        known = ", ".join(f"{{{n}}}" for n in sorted(names))
+        raise node.fail(f"unknown field {{{unknown[0]}}}: only {known} is filled in")
+    if needed and not names <= fields:
+        missing = ", ".join(f"{{{n}}}" for n in sorted(names - fields))
+        raise node.fail(f"needs {missing}: each township has its own")
+
+
 def _check_every(node: Node) -> dt.timedelta:
     every = duration(node)
     if not dt.timedelta(seconds=10) <= every <= dt.timedelta(hours=1):
@@ -242,16 +288,13 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
         alert = m["alert"].scalar() if "alert" in m else False
         if not isinstance(alert, bool):
             raise m["alert"].fail("expected true or false")
-        times = {
-            k: duration(m[k])
-            for k in ("acknowledge_within", "feedback_within", "repeat_after")
-            if k in m
-        }
+        times = {k: _positive(m[k]) for k in TIMINGS if k in m}
         if alert and len(times) < 3:
             raise node.fail(
                 "an alerting level needs acknowledge_within, feedback_within and repeat_after"
             )
         levels[name] = LevelRule(alert, **times)
+    levels = _with_timings(levels, top["levels"])
     steps = top["escalation"].words()
     for i, s in enumerate(steps):
         if s not in ESCALATION_STEPS:
@@ -324,6 +367,10 @@ def parse_routing(text: str, source: str = "routing.yaml") -> Routing:
     leaders = {k: receiver(v) for k, v in top["leaders"].mapping().items()}
     if "default" not in leaders:
         raise top["leaders"].fail("missing default")
+    _template(town["receiver"], {"township"}, needed=True)
+    _template(town["url"], {"township"})
+    if "case_link" in top:
+        _template(top["case_link"], {"case_id"})
     return Routing(
         version=str(top["version"].scalar()),
         levels=levels,
