@@ -245,6 +245,20 @@ def test_a_reassigned_alert_is_acknowledged_afresh_by_its_new_unit_in_its_own_ti
     assert kinds(out) == ["AlertAcknowledged"] and state.status == "acknowledged"
 
 
+def test_a_unit_cannot_restart_its_deadlines_by_reassigning_the_alert_to_itself() -> None:
+    """The labour bureau, escalated to its head for not acknowledging, "reassigns" the alert to
+    itself: refused, so the escalation goes on to the leader in charge.  Before, it set the
+    steps back to 0 and gave it a fresh 30 minutes, as often as it liked."""
+    state, _ = run([assessed("red", MONDAY_10)])
+    state, out = run([Tick("2026-03-02T10:31:00+08:00")], state)
+    assert out[0].to == ("hrss-head",) and state.escalation_step == 1
+    to_itself = command("reassign", to_unit="hrss", at="2026-03-02T10:40:00+08:00")
+    state, out = run([to_itself], state)
+    assert kinds(out) == ["CommandRejected"] and "already with hrss" in out[0].reason
+    _, out = run([Tick("2026-03-02T11:02:00+08:00")], state)
+    assert out[0].to == ("county-leader",)
+
+
 def test_reminders_of_a_reassigned_alert_go_to_the_unit_it_is_with() -> None:
     state, _ = run([assessed("red", MONDAY_10), command("acknowledge")])
     at = "2026-03-02T10:25:00+08:00"

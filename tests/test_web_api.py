@@ -446,6 +446,7 @@ def test_a_unit_officer_sees_and_acts_only_on_its_units_alerts(web) -> None:  # 
         ("/api/alerts/Cwage/feedback", {}, 422),  # feedback needs a text
         ("/api/alerts/Cwage/feedback", {"text": "   "}, 422),
         ("/api/alerts/Cwage/reassign", {"to_unit": "nowhere"}, 422),
+        ("/api/alerts/Cwage/reassign", {"to_unit": "hrss"}, 409),  # already with it
         ("/api/alerts/Cwage/resolve", {"satisfaction": "great"}, 422),
         ("/api/alerts/Cwage/resolve", {"satisfaction": 5}, 422),
         ("/api/alerts/Cwage/feedback", {"text": "x" * 3000}, 422),

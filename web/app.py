@@ -417,6 +417,10 @@ def create_app(
             raise HTTPException(422, "处置反馈需要内容 / feedback needs a text")
         if action == "reassign" and body.to_unit not in routing.units:
             raise HTTPException(422, f"没有单位 / no unit {body.to_unit!r}")
+        if action == "reassign" and list(alert["units"]) == [body.to_unit]:
+            raise HTTPException(
+                409, f"预警已由该单位负责 / the alert is already with {body.to_unit}"
+            )
         if body.satisfaction is not None and body.satisfaction not in SATISFACTION:
             raise HTTPException(422, f"满意度只能是 {', '.join(SATISFACTION)}")
         key = request.headers.get("idempotency-key") or uuid.uuid4().hex

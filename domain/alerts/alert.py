@@ -288,6 +288,8 @@ def _on_command(state: AlertState, c: AlertCommand, routing: Routing) -> list[Ca
     if c.action == "reassign":
         if c.to_unit not in routing.units:
             return rejected(f"没有单位{c.to_unit} / no unit {c.to_unit}")
+        if state.units == (c.to_unit,):  # it would only restart its deadlines and steps
+            return rejected(f"预警已由{c.to_unit}负责 / the alert is already with {c.to_unit}")
         # the new unit acknowledges afresh, within its own deadlines, and the steps start again
         ack, feedback = _deadlines(state.level or "orange", _at(c.at), routing)
         moved = AlertReassigned(alert_id, (c.to_unit,), c.by, ack, feedback)
