@@ -433,6 +433,17 @@ def cmd_clock(args: argparse.Namespace) -> int:
         if now.tzinfo is None:
             now = now.replace(tzinfo=CHINA_TZ)
         last = last_tick(settings.kafka, topics)
+        if last is not None and last > now:
+            # this host's clock went back, or a tick was posted while it ran ahead: going by
+            # that tick would post nothing until the clock reaches it, and no alert escalate
+            print(
+                f"the last tick on {topics.clock} is at {last.isoformat()}, later than this "
+                f"host's clock ({now.isoformat(timespec='seconds')}): going on from now; check "
+                "the host's time (NTP)",
+                file=sys.stderr,
+                flush=True,
+            )
+            last = now - check_every
         due = ticks_between(last, now, schedule)
         check = deadline_check_between(last, now, check_every, due)
         publish_ticks(settings.kafka, topics, due)

@@ -147,10 +147,14 @@ def test_the_clock_reassesses_on_its_schedule_and_checks_deadlines_in_between(
 ) -> None:  # noqa: ANN001
     ensure_topics(settings.bootstrap, settings.topics.all())
 
+    warned: list[str] = []
+
     def tick(now: str) -> str:
         args = ["clock", "tick", "--now", now, "--bootstrap", settings.bootstrap]
         assert ews_main(args) == 0
-        return capsys.readouterr().out
+        said = capsys.readouterr()
+        warned.append(said.err)
+        return said.out
 
     out = tick("2026-03-02T08:03:30+08:00")  # the first tick ever: this morning's, then now's
     assert "tick 2026-03-02T08:00:00+08:00: open cases re-assessed" in out
@@ -172,6 +176,17 @@ def test_the_clock_reassesses_on_its_schedule_and_checks_deadlines_in_between(
         ("03-03T08:00", True),
         ("03-03T09:00", False),
     ]
+    # the host's clock ran a day ahead for the tick above and NTP set it back: the deadlines
+    # are checked again from now, every minute, and tomorrow's re-assessment comes on time.
+    # Before, nothing was posted until the clock reached the tick ahead, a day later.
+    out = tick("2026-03-02T09:01:10+08:00")
+    assert out == "tick 2026-03-02T09:01:00+08:00: deadlines checked\n"
+    assert "later than this host's clock" in warned[-1]
+    assert (
+        tick("2026-03-02T09:02:05+08:00") == "tick 2026-03-02T09:02:00+08:00: deadlines checked\n"
+    )
+    out = tick("2026-03-03T08:00:30+08:00")
+    assert "tick 2026-03-03T08:00:00+08:00: open cases re-assessed" in out
 
 
 def test_ews_topics_gives_an_old_clock_topic_a_weeks_retention_and_the_clock_outlives_it(
