@@ -329,6 +329,10 @@ def test_a_channel_given_up_on_is_told_to_the_desk() -> None:
     _, out = run([report], state)
     assert kinds(out) == ["NotificationGivenUp", "NotificationRequested"]
     assert out[1].receiver == "county-desk" and "未能送达hrss-duty-day" in out[1].body
+    # once the alert is resolved, the desk is not asked to phone anyone about it
+    resolved, _ = run([command("resolve", satisfaction="satisfied")], state)
+    _, out = run([report], resolved)
+    assert kinds(out) == ["NotificationGivenUp"]
 
 
 def test_personal_numbers_are_masked_in_messages() -> None:

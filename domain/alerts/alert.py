@@ -326,8 +326,8 @@ def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list
     if r.outcome == "failed":
         return [NotificationFailed(r.alert_id, r.receiver, r.key, r.attempt, r.detail)]
     given_up = NotificationGivenUp(r.alert_id, r.receiver, r.key, r.attempt, r.detail)
-    if r.receiver == routing.desk_receiver:
-        return [given_up]  # the desk itself cannot be reached: the read model shows it
+    if r.receiver == routing.desk_receiver or state.status == "resolved":
+        return [given_up]  # the desk itself cannot be reached, or nothing is left to do
     zh, url = routing.receivers[routing.desk_receiver]
     desk = Recipient(routing.desk_receiver, zh, url, "county_desk")
     note = f"通知未能送达{r.receiver}（已尝试{r.attempt}次），请电话联系"
