@@ -99,6 +99,15 @@ CALM = [
     "做好稳控工作，别让他们到省里上访。",  # the officer's measure
     "老人去北京看病，孙子到北京上大学。",  # going somewhere for an ordinary purpose
     "楼上吊顶漏水，物业停尸费争议。",  # words that only hold a phrase
+    # a screening's "not found", over a list and up to what was not found
+    "经排查暂未发现有人员聚集、堵路等苗头。",
+    "未发现有喝药、跳楼等极端倾向。",
+    "未发现有拉横幅、堵门等行为。",
+    "未发现当事人有进京上访苗头。",
+    "暂未发现该群体有赴京上访的迹象。",
+    "未发现有组织、串联、聚集。",
+    "儿子去北京找工作，女儿到北京参加培训，老伴去北京探望孙子。",
+    "当事人担心遭到打击报复，平时在家喝中药调养。",
 ]
 RISKY = [
     ("扬言要去北京上访", "去北京"),
@@ -119,7 +128,21 @@ RISKY = [
     ("说不再等了要去北京上访", "去北京"),  # patience run out negates nothing
     ("忍无可忍要堵路", "堵路"),
     ("等不及去北京上访", "去北京"),
+    ("当事人称不排除去北京上访", "去北京"),  # 不排除 affirms
+    ("不排除有进京上访的可能", "进京"),
+    ("不给钱就死在你家门口", "死在你家"),
+    ("没有拿到工资当事人有进京上访的想法", "进京"),  # 没有 is no screening's "not found"
+    ("未发现异常，工人扬言堵路", "堵路"),  # the "not found" is in another clause
+    ("村民不同意征地、围堵施工队", "围堵"),  # the everyday 不 reaches over no list
 ]
+
+
+def test_talk_of_going_to_this_county_s_city_or_province_is_going_over_its_head() -> None:
+    lx = default_policy().lexicon
+    going = lx.group("hierarchy").phrases
+    assert lx.hits("扬言去郑州上访", going) == ["去郑州"]
+    assert lx.hits("要到平顶山市里上访", going) == ["市里上访", "到平顶山"]
+    assert lx.hits("去郑州看病", going) == []
 
 
 def test_a_calming_step_that_failed_or_is_refused_calms_nothing() -> None:

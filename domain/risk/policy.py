@@ -239,6 +239,9 @@ def _lexicon(node: Node) -> Lexicon:
             "failed_after",
             "not_phrases",
             "purposes_after",
+            "scope_negations",
+            "scope_window",
+            "scope_nouns",
         ),
     )
 
@@ -275,6 +278,9 @@ def _lexicon(node: Node) -> Lexicon:
         failed_after=words("failed_after"),
         not_phrases=words("not_phrases"),
         purposes_after=words("purposes_after"),
+        scope_negations=words("scope_negations"),
+        scope_window=int(m["scope_window"].number(0, 30, True)) if "scope_window" in m else 0,
+        scope_nouns=words("scope_nouns"),
     )
 
 
