@@ -13,10 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
-from domain.risk.headcount import people_in_text
+from domain.risk.headcount import people_in_words, record_people
 from schemas.commands import SubmitRecord
 from schemas.events import (
     CaseClosed,
@@ -263,15 +262,18 @@ def _deciding(records: tuple[RecordSeen, ...]) -> set[int]:
         out |= {given[0], given[-1]} if given else set()
         if name in COUNTS and given:
             out |= _largest(records, given, lambda i: getattr(records[i], name))  # noqa: B023
-    in_words = {i: n for i in found if (n := _people_said(records[i].description))}
+    in_words = {i: n for i in found if (n := people_in_words(records[i].description or ""))}
     if in_words:
         out |= _largest(records, list(in_words), in_words.__getitem__)  # in the order found
+    for_rules = {  # each record's field, else its words: the group rules' count
+        i: n
+        for i in found
+        for n, said in [record_people(records[i].people_involved, records[i].description)]
+        if records[i].people_involved is not None or said
+    }
+    if for_rules:
+        out |= _largest(records, list(for_rules), for_rules.__getitem__)
     return out
-
-
-@lru_cache(maxsize=65_536)  # a long case asks again of the same texts at every record
-def _people_said(description: str) -> int:
-    return people_in_text(description or "")
 
 
 def _largest(records: tuple[RecordSeen, ...], given: list[int], value: Any) -> set[int]:

@@ -355,7 +355,7 @@ def test_a_long_case_keeps_the_head_count_a_correction_left_standing():
     from dataclasses import replace
 
     from domain.case import MAX_RECORDS_KEPT
-    from domain.risk.features import people_standing
+    from domain.risk.features import people_for_rules
 
     def at(i: int) -> str:
         return f"2026-02-{1 + i // 24:02d}T{i % 24:02d}:30:00+08:00"
@@ -371,8 +371,33 @@ def test_a_long_case_keeps_the_head_count_a_correction_left_standing():
     ]
     state, _ = run([replace(c, command_id=f"records:0:{i}") for i, c in enumerate(commands)])
     assert len(state.records) == MAX_RECORDS_KEPT
-    assert people_standing(list(state.records)) == 10
+    assert people_for_rules(list(state.records)) == (10, False)
     assert [r.people_involved for r in state.records[:3]] == [60, 2, 10]
+
+
+def test_a_long_case_keeps_the_head_count_a_later_record_gave_in_words():
+    """3 in the first record's field (its words say 80, which its field outweighs), then 30
+    workers in a later record's words, then many records with no count: the group rules go
+    by the 30, also once the record that said it is older than the latest ones kept."""
+    from dataclasses import replace
+
+    from domain.case import MAX_RECORDS_KEPT
+    from domain.risk.features import people_for_rules
+
+    def at(i: int) -> str:
+        return f"2026-02-{1 + i // 24:02d}T{i % 24:02d}:30:00+08:00"
+
+    commands = [
+        submit(0, found_at=at(0), people_involved=3, description="欠80余名工人工资，3名代表来访"),
+        submit(0, found_at=at(1), record_kind="follow_up", description="今日30余名工人到场讨薪"),
+        *(
+            submit(0, found_at=at(2 + i), record_kind="follow_up", description="继续调解")
+            for i in range(MAX_RECORDS_KEPT)
+        ),
+    ]
+    state, _ = run([replace(c, command_id=f"records:0:{i}") for i, c in enumerate(commands)])
+    assert len(state.records) == MAX_RECORDS_KEPT
+    assert people_for_rules(list(state.records)) == (30, True)
 
 
 def test_what_a_long_case_s_rules_and_facts_say_is_what_all_its_records_say(monkeypatch):
@@ -405,7 +430,7 @@ def test_what_a_long_case_s_rules_and_facts_say_is_what_all_its_records_say(monk
             r["follow_up_status"] = rnd.choice(["mediating"] * 8 + ["agreed", "resolved"])
         if rnd.random() < 0.1:
             r["people_involved"] = rnd.choice([2, 5, 12, 40, 60])
-        if rnd.random() < 0.05:
+        if rnd.random() < 0.08:
             r["description"] = f"第{i}次回访，约{rnd.choice([3, 8, 30, 80])}名工人到场讨薪"
         if rnd.random() < 0.05:
             r["amount_involved_yuan"] = float(rnd.randrange(1000, 900_000))
@@ -428,5 +453,7 @@ def test_what_a_long_case_s_rules_and_facts_say_is_what_all_its_records_say(monk
         for as_of in (day(130), day(170)):
             f, g = case_features(kept, as_of), case_features(whole, as_of)
             assert {k: f[k] for k in compared} == {k: g[k] for k in compared}, seed
-            hits = [sorted((h.code, h.level) for h in rule_hits(s, as_of)) for s in (kept, whole)]
+            hits = [
+                sorted((h.code, h.level, h.zh) for h in rule_hits(s, as_of)) for s in (kept, whole)
+            ]
             assert hits[0] == hits[1], seed

@@ -109,6 +109,10 @@ def test_a_head_count_in_the_words_stands_in_for_an_empty_field() -> None:
         "组织30余名干部劝离": 0,  # officials are not in the dispute
         "三十多号人": 30,
         "近百人": 90,
+        "现场聚集６０余名农民工": 60,  # full-width digits, as a phone's keyboard gives them
+        "涉及5家企业": 0,  # firms and work groups are no people
+        "3个村民组": 0,
+        "10多人组团去北京": 10,
     }
     assert {text: people_in_text(text) for text in said} == said
     in_words = case_events(
@@ -145,6 +149,60 @@ def test_a_head_count_in_the_words_stands_in_for_an_empty_field() -> None:
     )
     _, out = watch_events({}, corrected, rules_alone, POLICY)
     assert [r["code"] for r in out[-1].rules] == []
+
+
+WAGES = {"category": "拖欠农民工工资", "found_at": "2026-01-10T09:00:00+08:00"}
+
+
+def test_a_group_a_later_record_tells_of_in_words_counts_beside_an_earlier_field() -> None:
+    """Three came to ask first (the field says 3); a follow-up says 80 workers gathered, in
+    words only: the group rules go by 80.  Before, any field outweighed every record's words,
+    and no group rule fired."""
+    grew = case_events(
+        "ZZ-10",
+        [
+            {**WAGES, "description": "3名工人代表来访讨薪。", "people_involved": 3},
+            {
+                **WAGES,
+                "found_at": "2026-01-12T09:00:00+08:00",
+                "record_kind": "follow_up",
+                "description": "今日80余名工人聚集在工地门口讨薪。",
+            },
+        ],
+    )
+    _, out = watch_events({}, grew, rules_alone, POLICY)
+    assert [r["code"] for r in out[-1].rules] == ["large_group"]
+    assert "记录称约80人" in out[-1].reasons_zh()[0]
+
+
+def test_a_correction_takes_back_a_head_count_and_earlier_petitions_for_the_rules() -> None:
+    """60 in the field and 3 earlier skip-level petitions, corrected to 6 people in words
+    and to no petition: the group rules go by 6, and the earlier-petition rules are silent.
+    Before, a count in words never replaced a field (60 was a large group), and a corrected
+    petition count still fired."""
+    corrected = case_events(
+        "ZZ-11",
+        [
+            {
+                **WAGES,
+                "description": "工人讨薪。",
+                "people_involved": 60,
+                "prior_skip_level": 3,
+                "prior_visits": 5,
+            },
+            {
+                **WAGES,
+                "found_at": "2026-01-11T09:00:00+08:00",
+                "record_kind": "correction",
+                "description": "更正：经核实实际仅涉及6人，此前未越级上访。",
+                "prior_skip_level": 0,
+                "prior_visits": 1,
+            },
+        ],
+    )
+    _, out = watch_events({}, corrected, rules_alone, POLICY)
+    assert [r["code"] for r in out[-1].rules] == ["group_size"]
+    assert "记录称约6人" in out[-1].reasons_zh()[0]
 
 
 def test_batching_does_not_change_what_is_said() -> None:

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from domain.case import CaseState, RecordSeen
-from domain.risk.headcount import people_in_text
+from domain.risk.headcount import record_people
 from domain.risk.holidays import days_to_spring_festival, in_two_sessions
 from domain.risk.lexicon import SIGNAL_GROUPS, Lexicon
 from domain.risk.masking import mask_text
@@ -167,23 +167,23 @@ def standing(records: list[RecordSeen], name: str) -> list[RecordSeen]:
     return records[last:]
 
 
-def people_standing(records: list[RecordSeen]) -> int:
-    """The largest head count the records give that no correction has replaced (the group
-    rules').  The model's ``people_max`` still takes every record's: changing a model input
-    needs a retrained model and its evidence (see the model card)."""
-    return int(_max(standing(records, "people_involved"), "people_involved"))
+def people_for_rules(records: list[RecordSeen]) -> tuple[int, bool]:
+    """The head count the group rules go by, and whether it is the words': the largest
+    ``record_people`` of the records from the last correction that gives one, in its field
+    or its words (实际仅涉及6人 replaces 60), so a later 80余名工人聚集 counts beside an earlier
+    field of 3.  Of a field and words as large, the field."""
+    counts = [record_people(r.people_involved, r.description) for r in records]
+    last = 0
+    for i, r in enumerate(records):
+        if r.record_kind == "correction" and (r.people_involved is not None or counts[i][1]):
+            last = i
+    return max(counts[last:], key=lambda c: (c[0], not c[1]), default=(0, False))
 
 
-def people_said(records: list[RecordSeen]) -> int:
-    """The largest head count the records' descriptions give in words (30余人, 五十多名工人;
-    ``domain.risk.headcount``): what the group rules go by when no record fills in the field.
-    Measures are not read (they count officials).  A correction that gives a count in its
-    words replaces the counts before it, as a corrected field does (实际仅涉及2人)."""
-    said = 0
-    for r in records:
-        n = people_in_text(r.description or "")
-        said = n if r.record_kind == "correction" and n else max(said, n)
-    return said
+def standing_max(records: list[RecordSeen], name: str) -> int:
+    """The largest ``name`` the records give that no correction has replaced (earlier visits
+    and skip-level petitions, for the rules; the model's inputs take every record's)."""
+    return int(_max(standing(records, name), name))
 
 
 def _max(records: list[RecordSeen], name: str) -> float:

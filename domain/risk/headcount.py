@@ -3,18 +3,24 @@
 Records are often missing their number of people; the text usually says it.  What is read is
 a lower bound: 30余人 is 30, 二三十人 is 20, 几十人 is 20, 十几户 is 11, 上百人 is 100.  Only
 a number followed by a word for people counts (人, 名, 位, 户, 家 or 工人, 村民 ...), so 30多万,
-十几年, 3个月, 5000多人民币 and 第6村民组 are not head counts, nor are officials (30余名干部); a
+十几年, 3个月, 5000多人民币, 第6村民组, 3个村民组 and 5家企业 are not head counts, nor are officials
+(30余名干部); full-width digits count as any (６０余名); a
 range counts from its low end (3至5人 is 3).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
 
 DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _NUMBER = r"(?<![0-9])[0-9]{1,5}|[零〇一二两三四五六七八九十百千万几数]+"
 _TO = r"(?:至|到|-|~|—|－|～)"
-_NOT_THEM = "干部|民警|警力|辅警|工作人员|党员|志愿者|网格员|调解员|律师|公安|保安|医护|执法"
+_NOT_THEM = (
+    "干部|民警|警力|辅警|工作人员|党员|志愿者|网格员|调解员|律师|公安|保安|医护|执法|"
+    "企业|公司|单位|工厂|厂|店|银行|医院|学校|机构|(?<=村民)组"  # 5家企业, 3个村民组
+)
 _PEOPLE = (
     "人|名|位|户|家|个人|个工人|个农民工|个村民|个群众|个业主|个工友|个老人|工人|农民工|村民|群众|"
     "业主|工友|职工|员工|家属|亲属|老人|妇女|学生|访民|社员|租户|商户|住户|投资人|债权人"
@@ -51,10 +57,25 @@ def chinese_number(text: str) -> int | None:
     return total or None
 
 
+def record_people(field: int | None, description: str | None) -> tuple[int, bool]:
+    """A record's head count for the group rules: its field, else what its description says
+    in words, with whether it is the words'.  Measures are not read (they count officials)."""
+    if field is not None:
+        return int(field), False
+    said = people_in_words(description or "")
+    return said, said > 0
+
+
+@lru_cache(maxsize=65_536)  # every assessment of a case reads its texts again
+def people_in_words(description: str) -> int:
+    return people_in_text(description)
+
+
 def people_in_text(text: str) -> int:
-    """The largest head count the text gives (0 if none)."""
+    """The largest head count the text gives (0 if none); full-width digits (６０余名) as
+    any."""
     best = 0
-    for m in HEADCOUNT.finditer(text):
+    for m in HEADCOUNT.finditer(unicodedata.normalize("NFKC", text)):
         n = chinese_number(m["n"])
         if n is None:
             continue

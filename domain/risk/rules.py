@@ -18,9 +18,9 @@ from domain.risk.features import (
     Known,
     as_datetime,
     latest_value,
-    people_said,
-    people_standing,
+    people_for_rules,
     read_records,
+    standing_max,
     status_as_of,
 )
 from domain.risk.policy import DeadlineRule, RiskPolicy, default_policy
@@ -74,10 +74,9 @@ def evaluate_rules(
     out.extend(_threat_hits(threats, policy, pick))
     key = ("other rules", id(policy), alone)  # they read the records only
     if key not in known.memo:
-        people = people_standing(records)
-        in_words = not people
-        people = people or people_said(records)  # 30余人 in the text when the field is empty
-        known.memo[key] = _other_hits(known.features, people, in_words, policy, pick)
+        people, in_words = people_for_rules(records)  # 30余人 in a record with no field
+        skip, visits = (standing_max(records, n) for n in ("prior_skip_level", "prior_visits"))
+        known.memo[key] = _other_hits(people, in_words, skip, visits, policy, pick)
     out.extend(known.memo[key])
     return out
 
@@ -96,9 +95,11 @@ def _threat_hits(threats: list[str], policy: RiskPolicy, pick: Pick) -> list[Rul
 
 
 def _other_hits(
-    f: dict[str, Any], people: int, in_words: bool, policy: RiskPolicy, pick: Pick
+    people: int, in_words: bool, skip: int, visits: int, policy: RiskPolicy, pick: Pick
 ) -> list[RuleHit]:
-    """``in_words``: the head count is the text's (记录称), no record gave the field."""
+    """``in_words``: the head count is a record's text's (记录称), not its field's.  The
+    counts are those no correction has replaced (the model's inputs take every record's: a
+    model input changes only with a retrained model and its evidence, see the model card)."""
     out = []
     large, group = policy.rule("large_group"), policy.rule("group_size")
     zh = f"记录称约{people}人" if in_words else f"涉及人数{people}人"
@@ -109,7 +110,6 @@ def _other_hits(
         n = group.params["people"]
         zh = zh if in_words else f"涉及人数达{people}人"
         out.append(RuleHit("group_size", pick(group), f"{zh}（≥{n}人）", f"{en} ({n} or more)", 4))
-    skip = int(f.get("prior_skip_level", 0))
     if skip > 0:
         out.append(
             RuleHit(
@@ -120,7 +120,6 @@ def _other_hits(
                 4,
             )
         )
-    visits = int(f.get("prior_visits", 0))
     repeat = policy.rule("repeat_visits")
     if visits >= repeat.params["visits"]:
         out.append(
