@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from kafka import KafkaProducer
 
+from schemas.identity import identity_text
 from schemas.settings import KafkaAccess, client_args
 
 
@@ -34,7 +35,8 @@ def key_for(data: bytes) -> bytes | None:
         if isinstance(ref_no, int) and not isinstance(ref_no, bool):
             ref_no = str(ref_no)
         if isinstance(township, str) and isinstance(ref_no, str):
-            return f"{township.strip()}|{ref_no.strip().upper()}".encode()
+            # folded as the case id is, so every spelling of a case goes to one partition
+            return f"{identity_text(township)}|{identity_text(ref_no).upper()}".encode()
     except Exception:
         pass
     return None

@@ -80,6 +80,13 @@ def test_jsonl_lines_are_posted_as_they_are_even_when_broken(tmp_path):
     assert [r.number for r in rows] == [1, 2]
     assert key_for(good) == "周庄镇|A".encode()
     assert key_for(rows[1].data) is None
+    # every spelling of one case goes to one partition, after the records before it
+    spelt = (
+        {"township": "周庄镇\u200b", "ref_no": "ａ－1"},
+        {"township": "周庄镇", "ref_no": "A\u20141"},
+    )
+    keys = {key_for(json.dumps(r, ensure_ascii=False).encode()) for r in spelt}
+    assert keys == {"周庄镇|A-1".encode()}
 
 
 def test_the_same_row_of_the_same_file_has_the_same_idempotency_key(tmp_path):
