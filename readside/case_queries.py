@@ -85,7 +85,8 @@ def case_list(
     if township is not None:
         query = query.where(cases.c.township == township)
     if unit is not None:  # cases with an alert routed or reassigned to the unit
-        routed = alerts.c.units.contains(json.dumps(unit), autoescape=True)
+        quoted = json.dumps(unit, ensure_ascii=False)  # as the projection writes the units
+        routed = alerts.c.units.contains(quoted, autoescape=True)
         query = query.where(cases.c.case_id.in_(sa.select(alerts.c.case_id).where(routed)))
     return query
 

@@ -160,8 +160,8 @@ def alert_row(case_id: str, units: list[str], township: str = "周庄镇", **giv
         level="red",
         township=township,
         category="unpaid_wages",
-        units=json.dumps(units),
-        reasons=json.dumps(["扬言赴京上访"]),
+        units=json.dumps(units, ensure_ascii=False),  # as the projection writes them
+        reasons=json.dumps(["扬言赴京上访"], ensure_ascii=False),
         raised_at=at,
         acknowledge_by="2026-11-26T09:30:00+08:00",
         escalation_step=0,

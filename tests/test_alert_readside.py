@@ -353,7 +353,12 @@ def test_a_unit_reads_the_cases_of_the_alerts_routed_to_it_and_no_others(db_url:
 
     engine = make_engine(db_url)
     migrate(engine)
-    units = {"C1": ["police", "finance"], "C2": ["hrss"], "C3": ["natural_resources"]}
+    units = {
+        "C1": ["police", "finance"],
+        "C2": ["hrss"],
+        "C3": ["natural_resources"],
+        "C4": ["人社局"],  # a routing file may name its units in Chinese
+    }
     with engine.begin() as conn:
         for case_id, routed in units.items():
             conn.execute(sa.insert(cases).values(case_row(case_id)))
@@ -365,6 +370,7 @@ def test_a_unit_reads_the_cases_of_the_alerts_routed_to_it_and_no_others(db_url:
     assert read("finance") == ["C1"] and read("hrss") == ["C2"]
     assert read("natural_resources") == ["C3"] and read("natural-resources") == []
     assert read("hrs") == [] and read("%") == []
+    assert read("人社局") == ["C4"]
     engine.dispose()
 
 
