@@ -191,6 +191,37 @@ def test_the_record_contract_takes_json_types_and_the_sheet_reader_converts_cell
     assert cell_value("int", "-0") == "-0"
 
 
+def test_a_sheet_takes_dates_numbers_and_choices_as_clerks_write_them():
+    """Chinese dates, full-width digits, units after a number and the Chinese name of a
+    choice (the names the docs and the form print beside each code) are read from a sheet's
+    cells; before, each refused the whole sheet.  A count in words stays as typed, for intake
+    to refuse with its reason."""
+    from web.sheets import cell_value
+
+    cells = {
+        "found_at": cell_value("datetime", "2026年3月5日 9时30分"),
+        "petition_received_on": cell_value("date", "2026.3.5"),
+        "record_kind": cell_value("enum", "更正", "record_kind"),
+        "follow_up_status": cell_value("enum", "已化解", "follow_up_status"),
+        "escalation_kind": cell_value("enum", "群体性事件", "escalation_kind"),
+        "satisfaction": cell_value("enum", "基本满意", "satisfaction"),
+        "people_involved": cell_value("int", "１５人"),
+        "prior_visits": cell_value("int", "３"),
+        "amount_involved_yuan": cell_value("number", "12万元"),
+        "is_petition": True,
+    }
+    r = parse_record(enc({**GOOD, **cells}))
+    assert r["found_at"] == "2026-03-05T09:30:00+08:00"
+    assert r["petition_received_on"] == "2026-03-05"
+    assert (r["record_kind"], r["follow_up_status"]) == ("correction", "resolved")
+    assert (r["escalation_kind"], r["satisfaction"]) == ("group_event", "basically_satisfied")
+    assert (r["people_involved"], r["prior_visits"], r["amount_involved_yuan"]) == (15, 3, 120000)
+    assert cell_value("date", "20260305") == "2026-03-05"
+    assert cell_value("date", "２０２６－０３－０５") == "2026-03-05"
+    assert cell_value("int", "三十余人") == "三十余人"
+    assert cell_value("enum", "别的", "follow_up_status") == "别的"
+
+
 def test_a_reference_number_is_the_same_however_it_is_typed() -> None:
     from schemas.events import case_id_for
 

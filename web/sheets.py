@@ -22,13 +22,21 @@ import hashlib
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from domain.intake import BY_HEADER, KEY_HEADER, ROW_HEADER, SOURCE_HEADER, Posted, inspect
 from schemas.reasons import reason_zh
-from schemas.record import EXTRA_CELLS, FIELD_BY_NAME
+from schemas.record import (
+    ESCALATION_KINDS,
+    EXTRA_CELLS,
+    FIELD_BY_NAME,
+    FOLLOW_UP_STATUSES,
+    RECORD_KINDS,
+    SATISFACTION,
+)
 
 COLUMN_TITLES = {
     "乡镇": "township",
@@ -171,29 +179,64 @@ def columns(name: str, header: Sequence[object]) -> dict[int, str]:
     return fields
 
 
-_WHOLE = re.compile(r"\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.0*)?\s*")
-_NUMBER = re.compile(r"\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?)\s*")
+_WHOLE = re.compile(r"\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.0*)?\s*(?:人|名|户|次|位|个)?\s*")
+_NUMBER = re.compile(
+    r"\s*((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?)\s*(?P<wan>万)?\s*元?\s*"
+)
 _YES_NO = {"是": True, "否": False, "true": True, "false": False, "1": True, "0": False}
+# dates as Chinese office software and clerks write them: 2026年3月5日 9时30分, 2026.3.5, 20260305
+_DATE_WRITTEN = re.compile(
+    r"\s*(?P<y>[0-9]{4})(?:年|\.)(?P<m>[0-9]{1,2})(?:月|\.)(?P<d>[0-9]{1,2})日?"
+    r"(?:\s*(?P<h>[0-9]{1,2})\s*[时点:]\s*(?P<min>[0-9]{1,2})?\s*分?)?\s*"
+    r"|\s*(?P<y8>[0-9]{4})(?P<m8>[0-9]{2})(?P<d8>[0-9]{2})\s*"
+)
+# the Chinese name of each choice, as the forms and the docs print it beside its code
+_CHOICE_NAMES = {
+    name: {zh: code for code, zh in labels.items()}
+    for name, labels in (
+        ("record_kind", RECORD_KINDS),
+        ("follow_up_status", FOLLOW_UP_STATUSES),
+        ("escalation_kind", ESCALATION_KINDS),
+        ("satisfaction", SATISFACTION),
+    )
+}
 
 
-def cell_value(kind: str, value: object) -> object:
-    """What a clerk typed in a cell, as the record contract's JSON type: ``15`` or ``"1,200"``
-    for a count, ``"200,000.50"`` for money, ``是``/``否`` for yes/no, ``张三、李四`` for names,
-    a number typed into a text column as text.  What does not read as its kind stays as typed,
-    and intake says why."""
+def _written_date(text: str) -> str | None:
+    """2026年3月5日 9时30分 as 2026-03-05 09:30, 2026.3.5 and 20260305 as 2026-03-05; None
+    for anything else (left to the contract's own forms: 2026-03-05, 2026/3/5 9:30)."""
+    m = _DATE_WRITTEN.fullmatch(text)
+    if m is None:
+        return None
+    if m["y8"]:
+        return f"{m['y8']}-{m['m8']}-{m['d8']}"
+    day = f"{m['y']}-{int(m['m']):02d}-{int(m['d']):02d}"
+    return day if m["h"] is None else f"{day} {int(m['h']):02d}:{int(m['min'] or 0):02d}"
+
+
+def cell_value(kind: str, value: object, name: str = "") -> object:
+    """What a clerk typed in a cell of field ``name``, as the record contract's JSON type:
+    ``15``, ``"1,200"``, ``１５`` or ``15人`` for a count, ``"200,000.50"`` or ``12万元`` for money,
+    ``是``/``否`` for yes/no, ``张三、李四`` for names, ``2026年3月5日`` or ``2026.3.5`` for a
+    date, ``更正`` or ``已化解`` for a choice's code, a number typed into a text column as text.
+    What does not read as its kind stays as typed, and intake says why."""
     if isinstance(value, str):
         text = value.strip()
+        if kind in ("int", "number", "date", "datetime", "bool"):  # full-width digits: ASCII
+            value = text = unicodedata.normalize("NFKC", text)
         if kind == "int" and (m := _WHOLE.fullmatch(value)):
             return int(m.group(1).replace(",", ""))
         if kind == "number" and (m := _NUMBER.fullmatch(value)):
-            number = float(m.group(1).replace(",", ""))
+            number = float(m.group(1).replace(",", "")) * (10_000 if m["wan"] else 1)
             return int(number) if number.is_integer() else number
+        if kind in ("date", "datetime") and (written := _written_date(text)):
+            return written
         if kind == "bool" and text.lower() in _YES_NO:
             return _YES_NO[text.lower()]
         if kind == "list":
             return [p.strip() for p in re.split("[,，、]", text) if p.strip()]
         if kind == "enum":
-            return text
+            return _CHOICE_NAMES.get(name, {}).get(text, text)
         return value
     if kind in ("str", "text") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(int(value)) if float(value).is_integer() else str(value)  # 排查编号 2026001
@@ -217,7 +260,7 @@ def _sheet_rows(name: str, cells: list[list[object]], first_row: int) -> list[Ro
             if i in fields and not (
                 value is None or (isinstance(value, str) and not value.strip())
             ):
-                record[fields[i]] = cell_value(FIELD_BY_NAME[fields[i]].kind, value)
+                record[fields[i]] = cell_value(FIELD_BY_NAME[fields[i]].kind, value, fields[i])
         extra = [v for v in values[len(header) :] if v not in (None, "")]
         if extra:
             record[EXTRA_CELLS] = extra
