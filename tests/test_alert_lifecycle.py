@@ -192,6 +192,8 @@ def test_an_acknowledged_alert_does_not_escalate_at_the_acknowledgement_deadline
     state, late = run([Tick("2026-03-03T10:05:00+08:00")], state)
     assert kinds(late)[0] == "AlertEscalated" and "未反馈" in late[0].reason
     assert late[0].to == ("hrss-head",)
+    # the head is asked for the feedback by their own deadline, not to acknowledge again
+    assert "请于2026-03-04 10:05前反馈" in late[1].body and "签收" not in late[1].body
     # the head has a day of their own to get a report back before the leader hears of it
     assert run([Tick("2026-03-03T10:06:00+08:00")], state)[1] == []
     assert run([Tick("2026-03-04T10:04:00+08:00")], state)[1] == []

@@ -145,6 +145,7 @@ def _notify(
     reasons: tuple[str, ...],
     due: str,
     note: str = "",
+    ask: str = "签收",
 ) -> list[NotificationRequested]:
     link = routing.case_link.format(case_id=state.case_id) if routing.case_link else ""
     title, body = alert_message(  # the deadline in China time, as the officers read it
@@ -156,6 +157,7 @@ def _notify(
         china_time(due)[:16],
         note,
         link,
+        ask,
     )
     return [
         NotificationRequested(
@@ -314,10 +316,12 @@ def _escalation(
     to = tuple(r.receiver for r in recipients)
     escalated = AlertEscalated(state.alert_id or "", step, to, reason, ack, feedback)
     note = f"逐级上报（第{step}级）：{reason.split(' / ')[0]}"
-    return [
-        escalated,
-        *_notify(routing, state, recipients, state.level or "orange", state.reasons, ack, note),
-    ]
+    level = state.level or "orange"
+    if state.status == "acknowledged":  # acknowledged already: what is due is the feedback
+        told = _notify(routing, state, recipients, level, state.reasons, feedback, note, "反馈")
+    else:
+        told = _notify(routing, state, recipients, level, state.reasons, ack, note)
+    return [escalated, *told]
 
 
 def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list[CaseEvent]:
@@ -331,8 +335,12 @@ def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list
     zh, url = routing.receivers[routing.desk_receiver]
     desk = Recipient(routing.desk_receiver, zh, url, "county_desk")
     note = f"通知未能送达{r.receiver}（已尝试{r.attempt}次），请电话联系"
-    due = state.acknowledge_by or r.at
-    [notice] = _notify(routing, state, [desk], state.level or "orange", state.reasons, due, note)
+    level = state.level or "orange"
+    if state.status == "acknowledged":  # what the unit owes now is its feedback
+        due, ask = state.feedback_by or r.at, "反馈"
+    else:
+        due, ask = state.acknowledge_by or r.at, "签收"
+    [notice] = _notify(routing, state, [desk], level, state.reasons, due, note, ask)
     # a key of its own, not the next round's: telling the desk is no sending of the alert, so
     # the repeat interval runs on from the last sending
     of_report = hashlib.sha1(r.key.encode("utf-8")).hexdigest()[:8]

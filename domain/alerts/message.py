@@ -17,8 +17,10 @@ def alert_message(
     deadline: str,
     note: str = "",
     link: str = "",
+    ask: str = "签收",
 ) -> tuple[str, str]:
-    """(title, body) of an alert notification."""
+    """(title, body) of an alert notification; ``ask``: what is due by ``deadline`` (签收, or
+    反馈 of an alert already acknowledged)."""
     cat = BY_CODE.get(category)
     label = cat.label if cat else category
     title = f"【{LEVEL_ZH.get(level, level)}预警】{township} {label}"
@@ -26,7 +28,7 @@ def alert_message(
     if note:
         lines.append(note)
     lines.extend(f"· {r}" for r in reasons[:3])
-    lines.append(f"请于{deadline.replace('T', ' ')}前签收。案件：{ref}")
+    lines.append(f"请于{deadline.replace('T', ' ')}前{ask}。案件：{ref}")
     if link:
         lines.append(f"详情：{link}")
     return mask_personal(title), mask_personal("\n".join(lines))
