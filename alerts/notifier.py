@@ -11,7 +11,13 @@
 * a crash between sending and recording leaves the row ``sending``, so it is sent again with
   the same idempotency key: a duplicate is only ever a send that was in flight at a crash, and
   the receiver can drop it by the key.  Reports repeat with the same command id, so the alert
-  writer applies each once.
+  writer applies each once;
+* the log also holds each notification's outcome (``NotificationDelivered``,
+  ``NotificationGivenUp``): a row whose outcome is read is settled and never sent again, so an
+  outbox lost or started afresh (the log read again from its start) sends only what was never
+  delivered nor given up, and it sends nothing until it has read up to the log's end;
+* once an alert is resolved (``AlertResolved``), what is still pending of it is not sent: it
+  is reported given up ("the alert was resolved"), and the desk is not told.
 
 ``clock`` is injectable: tests move time instead of sleeping.
 """
@@ -24,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -34,12 +41,27 @@ from alerts.channels import send as send_once
 from domain.alerts.message import mask_personal
 from domain.alerts.routing import Routing
 from schemas.commands import DeliveryReport, command_messages
-from schemas.events import Envelope, EventNotReadable, NotificationRequested
+from schemas.events import (
+    AlertResolved,
+    Envelope,
+    EventNotReadable,
+    NotificationDelivered,
+    NotificationGivenUp,
+    NotificationRequested,
+)
 from schemas.settings import KafkaAccess, client_args
 from schemas.topics import Topics
 
 log = logging.getLogger("ews.notifier")
 REQUESTED = NotificationRequested.type_name()
+SETTLED = {
+    NotificationDelivered.type_name(): "delivered",
+    NotificationGivenUp.type_name(): "given_up",
+}
+RESOLVED = AlertResolved.type_name()
+READ_AT_ONCE = 500  # alert events per poll: fewer means the notifier has read to the log's end
+SEND_AT_LEAST_EVERY = 5.0  # seconds: what is due goes out even while a long backlog is read
+CANCELLED = "预警已办结，不再发送 / the alert was resolved before this was sent"
 Sender = Callable[[str, str, str, str], tuple[bool, str]]
 
 
@@ -95,15 +117,24 @@ class Notifier:
         """Put the notifications these alert-event messages ask for in the outbox, and the
         position after them, in one transaction; returns how many were new."""
         rows = []
+        settled: dict[str, str] = {}  # key -> its outcome in the log
+        resolved: set[str] = set()
         for m in messages:
             try:
                 body = orjson.loads(m.value)
-                if body.get("event_type") != REQUESTED:
+                kind = body.get("event_type")
+                if kind != REQUESTED and kind not in SETTLED and kind != RESOLVED:
                     continue  # most alert events ask for no notification: not built at all
                 envelope = Envelope.from_dict(body)
-                e: NotificationRequested = envelope.event  # the type its event_type names
+                e: Any = envelope.event  # the type its event_type names
             except (EventNotReadable, ValueError, KeyError, AttributeError) as exc:
                 log.error("unreadable alert event at %s:%s: %s", m.partition, m.offset, exc)
+                continue
+            if kind in SETTLED:
+                settled[e.key] = SETTLED[kind]
+                continue
+            if kind == RESOLVED:
+                resolved.add(e.alert_id)
                 continue
             rows.append(
                 {
@@ -128,6 +159,10 @@ class Notifier:
             new = [r for r in {r["key"]: r for r in rows}.values() if r["key"] not in known]
             if new:
                 conn.execute(ob.ADD, new)
+            if settled:
+                conn.execute(ob.SETTLE, [{"row_key": k, "settled": s} for k, s in settled.items()])
+            if resolved:
+                conn.execute(ob.CANCEL, {"alert_ids": sorted(resolved)})
             self._save_positions(conn, messages)
         return len(new)
 
@@ -148,13 +183,18 @@ class Notifier:
         now = self.clock()
         with self.engine.begin() as conn:
             due = [dict(r) for r in conn.execute(ob.DUE, {"now": now, "limit": limit}).mappings()]
-            if due:
-                conn.execute(ob.MARK_SENDING, {"keys": [r["key"] for r in due]})
+            sending = [r["key"] for r in due if r["status"] != "cancelling"]  # those stay so
+            if sending:
+                conn.execute(ob.MARK_SENDING, {"keys": sending})
         if not due:
             return 0
-        results = list(
-            self.pool.map(lambda r: self.send(r["url"], r["title"], r["body"], r["key"]), due)
-        )
+
+        def send(row: dict) -> tuple[bool, str]:
+            if row["status"] == "cancelling":
+                return False, CANCELLED  # reported given up, never sent
+            return self.send(row["url"], row["title"], row["body"], row["key"])
+
+        results = list(self.pool.map(send, due))
         now = self.clock()
         outcomes = [
             self._outcome(row, ok, detail, now)
@@ -208,7 +248,9 @@ class Notifier:
     ) -> tuple[DeliveryReport, dict]:
         """The report of one attempt and the outbox row's new values."""
         attempt = row["attempts"] + 1
-        if delivered:
+        if row["status"] == "cancelling":
+            status, outcome, next_at = "cancelled", "given_up", now
+        elif delivered:
             status, outcome, next_at = "delivered", "delivered", now
         else:
             wait = self.routing.delivery.next_wait(attempt)
@@ -244,13 +286,18 @@ class Notifier:
             linger_ms=50,  # a batch's reports go out together: send_due flushes after the last
             client_id="ews-notifier",
         )
+        sent_at = time.monotonic()
         try:
             while not self.stopped.is_set():
-                polled = consumer.poll(timeout_ms=int(idle * 1000), max_records=500)
+                polled = consumer.poll(timeout_ms=int(idle * 1000), max_records=READ_AT_ONCE)
                 messages = [m for batch in polled.values() for m in batch]
                 if messages:
                     self.take(messages)
-                self.send_due(producer)
+                # outcomes later in a backlog settle what it asked for: send once it is read
+                caught_up = len(messages) < READ_AT_ONCE
+                if caught_up or time.monotonic() - sent_at >= SEND_AT_LEAST_EVERY:
+                    self.send_due(producer)
+                    sent_at = time.monotonic()
         finally:
             consumer.close()
             producer.close()

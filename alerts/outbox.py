@@ -23,7 +23,7 @@ outbox = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column(
         "status", sa.String(16), nullable=False, index=True
-    ),  # pending|sending|delivered|given_up
+    ),  # pending|sending|delivered|given_up, and cancelling|cancelled (the alert was resolved)
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", sa.Float, nullable=False, index=True),  # epoch seconds
     sa.Column("last_reason", sa.Text),
@@ -59,7 +59,7 @@ ADD = sa.insert(outbox)
 DUE = (
     sa.select(outbox)
     .where(
-        outbox.c.status.in_(("pending", "sending")),
+        outbox.c.status.in_(("pending", "sending", "cancelling")),
         outbox.c.next_attempt_at <= sa.bindparam("now"),
     )
     .order_by(outbox.c.next_attempt_at, outbox.c.key)
@@ -71,6 +71,24 @@ MARK_SENDING = (
     .values(status="sending")
 )
 RECORD_OUTCOME = sa.update(outbox).where(outbox.c.key == sa.bindparam("row_key"))
+# an outcome the log already holds (a report whose outbox row was lost or not yet recorded)
+SETTLE = (
+    sa.update(outbox)
+    .where(
+        outbox.c.key == sa.bindparam("row_key"),
+        sa.or_(*(outbox.c.status == s for s in ("pending", "sending", "cancelling"))),  # not IN:
+    )  # run with many keys at once, and IN expands per statement
+    .values(status=sa.bindparam("settled"))
+)
+# what is still to send of an alert once it is resolved: reported, never sent
+CANCEL = (
+    sa.update(outbox)
+    .where(
+        outbox.c.alert_id.in_(sa.bindparam("alert_ids", expanding=True)),
+        outbox.c.status == "pending",
+    )
+    .values(status="cancelling")
+)
 ADD_ATTEMPT = sa.insert(attempts)
 _AT = (positions.c.topic == sa.bindparam("at_topic")) & (
     positions.c.partition == sa.bindparam("at_partition")

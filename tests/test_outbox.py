@@ -13,7 +13,13 @@ from domain.alerts.routing import DEFAULT_ROUTING, parse_routing
 from readside.db import make_engine
 from readside.projector import Message  # a log message as the notifier reads it too
 from schemas.commands import DeliveryReport, commands_from_bytes
-from schemas.events import Envelope, NotificationRequested
+from schemas.events import (
+    AlertResolved,
+    Envelope,
+    NotificationDelivered,
+    NotificationGivenUp,
+    NotificationRequested,
+)
 from schemas.settings import Settings
 from streams.admin import ensure_topics
 from streams.log import read_from_start
@@ -39,17 +45,26 @@ class Clock:
 
 def requested(topic: str, offset: int, key: str, case_id: str = "c1") -> Message:
     """The alert event that asks for one notification with idempotency key ``key``."""
-    event = NotificationRequested(
-        alert_id="a1",
-        receiver="hrss-duty",
-        zh="人社局值班员",
-        url="json://127.0.0.1:9/hook",
-        role="duty",
-        unit="hrss",
-        key=key,
-        title="红色预警",
-        body="周庄镇 拖欠农民工工资",
+    return logged(
+        topic,
+        offset,
+        NotificationRequested(
+            alert_id="a1",
+            receiver="hrss-duty",
+            zh="人社局值班员",
+            url="json://127.0.0.1:9/hook",
+            role="duty",
+            unit="hrss",
+            key=key,
+            title="红色预警",
+            body="周庄镇 拖欠农民工工资",
+        ),
+        case_id,
     )
+
+
+def logged(topic: str, offset: int, event: object, case_id: str = "c1") -> Message:
+    """An alert event as the log holds it."""
     envelope = Envelope(
         event_id=f"e{offset}",
         case_id=case_id,
@@ -184,3 +199,71 @@ def test_a_batch_reports_each_case_in_one_message_with_its_reports_in_order(worl
     by_key = {m.key: [r.key for r in commands_from_bytes(m.value)] for m in messages}
     assert len(messages) == 2  # the alert writer reads one message per case, not per report
     assert by_key == {b"c1": ["c1-a", "c1-b"], b"c2": ["c2-a"]}
+
+
+def test_a_notification_whose_outcome_the_log_holds_is_never_sent_again(world) -> None:  # noqa: ANN001
+    """The notifier started with an empty outbox (lost, or a new working folder) reads the
+    alert events from their start: what the log says was delivered or given up is not sent
+    again; only what never got an outcome goes out.  Before, every notification ever asked
+    for went out again to every duty officer."""
+    import threading
+    import time
+
+    engine, producer, settings = world
+    topic = settings.topics.alert_events
+    earlier = [
+        requested(topic, 0, "k1"),
+        requested(topic, 1, "k2"),
+        requested(topic, 2, "k3"),
+        logged(topic, 3, NotificationDelivered("a1", "hrss-duty", "k1", 1)),
+        logged(topic, 4, NotificationGivenUp("a1", "hrss-duty", "k2", 16, "HTTP 503")),
+    ]
+    for m in earlier:
+        producer.send(topic, key=b"c1", value=m.value, partition=0)
+    producer.flush()
+    sent: list[str] = []
+
+    def send(url: str, title: str, body: str, key: str) -> tuple[bool, str]:
+        sent.append(key)
+        return True, "HTTP 200"
+
+    notifier = Notifier(engine, settings.bootstrap, settings.topics, ROUTING, send=send)
+    running = threading.Thread(target=notifier.run, daemon=True)
+    running.start()
+    deadline = time.monotonic() + 60
+    while outbox_rows(engine).get("k3", {}).get("status") != "delivered":
+        assert time.monotonic() < deadline, outbox_rows(engine)
+        time.sleep(0.2)
+    notifier.stop()
+    running.join(timeout=30)
+    assert sent == ["k3"]
+    rows = outbox_rows(engine)
+    assert (rows["k1"]["status"], rows["k2"]["status"]) == ("delivered", "given_up")
+
+
+def test_what_is_still_pending_of_a_resolved_alert_is_reported_given_up_not_sent(world) -> None:  # noqa: ANN001
+    """A receiver is down; the unit resolves the alert before the next try: the notification
+    (请于…前签收) is not sent any more, and its report says why.  Before, it was tried again
+    for about an hour after the alert was closed."""
+    engine, producer, settings = world
+    clock, sent = Clock(), []
+
+    def send(url: str, title: str, body: str, key: str) -> tuple[bool, str]:
+        sent.append(key)
+        return False, "HTTP 503"
+
+    notifier = Notifier(
+        engine, settings.bootstrap, settings.topics, ROUTING, send=send, clock=clock
+    )
+    topic = settings.topics.alert_events
+    notifier.take([requested(topic, 0, "k1")])
+    assert notifier.send_due(producer) == 1  # failed: tried again in 10 s
+    notifier.take([logged(topic, 1, AlertResolved("a1", "张三", "hrss", "satisfied"))])
+    clock.now += 10
+    assert notifier.send_due(producer) == 1
+    clock.now += 3600
+    assert notifier.send_due(producer) == 0
+    assert sent == ["k1"]
+    assert outbox_rows(engine)["k1"]["status"] == "cancelled"
+    last = reports(settings)[-1]
+    assert (last.key, last.outcome) == ("k1", "given_up") and "resolved" in last.detail
