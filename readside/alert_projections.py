@@ -47,6 +47,7 @@ def apply_to_alert(row: Row | None, envelope: Envelope) -> Row | None:
                 "acknowledge_asked_at": envelope.occurred_at,
                 "acknowledge_by": e.acknowledge_by,
                 "feedback_by": e.feedback_by,
+                "feedback_due": e.feedback_by,
                 "acknowledged_at": None,
                 "acknowledged_by": None,
                 "first_feedback_at": None,
@@ -61,6 +62,7 @@ def apply_to_alert(row: Row | None, envelope: Envelope) -> Row | None:
         case AlertUpgraded():
             row = dict(row, level=e.level, reasons=json.dumps(list(e.reasons), ensure_ascii=False))
             row.update(acknowledge_by=e.acknowledge_by, feedback_by=e.feedback_by)
+            row["feedback_due"] = e.feedback_by
             if row["status"] == "acknowledged":  # asked again; unanswered, the wait goes on
                 row["acknowledge_asked_at"] = envelope.occurred_at
             row["status"] = "open"  # a higher level is acknowledged again, as the fold says
@@ -76,14 +78,17 @@ def apply_to_alert(row: Row | None, envelope: Envelope) -> Row | None:
         case FeedbackReported():
             row = dict(row, first_feedback_at=row["first_feedback_at"] or envelope.occurred_at)
         case AlertEscalated():
-            # the feedback deadline stays the alert's first: the on-time share measures it
+            # the feedback deadline stays the alert's first: the on-time share measures it;
+            # the one due now is the step's own, as the alert writer's fold keeps it
             row = dict(row, escalation_step=e.step, acknowledge_by=e.acknowledge_by)
+            row["feedback_due"] = e.feedback_by or row["feedback_due"]
         case AlertReassigned():
             row = dict(row, units=json.dumps(list(e.units), ensure_ascii=False))
             if e.acknowledge_by is not None:  # the new unit acknowledges and reports afresh
                 row.update(status="open", escalation_step=0, acknowledge_by=e.acknowledge_by)
                 row["acknowledge_asked_at"] = envelope.occurred_at
                 row.update(feedback_by=e.feedback_by, first_feedback_at=None)
+                row["feedback_due"] = e.feedback_by
         case AlertResolved():
             row = dict(row, status="resolved", resolved_at=envelope.occurred_at, resolved_by=e.by)
             row["satisfaction"] = e.satisfaction

@@ -163,7 +163,8 @@ alerts = sa.Table(
     sa.Column("reasons", sa.Text, nullable=False),
     sa.Column("raised_at", sa.String(40), nullable=False),
     sa.Column("acknowledge_by", sa.String(40)),
-    sa.Column("feedback_by", sa.String(40)),
+    sa.Column("feedback_by", sa.String(40)),  # the unit's: what the on-time share measures
+    sa.Column("feedback_due", sa.String(40)),  # the one due now: an escalation moves it (0012)
     # when the acknowledgement now due was asked for: raise, upgrade, reassignment (0009)
     sa.Column("acknowledge_asked_at", sa.String(40)),
     sa.Column("acknowledged_at", sa.String(40)),

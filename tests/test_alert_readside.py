@@ -307,6 +307,47 @@ def test_feedback_after_an_escalation_for_its_lateness_is_still_late(db_url: str
     engine.dispose()
 
 
+def test_the_console_counts_down_to_the_feedback_deadline_the_alert_has_now(db_url: str) -> None:
+    """Escalated to the head for want of feedback, the alert has the head's own day: the
+    console counts down to it, while the on-time share still measures the unit's deadline.
+    Before, the console showed the unit's deadline, a day past, for the whole of the head's."""
+    from web.app import _queued
+
+    engine = _one_alert(
+        db_url,
+        *[
+            (assessed("red", MONDAY_10), "a1"),  # feedback due within 24 h: 03-03 10:00
+            command("c1", "acknowledge", "hrss"),
+            (Tick("2026-03-03T10:05:00+08:00"), "t1"),  # no feedback: to the head, for a day
+        ],
+    )
+    [row] = queue(engine, unit="hrss")
+    assert (row["feedback_by"], row["feedback_due"]) == (
+        "2026-03-03T10:00:00+08:00",
+        "2026-03-04T10:05:00+08:00",
+    )
+    shown = _queued(row, dt.datetime.fromisoformat("2026-03-03T12:05:00+08:00"))
+    assert shown["feedback_by"] == "2026-03-04T10:05:00+08:00"
+    assert shown["feedback_by_minutes_left"] == 22 * 60
+    engine.dispose()
+
+
+def test_alerts_projected_before_0012_start_with_the_unit_s_feedback_deadline(db_url: str) -> None:
+    from readside.tables import alerts
+
+    engine = make_engine(db_url)
+    migrate(engine, "0011")
+    row = alert_row("C1", ["hrss"], feedback_by="2026-11-27T09:00:00+08:00")
+    with engine.begin() as conn:
+        columns = ", ".join(row)
+        conn.execute(sa.text(f"INSERT INTO alerts ({columns}) VALUES (:{', :'.join(row)})"), row)
+    migrate(engine)
+    with engine.connect() as conn:
+        due = conn.execute(sa.select(alerts.c.feedback_due)).scalar_one()
+    assert due == "2026-11-27T09:00:00+08:00"
+    engine.dispose()
+
+
 def test_an_acknowledged_alert_raised_to_a_higher_level_waits_to_be_acknowledged_again(
     db_url: str,
 ) -> None:

@@ -699,11 +699,12 @@ def _queued(row: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
             "escalation_step",
         )
     }
+    out["feedback_by"] = row.get("feedback_due") or row["feedback_by"]  # the one due now
     out["units"] = json.loads(row["units"])
     out["reasons"] = json.loads(row["reasons"])
     out["age_minutes"] = round((at - _utc(row["raised_at"])).total_seconds() / 60)
     for key in ("acknowledge_by", "feedback_by"):
-        due = row.get(key)
+        due = out.get(key)
         out[f"{key}_minutes_left"] = round((_utc(due) - at).total_seconds() / 60) if due else None
     return out
 
