@@ -112,6 +112,8 @@ def test_a_head_count_in_the_words_stands_in_for_an_empty_field() -> None:
         "现场聚集６０余名农民工": 60,  # full-width digits, as a phone's keyboard gives them
         "涉及5家企业": 0,  # firms and work groups are no people
         "3个村民组": 0,
+        "100多名企业员工到县政府聚集": 100,  # their workers are
+        "30余名医院职工上访": 30,
         "10多人组团去北京": 10,
     }
     assert {text: people_in_text(text) for text in said} == said

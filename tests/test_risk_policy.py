@@ -48,7 +48,7 @@ def _line_of(text: str, needle: str) -> int:
             "expected red, orange",
         ),
         ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
-        ('version: "2026-11-28.2"', f'version: "{"2026-11-28." * 4}"', "1 to 32 characters"),
+        ('version: "2026-11-28.3"', f'version: "{"2026-11-28." * 4}"', "1 to 32 characters"),
         (
             "    calming:\n",
             "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",
@@ -105,8 +105,8 @@ CALM = [
     "未发现有拉横幅、堵门等行为。",
     "未发现当事人有进京上访苗头。",
     "暂未发现该群体有赴京上访的迹象。",
-    "未发现有组织、串联、聚集。",
-    "儿子去北京找工作，女儿到北京参加培训，老伴去北京探望孙子。",
+    "未发现有组织、串联、聚集等。",
+    "女儿到北京培训，老伴去北京探望孙子。",
     "当事人担心遭到打击报复，平时在家喝中药调养。",
 ]
 RISKY = [
@@ -134,6 +134,16 @@ RISKY = [
     ("没有拿到工资当事人有进京上访的想法", "进京"),  # 没有 is no screening's "not found"
     ("未发现异常，工人扬言堵路", "堵路"),  # the "not found" is in another clause
     ("村民不同意征地、围堵施工队", "围堵"),  # the everyday 不 reaches over no list
+    # a grievance, then a threat: no negation reaches past a 、 to the threat
+    ("张某未领到补偿款、扬言喝农药", "喝农药"),
+    ("工程款未结、扬言去北京上访", "去北京"),
+    ("半年没有拿到工资、扬言跳楼", "跳楼"),
+    ("现场无人受伤、扬言堵路", "堵路"),
+    # a "not found", then what was found
+    ("未发现异常但其子有轻生念头", "轻生"),
+    ("排查未发现矛盾激化但张某扬言喝农药的情况", "喝农药"),
+    ("未发现有人员聚集但有进京上访苗头", "进京"),
+    ("扬言要去北京参加集访", "去北京"),  # no ordinary trip
 ]
 
 
@@ -143,6 +153,7 @@ def test_talk_of_going_to_this_county_s_city_or_province_is_going_over_its_head(
     assert lx.hits("扬言去郑州上访", going) == ["去郑州"]
     assert lx.hits("要到平顶山市里上访", going) == ["市里上访", "到平顶山"]
     assert lx.hits("去郑州看病", going) == []
+    assert lx.hits("扬言要到市政府找工作人员讨说法", going) == ["到市政府"]  # no job hunt
 
 
 def test_a_calming_step_that_failed_or_is_refused_calms_nothing() -> None:

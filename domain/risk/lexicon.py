@@ -5,10 +5,10 @@ this module says what a match is.  A phrase counts in a clause unless a negation
 ``negation_window`` characters before it (暂无赴京苗头, 没有过激言行, 否认要去北京; the
 one-character 没, 不, 别 only ``close_window`` before it: 没去北京, 不想去北京) with no
 condition between (没有说法就去北京 is a threat), or the same clause says it is over after it
-(堵路情况已平息).  A negation of ``negations_before`` also reaches over a list (未发现有组织、
-串联、聚集: each item after a 、 as near as the first), and one of ``scope_negations``, a
-screening's "not found", up to ``scope_window`` characters when the clause goes on to name
-what was not found (未发现当事人有进京上访苗头, 暂未发现有人员聚集、堵路等苗头: ``scope_nouns``).
+(堵路情况已平息).  One of ``scope_negations``, a screening's "not found", reaches up to
+``scope_window`` characters, over a list too, when the clause goes on to name what was not
+found (未发现当事人有进京上访苗头, 暂未发现有人员聚集、堵路等苗头: ``scope_nouns``) and nothing
+between turns to what was found (``scope_breaks``: 但, 扬言 ...).
 Words that hold a phrase without meaning it (吊顶 holds 上吊) are masked
 first; talk of going somewhere for an ordinary purpose (去北京看病) is not talk of going over
 the county's head; a calming step that failed (调解三次均未果) is no calming.  The rules and
@@ -39,22 +39,7 @@ SIGNAL_GROUPS: tuple[str, ...] = (
 )
 SEEN_KEPT = 50_000  # texts remembered per lexicon (then forgotten all at once)
 CLAUSE_END = re.compile(r"[。，；！？,;!?\n]")
-LIST_ITEM = 8  # characters of one item of a list a negation reaches over
 SCOPE_NOUN_WITHIN = 10  # characters after a phrase in which a finding is named (上访的苗头)
-
-
-def _listed(between: str, window: int) -> bool:
-    """The text between a negation and a phrase is a list before it: items of at most
-    ``LIST_ITEM`` characters, each ended by a 、, the first as near the negation as
-    ``window`` plus an item (无 打架、斗殴: 打架 is negated, and so is 斗殴)."""
-    if "、" not in between:
-        return False
-    first, *items, tail = between.split("、")
-    return (
-        len(tail) <= window
-        and len(first) <= window + LIST_ITEM
-        and all(0 < len(i) <= LIST_ITEM for i in items)
-    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +73,7 @@ class Lexicon:
     scope_negations: tuple[str, ...] = ()  # 未发现, 未见: they reach ``scope_window`` ...
     scope_window: int = 0
     scope_nouns: tuple[str, ...] = ()  # ... when the clause then names a finding (苗头, 迹象)
+    scope_breaks: tuple[str, ...] = ()  # ... and nothing between says what was found (但)
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -215,11 +201,11 @@ class Lexicon:
         words = [w for w in self.not_negations if w in before]
         for w in words:  # 讨薪未果后喝农药: the 未 of 未果 negates nothing
             before = before.replace(w, "＿" * len(w))
-        negations = (  # each with its window, and whether it reaches over a list
-            *((n, self.negation_window, True) for n in self.negations_before),
-            *((n, self.close_window, False) for n in self.close_negations),
+        negations = (
+            *((n, self.negation_window) for n in self.negations_before),
+            *((n, self.close_window) for n in self.close_negations),
         )
-        for neg, window, over_lists in negations:
+        for neg, window in negations:
             at = before.rfind(neg)
             if at < 0:
                 continue
@@ -228,15 +214,14 @@ class Lexicon:
                 continue
             if len(between) <= window:
                 return True
-            if over_lists and _listed(between, window):
-                return True
         for neg in self.scope_negations:
             at = before.rfind(neg)
             between = before[at + len(neg) :] if at >= 0 else ""
             if at >= 0 and len(between) <= self.scope_window:
                 after = clause[end : end + SCOPE_NOUN_WITHIN]
                 finding = any(n in after for n in self.scope_nouns)
-                if finding and not any(b in between for b in self.negation_breaks):
+                breaks = (*self.negation_breaks, *self.scope_breaks)
+                if finding and not any(b in between + after for b in breaks):
                     return True
         return False
 

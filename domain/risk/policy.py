@@ -242,6 +242,7 @@ def _lexicon(node: Node) -> Lexicon:
             "scope_negations",
             "scope_window",
             "scope_nouns",
+            "scope_breaks",
         ),
     )
 
@@ -281,6 +282,7 @@ def _lexicon(node: Node) -> Lexicon:
         scope_negations=words("scope_negations"),
         scope_window=int(m["scope_window"].number(0, 30, True)) if "scope_window" in m else 0,
         scope_nouns=words("scope_nouns"),
+        scope_breaks=words("scope_breaks"),
     )
 
 
