@@ -265,8 +265,8 @@ def _deciding(records: tuple[RecordSeen, ...]) -> set[int]:
     in_words = {i: n for i in found if (n := people_in_words(records[i].description or ""))}
     if in_words:
         out |= _largest(records, list(in_words), in_words.__getitem__)  # in the order found
-    for_rules = {  # each record's field, else its words: the group rules' count
-        i: n
+    for_rules = {  # each record's field, else its words: the group rules' count (of two as
+        i: (n, not said)  # large, the field, as ``domain.risk.features.people_for_rules``)
         for i in found
         for n, said in [record_people(records[i].people_involved, records[i].description)]
         if records[i].people_involved is not None or said

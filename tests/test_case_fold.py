@@ -457,3 +457,55 @@ def test_what_a_long_case_s_rules_and_facts_say_is_what_all_its_records_say(monk
                 sorted((h.code, h.level, h.zh) for h in rule_hits(s, as_of)) for s in (kept, whole)
             ]
             assert hits[0] == hits[1], seed
+
+
+def test_the_records_a_case_keeps_give_the_rules_what_all_its_records_give():
+    """20,000 random short cases (head counts in fields and in words, as large as each other
+    too, corrections, earlier visits and petitions, records found out of order): the group
+    and earlier-petition rules read the same counts from the records ``_deciding`` keeps as
+    from all of them, and say the same (涉及人数 for a field, 记录称约 for words)."""
+    import datetime as dt
+    import random
+
+    from domain.case import RecordSeen, _deciding
+    from domain.risk.features import people_for_rules, standing_max
+
+    texts = [
+        "",
+        "30余人聚集",
+        "五十多名工人讨薪",
+        "实际仅涉及6人",
+        "80余名工人聚集",
+        "3人来访",
+        "50人",
+    ]
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def read(records: list[RecordSeen]) -> tuple:
+        ordered = sorted(records, key=lambda r: dt.datetime.fromisoformat(r.found_at))
+        return (
+            people_for_rules(ordered),
+            standing_max(ordered, "prior_visits"),
+            standing_max(ordered, "prior_skip_level"),
+        )
+
+    for trial in range(20_000):
+        rnd = random.Random(trial)
+        records = []
+        for i in range(rnd.randint(2, 12)):
+            found = (base + dt.timedelta(hours=rnd.randint(0, 5))).isoformat()
+            records.append(
+                RecordSeen(
+                    fingerprint=str(i),
+                    found_at=found,
+                    recorded_at=found,
+                    record_kind=rnd.choice(["initial", "follow_up", "correction"]),
+                    follow_up_status="new",
+                    description=rnd.choice(texts),
+                    people_involved=rnd.choice([None, None, 3, 6, 50, 60, 0]),
+                    prior_visits=rnd.choice([None, 1, 4]),
+                    prior_skip_level=rnd.choice([None, 0, 2]),
+                )
+            )
+        kept = _deciding(tuple(records))
+        assert read(records) == read([r for i, r in enumerate(records) if i in kept]), trial
