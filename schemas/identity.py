@@ -2,9 +2,8 @@
 
 Clerks type reference numbers in spreadsheets, chat windows and office suites: full-width
 letters and digits (``ＺＺ－１``), zero-width spaces, a byte-order mark or a right-to-left mark
-pasted with the text, and office suites turn a hyphen into a dash (``ZZ—2026—1``).
-``identity_text`` folds those away (Unicode NFKC, every dash and minus sign as ``-``, then
-every invisible format character and every space removed); ``case_key`` is what identifies a case: the township
+pasted with the text.  ``identity_text`` folds those away (Unicode NFKC, then every invisible
+format character and every space removed); ``case_key`` is what identifies a case: the township
 and the reference number so folded, the reference number in capitals.  A value that is empty
 once folded is no reference number at all (intake refuses it).
 
@@ -17,16 +16,11 @@ import hashlib
 import unicodedata
 import uuid
 
-# hyphens, dashes and minus signs NFKC leaves as they are (－ and ﹣ it makes "-" itself)
-DASHES = str.maketrans(
-    dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2e3a\u2e3b\ufe58", "-")
-)
-
 
 def identity_text(value: str) -> str:
-    """``value`` in NFKC with every dash a ``-``, without invisible format characters
-    (zero-width, bidi marks, BOM) and without spaces of any kind."""
-    folded = unicodedata.normalize("NFKC", value).translate(DASHES)
+    """``value`` in NFKC, without invisible format characters (zero-width, bidi marks, BOM)
+    and without spaces of any kind."""
+    folded = unicodedata.normalize("NFKC", value)
     if folded.isprintable() and " " not in folded:
         return folded  # no format character (Cf is not printable), no space of any kind
     return "".join(c for c in folded if not c.isspace() and unicodedata.category(c) != "Cf")
