@@ -15,7 +15,8 @@
 * the log also holds each notification's outcome (``NotificationDelivered``,
   ``NotificationGivenUp``): a row whose outcome is read is settled and never sent again, so an
   outbox lost or started afresh (the log read again from its start) sends only what was never
-  delivered nor given up, and it sends nothing until it has read up to the log's end;
+  delivered nor given up, and it sends nothing until it has read as far as the log went when
+  it started;
 * once an alert is resolved (``AlertResolved``), what is still pending of it is not sent: it
   is reported given up ("the alert was resolved"), and the desk is not told.
 
@@ -59,8 +60,7 @@ SETTLED = {
     NotificationGivenUp.type_name(): "given_up",
 }
 RESOLVED = AlertResolved.type_name()
-READ_AT_ONCE = 500  # alert events per poll: fewer means the notifier has read to the log's end
-SEND_AT_LEAST_EVERY = 5.0  # seconds: what is due goes out even while a long backlog is read
+READ_AT_ONCE = 500  # alert events per poll
 CANCELLED = "预警已办结，不再发送 / the alert was resolved before this was sent"
 Sender = Callable[[str, str, str, str], tuple[bool, str]]
 
@@ -279,25 +279,24 @@ class Notifier:
 
     def run(self, idle: float = 0.2) -> None:
         """Follow the alert events and send, until stopped."""
-        consumer, _ = self._consumer()
+        consumer, tps = self._consumer()
+        backlog = consumer.end_offsets(tps)  # outcomes in it settle what it asked for
         producer = KafkaProducer(
             **client_args(self.bootstrap),
             acks="all",
             linger_ms=50,  # a batch's reports go out together: send_due flushes after the last
             client_id="ews-notifier",
         )
-        sent_at = time.monotonic()
         try:
             while not self.stopped.is_set():
                 polled = consumer.poll(timeout_ms=int(idle * 1000), max_records=READ_AT_ONCE)
                 messages = [m for batch in polled.values() for m in batch]
                 if messages:
                     self.take(messages)
-                # outcomes later in a backlog settle what it asked for: send once it is read
-                caught_up = len(messages) < READ_AT_ONCE
-                if caught_up or time.monotonic() - sent_at >= SEND_AT_LEAST_EVERY:
+                if backlog and all(consumer.position(tp) >= end for tp, end in backlog.items()):
+                    backlog = {}  # read as far as the log went at the start: from now on, send
+                if not backlog:
                     self.send_due(producer)
-                    sent_at = time.monotonic()
         finally:
             consumer.close()
             producer.close()

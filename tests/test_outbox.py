@@ -43,7 +43,9 @@ class Clock:
         return self.now
 
 
-def requested(topic: str, offset: int, key: str, case_id: str = "c1") -> Message:
+def requested(
+    topic: str, offset: int, key: str, case_id: str = "c1", body: str = "周庄镇 拖欠农民工工资"
+) -> Message:
     """The alert event that asks for one notification with idempotency key ``key``."""
     return logged(
         topic,
@@ -57,7 +59,7 @@ def requested(topic: str, offset: int, key: str, case_id: str = "c1") -> Message
             unit="hrss",
             key=key,
             title="红色预警",
-            body="周庄镇 拖欠农民工工资",
+            body=body,
         ),
         case_id,
     )
@@ -204,19 +206,23 @@ def test_a_batch_reports_each_case_in_one_message_with_its_reports_in_order(worl
 def test_a_notification_whose_outcome_the_log_holds_is_never_sent_again(world) -> None:  # noqa: ANN001
     """The notifier started with an empty outbox (lost, or a new working folder) reads the
     alert events from their start: what the log says was delivered or given up is not sent
-    again; only what never got an outcome goes out.  Before, every notification ever asked
+    again, however many reads the log takes (300 long notifications fill more than one
+    fetch); only what never got an outcome goes out.  Before, every notification ever asked
     for went out again to every duty officer."""
     import threading
     import time
 
     engine, producer, settings = world
     topic = settings.topics.alert_events
-    earlier = [
-        requested(topic, 0, "k1"),
-        requested(topic, 1, "k2"),
-        requested(topic, 2, "k3"),
-        logged(topic, 3, NotificationDelivered("a1", "hrss-duty", "k1", 1)),
-        logged(topic, 4, NotificationGivenUp("a1", "hrss-duty", "k2", 16, "HTTP 503")),
+    long = "周庄镇 拖欠农民工工资。" + "情况说明" * 1200  # about 15 kB: a fetch holds fewer
+    earlier = [requested(topic, i, f"k{i}", body=long) for i in range(300)]
+    earlier += [
+        logged(topic, 300 + i, NotificationDelivered("a1", "hrss-duty", f"k{i}", 1))
+        for i in range(299)
+    ]
+    earlier += [
+        logged(topic, 599, NotificationGivenUp("a1", "hrss-duty", "k299", 16, "HTTP 503")),
+        requested(topic, 600, "never-sent"),
     ]
     for m in earlier:
         producer.send(topic, key=b"c1", value=m.value, partition=0)
@@ -231,14 +237,14 @@ def test_a_notification_whose_outcome_the_log_holds_is_never_sent_again(world) -
     running = threading.Thread(target=notifier.run, daemon=True)
     running.start()
     deadline = time.monotonic() + 60
-    while outbox_rows(engine).get("k3", {}).get("status") != "delivered":
-        assert time.monotonic() < deadline, outbox_rows(engine)
+    while outbox_rows(engine).get("never-sent", {}).get("status") != "delivered":
+        assert time.monotonic() < deadline, len(outbox_rows(engine))
         time.sleep(0.2)
     notifier.stop()
     running.join(timeout=30)
-    assert sent == ["k3"]
+    assert sent == ["never-sent"]
     rows = outbox_rows(engine)
-    assert (rows["k1"]["status"], rows["k2"]["status"]) == ("delivered", "given_up")
+    assert (rows["k0"]["status"], rows["k299"]["status"]) == ("delivered", "given_up")
 
 
 def test_what_is_still_pending_of_a_resolved_alert_is_reported_given_up_not_sent(world) -> None:  # noqa: ANN001
