@@ -39,6 +39,7 @@ from streams.metrics import EXIT_STALLED
 from streams.state import decoded, reached_key
 
 COUNTED_UP_TO = 1000  # intake at most this many offsets behind: its records are counted
+STILL_OPEN_AFTER = 1.0  # seconds: a transaction open this long after it was seen is reported
 
 
 def stream_groups(topics: Topics) -> list[str]:
@@ -105,15 +106,21 @@ class OpenTransaction:
 
 
 def open_transactions(bootstrap: str | KafkaAccess, topic: str) -> list[OpenTransaction]:
-    """Partitions of ``topic`` whose log goes on past a transaction still open."""
+    """Partitions of ``topic`` whose log goes on past a transaction still open, and still
+    did a moment later (a transaction of a few milliseconds, or a record written between two
+    reads of the ends, is none)."""
     stable = _end_offsets(bootstrap, [topic])
     consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
     try:
         ends = consumer.end_offsets(list(stable)) if stable else {}
-        held = sorted((tp for tp in stable if ends[tp] > stable[tp]), key=lambda tp: tp.partition)
+        held, later = [tp for tp in stable if ends[tp] > stable[tp]], stable
+        if held:
+            time.sleep(STILL_OPEN_AFTER)
+            later = _end_offsets(bootstrap, [topic])
+            held = sorted((tp for tp in held if later[tp] < ends[tp]), key=lambda tp: tp.partition)
         return [
             OpenTransaction(
-                tp.topic, tp.partition, stable[tp], ends[tp], _sent_at(consumer, tp, stable[tp])
+                tp.topic, tp.partition, later[tp], ends[tp], _sent_at(consumer, tp, later[tp])
             )
             for tp in held
         ]
