@@ -114,6 +114,7 @@ def test_a_head_count_in_the_words_stands_in_for_an_empty_field() -> None:
         "3个村民组": 0,
         "100多名企业员工到县政府聚集": 100,  # their workers are
         "30余名医院职工上访": 30,
+        "①20余名工人到镇政府讨薪": 20,  # a circled number is no digit
         "10多人组团去北京": 10,
     }
     assert {text: people_in_text(text) for text in said} == said

@@ -219,10 +219,12 @@ class Lexicon:
             between = before[at + len(neg) :] if at >= 0 else ""
             if at >= 0 and len(between) <= self.scope_window:
                 after = clause[end : end + SCOPE_NOUN_WITHIN]
-                finding = any(n in after for n in self.scope_nouns)
+                named = [after.find(n) for n in self.scope_nouns if n in after]
                 breaks = (*self.negation_breaks, *self.scope_breaks)
-                if finding and not any(b in between + after for b in breaks):
-                    return True
+                if named:  # no turn between the negation and the sign it names
+                    span = between + after[: min(named)]
+                    if not any(b in span for b in breaks):
+                        return True
         return False
 
     def _cancelled(self, clause: str, phrase: str, end: int) -> bool:
