@@ -16,7 +16,7 @@
   ``NotificationGivenUp``): a row whose outcome is read is settled and never sent again, so an
   outbox lost or started afresh (the log read again from its start) sends only what was never
   delivered nor given up, and it sends nothing until it has read as far as the log went when
-  it started;
+  it started (at most ``CATCH_UP_AT_MOST``: a partition it cannot read holds back no other);
 * once an alert is resolved (``AlertResolved``), what is still pending of it is not sent: it
   is reported given up ("the alert was resolved"), and the desk is not told.
 
@@ -61,6 +61,7 @@ SETTLED = {
 }
 RESOLVED = AlertResolved.type_name()
 READ_AT_ONCE = 500  # alert events per poll
+CATCH_UP_AT_MOST = 60.0  # seconds: then it sends anyway (a partition it cannot read holds none)
 CANCELLED = "预警已办结，不再发送 / the alert was resolved before this was sent"
 Sender = Callable[[str, str, str, str], tuple[bool, str]]
 
@@ -281,6 +282,7 @@ class Notifier:
         """Follow the alert events and send, until stopped."""
         consumer, tps = self._consumer()
         backlog = consumer.end_offsets(tps)  # outcomes in it settle what it asked for
+        catch_up_until = time.monotonic() + CATCH_UP_AT_MOST
         producer = KafkaProducer(
             **client_args(self.bootstrap),
             acks="all",
@@ -295,6 +297,17 @@ class Notifier:
                     self.take(messages)
                 if backlog and all(consumer.position(tp) >= end for tp, end in backlog.items()):
                     backlog = {}  # read as far as the log went at the start: from now on, send
+                elif backlog and time.monotonic() > catch_up_until:
+                    behind = [
+                        tp.partition for tp, end in backlog.items() if consumer.position(tp) < end
+                    ]
+                    log.warning(
+                        "alert-event partitions %s not read up to their end in %.0f s: "
+                        "sending anyway",
+                        behind,
+                        CATCH_UP_AT_MOST,
+                    )
+                    backlog = {}
                 if not backlog:
                     self.send_due(producer)
         finally:
