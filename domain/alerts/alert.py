@@ -316,12 +316,15 @@ def _escalation(
     to = tuple(r.receiver for r in recipients)
     escalated = AlertEscalated(state.alert_id or "", step, to, reason, ack, feedback)
     note = f"逐级上报（第{step}级）：{reason.split(' / ')[0]}"
+    due, ask = _owed(state, ack, feedback)
     level = state.level or "orange"
-    if state.status == "acknowledged":  # acknowledged already: what is due is the feedback
-        told = _notify(routing, state, recipients, level, state.reasons, feedback, note, "反馈")
-    else:
-        told = _notify(routing, state, recipients, level, state.reasons, ack, note)
-    return [escalated, *told]
+    return [escalated, *_notify(routing, state, recipients, level, state.reasons, due, note, ask)]
+
+
+def _owed(state: AlertState, ack: str, feedback: str) -> tuple[str, str]:
+    """What the alert's unit owes by when, as a notification asks it: its acknowledgement
+    (签收), or, once it has acknowledged, its feedback (反馈)."""
+    return (feedback, "反馈") if state.status == "acknowledged" else (ack, "签收")
 
 
 def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list[CaseEvent]:
@@ -335,11 +338,8 @@ def _on_delivery(state: AlertState, r: DeliveryReport, routing: Routing) -> list
     zh, url = routing.receivers[routing.desk_receiver]
     desk = Recipient(routing.desk_receiver, zh, url, "county_desk")
     note = f"通知未能送达{r.receiver}（已尝试{r.attempt}次），请电话联系"
+    due, ask = _owed(state, state.acknowledge_by or r.at, state.feedback_by or r.at)
     level = state.level or "orange"
-    if state.status == "acknowledged":  # what the unit owes now is its feedback
-        due, ask = state.feedback_by or r.at, "反馈"
-    else:
-        due, ask = state.acknowledge_by or r.at, "签收"
     [notice] = _notify(routing, state, [desk], level, state.reasons, due, note, ask)
     # a key of its own, not the next round's: telling the desk is no sending of the alert, so
     # the repeat interval runs on from the last sending
