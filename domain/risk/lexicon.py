@@ -8,7 +8,7 @@ condition between (没有说法就去北京 is a threat), or the same clause say
 (堵路情况已平息).  One of ``scope_negations``, a screening's "not found", reaches up to
 ``scope_window`` characters, over a list too, when the clause goes on to name what was not
 found (未发现当事人有进京上访苗头, 暂未发现有人员聚集、堵路等苗头: ``scope_nouns``) and nothing
-between turns to what was found (``scope_breaks``: 但, 扬言 ...).
+between turns to what was found (``scope_breaks``: 但, 却, 异常 ...).
 Words that hold a phrase without meaning it (吊顶 holds 上吊) are masked
 first; talk of going somewhere for an ordinary purpose (去北京看病) is not talk of going over
 the county's head; a calming step that failed (调解三次均未果) is no calming.  The rules and
@@ -70,7 +70,7 @@ class Lexicon:
     failed_after: tuple[str, ...] = ()  # after a calming phrase: it failed (未果, 破裂)
     not_phrases: tuple[str, ...] = ()  # words that hold a phrase and do not mean it (吊顶)
     purposes_after: tuple[str, ...] = ()  # after a hierarchy phrase: an ordinary trip (看病)
-    scope_negations: tuple[str, ...] = ()  # 未发现, 未见: they reach ``scope_window`` ...
+    scope_negations: tuple[str, ...] = ()  # 未发现, 没发现: they reach ``scope_window`` ...
     scope_window: int = 0
     scope_nouns: tuple[str, ...] = ()  # ... when the clause then names a finding (苗头, 迹象)
     scope_breaks: tuple[str, ...] = ()  # ... and nothing between says what was found (但)
@@ -214,17 +214,22 @@ class Lexicon:
                 continue
             if len(between) <= window:
                 return True
+        return self._not_found(before, clause[end : end + SCOPE_NOUN_WITHIN])
+
+    def _not_found(self, before: str, after: str) -> bool:
+        """A screening's "not found" in ``before`` the phrase, the kind of sign it did not
+        find named in ``after`` it, and no turn between the two."""
+        named = [after.find(n) for n in self.scope_nouns if n in after]
+        if not named:
+            return False
+        breaks = (*self.negation_breaks, *self.scope_breaks)
         for neg in self.scope_negations:
             at = before.rfind(neg)
-            between = before[at + len(neg) :] if at >= 0 else ""
+            between = before[at + len(neg) :]
             if at >= 0 and len(between) <= self.scope_window:
-                after = clause[end : end + SCOPE_NOUN_WITHIN]
-                named = [after.find(n) for n in self.scope_nouns if n in after]
-                breaks = (*self.negation_breaks, *self.scope_breaks)
-                if named:  # no turn between the negation and the sign it names
-                    span = between + after[: min(named)]
-                    if not any(b in span for b in breaks):
-                        return True
+                span = between + after[: min(named)]
+                if not any(b in span for b in breaks):
+                    return True
         return False
 
     def _cancelled(self, clause: str, phrase: str, end: int) -> bool:
