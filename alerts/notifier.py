@@ -295,19 +295,19 @@ class Notifier:
                 messages = [m for batch in polled.values() for m in batch]
                 if messages:
                     self.take(messages)
-                if backlog and all(consumer.position(tp) >= end for tp, end in backlog.items()):
-                    backlog = {}  # read as far as the log went at the start: from now on, send
-                elif backlog and time.monotonic() > catch_up_until:
+                if backlog:  # until read as far as the log went at the start, nothing is sent
                     behind = [
                         tp.partition for tp, end in backlog.items() if consumer.position(tp) < end
                     ]
-                    log.warning(
-                        "alert-event partitions %s not read up to their end in %.0f s: "
-                        "sending anyway",
-                        behind,
-                        CATCH_UP_AT_MOST,
-                    )
-                    backlog = {}
+                    late = time.monotonic() > catch_up_until
+                    if behind and late:
+                        log.warning(
+                            "alert-event partitions %s not read up to their end in %.0f s: "
+                            "sending anyway",
+                            behind,
+                            CATCH_UP_AT_MOST,
+                        )
+                    backlog = backlog if behind and not late else {}
                 if not backlog:
                     self.send_due(producer)
         finally:

@@ -71,13 +71,14 @@ MARK_SENDING = (
     .values(status="sending")
 )
 RECORD_OUTCOME = sa.update(outbox).where(outbox.c.key == sa.bindparam("row_key"))
-# an outcome the log already holds (a report whose outbox row was lost or not yet recorded)
+# an outcome the log already holds (a report whose outbox row was lost or not yet recorded);
+# OR, not IN: it runs with many keys at once, and SQLAlchemy expands an IN per statement
 SETTLE = (
     sa.update(outbox)
     .where(
         outbox.c.key == sa.bindparam("row_key"),
-        sa.or_(*(outbox.c.status == s for s in ("pending", "sending", "cancelling"))),  # not IN:
-    )  # run with many keys at once, and IN expands per statement
+        sa.or_(*(outbox.c.status == s for s in ("pending", "sending", "cancelling"))),
+    )
     .values(status=sa.bindparam("settled"))
 )
 # what is still to send of an alert once it is resolved: reported, never sent
