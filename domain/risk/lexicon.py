@@ -8,7 +8,12 @@ condition between (没有说法就去北京 is a threat), or the same clause say
 (堵路情况已平息).  One of ``scope_negations``, a screening's "not found", reaches up to
 ``scope_window`` characters, over a list too, when the clause goes on to name what was not
 found (未发现当事人有进京上访苗头, 暂未发现有人员聚集、堵路等苗头: ``scope_nouns``) and nothing
-between turns to what was found (``scope_breaks``: 但, 却, 异常 ...).
+between turns to what was found (``scope_breaks``: 但, 却, 异常 ...).  A ``list_negations``
+(无, 没有, 严防, 未发生 ...) reaches as far over a list it closes with ``list_ends`` and a
+named kind of thing (无集体上访、越级上访、进京上访等情况, 严防发生进京上访、堵路等事件), with
+no threat's verb between (``list_breaks``: 扬言, 声称 ...) and no list item longer than
+``LIST_ITEM_WITHIN`` on the way (没有得到答复后组织村民堵路等行为 is a threat); without the
+closing 等 it reaches no further than any negation (没有拿到工资当事人有进京上访的想法).
 Words that hold a phrase without meaning it (吊顶 holds 上吊) are masked
 first; talk of going somewhere for an ordinary purpose (去北京看病) is not talk of going over
 the county's head; a calming step that failed (调解三次均未果) is no calming.  The rules and
@@ -40,6 +45,11 @@ SIGNAL_GROUPS: tuple[str, ...] = (
 SEEN_KEPT = 50_000  # texts remembered per lexicon (then forgotten all at once)
 CLAUSE_END = re.compile(r"[。，；！？,;!?\n]")
 SCOPE_NOUN_WITHIN = 10  # characters after a phrase in which a finding is named (上访的苗头)
+LIST_NOUN_WITHIN = 8  # characters after a list's 等 in which its kind is named (等群体性事件)
+LIST_SEPARATORS = re.compile("[、或及和与]")
+LIST_LEAD = 3  # characters of an item before the sign it names (发生进京上访, 当事人赴京)
+LIST_ITEM_WITHIN = 8  # characters of a whole item (发生进京上访)
+LIST_OWN_REST = 4  # characters of the phrase's own item after it (进京 of 进京上访)
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,9 @@ class Lexicon:
     scope_window: int = 0
     scope_nouns: tuple[str, ...] = ()  # ... when the clause then names a finding (苗头, 迹象)
     scope_breaks: tuple[str, ...] = ()  # ... and nothing between says what was found (但)
+    list_negations: tuple[str, ...] = ()  # 无, 严防: they reach ``scope_window`` over a list
+    list_ends: tuple[str, ...] = ()  # ... that one of these closes with a scope noun (等情况)
+    list_breaks: tuple[str, ...] = ()  # ... when no threat's verb is between (扬言)
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -197,10 +210,8 @@ class Lexicon:
 
     def _negated(self, clause: str, start: int, end: int) -> bool:
         reach = max(self.negation_window + 4, self.scope_window + 4)
-        before = clause[max(0, start - reach) : start]
-        words = [w for w in self.not_negations if w in before]
-        for w in words:  # 讨薪未果后喝农药: the 未 of 未果 negates nothing
-            before = before.replace(w, "＿" * len(w))
+        # 讨薪未果后喝农药: the 未 of 未果 negates nothing
+        before = self._without_false_negations(clause[max(0, start - reach) : start])
         negations = (
             *((n, self.negation_window) for n in self.negations_before),
             *((n, self.close_window) for n in self.close_negations),
@@ -214,7 +225,8 @@ class Lexicon:
                 continue
             if len(between) <= window:
                 return True
-        return self._not_found(before, clause[end : end + SCOPE_NOUN_WITHIN])
+        after = clause[end : end + SCOPE_NOUN_WITHIN]
+        return self._not_found(before, after) or self._none_of_list(clause, start, end)
 
     def _not_found(self, before: str, after: str) -> bool:
         """A screening's "not found" in ``before`` the phrase, the kind of sign it did not
@@ -231,6 +243,71 @@ class Lexicon:
                 if not any(b in span for b in breaks):
                     return True
         return False
+
+    def _none_of_list(self, clause: str, start: int, end: int) -> bool:
+        """The phrase at ``clause[start:end]`` is an item of a list of signs that a
+        ``list_negations`` word heads and 等 closes with the kind of thing listed
+        (无集体上访、越级上访、进京上访等情况, 严防发生进京上访或聚集堵路等事件, and the kind
+        itself: 跳楼、喝药等极端行为): every item names a sign within ``LIST_LEAD`` characters
+        of its start, and no turn or threat's verb stands in the list."""
+        before = self._without_false_negations(clause[:start])
+        after = clause[end:]
+        close = self._list_close(after)
+        kind = close is None and any(before.endswith(e) for e in self.list_ends)
+        if kind and self._names_a_kind(clause[start:]):
+            close, tail = 0, []  # the phrase is the kind named after the list
+        elif close is None:
+            return False
+        else:
+            own, *tail = LIST_SEPARATORS.split(after[:close])
+            if len(own) > LIST_OWN_REST or not all(map(self._is_sign_item, tail)):
+                return False
+        breaks = (*self.negation_breaks, *self.scope_breaks, *self.list_breaks)
+        for neg in self.list_negations:
+            at = before.rfind(neg)
+            if at < 0:
+                continue
+            between = before[at + len(neg) :]
+            if kind:  # every item is before the closing 等: the phrase has no lead
+                for e in self.list_ends:
+                    between = between.removesuffix(e)
+                *items, lead = (*LIST_SEPARATORS.split(between), "")
+            else:
+                *items, lead = LIST_SEPARATORS.split(between)
+            if len(lead) > LIST_LEAD or not all(map(self._is_sign_item, items)):
+                continue
+            if not any(b in between or b in after[:close] for b in breaks):
+                return True
+        return False
+
+    def _without_false_negations(self, text: str) -> str:
+        """``text`` with the words that hold a negation and negate nothing (未果) blanked."""
+        for w in self.not_negations:
+            if w in text:
+                text = text.replace(w, "＿" * len(w))
+        return text
+
+    def _list_close(self, text: str) -> int | None:
+        """Where a list's closing 等 (``list_ends``) stands in ``text``, when the kind of thing
+        listed follows it (等情况, 等群体性事件); None if it stands nowhere."""
+        ends = [
+            at
+            for e in self.list_ends
+            if (at := text.find(e)) >= 0 and self._names_a_kind(text[at + len(e) :])
+        ]
+        return min(ends) if ends else None
+
+    def _names_a_kind(self, text: str) -> bool:
+        return any(n in text[:LIST_NOUN_WITHIN] for n in self.scope_nouns)
+
+    def _is_sign_item(self, item: str) -> bool:
+        """A list item that names a sign (a phrase that raises risk) near its start."""
+        return len(item) <= LIST_ITEM_WITHIN and any(
+            item.startswith(p, i)
+            for i, c in enumerate(item[: LIST_LEAD + 1])
+            for p in self._by_first.get(c, ())
+            if p not in self._calming
+        )
 
     def _cancelled(self, clause: str, phrase: str, end: int) -> bool:
         after = clause[end:]

@@ -243,6 +243,9 @@ def _lexicon(node: Node) -> Lexicon:
             "scope_window",
             "scope_nouns",
             "scope_breaks",
+            "list_negations",
+            "list_ends",
+            "list_breaks",
         ),
     )
 
@@ -283,6 +286,9 @@ def _lexicon(node: Node) -> Lexicon:
         scope_window=int(m["scope_window"].number(0, 30, True)) if "scope_window" in m else 0,
         scope_nouns=words("scope_nouns"),
         scope_breaks=words("scope_breaks"),
+        list_negations=words("list_negations"),
+        list_ends=words("list_ends"),
+        list_breaks=words("list_breaks"),
     )
 
 
