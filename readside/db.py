@@ -42,7 +42,8 @@ def make_engine(url: str) -> sa.Engine:
 def alembic_config(engine: sa.Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)  # percent-encoded (p%40ss)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # % interpolates there
     return cfg
 
 

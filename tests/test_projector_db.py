@@ -274,3 +274,18 @@ def test_the_migrated_read_models_are_the_tables_the_code_describes(db_url):
     if engine.dialect.name == "sqlite":  # SQLite keeps any length in any column
         flat = [d for d in flat if d[0] != "modify_type"]
     assert flat == []
+
+
+def test_a_database_url_with_percent_encoded_characters_is_migrated(db_url, tmp_path):
+    """A PostgreSQL password with @ or %, a SQLite folder with : or %: the URL reaches the
+    migrations percent-encoded, and the web service, projector and replay still start."""
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'county:ews 100%' / 'ews.db'}"
+    else:  # loopback trusts the user; the password is still part of the URL the code reads
+        url = db_url.replace("postgres@", "postgres:p%40ss%25w%3A@", 1)
+        assert url != db_url
+    engine = make_engine(url)
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 0
+    engine.dispose()
