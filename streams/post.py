@@ -1,16 +1,20 @@
 """Posting screening records to the records topic (kafka-python, idempotent, acks=all).
 
 The message key is ``township|ref_no`` where it can be read, so a case's records keep their
-order in one partition.  Reading the files townships post is ``web.sheets``.
+order in one partition; else the row's idempotency key (or a hash of its bytes), so every
+posting of one row is in one partition and the first posted is the first read, live and in a
+replay alike.  Reading the files townships post is ``web.sheets``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 
 from kafka import KafkaProducer
 
+from domain.intake import KEY_HEADER
 from schemas.identity import identity_text
 from schemas.settings import KafkaAccess, client_args
 
@@ -27,7 +31,14 @@ def producer(bootstrap: str | KafkaAccess) -> KafkaProducer:
     )
 
 
-def key_for(data: bytes) -> bytes | None:
+def key_for(data: bytes, headers: Iterable[tuple[str, bytes]] = ()) -> bytes:
+    """The record's case (``township|ref_no``, folded as the case id is) where it can be
+    read; else its idempotency key header, else a hash of its bytes."""
+    return case_key(data) or dict(headers).get(KEY_HEADER) or hashlib.sha256(data).digest()
+
+
+def case_key(data: bytes) -> bytes | None:
+    """``township|ref_no`` of a record, folded as the case id is; None if unreadable."""
     try:
         raw = json.loads(data)
         township = raw.get("township") or raw.get("town")
@@ -67,7 +78,9 @@ def post_messages(
             at = next(stamps) if stamps is not None else None
             head = next(heads) if heads is not None else None
             futures.append(
-                prod.send(topic, key=key_for(data), value=data, timestamp_ms=at, headers=head)
+                prod.send(
+                    topic, key=key_for(data, head or ()), value=data, timestamp_ms=at, headers=head
+                )
             )
             if bar is not None:
                 bar.update(1)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from schemas.record import parse_record
-from streams.post import key_for
+from streams.post import case_key, key_for
 from web.sheets import FileRefused, check_rows, read_rows
 
 HEADER = "乡镇,村(社区),排查编号,发现时间,纠纷类别,情况描述,涉及人数,涉及金额\n"
@@ -79,13 +79,17 @@ def test_jsonl_lines_are_posted_as_they_are_even_when_broken(tmp_path):
     assert [r.data for r in rows] == [good, b"\xff\xfe broken"]
     assert [r.number for r in rows] == [1, 2]
     assert key_for(good) == "周庄镇|A".encode()
-    assert key_for(rows[1].data) is None
+    assert case_key(rows[1].data) is None
+    # a row whose case is unread: each posting of it goes to one partition, whatever the file
+    broken = rows[1].data
+    assert key_for(broken) == key_for(broken) != key_for(b"\xff other")
+    assert key_for(broken, [("ews-key", b"s.jsonl:2:ab12")]) == b"s.jsonl:2:ab12"
     # every spelling of one case goes to one partition, after the records before it
     spelt = (
         {"township": "周庄镇\u200b", "ref_no": "ａ－1"},
         {"township": "周庄镇", "ref_no": "A - 1"},
     )
-    keys = {key_for(json.dumps(r, ensure_ascii=False).encode()) for r in spelt}
+    keys = {case_key(json.dumps(r, ensure_ascii=False).encode()) for r in spelt}
     assert keys == {"周庄镇|A-1".encode()}
 
 
