@@ -99,18 +99,21 @@ def _opened_row(envelope: Envelope, e: CaseOpened) -> Row:
         "status_found_at": None,
         "escalation_kind": None,
         "satisfaction": None,
+        "values_found_at": None,
     }
 
 
+# each from the latest-found record that gives it, as the scorer reads them
+# (``domain.risk.features.latest_value``); the village as the case fold keeps it
 LATEST_VALUE_FIELDS = (
     "people_involved",
     "amount_involved_yuan",
     "is_petition",
     "petition_received_on",
     "escalation_kind",
-    "village",
     "satisfaction",
 )
+VALUES_FOUND_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _appended_row(row: Row, e: RecordAppended) -> Row:
@@ -124,19 +127,37 @@ def _appended_row(row: Row, e: RecordAppended) -> Row:
     row = dict(row)
     row["record_count"] += 1
     latest = row["last_found_at"]
-    current = not latest or as_time(e.found_at) >= as_time(latest)
+    found = as_time(e.found_at)
+    current = not latest or found >= as_time(latest)
     if current:
         row["last_found_at"] = e.found_at
+    if r.get("village") and (current or not row["village"]):
+        row["village"] = r["village"]
+    _take_latest_values(row, r, e.found_at, found, latest)
     stated_at = row["status_found_at"]
     if e.stated_status and (not stated_at or as_time(e.found_at) >= as_time(stated_at)):
         row["follow_up_status"], row["status_found_at"] = e.stated_status, e.found_at
     corrected_at = row["category_corrected_at"]
     if e.corrected_category and (not corrected_at or as_time(e.found_at) >= as_time(corrected_at)):
         row["category"], row["category_corrected_at"] = e.corrected_category, e.found_at
-    for name in LATEST_VALUE_FIELDS:
-        if r.get(name) is not None and (current or row[name] is None):
-            row[name] = r[name]
     return row
+
+
+def _take_latest_values(
+    row: Row, record: dict[str, Any], found_at: str, found: dt.datetime, latest: str | None
+) -> None:
+    """Each value the record gives replaces the row's unless that came from a record found
+    later (of two found at once, the later to arrive stands).  A row projected before
+    ``values_found_at`` counts its values as found at its latest record."""
+    given = [n for n in LATEST_VALUE_FIELDS if record.get(n) is not None]
+    if not given:
+        return
+    at = json.loads(row["values_found_at"]) if row["values_found_at"] else {}
+    for name in given:
+        since = at.get(name) or (latest if row[name] is not None else None)
+        if since is None or found >= as_time(since):
+            row[name], at[name] = record[name], found_at
+    row["values_found_at"] = VALUES_FOUND_JSON.encode(at)
 
 
 def timeline_row(envelope: Envelope) -> Row:

@@ -37,6 +37,8 @@ cases = sa.Table(
     # when the record that stated the follow-up status was found (migration 0008)
     sa.Column("status_found_at", sa.String(40)),
     sa.Column("satisfaction", sa.String(24)),  # the follow-up visit's answer (回访满意度)
+    # {value: found_at} of the record each latest value came from (migration 0013)
+    sa.Column("values_found_at", sa.String(400)),
 )
 # The case list's order, the latest found first (``case_queries.case_rows``): one order on
 # SQLite and PostgreSQL, whatever each does with NULL.  The '' is written into the SQL, not

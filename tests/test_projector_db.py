@@ -1,5 +1,7 @@
 """The projector against real databases (SQLite and PostgreSQL), fed the log without Kafka."""
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -289,3 +291,54 @@ def test_a_database_url_with_percent_encoded_characters_is_migrated(db_url, tmp_
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 0
     engine.dispose()
+
+
+def test_a_case_row_holds_the_values_of_the_latest_found_records_whatever_order_they_came(db_url):
+    """The case row (the time-limit map, the case list) and the scorer read a case's head count,
+    petition and sums from the latest-found record that gives each, so a follow-up posted
+    late, found between two others, changes the row as it changes the scorer's reading."""
+    import random
+    from types import SimpleNamespace
+
+    from domain.risk.features import known_records, latest_value
+    from readside.projections import LATEST_VALUE_FIELDS
+
+    rng = random.Random(7)
+    batch = []
+    for n in range(150):
+        records = []
+        for i in range(rng.randint(2, 5)):
+            record = {
+                "township": "周庄镇",
+                "ref_no": f"V-{n}",
+                "category": "unpaid_wages",
+                "record_kind": "initial" if i == 0 else "follow_up",
+                "found_at": f"2025-11-{rng.randint(1, 4):02d}T0{rng.randint(8, 9)}:00:00+08:00",
+                "description": "讨要工资",
+                "follow_up_status": "mediating",
+            }
+            values = {
+                "people_involved": rng.randint(1, 40),
+                "amount_involved_yuan": float(rng.randint(1, 9) * 10_000),
+                "is_petition": rng.random() < 0.5,
+                "petition_received_on": f"2025-10-{rng.randint(1, 28):02d}",
+            }
+            record |= {k: v for k, v in values.items() if rng.random() < 0.5}
+            records.append(record)
+        rng.shuffle(records[1:])  # follow-ups arrive in any order
+        batch += [SimpleNamespace(data=json.dumps(r, ensure_ascii=False).encode()) for r in records]
+    log, states = offline_log(batch)
+    engine = make_engine(db_url)
+    migrate(engine)
+    project(engine, log, 97)
+    with engine.connect() as conn:
+        rows = {r.case_id: r for r in conn.execute(sa.select(cases))}
+    engine.dispose()
+    assert len(rows) == len(states) == 150
+    differ = []
+    for case_id, state in states.items():
+        known = known_records(state, "2030-01-01T00:00:00+08:00")
+        for name in LATEST_VALUE_FIELDS[:4]:
+            if getattr(rows[case_id], name) != latest_value(known, name):
+                differ.append((case_id, name))
+    assert differ == []
