@@ -182,13 +182,38 @@ def _apply_receipts(conn: sa.Connection, receipts: list[IntakeReceipt]) -> int:
         return 0
     unique = {r.receipt_id: pj.receipt_row(r) for r in receipts}
     seen = existing_keys(conn, intake_receipts.c.receipt_id, unique)
-    new = _first_postings(
-        conn, intake_receipts.c.idempotency_key, [r for rid, r in unique.items() if rid not in seen]
-    )
-    if not new:
+    fresh = [r for rid, r in unique.items() if rid not in seen]
+    new = _first_postings(conn, intake_receipts.c.idempotency_key, fresh)
+    if new:
+        insert_rows(conn, intake_receipts, new)
+        _count(conn, pj.count_receipts(new))
+    kept = {r["receipt_id"] for r in new}
+    again = [r for r in fresh if r["receipt_id"] not in kept and r["outcome"] == "accepted"]
+    return len(new) + sum(_accepted_after_dead_letter(conn, r) for r in again)
+
+
+def _accepted_after_dead_letter(conn: sa.Connection, receipt: dict) -> int:
+    """A file row dead-lettered when first posted (dated after its posting) and accepted
+    when posted again: its receipt takes the first one's place, the township's counts move
+    it from dead-lettered to accepted, and its dead letter goes.  1 if it did so."""
+    key = intake_receipts.c.idempotency_key
+    first = conn.execute(
+        sa.select(intake_receipts).where(key == receipt["idempotency_key"])
+    ).first()
+    if first is None or first.outcome != "dead_lettered":
         return 0
-    insert_rows(conn, intake_receipts, new)
-    counts = pj.count_receipts(new)
+    conn.execute(sa.delete(intake_receipts).where(key == receipt["idempotency_key"]))
+    insert_rows(conn, intake_receipts, [receipt])
+    conn.execute(
+        sa.delete(dead_letters).where(dead_letters.c.idempotency_key == receipt["idempotency_key"])
+    )
+    _count(conn, {first.township: (-1, 0, -1)})
+    _count(conn, {receipt["township"]: (1, 1, 0)})
+    return 1
+
+
+def _count(conn: sa.Connection, counts: dict[str, tuple[int, int, int]]) -> None:
+    """Add (received, accepted, dead-lettered) to each township's intake counts."""
     current = {
         r.township: r
         for r in conn.execute(
@@ -212,7 +237,6 @@ def _apply_receipts(conn: sa.Connection, receipts: list[IntakeReceipt]) -> int:
                     township=township, received=rec, accepted=acc, dead_lettered=dead
                 )
             )
-    return len(new)
 
 
 def _first_postings(conn: sa.Connection, key: sa.Column, rows: list[dict]) -> list[dict]:
@@ -239,6 +263,17 @@ def _apply_dead_letters(conn: sa.Connection, deads: list[DeadLetter]) -> int:
     new = _first_postings(
         conn, dead_letters.c.idempotency_key, [r for did, r in unique.items() if did not in seen]
     )
+    keys = {r["idempotency_key"] for r in new if r.get("idempotency_key")}
+    if keys:  # posted again and accepted since (``_accepted_after_dead_letter``)
+        accepted = set(
+            conn.scalars(
+                sa.select(intake_receipts.c.idempotency_key).where(
+                    intake_receipts.c.idempotency_key.in_(keys),
+                    intake_receipts.c.outcome == "accepted",
+                )
+            )
+        )
+        new = [r for r in new if r.get("idempotency_key") not in accepted]
     insert_rows(conn, dead_letters, new)
     return len(new)
 

@@ -12,7 +12,7 @@ from readside.db import drop_all, make_engine, migrate
 from readside.projector import Message, apply_batch
 from readside.queries import intake_rows
 from readside.snapshot import snapshot
-from readside.tables import case_timeline, cases, dead_letters
+from readside.tables import case_timeline, cases, dead_letters, intake_receipts
 from schemas.receipts import receipts_to_bytes
 from schemas.topics import Topics
 
@@ -342,3 +342,54 @@ def test_a_case_row_holds_the_values_of_the_latest_found_records_whatever_order_
             if getattr(rows[case_id], name) != latest_value(known, name):
                 differ.append((case_id, name))
     assert differ == []
+
+
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_a_file_row_dead_lettered_then_accepted_when_posted_again_counts_as_accepted(
+    db_url, batch_size
+):
+    """A row dated after the moment it was first posted is dead-lettered; the same file posted
+    again once that date has come is accepted and opens its case.  The counts then say
+    accepted, and the dead letters no longer ask the clerk to fix it; a replay agrees."""
+    from domain.intake import KEY_HEADER, ROW_HEADER, SOURCE_HEADER
+    from readside.queries import intake_rows
+
+    record = {
+        "township": "周庄镇",
+        "ref_no": "ZZ-9",
+        "found_at": "2026-01-02T09:00:00+08:00",
+        "category": "unpaid_wages",
+        "description": "拖欠工资",
+    }
+    other = dict(record, ref_no="ZZ-10", found_at="2025-12-01T09:00:00+08:00")
+    heads = ((SOURCE_HEADER, b"zz.csv"), (ROW_HEADER, b"3"), (KEY_HEADER, b"zz.csv:3:ab"))
+    log, states, offsets = [], {}, {"e": 0, "r": 0, "d": 0}
+    postings = [(record, 1_767_000_000_000, heads), (other, 1_767_000_100_000, ())]
+    postings.append((record, 1_767_500_000_000, heads))  # 4 January: now the date has come
+    for i, (rec, at, h) in enumerate(postings):
+        data = json.dumps(rec, ensure_ascii=False).encode()
+        out = admit(Posted("x.records", 0, i, at, data, h))
+        if isinstance(out, Admitted):
+            state = states.get(out.command.case_id, CaseState(out.command.case_id))
+            states[out.command.case_id], events = handle_command(state, out.command)
+            for e in events:
+                log.append(Message(TOPICS.case_events, 0, offsets["e"], e.to_bytes()))
+                offsets["e"] += 1
+        else:
+            log.append(Message(TOPICS.dead_letters, 0, offsets["d"], out.dead_letter.to_bytes()))
+            offsets["d"] += 1
+        log.append(
+            Message(TOPICS.intake_receipts, 0, offsets["r"], receipts_to_bytes([out.receipt]))
+        )
+        offsets["r"] += 1
+    engine = make_engine(db_url)
+    migrate(engine)
+    project(engine, log, batch_size)
+    project(engine, log, batch_size)  # the whole log again: redelivered, changes nothing
+    with engine.connect() as conn:
+        letters = conn.execute(sa.select(dead_letters.c.reason_code)).all()
+        receipts = conn.execute(sa.select(sa.func.count()).select_from(intake_receipts)).scalar()
+    counts = intake_rows(engine)
+    engine.dispose()
+    assert counts == [("周庄镇", 2, 2, 0)]
+    assert letters == [] and receipts == 2 and len(states) == 2
