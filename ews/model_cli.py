@@ -18,6 +18,45 @@ from typing import Any
 from schemas.settings import Settings
 
 DEFAULT_SYNTH_CASES = 3000
+
+
+class _Default(float):
+    """A number of days not given on the command line: the one a training set was built with,
+    or a model was trained with, takes its place (``_same_days``)."""
+
+
+class UsageError(ValueError):
+    """Options that cannot go together."""
+
+
+def _days(text: str) -> float:
+    """A positive number of days (``--horizon``, ``--every``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0 < value < 10_000:
+        raise argparse.ArgumentTypeError(f"must be more than 0 days, got {text}")
+    return value
+
+
+def _same_days(args: argparse.Namespace, said: dict[str, Any] | None, whose: str) -> None:
+    """Take the label horizon and snapshot spacing ``said`` by a training set or a model
+    where the command line gave none; refuse a different one: a 90-day label read as a
+    30-day one leaks the test window into training and mislabels the model."""
+    for name, key in (("horizon", "horizon_days"), ("every", "every_days")):
+        theirs, given = (said or {}).get(key), getattr(args, name, None)
+        if theirs is None or given is None:
+            continue
+        if isinstance(given, _Default):
+            setattr(args, name, float(theirs))
+        elif float(given) != float(theirs):
+            raise UsageError(
+                f"{whose} has --{name} {float(theirs):g} (days), not {float(given):g}: "
+                f"run with --{name} {float(theirs):g}, or rebuild it with --{name} {float(given):g}"
+            )
+
+
 EPILOG = """\
 from nothing to a model in service:
   ews model train                  # no data given: generates a synthetic county, trains,
@@ -98,6 +137,7 @@ def _load_snapshots(args: argparse.Namespace, purpose: str, policy: Any) -> list
         _say(f"reading training set {args.dataset}")
         args.data_source = f"training set {args.dataset}"
         built = dataset_policy(args.dataset)
+        _same_days(args, built, f"training set {args.dataset}")
         if built is None:
             _say(f"({args.dataset} does not say which policy read it: taken as {policy.version})")
         elif built["lexicon"] != policy.lexicon.fingerprint:
@@ -165,9 +205,10 @@ def _in_service_version(args: argparse.Namespace) -> str | None:
     try:
         return in_service(settings).version
     except Exception as exc:  # broker down or topic missing: say so, carry on without it
+        then = "the list marks none" if args.command == "list" else "comparing without it"
         _say(
-            f"(could not read the model-events topic on {settings.kafka}: {exc}; "
-            "comparing without the model in service)"
+            f"(could not read the model-events topic on {settings.kafka}, so which model is "
+            f"in service is not known: {exc}; {then})"
         )
         return None
 
@@ -175,6 +216,12 @@ def _in_service_version(args: argparse.Namespace) -> str | None:
 def _train_config(args: argparse.Namespace):  # noqa: ANN202 - models.train.TrainConfig
     from models.train import TrainConfig
 
+    test, cal = args.test_fraction, args.calibration_fraction
+    if not (0 < test < 1 and 0 < cal < 1 and test + cal < 1):
+        raise UsageError(
+            f"--test-fraction {test:g} and --calibration-fraction {cal:g}: each must be "
+            "between 0 and 1, and together below 1, to leave a window to train on"
+        )
     return TrainConfig(
         horizon_days=args.horizon,
         test_fraction=args.test_fraction,
@@ -215,13 +262,18 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     policy = _policy(args)
     rows = _load_snapshots(args, "build a training set", policy)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    n = write_dataset(rows, args.out, policy)
+    n = write_dataset(rows, args.out, policy, horizon_days=args.horizon, every_days=args.every)
     pos = int(labels(rows).sum())
     print(
         f"{n:,} snapshots of {n_cases(rows):,} cases, {pos:,} escalate within "
         f"{args.horizon:g} days ({pos / max(n, 1):.1%}); written to {args.out}"
     )
     return 0
+
+
+def _figure(value: float | None, width: int, places: int) -> str:
+    """A metric right-aligned, or n/a where the window could not measure it (one class)."""
+    return f"{'n/a':>{width}}" if value is None else f"{value:>{width}.{places}f}"
 
 
 def _print_metrics(report: dict[str, Any]) -> None:
@@ -233,10 +285,9 @@ def _print_metrics(report: dict[str, Any]) -> None:
         f"{'':<12}{'AP':>8}{'ROC-AUC':>9}{'Brier':>9}{f'P@{budget}/wk':>10}{f'R@{budget}/wk':>10}"
     )
     for name, m in report["scorers"].items():
-        ap = m["average_precision"] or 0.0
-        auc = m["roc_auc"] or 0.0
+        ap, auc = _figure(m["average_precision"], 8, 3), _figure(m["roc_auc"], 9, 3)
         print(
-            f"{names.get(name, name):<12}{ap:>8.3f}{auc:>9.3f}{m['brier']:>9.4f}"
+            f"{names.get(name, name):<12}{ap}{auc}{m['brier']:>9.4f}"
             f"{m['precision_at_budget']:>10.3f}{m['recall_at_budget']:>10.3f}"
         )
 
@@ -304,6 +355,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     _print_decision(trained.report)
     _print_evidence(trained.report)
     print(f"model card: {trained.card}")
+    if not trained.report["sizes"]["test"]["escalations"]:
+        _say(
+            "warning: no case in the test window escalated, so these figures measure nothing "
+            "(n/a): do not promote on them; train on a log that runs longer"
+        )
+        return 0
     print(f"to put it in service: ews model promote {trained.version}")
     return 0
 
@@ -343,6 +400,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     candidate = _candidate(registry, args, policy)
     if candidate is None:
         return 2
+    _same_days(args, candidate.metadata, f"model {candidate.version}")
     live = _comparable(registry, _in_service_version(args), policy, besides=candidate.version)
     rows = _load_snapshots(args, "evaluate", policy)
     against = live.version if live else "rules"
@@ -362,7 +420,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data_source=args.data_source,
         policy=policy,
     )
-    versus = f"in service {live.version}" if live else "no model in service"
+    versus = f"in service {result.in_service}" if result.in_service else "no model in service"
     print(
         f"candidate {candidate.version} vs {versus} vs rules, on {result.test_snapshots:,} "
         f"snapshots from {result.test_window[0]} to {result.test_window[1]}"
@@ -386,6 +444,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     candidate = _candidate(registry, args, policy)
     if candidate is None:
         return 2
+    _same_days(args, candidate.metadata, f"model {candidate.version}")
     if args.against and args.against not in ("rules", candidate.version):
         against = scored_under(registry.load(args.against), policy)
     elif args.against:
@@ -445,7 +504,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"no models in {registry.root} yet: run `ews model train`")
         return 0
     print(
-        f"{'':2}{'version':<9}{'created':<27}{'AP':>7}{'rules AP':>10}{'Brier':>9}  data (test window)"
+        f"{'':2}{'version':<9}{'created':<27}{'AP':>7}{'rules AP':>10}{'Brier':>9}"
+        f"{'horizon':>9}  data (test window)"
     )
     for v in versions:
         meta = registry.metadata(v)
@@ -455,9 +515,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         mark = "*" if v == live else " "
         refused = other_feature_set(meta) or other_lexicon(meta, policy)
         print(
-            f"{mark:2}{v:<9}{meta.get('created_at', ''):<27}{cand.get('average_precision') or 0:>7.3f}"
-            f"{rules.get('average_precision') or 0:>10.3f}{cand.get('brier') or 0:>9.4f}  "
-            f"{test[0][:10]} .. {test[1][:10]}"
+            f"{mark:2}{v:<9}{meta.get('created_at', ''):<27}"
+            f"{_figure(cand.get('average_precision'), 7, 3)}"
+            f"{_figure(rules.get('average_precision'), 10, 3)}{_figure(cand.get('brier'), 9, 4)}"
+            f"{_figure(meta.get('horizon_days'), 9, 0)}  {test[0][:10]} .. {test[1][:10]}"
             + (f"  not usable here: {refused}" if refused else "")
         )
     print("* = in service" if live else "(no model in service, or the broker was not reachable)")
@@ -552,15 +613,16 @@ def _data_options(sp: argparse.ArgumentParser, dataset: bool = True) -> None:
     g.add_argument("--seed", type=int, default=2026, help="synthetic county seed (default 2026)")
     g.add_argument(
         "--horizon",
-        type=float,
-        default=30.0,
-        help="label: escalates within this many days after the snapshot (default 30)",
+        type=_days,
+        default=_Default(30.0),
+        help="label: escalates within this many days after the snapshot (default: the "
+        "training set's or the model's, else 30)",
     )
     g.add_argument(
         "--every",
-        type=float,
-        default=7.0,
-        help="days between snapshots of an open case (default 7)",
+        type=_days,
+        default=_Default(7.0),
+        help="days between snapshots of an open case (default: the training set's, else 7)",
     )
     g.add_argument(
         "--policy",
@@ -663,6 +725,9 @@ def _guarded(func: Any) -> Any:
         except (ConnectionError, LookupError, TimeoutError, TooLittleData) as exc:
             _say(f"error: {exc}")
             return 1
+        except UsageError as exc:
+            _say(f"error: {exc}")
+            return 2
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             _say(f"error: a line of the input is not a JSON event ({exc})")
             return 1

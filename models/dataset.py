@@ -207,6 +207,16 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+def _check_days(horizon_days: float, every_days: float) -> None:
+    """Snapshots a positive number of days apart (0 would take the same one for ever), each
+    labelled a positive number of days ahead."""
+    if not (every_days > 0 and horizon_days > 0):
+        raise ValueError(
+            f"snapshots {every_days:g} days apart, labelled {horizon_days:g} days ahead: "
+            "both must be more than 0"
+        )
+
+
 def build_dataset(
     events: Iterable[Envelope],
     horizon_days: float = 30.0,
@@ -222,6 +232,7 @@ def build_dataset(
     model trained on them is scored only under a policy with the same lexicon.
     ``build_dataset_from_log`` does the same from a file, without holding the log in memory.
     """
+    _check_days(horizon_days, every_days)
     cases = group_by_case(events)
     if not cases:
         return empty_table()
@@ -285,6 +296,7 @@ def build_dataset_from_log(
     processes, so memory holds one shard's events per process and the snapshots' columns, never
     the whole log.
     """
+    _check_days(horizon_days, every_days)
     with tempfile.TemporaryDirectory(prefix="ews-log-shards-") as tmp:
         files, end, lines = shard_log(path, Path(tmp), shards, progress)
         if not lines:
@@ -373,10 +385,15 @@ def _shard_table(
 
 
 def write_dataset(
-    rows: Iterable[Snapshot], path: str | Path, policy: RiskPolicy | None = None
+    rows: Iterable[Snapshot],
+    path: str | Path,
+    policy: RiskPolicy | None = None,
+    horizon_days: float | None = None,
+    every_days: float | None = None,
 ) -> int:
     """Write snapshots as JSONL (``.gz`` compresses); returns how many.  With the ``policy``
-    that read the records, its version and lexicon go beside it (``dataset_policy``)."""
+    that read the records, its version and lexicon go beside it (``dataset_policy``), and the
+    label's horizon and the snapshots' spacing it was built with."""
     n = 0
     with _open_text(Path(path), "wt") as fh:
         for row in rows:
@@ -385,14 +402,16 @@ def write_dataset(
     said = _policy_file(path)
     if policy is not None:
         facts = {"policy_version": policy.version, "lexicon": policy.lexicon.fingerprint}
+        facts |= {"horizon_days": horizon_days, "every_days": every_days}
         said.write_text(json.dumps(facts) + "\n", encoding="utf-8")
     else:  # not an older set's
         said.unlink(missing_ok=True)
     return n
 
 
-def dataset_policy(path: str | Path) -> dict[str, str] | None:
-    """The policy version and lexicon a training set was read with; None if it does not say."""
+def dataset_policy(path: str | Path) -> dict[str, Any] | None:
+    """The policy version and lexicon a training set was read with, and its label horizon and
+    snapshot spacing (None where it does not say); None if it says nothing."""
     found = _policy_file(path)
     return json.loads(found.read_text(encoding="utf-8")) if found.exists() else None
 

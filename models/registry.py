@@ -184,6 +184,12 @@ class Registry:
 
     def metadata(self, version: str) -> dict[str, Any]:
         meta_path = self.path(version) / METADATA
+        if not self.path(version).exists():
+            known = self.versions()
+            raise ModelRefused(
+                f"no version {version} in {self.root}"
+                + (f"; it holds {', '.join(known)}" if known else "; it holds none yet")
+            )
         if not meta_path.exists():
             raise ModelRefused(
                 f"model {version}: no {METADATA} in {self.path(version)}; "

@@ -123,6 +123,30 @@ def temporal_split(
     )
 
 
+def other_horizon(model: Any, horizon_days: float) -> str | None:
+    """Why ``model`` (a LoadedModel) cannot be judged on labels of ``horizon_days``: it
+    predicts escalation within another number of days; None if it can."""
+    theirs = model.metadata.get("horizon_days")
+    if theirs is None or float(theirs) == float(horizon_days):
+        return None
+    return (
+        f"{model.version} predicts escalation within {float(theirs):g} days, and these labels "
+        f"look {float(horizon_days):g} days ahead"
+    )
+
+
+def _span_days(rows: Sequence[Snapshot]) -> float:
+    ts = times(rows)
+    return float(ts.max() - ts.min()) / DAY if len(ts) else 0.0
+
+
+def _days_needed(config: TrainConfig) -> float:
+    """Days of log below which the train or the calibration window is empty: each must be
+    longer than the horizon, for a snapshot's label to be known before the next window."""
+    train = 1 - config.test_fraction - config.calibration_fraction
+    return config.horizon_days / min(train, config.calibration_fraction)
+
+
 def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, tz=CHINA_TZ).isoformat(timespec="seconds")
 
@@ -225,9 +249,12 @@ def train_and_evaluate(
         rows, config.horizon_days, config.test_fraction, config.calibration_fraction
     )
     if min(len(split.train), len(split.calibration), len(split.test)) == 0:
-        raise ValueError(
+        raise TooLittleData(
             f"not enough history for a temporal split: {len(split.train)} train, "
-            f"{len(split.calibration)} calibration, {len(split.test)} test snapshots"
+            f"{len(split.calibration)} calibration, {len(split.test)} test snapshots over "
+            f"{_span_days(rows):.0f} days.  A snapshot trains only once its "
+            f"{config.horizon_days:g}-day label is known before the next window starts: give "
+            f"a log of well over {_days_needed(config):.0f} days, or a shorter --horizon"
         )
     y_train, y_cal = _labels(rows, split.train), _labels(rows, split.calibration)
     steps.set_postfix_str("fit")
@@ -247,10 +274,17 @@ def train_and_evaluate(
     probabilities = {"candidate": p_model, "rules": rules_probability(cal_rows, test_rows)}
     # the model in service only on a window it was not fitted or calibrated on
     served_from = test_window_start(in_service.metadata) if in_service is not None else None
-    left_out = served_from is not None and timestamp(served_from) > timestamp(
-        split.windows["test"][0]
-    )
-    if in_service is not None and not left_out:
+    left_out = None
+    if in_service is not None:
+        left_out = other_horizon(in_service, config.horizon_days)
+    if left_out is None and served_from is not None:
+        if timestamp(served_from) > timestamp(split.windows["test"][0]):
+            left_out = (
+                f"{in_service.version}'s own test window starts {str(served_from)[:10]}, after "
+                f"this one's ({split.windows['test'][0][:10]}): it may have been fitted on "
+                "these cases"
+            )
+    if in_service is not None and left_out is None:
         p_live = in_service.model.predict_proba(X_test)[:, 1]
         scores["in_service"] = probabilities["in_service"] = p_live
     report = evaluate_scorers(test_rows, scores, probabilities, config.budget)
@@ -278,10 +312,7 @@ def train_and_evaluate(
     }
     report["in_service_version"] = in_service.version if in_service is not None else None
     if left_out:
-        report["in_service_left_out"] = (
-            f"{in_service.version}'s own test window starts {str(served_from)[:10]}, after this "
-            f"one's ({split.windows['test'][0][:10]}): it may have been fitted on these cases"
-        )
+        report["in_service_left_out"] = left_out
     report["config"] = asdict(config)
     metadata = {
         "created_at": _now(),

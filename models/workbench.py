@@ -36,9 +36,11 @@ from models.registry import LoadedModel, Registry
 from models.snapshot_table import features, labels, n_cases, rule_scores, take
 from models.synthetic import event_log, generate_county, posting_order
 from models.train import (
+    TooLittleData,
     TrainConfig,
     evaluate_scorers,
     latest_test_start,
+    other_horizon,
     rules_probability,
     temporal_split,
     test_window_start,
@@ -173,6 +175,16 @@ def evaluate_version(
         config.calibration_fraction,
         test_from=latest_test_start(*compared),
     )
+    if not len(split.calibration) or not len(split.test):
+        raise TooLittleData(
+            f"this data gives {len(split.calibration)} calibration and {len(split.test)} test "
+            f"snapshots for {candidate.version} (test window from "
+            f"{split.windows['test'][0][:10] if len(split.test) else 'nowhere'}): evaluate on a "
+            "log that runs well past the version's own test window"
+        )
+    left_out = other_horizon(in_service, config.horizon_days) if in_service else None
+    if left_out:
+        in_service = None
     test_rows = take(rows, split.test)
     cal_rows = take(rows, split.calibration)
     X = features(test_rows)
@@ -191,6 +203,8 @@ def evaluate_version(
         "cases": n_cases(rows),
     }
     report["in_service_version"] = in_service.version if in_service is not None else None
+    if left_out:
+        report["in_service_left_out"] = left_out
     cutoffs = candidate.metadata.get("level_cutoffs") or policy.levels
     report["decision"] = decision_view(test_rows, scores["candidate"], cutoffs, policy)
     if candidate.metadata.get("red_evidence"):

@@ -175,3 +175,47 @@ def test_a_model_is_trained_evaluated_and_promoted_under_the_policy_that_reads_i
     argv = ["train", "--dataset", str(dataset), "--no-kafka", "--quiet", "--no-evidence"]
     assert model_cli([*argv, "--model-dir", str(models), "--policy", str(wider)]) == 1
     assert "rebuild it" in capsys.readouterr().err
+
+
+def test_a_training_set_is_trained_on_with_the_horizon_its_labels_were_built_with(
+    tmp_path, capsys
+) -> None:
+    """A set labelled 45 days ahead trains a 45-day model (its card says so, and the split
+    keeps 45 days between windows); asking for 30 on it is refused, as is a model evaluated on
+    labels of another horizon, and snapshots 0 days apart."""
+    import json
+
+    events, ds, models = tmp_path / "ev.jsonl", tmp_path / "ds45.jsonl", tmp_path / "models"
+    assert model_cli(["synth", "--cases", "900", "--quiet", "--events-out", str(events)]) == 0
+    argv = ["dataset", "--events", str(events), "--horizon", "45", "--out", str(ds), "--quiet"]
+    assert model_cli(argv) == 0
+    capsys.readouterr()
+    train = ["train", "--dataset", str(ds), "--no-kafka", "--quiet", "--no-evidence"]
+    assert model_cli([*train, "--model-dir", str(models)]) == 0
+    meta = Registry(models).metadata("v0001")
+    assert meta["horizon_days"] == 45 and "within 45 days" in meta["label"]
+    capsys.readouterr()
+    assert model_cli([*train, "--model-dir", str(models), "--horizon", "30"]) == 2
+    err = capsys.readouterr().err
+    assert "has --horizon 45" in err and "Traceback" not in err
+    assert Registry(models).versions() == ["v0001"]
+    evaluate = ["evaluate", "v0001", "--events", str(events), "--no-kafka", "--quiet"]
+    assert model_cli([*evaluate, "--horizon", "90", "--model-dir", str(models)]) == 2
+    assert "model v0001 has --horizon 45" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        model_cli(["dataset", "--events", str(events), "--every", "0", "--out", str(ds)])
+    assert "must be more than 0 days" in capsys.readouterr().err
+    assert json.loads(ds.with_name(ds.name + ".policy.json").read_text())["horizon_days"] == 45
+
+
+def test_a_log_too_short_to_split_says_how_long_it_must_be(tmp_path, capsys) -> None:
+    events = tmp_path / "ev.jsonl"
+    argv = ["synth", "--cases", "200", "--days", "75", "--quiet", "--events-out", str(events)]
+    assert model_cli(argv) == 0
+    argv = ["train", "--events", str(events), "--no-kafka", "--quiet", "--no-evidence"]
+    assert model_cli([*argv, "--model-dir", str(tmp_path / "models")]) == 1
+    err = capsys.readouterr().err
+    assert "not enough history" in err and "well over 200 days" in err
+    assert "Traceback" not in err
+    assert model_cli(["show", "v002", "--model-dir", str(tmp_path / "models")]) == 1
+    assert "no version v002" in capsys.readouterr().err
