@@ -44,17 +44,37 @@ def _same_days(args: argparse.Namespace, said: dict[str, Any] | None, whose: str
     """Take the label horizon and snapshot spacing ``said`` by a training set or a model
     where the command line gave none; refuse a different one: a 90-day label read as a
     30-day one leaks the test window into training and mislabels the model."""
+    taken = vars(args).setdefault("days_taken_from", {})
     for name, key in (("horizon", "horizon_days"), ("every", "every_days")):
         theirs, given = (said or {}).get(key), getattr(args, name, None)
         if theirs is None or given is None:
             continue
+        theirs, was = float(theirs), float(given)
         if isinstance(given, _Default):
-            setattr(args, name, float(theirs))
-        elif float(given) != float(theirs):
+            setattr(args, name, theirs)
+            taken[name] = whose
+        elif was != theirs and name in taken:  # both say, and neither is the command line
             raise UsageError(
-                f"{whose} has --{name} {float(theirs):g} (days), not {float(given):g}: "
-                f"run with --{name} {float(theirs):g}, or rebuild it with --{name} {float(given):g}"
+                f"{whose} has --{name} {theirs:g} (days), and {taken[name]} {was:g}: "
+                f"build the set again with --{name} {was:g}"
             )
+        elif was != theirs:
+            raise UsageError(
+                f"{whose} has --{name} {theirs:g} (days), not {was:g}: "
+                f"run with --{name} {theirs:g}, or rebuild it with --{name} {was:g}"
+            )
+
+
+def _same_horizon(model: Any, args: argparse.Namespace) -> Any:
+    """``model`` (a LoadedModel, or None) if it predicts as far ahead as this run's labels
+    look; else None, said: judged on other labels it would look better or worse than it is."""
+    from models.train import other_horizon
+
+    why = other_horizon(model, args.horizon) if model is not None else None
+    if why:
+        _say(f"({why}: it is left out of the comparison)")
+        return None
+    return model
 
 
 EPILOG = """\
@@ -205,7 +225,8 @@ def _in_service_version(args: argparse.Namespace) -> str | None:
     try:
         return in_service(settings).version
     except Exception as exc:  # broker down or topic missing: say so, carry on without it
-        then = "the list marks none" if args.command == "list" else "comparing without it"
+        listing = getattr(args, "model_command", None) == "list"
+        then = "the list marks none" if listing else "comparing without it"
         _say(
             f"(could not read the model-events topic on {settings.kafka}, so which model is "
             f"in service is not known: {exc}; {then})"
@@ -338,7 +359,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     policy = _policy(args)
     rows = _load_snapshots(args, "train", policy)
     registry = _registry(args)
-    live = _comparable(registry, _in_service_version(args), policy)
+    live = _same_horizon(_comparable(registry, _in_service_version(args), policy), args)
     _say(f"{len(rows):,} snapshots; fitting on the earlier window, testing on the later one")
     trained = train_version(
         rows,
@@ -402,6 +423,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 2
     _same_days(args, candidate.metadata, f"model {candidate.version}")
     live = _comparable(registry, _in_service_version(args), policy, besides=candidate.version)
+    live = _same_horizon(live, args)
     rows = _load_snapshots(args, "evaluate", policy)
     against = live.version if live else "rules"
     out = (
@@ -420,9 +442,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data_source=args.data_source,
         policy=policy,
     )
-    versus = f"in service {result.in_service}" if result.in_service else "no model in service"
+    versus = f"in service {result.in_service} vs " if result.in_service else ""
     print(
-        f"candidate {candidate.version} vs {versus} vs rules, on {result.test_snapshots:,} "
+        f"candidate {candidate.version} vs {versus}rules, on {result.test_snapshots:,} "
         f"snapshots from {result.test_window[0]} to {result.test_window[1]}"
     )
     _print_metrics(result.report)
@@ -437,7 +459,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from models.backtest import backtest
     from models.backtest_report import backtest_lines, write_backtest
     from models.scoring import scored_under
-    from models.train import latest_test_start
+    from models.train import latest_test_start, other_horizon
 
     policy = _policy(args)  # the files in force, unless others are given to compare
     registry = _registry(args)
@@ -453,6 +475,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         against = _comparable(
             registry, _in_service_version(args), policy, besides=candidate.version
         )
+    if against is not None and (why := other_horizon(against, args.horizon)):
+        _say(f"({why}; each is counted by the alerts it raises)")
     # counted only where neither version was fitted or calibrated
     since = args.since or latest_test_start(
         *(m.metadata for m in (candidate, against) if m is not None)

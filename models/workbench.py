@@ -110,6 +110,8 @@ def train_version(
     began = time.perf_counter()
     policy = policy or default_policy()
     result = train_and_evaluate(rows, config, in_service, progress, policy)
+    if in_service is not None and other_horizon(in_service, config.horizon_days):
+        in_service = None  # left out of the comparison: of the evidence too
     result.report["data_source"] = result.metadata["data_source"] = data_source
     if evidence is not None:
         other, hand = out_of_template_data(evidence, config.horizon_days, progress, policy)
@@ -167,6 +169,9 @@ def evaluate_version(
     were trained on, what comes before was fitted or calibrated on.  ``policy``: the one
     ``rows`` were read under (the packaged one unless given)."""
     policy = policy or default_policy()
+    left_out = other_horizon(in_service, config.horizon_days) if in_service else None
+    if left_out:
+        in_service = None
     compared = [m.metadata for m in (candidate, in_service) if m is not None]
     split = temporal_split(
         rows,
@@ -182,9 +187,6 @@ def evaluate_version(
             f"{split.windows['test'][0][:10] if len(split.test) else 'nowhere'}): evaluate on a "
             "log that runs well past the version's own test window"
         )
-    left_out = other_horizon(in_service, config.horizon_days) if in_service else None
-    if left_out:
-        in_service = None
     test_rows = take(rows, split.test)
     cal_rows = take(rows, split.calibration)
     X = features(test_rows)

@@ -189,25 +189,34 @@ def _apply_receipts(conn: sa.Connection, receipts: list[IntakeReceipt]) -> int:
         _count(conn, pj.count_receipts(new))
     kept = {r["receipt_id"] for r in new}
     again = [r for r in fresh if r["receipt_id"] not in kept and r["outcome"] == "accepted"]
-    return len(new) + sum(_accepted_after_dead_letter(conn, r) for r in again)
+    return len(new) + _accepted_after_dead_letter(conn, again)
 
 
-def _accepted_after_dead_letter(conn: sa.Connection, receipt: dict) -> int:
-    """A file row dead-lettered when first posted (dated after its posting) and accepted
-    when posted again: its receipt takes the first one's place, the township's counts move
-    it from dead-lettered to accepted, and its dead letter goes.  1 if it did so."""
+def _accepted_after_dead_letter(conn: sa.Connection, again: list[dict]) -> int:
+    """Of the accepted postings of rows posted before (``again``), those whose first posting
+    was dead-lettered (dated after it was posted): each receipt takes the first one's place,
+    the townships' counts move it from dead-lettered to accepted, and its dead letter goes.
+    How many did so."""
+    # the batch's first postings at once: a sheet posted twice has every row here
+    found = rows_by_key(
+        conn, intake_receipts.c.idempotency_key, {r["idempotency_key"] for r in again}
+    )
+    firsts = {k: r for k, r in found.items() if r["outcome"] != "accepted"}
+    return sum(
+        _replace_dead_lettered(conn, firsts.pop(r["idempotency_key"]), r)
+        for r in again
+        if r["idempotency_key"] in firsts
+    )
+
+
+def _replace_dead_lettered(conn: sa.Connection, first: dict, receipt: dict) -> int:
     key = intake_receipts.c.idempotency_key
-    first = conn.execute(
-        sa.select(intake_receipts).where(key == receipt["idempotency_key"])
-    ).first()
-    if first is None or first.outcome != "dead_lettered":
-        return 0
     conn.execute(sa.delete(intake_receipts).where(key == receipt["idempotency_key"]))
     insert_rows(conn, intake_receipts, [receipt])
     conn.execute(
         sa.delete(dead_letters).where(dead_letters.c.idempotency_key == receipt["idempotency_key"])
     )
-    _count(conn, {first.township: (-1, 0, -1)})
+    _count(conn, {first["township"]: (-1, 0, -1)})
     _count(conn, {receipt["township"]: (1, 1, 0)})
     return 1
 

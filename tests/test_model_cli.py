@@ -202,6 +202,11 @@ def test_a_training_set_is_trained_on_with_the_horizon_its_labels_were_built_wit
     evaluate = ["evaluate", "v0001", "--events", str(events), "--no-kafka", "--quiet"]
     assert model_cli([*evaluate, "--horizon", "90", "--model-dir", str(models)]) == 2
     assert "model v0001 has --horizon 45" in capsys.readouterr().err
+    ds30 = tmp_path / "ds30.jsonl"  # the default horizon, where the model says 45
+    assert model_cli(["dataset", "--events", str(events), "--out", str(ds30), "--quiet"]) == 0
+    evaluate = ["evaluate", "v0001", "--dataset", str(ds30), "--no-kafka", "--quiet"]
+    assert model_cli([*evaluate, "--model-dir", str(models)]) == 2
+    assert "and model v0001 45: build the set again with --horizon 45" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         model_cli(["dataset", "--events", str(events), "--every", "0", "--out", str(ds)])
     assert "must be more than 0 days" in capsys.readouterr().err
