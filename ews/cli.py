@@ -579,15 +579,29 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def cmd_alert(args: argparse.Namespace) -> int:
     import datetime as dt
+    import json
     import uuid
 
+    from domain.alerts.alert import DESK
+    from domain.alerts.routing import load_routing
+    from readside.alert_projections import summarize
     from schemas.commands import AlertCommand
-    from schemas.events import case_id_for
+    from schemas.events import CommandRejected, Envelope, case_id_for
+    from streams.log import answer_to
     from web.kafka import KafkaGateway
 
     settings = _settings(args)
-    if args.action == "reassign" and not args.to_unit:
-        print("ews alert: reassign needs --to-unit (a unit code of the routing)", file=sys.stderr)
+    routing = load_routing(settings.routing or None)
+    units = ", ".join(routing.units)
+    refused = None
+    if args.unit != DESK and args.unit not in routing.units:
+        refused = f"--unit: no unit {args.unit!r} in the routing (one of {units}, or {DESK})"
+    elif args.action == "reassign" and args.to_unit not in routing.units:
+        refused = f"reassign needs --to-unit, a unit of the routing (one of {units})"
+    elif args.action == "feedback" and not (args.text or "").strip():
+        refused = "feedback needs --text: what was done (处置反馈需要内容)"
+    if refused:
+        print(f"ews alert: {refused}", file=sys.stderr)
         return 2
     case_id = args.case_id if not args.ref else case_id_for(args.ref[0], args.ref[1])
     command = AlertCommand(
@@ -602,9 +616,30 @@ def cmd_alert(args: argparse.Namespace) -> int:
         to_unit=args.to_unit,
         satisfaction=args.satisfaction,
     )
-    KafkaGateway(settings, "ews-alert").send_alert_command(command)
-    print(f"{args.action} sent for case {case_id} ({command.command_id}); see `ews case {case_id}`")
-    return 0
+    gateway = KafkaGateway(settings, "ews-alert")
+
+    def ours(value: bytes) -> bool:
+        return json.loads(value).get("causation_id") == command.command_id
+
+    answer = answer_to(
+        settings.kafka,
+        settings.topics.alert_events,
+        lambda: gateway.send_alert_command(command),
+        ours,
+        args.wait,
+    )
+    events = [Envelope.from_bytes(v).event for v in answer]
+    refused = [e for e in events if isinstance(e, CommandRejected)]
+    for e in events:
+        print(summarize(e))
+    if not events:
+        print(
+            f"{args.action} sent for case {case_id} ({command.command_id}); no answer from the "
+            f"alert writer within {args.wait:g} s (is `ews worker --role alerts` running?): "
+            f"see `ews case {case_id}` later"
+        )
+        return 1
+    return 1 if refused else 0
 
 
 def web_app(settings: Settings):  # type: ignore[no-untyped-def] # noqa: ANN201 - FastAPI
@@ -960,7 +995,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--interval",
-        type=float,
+        type=_positive,
         default=60.0,
         help="run: the longest wait between looks at the clock, in seconds (60); it wakes "
         "when the next deadline check (the routing file's deadlines_checked_every) is due",
@@ -1005,6 +1040,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--satisfaction",
         choices=["satisfied", "basically_satisfied", "unsatisfied"],
         help="resolve: how satisfied the parties are (回访满意度)",
+    )
+    sp.add_argument(
+        "--wait",
+        type=_positive,
+        default=15.0,
+        help="seconds to wait for the alert writer's answer (default 15)",
     )
     with_kafka(sp)
 

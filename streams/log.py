@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -40,6 +40,40 @@ def read_from_start(
                 deadline = time.monotonic() + timeout_s
             elif time.monotonic() > deadline:
                 raise TimeoutError(f"no progress reading {topic} for {timeout_s}s")
+    finally:
+        consumer.close()
+
+
+def answer_to(
+    bootstrap: str | KafkaAccess,
+    topic: str,
+    send: Callable[[], None],
+    ours: Callable[[bytes], bool],
+    timeout_s: float = 15.0,
+) -> list[bytes]:
+    """``send`` something, then read ``topic`` from where it ended before, for the messages
+    ``ours`` says it caused (the events of a command): those found, once some have come and
+    no more come for a moment; none if none came within ``timeout_s``."""
+    consumer = KafkaConsumer(
+        **client_args(bootstrap), group_id=None, enable_auto_commit=False, client_id="ews-answer"
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            raise LookupError(f"topic {topic!r} does not exist on {bootstrap} (run: ews topics)")
+        consumer.assign(tps)
+        for tp, end in consumer.end_offsets(tps).items():
+            consumer.seek(tp, end)
+        send()
+        found: list[bytes] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = consumer.poll(timeout_ms=300)
+            new = [m.value for msgs in batch.values() for m in msgs if ours(m.value)]
+            if found and not new:
+                break
+            found += new
+        return found
     finally:
         consumer.close()
 

@@ -211,31 +211,24 @@ def test_escalation_fires_at_the_deadline_and_not_after_an_acknowledgement(world
     assert [a["case_id"] for a in escalated] != [acked["case_id"]] and len(escalated) == 1
 
 
-def test_stale_and_foreign_commands_are_rejected_with_reasons(world) -> None:  # noqa: ANN001
+def test_stale_and_foreign_commands_are_rejected_with_reasons(world, capsys) -> None:  # noqa: ANN001
+    """The officer's command says what became of it: done, or refused and why (exit 1)."""
     s, _webhook, _mail, engine, _ = world
     post_messages(s.bootstrap, s.topics.records, [record("ZZ-R1")])
     alert = until(lambda: rows(engine, alerts))[0]
     case = alert["case_id"]
     opts = ["--bootstrap", s.bootstrap]
-    ews_main(
-        ["alert", "feedback", case, "--by", "李四", "--unit", "police", "--text", "已处理", *opts]
-    )
-    ews_main(
-        [
-            "alert",
-            "resolve",
-            case,
-            "--by",
-            "张三",
-            "--unit",
-            "hrss",
-            "--satisfaction",
-            "satisfied",
-            *opts,
-        ]
-    )
-    ews_main(["alert", "ack", case, "--by", "张三", "--unit", "hrss", *opts])
-    ews_main(["alert", "ack", "Cnosuchcase0000000000", "--by", "张三", "--unit", "hrss", *opts])
+    feedback = ["alert", "feedback", case, "--by", "李四", "--unit", "police", "--text", "已处理"]
+    assert ews_main([*feedback, *opts]) == 1
+    assert "not routed to police" in capsys.readouterr().out
+    resolve = ["alert", "resolve", case, "--by", "张三", "--unit", "hrss"]
+    assert ews_main([*resolve, "--satisfaction", "satisfied", *opts]) == 0
+    assert "张三" in capsys.readouterr().out
+    assert ews_main(["alert", "ack", case, "--by", "张三", "--unit", "hrss", *opts]) == 1
+    assert "already resolved" in capsys.readouterr().out
+    nosuch = ["alert", "ack", "Cnosuchcase0000000000", "--by", "张三", "--unit", "hrss"]
+    assert ews_main([*nosuch, *opts]) == 1
+    assert "no alert for this case" in capsys.readouterr().out
 
     def rejected() -> list[dict]:
         return [r for r in rows(engine, alert_timeline) if r["event_type"] == "CommandRejected"]

@@ -126,3 +126,26 @@ def test_a_password_too_short_is_refused_and_the_old_one_kept(
     with pytest.raises(SystemExit):
         ews_main(["account", "token", "zhou", "--days", "-5"])
     assert "not a number above zero: '-5'" in said(capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["ack", "C1", "--unit", "nosuch"], "--unit: no unit 'nosuch' in the routing (one of hrss"),
+        (["reassign", "C1", "--unit", "hrss", "--to-unit", "nowhere"], "reassign needs --to-unit"),
+        (["feedback", "C1", "--unit", "hrss"], "feedback needs --text"),
+    ],
+)
+def test_an_officer_s_command_that_cannot_be_carried_out_is_refused_before_it_is_sent(
+    argv, says, capsys
+) -> None:  # noqa: ANN001
+    """Not "sent" with exit 0 while the alert's deadline runs on: no broker is asked."""
+    assert ews_main(["alert", *argv, "--by", "张三", "--bootstrap", NO_BROKER]) == 2
+    assert says in said(capsys)
+
+
+def test_a_zero_interval_is_a_usage_error(capsys) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit) as exited:
+        ews_main(["clock", "run", "--interval", "0", "--bootstrap", NO_BROKER])
+    assert exited.value.code == 2
+    assert "not a number above zero: '0'" in said(capsys)
