@@ -81,8 +81,9 @@ def cmd_broker(args: argparse.Namespace) -> int:
                 "give each process its own with EWS_KAFKA_USER and EWS_KAFKA_PASSWORD"
             )
     elif args.action == "stop":
+        pid = broker.running_pid()
         broker.stop()
-        print("broker stopped")
+        print(f"broker stopped (pid {pid})" if pid else f"no broker was running in {broker.home}")
     else:
         pid = broker.running_pid()
         print(f"running, pid {pid}, {broker.bootstrap}" if pid else "not running")
@@ -266,15 +267,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from streams.log import require_topics
 
     settings = _settings(args)
+    try:  # before a read model is dropped, or made: a wrong address must cost nothing
+        require_topics(settings.kafka, [settings.topics.case_events])
+    except (ConnectionError, LookupError) as exc:
+        print(f"ews replay: {exc}; the read models are left as they were", file=sys.stderr)
+        return 2
     engine = make_engine(settings.db_url)
     migrate(engine)
     try:
         with read_model_writer(engine, "ews replay"):
-            try:  # before a read model is dropped: a wrong address must cost nothing
-                require_topics(settings.kafka, [settings.topics.case_events])
-            except (ConnectionError, LookupError) as exc:
-                print(f"ews replay: {exc}; the read models are left as they were", file=sys.stderr)
-                return 2
             drop_all(engine)
             migrate(engine)
             began = time.monotonic()
@@ -297,10 +298,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_counts(args: argparse.Namespace) -> int:
-    from readside.db import make_engine
     from readside.queries import intake_table, projection_failure_rows
 
-    engine = make_engine(_settings(args).db_url)
+    engine = _read_models(_settings(args))
     print(intake_table(engine))
     failures = projection_failure_rows(engine)
     if failures:
@@ -317,7 +317,6 @@ def cmd_counts(args: argparse.Namespace) -> int:
 def cmd_dead_letters(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
-    from readside.db import make_engine
     from readside.tables import dead_letters as dl
     from schemas.privacy import mask_personal
     from schemas.reasons import reason_zh
@@ -325,7 +324,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     query = sa.select(dl).order_by(dl.c.received_at, dl.c.dead_letter_id)
     if args.township:
         query = query.where(dl.c.township == args.township)
-    with make_engine(_settings(args).db_url).connect() as conn:
+    with _read_models(_settings(args)).connect() as conn:
         rows = conn.execute(query.limit(args.limit)).mappings().all()
     for r in rows:
         where = (
@@ -350,12 +349,11 @@ def cmd_lag(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from ews.lag import lag, open_transactions
-    from readside.db import make_engine
     from streams.log import check_reachable
 
     settings = _settings(args)
     check_reachable(settings.kafka)
-    behind = lag(settings.kafka, settings.topics, make_engine(settings.db_url))
+    behind = lag(settings.kafka, settings.topics, _read_models(settings))
     for stage, n in behind.items():
         print(f"{stage:<14}{n:>10,} messages behind")
     now = dt.datetime.now(dt.UTC)
@@ -374,12 +372,11 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_case(args: argparse.Namespace) -> int:
-    from readside.db import make_engine
     from readside.queries import case_timeline_text
     from schemas.events import case_id_for
 
     case_id = args.case_id if not args.ref else case_id_for(args.ref[0], args.ref[1])
-    text = case_timeline_text(make_engine(_settings(args).db_url), case_id)
+    text = case_timeline_text(_read_models(_settings(args)), case_id)
     if args.ref and text.startswith("no case"):
         text = f"no case {args.ref[0]} {args.ref[1]} ({case_id})"
     print(text)
@@ -463,10 +460,9 @@ def cmd_clock(args: argparse.Namespace) -> int:
 
 
 def cmd_risk(args: argparse.Namespace) -> int:
-    from readside.db import make_engine
     from readside.queries import risk_table
 
-    print(risk_table(make_engine(_settings(args).db_url), args.township, args.limit))
+    print(risk_table(_read_models(_settings(args)), args.township, args.limit))
     return 0
 
 
@@ -532,10 +528,12 @@ def cmd_notify(args: argparse.Namespace) -> int:
     from domain.alerts.routing import load_routing
     from ews.ops import serve_outbox_metrics
     from readside.db import make_engine
+    from streams.log import check_reachable
     from streams.metrics import port_of
 
     _log_with_times()
     settings = _settings(args)
+    check_reachable(settings.kafka)  # one line, before kafka's own retries fill the screen
     engine = make_engine(settings.outbox_db)
     routing = load_routing(settings.routing or None)
     prepare(url for _, url in routing.receivers.values())
@@ -561,15 +559,15 @@ def _unknown_unit(settings: Settings, unit: str) -> str | None:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from domain.risk.policy import load_policy
     from readside.alert_queries import kpi_text, queue_text
-    from readside.db import make_engine
 
     settings = _settings(args)
-    engine = make_engine(settings.db_url)
     if not args.kpi:
         unknown = args.unit and args.unit != "county_desk" and _unknown_unit(settings, args.unit)
         if unknown:
             print(f"ews alerts: {unknown} (or county_desk)", file=sys.stderr)
             return 2
+    engine = _read_models(settings)
+    if not args.kpi:
         print(queue_text(engine, args.unit, args.township))
         return 0
     handle_days = load_policy(settings.risk_policy or None).statutory_limits["handle"]
@@ -882,7 +880,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.add_argument(
         "--workers",
-        type=int,
+        type=_whole,
         default=len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity")
         else (os.cpu_count() or 1),
@@ -903,7 +901,7 @@ def build_parser() -> argparse.ArgumentParser:
         "list refused records: where they came from (file and row), why (in Chinese and "
         "English), and what they said",
     )
-    sp.add_argument("--limit", type=int, default=20, help="records listed (default 20)")
+    sp.add_argument("--limit", type=_whole, default=20, help="records listed (default 20)")
     sp.add_argument("--township", help="only this township's")
     with_db(sp)
 
@@ -1004,7 +1002,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("risk", cmd_risk, "open cases by risk level, most urgent first")
     sp.add_argument("--township", help="one township (default: the county)")
-    sp.add_argument("--limit", type=int, default=30, help="cases listed (default 30)")
+    sp.add_argument("--limit", type=_whole, default=30, help="cases listed (default 30)")
     with_db(sp)
 
     sp = add(
@@ -1069,6 +1067,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _read_models(settings: Settings):  # type: ignore[no-untyped-def] # noqa: ANN202 - Engine
+    """The read models, for a command that only reads them: a SQLite file that is not there
+    is said, not made (in whatever folder the command was started from)."""
+    import errno
+
+    from readside.db import make_engine
+
+    url = settings.db_url
+    path = Path(url.removeprefix("sqlite:///"))
+    if url.startswith("sqlite:///") and str(path) != ":memory:" and not path.exists():
+        raise FileNotFoundError(
+            errno.ENOENT,
+            "no read models here yet: run `ews project` (or `ews replay`) first, or check "
+            "--db / EWS_DB_URL",
+            str(path.resolve()),
+        )
+    return make_engine(url)
+
+
+def _whole(text: str) -> int:
+    """A whole number above zero, or a usage error."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number above zero: {text!r}")
+    return int(text)
+
+
 def _positive(text: str) -> float:
     """A number above zero, or a usage error."""
     try:
@@ -1126,6 +1150,11 @@ def _operator_error(exc: Exception) -> str | None:
             "the read models are not in this database yet: run `ews project` (or `ews replay`) "
             "against it first, or check --db / EWS_DB_URL"
         )
+    if kind == "sqlalchemy.exc.ArgumentError":  # --db foo
+        return f"not a database URL ({exc}): give one like sqlite:///var/ews.db or postgresql://..."
+    if kind == "sqlalchemy.exc.OperationalError":  # the server is down, or refuses us
+        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        return f"the database did not answer: {first}; is it running, and is --db right?"
     return None
 
 

@@ -78,8 +78,21 @@ def test_a_name_longer_than_the_read_models_keep_is_a_usage_error(capsys) -> Non
 
 
 def test_a_database_without_read_models_says_what_to_run(tmp_path, capsys) -> None:  # noqa: ANN001
-    assert ews_main(["counts", "--db", f"sqlite:///{tmp_path / 'empty.db'}"]) == 2
-    assert "run `ews project` (or `ews replay`)" in said(capsys)
+    """A command that only reads says there is nothing to read, and makes no file for it
+    (in whatever folder it was started from)."""
+    for command in (["counts"], ["risk"], ["dead-letters"], ["case", "C1"], ["alerts"]):
+        assert ews_main([*command, "--db", f"sqlite:///{tmp_path / 'empty.db'}"]) == 2
+        assert "run `ews project` (or `ews replay`)" in said(capsys)
+        assert not (tmp_path / "empty.db").exists()
+    replay = ["replay", "--db", f"sqlite:///{tmp_path / 'r.db'}", "--bootstrap", NO_BROKER]
+    assert ews_main(replay) == 2
+    assert "the read models are left as they were" in said(capsys)
+    assert not (tmp_path / "r.db").exists()
+    assert ews_main(["counts", "--db", "foo"]) == 2
+    assert "not a database URL" in said(capsys)
+    with pytest.raises(SystemExit):
+        ews_main(["risk", "--limit", "0", "--db", f"sqlite:///{tmp_path / 'empty.db'}"])
+    assert "not a whole number above zero: '0'" in said(capsys)
     assert ews_main(["alerts", "--unit", "nosuch", "--db", f"sqlite:///{tmp_path / 'a.db'}"]) == 2
     assert "no unit 'nosuch' in the routing" in said(capsys)  # not "0 open alerts"
 
