@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ews.model_cli import register as register_model_commands
+from ews.model_cli import whole_number as _whole
 from ews.processes import project_path
 from schemas.record import CHINA_TZ
 from schemas.settings import Settings, settings_table
@@ -1084,13 +1085,6 @@ def _read_models(settings: Settings):  # type: ignore[no-untyped-def] # noqa: AN
             str(path.resolve()),
         )
     return make_engine(url)
-
-
-def _whole(text: str) -> int:
-    """A whole number above zero, or a usage error."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number above zero: {text!r}")
-    return int(text)
 
 
 def _positive(text: str) -> float:

@@ -40,6 +40,33 @@ def _days(text: str) -> float:
     return value
 
 
+def whole_number(text: str) -> int:
+    """A whole number above zero (cases, days, processes, alerts per week), or a usage error."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number above zero: {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number above zero: {text!r}")
+    return value
+
+
+def _day(text: str) -> str:
+    """An ISO 8601 day (2025-01-01)."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day like 2025-01-01: {text!r}") from None
+
+
 def _same_days(args: argparse.Namespace, said: dict[str, Any] | None, whose: str) -> None:
     """Take the label horizon and snapshot spacing ``said`` by a training set or a model
     where the command line gave none; refuse a different one: a 90-day label read as a
@@ -630,7 +657,7 @@ def _data_options(sp: argparse.ArgumentParser, dataset: bool = True) -> None:
     )
     g.add_argument(
         "--cases",
-        type=int,
+        type=whole_number,
         default=DEFAULT_SYNTH_CASES,
         help=f"synthetic cases when no data is given (default {DEFAULT_SYNTH_CASES})",
     )
@@ -656,7 +683,7 @@ def _data_options(sp: argparse.ArgumentParser, dataset: bool = True) -> None:
     )
     g.add_argument(
         "--jobs",
-        type=int,
+        type=whole_number,
         default=min(os.cpu_count() or 1, 4),
         help="processes that build the snapshots (default: the CPUs, at most 4)",
     )
@@ -678,7 +705,7 @@ def _split_options(sp: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--budget",
-        type=int,
+        type=whole_number,
         default=20,
         help="alerts the duty desk can look at per week (default 20)",
     )
@@ -686,16 +713,18 @@ def _split_options(sp: argparse.ArgumentParser) -> None:
 
 def _evidence_options(sp: argparse.ArgumentParser) -> None:
     g = sp.add_argument_group("evidence (rolling windows, out-of-template data)")
-    g.add_argument("--windows", type=int, default=4, help="consecutive test windows (default 4)")
+    g.add_argument(
+        "--windows", type=whole_number, default=4, help="consecutive test windows (default 4)"
+    )
     g.add_argument(
         "--resamples",
-        type=int,
+        type=whole_number,
         default=200,
         help="case resamples for the 95%% intervals (default 200)",
     )
     g.add_argument(
         "--other-cases",
-        type=int,
+        type=whole_number,
         default=3000,
         help="cases of the out-of-template county, generated from the other story "
         "(default 3000; 0 for none)",
@@ -777,13 +806,15 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     sp = add("synth", cmd_synth, "generate a synthetic county: case events (and records) as JSONL")
     sp.add_argument(
         "--cases",
-        type=int,
+        type=whole_number,
         default=DEFAULT_SYNTH_CASES,
         help=f"number of cases (default {DEFAULT_SYNTH_CASES})",
     )
-    sp.add_argument("--seed", type=int, default=2026)
-    sp.add_argument("--start", default="2025-01-01", help="first day (default 2025-01-01)")
-    sp.add_argument("--days", type=int, default=540, help="days covered (default 540)")
+    sp.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    sp.add_argument(
+        "--start", type=_day, default="2025-01-01", help="first day (default 2025-01-01)"
+    )
+    sp.add_argument("--days", type=whole_number, default=540, help="days covered (default 540)")
     sp.add_argument(
         "--events-out",
         default="var/synthetic/events.jsonl",
@@ -812,7 +843,7 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     _evidence_options(sp)
     g = sp.add_argument_group("model")
     g.add_argument(
-        "--C", type=float, default=0.1, help="inverse regularisation strength (default 0.1)"
+        "--C", type=_positive, default=0.1, help="inverse regularisation strength (default 0.1)"
     )
     g.add_argument(
         "--calibration",

@@ -224,3 +224,21 @@ def test_a_log_too_short_to_split_says_how_long_it_must_be(tmp_path, capsys) -> 
     assert "Traceback" not in err
     assert model_cli(["show", "v002", "--model-dir", str(tmp_path / "models")]) == 1
     assert "no version v002" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["synth", "--cases", "-5"], "--cases: not a whole number above zero: '-5'"),
+        (["synth", "--days", "0"], "--days: not a whole number above zero: '0'"),
+        (["synth", "--start", "garbage"], "--start: not a day like 2025-01-01: 'garbage'"),
+        (["train", "--C", "0"], "--C: not a number above zero: '0'"),
+        (["train", "--jobs", "0"], "--jobs: not a whole number above zero: '0'"),
+        (["dataset", "--horizon", "-2"], "--horizon: must be more than 0 days"),
+    ],
+)
+def test_a_value_no_run_can_use_is_a_usage_error_not_a_traceback(argv, says, capsys) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit) as exited:
+        model_cli(argv)
+    assert exited.value.code == 2
+    assert says in capsys.readouterr().err
