@@ -214,8 +214,20 @@ def cmd_post(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             rows = read_rows(Path(path))
-        except (FileRefused, OSError) as exc:
+        except FileNotFoundError:
+            print(f"{path}: 没有这个文件 (no such file)", file=sys.stderr)
+            refused += 1
+            continue
+        except FileRefused as exc:
             print(f"{exc}", file=sys.stderr)
+            refused += 1
+            continue
+        except OSError as exc:
+            print(f"{path}: {exc.strerror or exc}", file=sys.stderr)
+            refused += 1
+            continue
+        if not rows:
+            print(f"{path}: 文件中没有记录 (no rows to post)", file=sys.stderr)
             refused += 1
             continue
         problems = check_rows(rows, int(time.time() * 1000))
@@ -235,7 +247,8 @@ def cmd_post(args: argparse.Namespace) -> int:
         )
         total += n
         with_problems += bad
-    print(f"posted {total} rows in all; see `ews counts` for what became of them")
+    if total:
+        print(f"posted {total} rows in all; see `ews counts` for what became of them")
     if refused:
         print(f"{refused} file(s) not posted: see above", file=sys.stderr)
         return 1
@@ -665,6 +678,9 @@ def web_app(settings: Settings):  # type: ignore[no-untyped-def] # noqa: ANN201 
 def cmd_web(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.port is not None and not 0 < args.port < 65536:
+        print(f"ews web: --port {args.port} is not a port (1-65535)", file=sys.stderr)
+        return 2
     settings = _settings(args).replace(web_port=args.port, web_host=args.host)
     app = web_app(settings)
     print(

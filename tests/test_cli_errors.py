@@ -162,3 +162,20 @@ def test_a_zero_interval_is_a_usage_error(capsys) -> None:  # noqa: ANN001
         ews_main(["clock", "run", "--interval", "0", "--bootstrap", NO_BROKER])
     assert exited.value.code == 2
     assert "not a number above zero: '0'" in said(capsys)
+
+
+def test_a_file_that_cannot_be_posted_is_said_in_one_line_and_nothing_is_asked_of_kafka(
+    tmp_path, capsys
+) -> None:  # noqa: ANN001
+    """A missing or empty file is refused at once (exit 1), with no wait for a broker and no
+    "see ews counts" for rows that were never posted; a port that is no port is named."""
+    empty = tmp_path / "empty.csv"
+    empty.write_text("乡镇,编号\n", encoding="utf-8")
+    argv = ["post", str(tmp_path / "missing.csv"), str(empty), "--bootstrap", NO_BROKER]
+    assert ews_main(argv) == 1
+    captured = capsys.readouterr()
+    assert "missing.csv: 没有这个文件 (no such file)" in captured.err
+    assert "empty.csv: 文件中没有记录 (no rows to post)" in captured.err
+    assert "ews counts" not in captured.out and "Traceback" not in captured.err
+    assert ews_main(["web", "--port", "-1"]) == 2
+    assert "--port -1 is not a port" in said(capsys)
