@@ -743,9 +743,12 @@ def cmd_account(args: argparse.Namespace) -> int:
             n = store.revoke(args.name, by=by)
             print(f"account {args.name} revoked with its {n} live credential(s)")
         else:
-            for a in store.list():
+            accounts = store.list()
+            for a in accounts:
                 scope = a.township or a.unit or ""
                 print(f"{a.name:<24}{a.role:<16}{scope:<24}{'revoked' if a.revoked else ''}")
+            if not accounts:
+                print(f"no accounts in {settings.accounts_db} yet: add one with `ews account add`")
     except (AccountError, AccountInvalid) as exc:
         print(f"ews account: {exc}", file=sys.stderr)
         return 1
@@ -822,7 +825,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=9092,
         help="client port (default 9092); the next port is its controller's",
     )
-    sp.add_argument("--home", help="broker directory (default .cache/broker)")
+    sp.add_argument(
+        "--home", help="broker directory (default .cache/broker in the project's folder)"
+    )
     sp.add_argument(
         "--secure",
         action="store_true",
@@ -1037,9 +1042,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("alert", cmd_alert, "a duty officer's command on a case's alert")
     sp.add_argument(
-        "action", choices=["ack", "acknowledge", "feedback", "resolve", "escalate", "reassign"]
+        "action",
+        choices=["ack", "acknowledge", "feedback", "resolve", "escalate", "reassign"],
+        help="ack(nowledge): 签收; feedback: 反馈 what was done (--text); resolve: 办结; "
+        "escalate: to the unit's head, then the leader; reassign: to --to-unit",
     )
-    sp.add_argument("case_id", nargs="?", help="case id (C...)")
+    sp.add_argument("case_id", nargs="?", help="case id (C...), or give --ref instead")
     sp.add_argument("--ref", nargs=2, metavar=("TOWNSHIP", "REF_NO"), help="find by reference")
     sp.add_argument("--by", required=True, type=_at_most(64), help="who acts (name or account)")
     sp.add_argument(
@@ -1078,7 +1086,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--table", action="store_true", help="every setting, as the README's table")
 
     sp = add("schema", cmd_schema, "write the record contract as JSON Schema files")
-    sp.add_argument("--dir", help="output folder (default schemas/json)")
+    sp.add_argument(
+        "--dir", help="output folder (default: schemas/json of the installed package, rewritten)"
+    )
 
     register_model_commands(sub)
     return p
@@ -1168,15 +1178,21 @@ def _operator_error(exc: Exception) -> str | None:
     return None
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of ``command``, whose usage line a usage error of it should show."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("case", "alert") and not (args.case_id or args.ref):
-        parser.error(f"{args.command}: give a case id or --ref TOWNSHIP REF_NO")
+        _subparser(parser, args.command).error("give a case id or --ref TOWNSHIP REF_NO")
     if args.command == "account" and args.action != "list" and not args.name:
-        parser.error(f"account {args.action}: give the account name")
+        _subparser(parser, "account").error(f"account {args.action}: give the account name")
     if args.command == "account" and args.action == "add" and not args.role:
-        parser.error("account add: give --role")
+        _subparser(parser, "account").error("account add: give --role")
     if args.command == "alert" and args.action == "ack":
         args.action = "acknowledge"
     try:

@@ -179,3 +179,11 @@ def test_a_file_that_cannot_be_posted_is_said_in_one_line_and_nothing_is_asked_o
     assert "ews counts" not in captured.out and "Traceback" not in captured.err
     assert ews_main(["web", "--port", "-1"]) == 2
     assert "--port -1 is not a port" in said(capsys)
+
+
+def test_a_missing_argument_shows_the_command_s_own_usage(capsys) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit) as exited:
+        ews_main(["case"])
+    assert exited.value.code == 2
+    err = said(capsys)
+    assert err.startswith("usage: ews case ") and "give a case id or --ref" in err
