@@ -338,7 +338,9 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     query = sa.select(dl).order_by(dl.c.received_at, dl.c.dead_letter_id)
     if args.township:
         query = query.where(dl.c.township == args.township)
-    with _read_models(_settings(args)).connect() as conn:
+    engine = _read_models(_settings(args))
+    _say_if_unknown_township(engine, args.township)
+    with engine.connect() as conn:
         rows = conn.execute(query.limit(args.limit)).mappings().all()
     for r in rows:
         where = (
@@ -476,7 +478,9 @@ def cmd_clock(args: argparse.Namespace) -> int:
 def cmd_risk(args: argparse.Namespace) -> int:
     from readside.queries import risk_table
 
-    print(risk_table(_read_models(_settings(args)), args.township, args.limit))
+    engine = _read_models(_settings(args))
+    _say_if_unknown_township(engine, args.township)
+    print(risk_table(engine, args.township, args.limit))
     return 0
 
 
@@ -582,6 +586,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             return 2
     engine = _read_models(settings)
     if not args.kpi:
+        _say_if_unknown_township(engine, args.township)
         print(queue_text(engine, args.unit, args.township))
         return 0
     handle_days = load_policy(settings.risk_policy or None).statutory_limits["handle"]
@@ -1111,6 +1116,25 @@ def _read_models(settings: Settings):  # type: ignore[no-untyped-def] # noqa: AN
             str(path.resolve()),
         )
     return make_engine(url)
+
+
+def _say_if_unknown_township(engine, township: str | None) -> None:  # type: ignore[no-untyped-def] # noqa: ANN001
+    """A township that no record has come from is most likely misspelt: say so on stderr
+    (the empty list that follows is then no all-clear)."""
+    import sqlalchemy as sa
+
+    from readside.tables import intake_counts
+
+    if not township:
+        return
+    with engine.connect() as conn:
+        known = list(conn.scalars(sa.select(intake_counts.c.township).order_by("township")))
+    if township not in known:
+        print(
+            f"(no record has come from {township!r}; townships with records: "
+            f"{', '.join(known) or 'none yet'})",
+            file=sys.stderr,
+        )
 
 
 def _positive(text: str) -> float:

@@ -187,3 +187,15 @@ def test_a_missing_argument_shows_the_command_s_own_usage(capsys) -> None:  # no
     assert exited.value.code == 2
     err = said(capsys)
     assert err.startswith("usage: ews case ") and "give a case id or --ref" in err
+
+
+def test_a_township_no_record_came_from_is_said_not_listed_as_all_clear(tmp_path, capsys) -> None:  # noqa: ANN001
+    from readside.db import make_engine, migrate
+
+    db = f"sqlite:///{tmp_path / 'ews.db'}"
+    migrate(make_engine(db))
+    for command in (["risk"], ["alerts"], ["dead-letters"]):
+        assert ews_main([*command, "--township", "不存在镇", "--db", db]) == 0
+        assert "no record has come from '不存在镇'; townships with records: none yet" in said(
+            capsys
+        )
