@@ -9,6 +9,8 @@ import datetime as dt
 import json
 from typing import Any
 
+import orjson
+
 from schemas.categories import BY_CODE
 from schemas.events import (
     CaseClosed,
@@ -113,7 +115,6 @@ LATEST_VALUE_FIELDS = (
     "escalation_kind",
     "satisfaction",
 )
-VALUES_FOUND_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _appended_row(row: Row, e: RecordAppended) -> Row:
@@ -152,12 +153,12 @@ def _take_latest_values(
     given = [n for n in LATEST_VALUE_FIELDS if record.get(n) is not None]
     if not given:
         return
-    at = json.loads(row["values_found_at"]) if row["values_found_at"] else {}
+    at = orjson.loads(row["values_found_at"]) if row["values_found_at"] else {}
     for name in given:
         since = at.get(name) or (latest if row[name] is not None else None)
         if since is None or found >= as_time(since):
             row[name], at[name] = record[name], found_at
-    row["values_found_at"] = VALUES_FOUND_JSON.encode(at)
+    row["values_found_at"] = orjson.dumps(at).decode()
 
 
 def timeline_row(envelope: Envelope) -> Row:
