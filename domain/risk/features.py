@@ -248,7 +248,9 @@ class Known:
         known = self.memo.get(key)
         if known is None:
             recent = text_parts(list(self.records[k:]))
-            known = self.memo[key] = lexicon.hits_in(recent, lexicon.threats)
+            said = lexicon.hits_in(recent, lexicon.threats)
+            marked = [p for p in lexicon.marked_in(recent) if p not in said]
+            known = self.memo[key] = said + marked
         return known
 
     @property
