@@ -358,37 +358,3 @@ def test_a_record_stamped_ahead_of_its_posting_is_known_from_when_it_came_in() -
     tick = Assessment(case_id, "2026-01-20T08:00:00+08:00", 0.01, "blue", None)
     _, said = decide(watches[case_id], tick, "time_passed", POLICY)
     assert said is not None and said.noticed_at == said.as_of == "2026-01-20T08:00:00+08:00"
-
-
-def test_a_trip_to_the_city_said_as_an_intent_warns_like_one_to_beijing_and_a_paid_crowd_does_not() -> (
-    None
-):
-    """With no model: 不然就去市信访局 is an explicit threat (orange); 五十六名工人工资已全部
-    支付到位 is a count in the text, no crowd at a gate: yellow at most, with the real count."""
-    threat = case_events(
-        "ZZ-31",
-        [
-            {
-                "category": "拖欠农民工工资",
-                "found_at": "2026-01-10T09:00:00+08:00",
-                "description": "工人称年前必须要个说法，不然就去市信访局。",
-            }
-        ],
-    )
-    _, out = watch_events({}, threat, rules_alone, POLICY)
-    (assessed,) = out
-    assert assessed.level == "orange" and "explicit_threat" in [r["code"] for r in assessed.rules]
-    paid = case_events(
-        "ZZ-32",
-        [
-            {
-                "category": "拖欠农民工工资",
-                "found_at": "2026-01-10T09:00:00+08:00",
-                "description": "五十六名工人工资已全部支付到位。",
-            }
-        ],
-    )
-    _, out = watch_events({}, paid, rules_alone, POLICY)
-    (assessed,) = out
-    assert [r["code"] for r in assessed.rules] == ["group_size"]
-    assert assessed.level == "yellow" and "记录称约56人" in assessed.reasons_zh()[0]

@@ -48,7 +48,7 @@ def _line_of(text: str, needle: str) -> int:
             "expected red, orange",
         ),
         ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
-        ('version: "2026-11-29.2"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
+        ('version: "2026-11-29.1"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
         (
             "    calming:\n",
             "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",
@@ -261,41 +261,3 @@ def test_the_lexicon_fingerprint_changes_with_what_counts_and_nothing_else() -> 
     assert fingerprint("red_per_week: 5", "red_per_week: 9") == same
     assert fingerprint("close_window: 1", "close_window: 2") != same
     assert fingerprint("close_negations: [没,", "close_negations: [没有过,") != same
-
-
-def test_a_crowd_read_from_the_text_warns_only_when_it_acts() -> None:
-    """五十六名工人 paid in full, 二百余名群众 at a meeting: a count, no crowd at a gate."""
-    from domain.case import RecordSeen
-    from domain.risk.rules import _crowd_acts
-
-    def record_seen(text: str) -> RecordSeen:
-        at = "2026-03-01T09:00:00+08:00"
-        return RecordSeen("f", at, at, "initial", "new", text)
-
-    policy = default_policy()
-    calm = ["五十六名工人工资已全部支付到位", "宣讲会二百余名群众参加，现场秩序良好"]
-    acting = ["五十多名工人在镇政府门口讨薪", "八十余名村民相约到市里反映"]
-    assert not any(_crowd_acts([record_seen(t)], policy) for t in calm)
-    assert all(_crowd_acts([record_seen(t)], policy) for t in acting)
-
-
-def test_an_officer_s_prevention_names_what_must_not_happen_not_what_was_found() -> None:
-    lx = default_policy().lexicon
-    every = lx.threats + tuple(p for g in lx.groups if g.raises_risk for p in g.phrases)
-    for text in ("严防该户在两会期间进京", "讲明到北京非正常上访的法律后果", "告知其堵路的后果"):
-        assert lx.hits(text, every) == [], text
-    assert "自焚" in lx.hits("为防止被拆扬言自焚", lx.threats)  # the threat's verb ends it
-    assert "去北京" in lx.hits("已劝阻但其仍要去北京", lx.threats)
-
-
-def test_going_to_the_city_or_province_said_as_an_intent_is_a_threat() -> None:
-    lx = default_policy().lexicon
-    for text in (
-        "扬言去市政府讨薪",
-        "不然就去市信访局",
-        "说再拖下去就去省政府门口",
-        "准备明天拉着工友到省城",
-    ):
-        assert lx.marked_in([text]), text
-    for text in ("去市里开会", "到省城看病", "没有扬言去市政府", "严防其到省里上访"):
-        assert not lx.marked_in([text]), text

@@ -248,9 +248,7 @@ class Known:
         known = self.memo.get(key)
         if known is None:
             recent = text_parts(list(self.records[k:]))
-            said = lexicon.hits_in(recent, lexicon.threats)
-            marked = [p for p in lexicon.marked_in(recent) if p not in said]
-            known = self.memo[key] = said + marked
+            known = self.memo[key] = lexicon.hits_in(recent, lexicon.threats)
         return known
 
     @property

@@ -87,20 +87,9 @@ class Lexicon:
     list_negations: tuple[str, ...] = ()  # 无, 严防: they reach ``scope_window`` over a list
     list_ends: tuple[str, ...] = ()  # ... that one of these closes with a scope noun (等情况)
     list_breaks: tuple[str, ...] = ()  # ... when no threat's verb is between (扬言)
-    # 严防, 讲明: the officer's prevention or warning; what follows in the clause is no finding
-    prevention_before: tuple[str, ...] = ()
-    prevention_breaks: tuple[str, ...] = ()  # ... unless a threat's verb stands between (扬言)
-    # a phrase of these groups is a threat when one of ``threat_markers`` (扬言, 准备, 不然就)
-    # stands at most ``marker_window`` characters before it: 扬言去市政府, 不然就去省里上访
-    marked_groups: tuple[str, ...] = ()
-    threat_markers: tuple[str, ...] = ()
-    marker_window: int = 0
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
-        default_factory=dict, init=False, compare=False, hash=False, repr=False
-    )
-    _marked_seen: dict[str, frozenset[str]] = field(
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
     # every phrase of the lexicon by its first character, to find them in one pass over a text
@@ -237,20 +226,7 @@ class Lexicon:
             if len(between) <= window:
                 return True
         after = clause[end : end + SCOPE_NOUN_WITHIN]
-        return (
-            self._not_found(before, after)
-            or self._none_of_list(clause, start, end)
-            or self._prevented(clause[:start])
-        )
-
-    def _prevented(self, before: str) -> bool:
-        """An officer's prevention or warning (严防该户在两会期间进京, 讲明到北京非正常上访的
-        法律后果) earlier in the clause, with no threat's verb between it and the phrase."""
-        for word in self.prevention_before:
-            at = before.rfind(word)
-            if at >= 0 and not any(b in before[at + len(word) :] for b in self.prevention_breaks):
-                return True
-        return False
+        return self._not_found(before, after) or self._none_of_list(clause, start, end)
 
     def _not_found(self, before: str, after: str) -> bool:
         """A screening's "not found" in ``before`` the phrase, the kind of sign it did not
@@ -303,41 +279,6 @@ class Lexicon:
             if not any(b in between or b in after[:close] for b in breaks):
                 return True
         return False
-
-    def marked_in(self, parts: Iterable[str]) -> list[str]:
-        """The phrases of ``marked_groups`` that count in ``parts`` and stand after one of
-        ``threat_markers`` in their clause (扬言去市政府, 说再拖下去就去省政府门口), in the
-        order of the groups' lists."""
-        found: set[str] = set()
-        for text in parts:
-            known = self._marked_seen.get(text)
-            if known is None:
-                if len(self._marked_seen) >= SEEN_KEPT:
-                    self._marked_seen.clear()
-                masked = self._mask(text)
-                counted = self.counted(text) & self._marked
-                known = frozenset(p for p in counted if self._after_marker(masked, p))
-                self._marked_seen[text] = known
-            found |= known
-        order = [p for g in self.groups if g.code in self.marked_groups for p in g.phrases]
-        return [p for p in dict.fromkeys(order) if p in found]
-
-    def _after_marker(self, masked: str, phrase: str) -> bool:
-        for clause in CLAUSE_END.split(masked):
-            start = clause.find(phrase)
-            while start >= 0:
-                # 就去, 要到: a marker may end in the phrase's first character (就去省政府)
-                before = clause[max(0, start - self.marker_window) : start + 1]
-                if any(m in before for m in self.threat_markers) and not self._negated(
-                    clause, start, start + len(phrase)
-                ):
-                    return True
-                start = clause.find(phrase, start + 1)
-        return False
-
-    @cached_property
-    def _marked(self) -> frozenset[str]:
-        return frozenset(p for g in self.groups if g.code in self.marked_groups for p in g.phrases)
 
     def _without_false_negations(self, text: str) -> str:
         """``text`` with the words that hold a negation and negate nothing (未果) blanked."""

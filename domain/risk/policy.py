@@ -246,11 +246,6 @@ def _lexicon(node: Node) -> Lexicon:
             "list_negations",
             "list_ends",
             "list_breaks",
-            "prevention_before",
-            "prevention_breaks",
-            "marked_groups",
-            "threat_markers",
-            "marker_window",
         ),
     )
 
@@ -274,9 +269,6 @@ def _lexicon(node: Node) -> Lexicon:
             PhraseGroup(code, gm["zh"].text(), gm["en"].text(), gm["phrases"].words(), raises)
         )
     groups.sort(key=lambda g: SIGNAL_GROUPS.index(g.code))
-    for i, code in enumerate(words("marked_groups")):
-        if code not in SIGNAL_GROUPS:
-            raise m["marked_groups"].items()[i].fail(f"no group {code!r}")
     return Lexicon(
         threats=m["threats"].words(),
         groups=tuple(groups),
@@ -297,11 +289,6 @@ def _lexicon(node: Node) -> Lexicon:
         list_negations=words("list_negations"),
         list_ends=words("list_ends"),
         list_breaks=words("list_breaks"),
-        prevention_before=words("prevention_before"),
-        prevention_breaks=words("prevention_breaks"),
-        marked_groups=words("marked_groups"),
-        threat_markers=words("threat_markers"),
-        marker_window=int(m["marker_window"].number(0, 30, True)) if "marker_window" in m else 0,
     )
 
 

@@ -22,7 +22,6 @@ from domain.risk.features import (
     read_records,
     standing_max,
     status_as_of,
-    text_parts,
 )
 from domain.risk.policy import DeadlineRule, RiskPolicy, default_policy
 from schemas.record import CHINA_TZ
@@ -76,34 +75,13 @@ def evaluate_rules(
     key = ("other rules", id(policy), alone)  # they read the records only
     if key not in known.memo:
         people, in_words = people_for_rules(records)  # 30余人 in a record with no field
-        # 八百余名务工人员, 二百余名群众参加: a count in the text, but no crowd
-        crowd = not in_words or _crowd_acts(records, policy)
         skip, visits = (standing_max(records, n) for n in ("prior_skip_level", "prior_visits"))
-        known.memo[key] = _other_hits(people, in_words, crowd, skip, visits, policy, pick)
+        known.memo[key] = _other_hits(people, in_words, skip, visits, policy, pick)
     out.extend(known.memo[key])
     return out
 
 
 Pick = Any  # RuleSetting -> the level it sets in this mode
-# what a crowd does or feels: the lexicon's groups of organising, blocking, going over the
-# county's head and temper, and these words (not the group signs' head-count words: 余人 is no
-# act)
-CROWD_GROUPS = ("organising", "blocking", "hierarchy", "temper")
-CROWD_WORDS = (
-    "集体上访", "集体讨薪", "集体到", "集体去", "集体前往", "联名", "一起去", "一块去", "一同前往",
-    "结伴", "相约", "抱团", "讨薪", "讨要", "讨说法", "要说法", "上访", "门口", "闹事",
-    "到镇政府", "到县政府", "去镇政府", "去县政府", "在镇政府", "在县政府", "到乡政府", "去乡政府",
-)  # fmt: skip
-
-
-def _crowd_acts(records: list[RecordSeen], policy: RiskPolicy) -> bool:
-    """Whether the records say a crowd does or plans something (gathers, organises, blocks,
-    goes over the county's head): a head count read from the text sets the large-group rule
-    only then, for a text counts the workers paid, the households signed and the people at a
-    meeting as readily as a crowd at the gate."""
-    lexicon = policy.lexicon
-    acts = tuple(p for g in lexicon.groups if g.code in CROWD_GROUPS for p in g.phrases)
-    return bool(lexicon.hits_in(text_parts(records), (*acts, *CROWD_WORDS)))
 
 
 def _threat_hits(threats: list[str], policy: RiskPolicy, pick: Pick) -> list[RuleHit]:
@@ -117,24 +95,16 @@ def _threat_hits(threats: list[str], policy: RiskPolicy, pick: Pick) -> list[Rul
 
 
 def _other_hits(
-    people: int,
-    in_words: bool,
-    crowd: bool,
-    skip: int,
-    visits: int,
-    policy: RiskPolicy,
-    pick: Pick,
+    people: int, in_words: bool, skip: int, visits: int, policy: RiskPolicy, pick: Pick
 ) -> list[RuleHit]:
-    """``in_words``: the head count is a record's text's (记录称), not its field's; ``crowd``:
-    the records say the people act (``_crowd_acts``), which a count in words needs to be a
-    large group.  The counts are those no correction has replaced (the model's inputs take
-    every record's: a model input changes only with a retrained model and its evidence, see
-    the model card)."""
+    """``in_words``: the head count is a record's text's (记录称), not its field's.  The
+    counts are those no correction has replaced (the model's inputs take every record's: a
+    model input changes only with a retrained model and its evidence, see the model card)."""
     out = []
     large, group = policy.rule("large_group"), policy.rule("group_size")
     zh = f"记录称约{people}人" if in_words else f"涉及人数{people}人"
     en = f"about {people} people, as the record says" if in_words else f"{people} people involved"
-    if people >= large.params["people"] and crowd:
+    if people >= large.params["people"]:
         out.append(RuleHit("large_group", pick(large), zh, en, 8))
     elif people >= group.params["people"]:
         n = group.params["people"]
