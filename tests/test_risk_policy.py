@@ -48,7 +48,7 @@ def _line_of(text: str, needle: str) -> int:
             "expected red, orange",
         ),
         ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
-        ('version: "2026-11-29.1"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
+        ('version: "2026-11-29.2"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
         (
             "    calming:\n",
             "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",
@@ -175,6 +175,9 @@ RISKY = [
     ("补偿款没有到位近日有聚集堵路等苗头", "堵路"),
     ("当事人称若问题没有解决会带人堵路、拉横幅等过激行为", "堵路"),
     ("调解毫无进展其多次进京上访等行为已造成不良影响", "进京"),
+    # threats against her, as against him
+    ("扬言要是敢离婚就杀了她全家", "杀了她"),
+    ("放出话要让对方血债血偿", "血债血偿"),
 ]
 
 
