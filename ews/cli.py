@@ -604,7 +604,7 @@ def cmd_alert(args: argparse.Namespace) -> int:
     from readside.alert_projections import summarize
     from schemas.commands import AlertCommand
     from schemas.events import CommandRejected, Envelope, case_id_for
-    from streams.log import answer_to
+    from streams.log import answer_to, check_reachable
     from web.kafka import KafkaGateway
 
     settings = _settings(args)
@@ -620,6 +620,7 @@ def cmd_alert(args: argparse.Namespace) -> int:
     if refused:
         print(f"ews alert: {refused}", file=sys.stderr)
         return 2
+    check_reachable(settings.kafka)  # one line at once, not kafka's 30 s of bootstrapping
     case_id = args.case_id if not args.ref else case_id_for(args.ref[0], args.ref[1])
     command = AlertCommand(
         command_id=f"cli:{uuid.uuid4().hex}",
@@ -638,13 +639,17 @@ def cmd_alert(args: argparse.Namespace) -> int:
     def ours(value: bytes) -> bool:
         return json.loads(value).get("causation_id") == command.command_id
 
-    answer = answer_to(
-        settings.kafka,
-        settings.topics.alert_events,
-        lambda: gateway.send_alert_command(command),
-        ours,
-        args.wait,
-    )
+    try:
+        answer = answer_to(
+            settings.kafka,
+            settings.topics.alert_events,
+            lambda: gateway.send_alert_command(command),
+            ours,
+            args.wait,
+        )
+    except LookupError as exc:  # the topics were never made: nothing was sent
+        print(f"ews alert: {exc}", file=sys.stderr)
+        return 2
     events = [Envelope.from_bytes(v).event for v in answer]
     refused = [e for e in events if isinstance(e, CommandRejected)]
     for e in events:

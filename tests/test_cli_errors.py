@@ -199,3 +199,9 @@ def test_a_township_no_record_came_from_is_said_not_listed_as_all_clear(tmp_path
         assert "no record has come from '不存在镇'; townships with records: none yet" in said(
             capsys
         )
+
+
+def test_an_officer_s_command_with_no_broker_says_so_at_once(capsys) -> None:  # noqa: ANN001
+    argv = ["alert", "ack", "C1", "--by", "张三", "--unit", "hrss", "--bootstrap", NO_BROKER]
+    assert ews_main(argv) == 2
+    assert "no Kafka broker reachable at 127.0.0.1:9" in said(capsys)
