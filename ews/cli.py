@@ -281,15 +281,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from streams.log import require_topics
 
     settings = _settings(args)
-    try:  # before a read model is dropped, or made: a wrong address must cost nothing
-        require_topics(settings.kafka, [settings.topics.case_events])
-    except (ConnectionError, LookupError) as exc:
-        print(f"ews replay: {exc}; the read models are left as they were", file=sys.stderr)
+
+    def log_there() -> bool:  # before a read model is dropped: a wrong address costs nothing
+        try:
+            require_topics(settings.kafka, [settings.topics.case_events])
+            return True
+        except (ConnectionError, LookupError) as exc:
+            print(f"ews replay: {exc}; the read models are left as they were", file=sys.stderr)
+            return False
+
+    if _no_database_file(settings.db_url) and not log_there():  # nor is a database made
         return 2
     engine = make_engine(settings.db_url)
     migrate(engine)
     try:
         with read_model_writer(engine, "ews replay"):
+            if not log_there():
+                return 2
             drop_all(engine)
             migrate(engine)
             began = time.monotonic()
@@ -1104,6 +1112,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _no_database_file(url: str) -> bool:
+    """A SQLite URL whose file is not there (yet)."""
+    path = Path(url.removeprefix("sqlite:///"))
+    return url.startswith("sqlite:///") and str(path) != ":memory:" and not path.exists()
+
+
 def _read_models(settings: Settings):  # type: ignore[no-untyped-def] # noqa: ANN202 - Engine
     """The read models, for a command that only reads them: a SQLite file that is not there
     is said, not made (in whatever folder the command was started from)."""
@@ -1112,8 +1126,8 @@ def _read_models(settings: Settings):  # type: ignore[no-untyped-def] # noqa: AN
     from readside.db import make_engine
 
     url = settings.db_url
-    path = Path(url.removeprefix("sqlite:///"))
-    if url.startswith("sqlite:///") and str(path) != ":memory:" and not path.exists():
+    if _no_database_file(url):
+        path = Path(url.removeprefix("sqlite:///"))
         raise FileNotFoundError(
             errno.ENOENT,
             "no read models here yet: run `ews project` (or `ews replay`) first, or check "

@@ -17,7 +17,7 @@ from domain.risk.features import read_records, status_as_of
 from readside.db import make_engine, migrate
 from readside.projector import Message, Projector, apply_batch
 from readside.snapshot import snapshot
-from readside.tables import cases
+from readside.tables import cases, metadata
 from schemas.events import Envelope
 from schemas.topics import Topics
 
@@ -38,8 +38,8 @@ def old_log(topics: Topics) -> list[Message]:
     ]
 
 
-# columns added since the fixture that an old log fills in (they come first after the fixture's)
-FILLED_SINCE = {"cases": 2}  # category_corrected_at, status_found_at: from the log
+# columns added since the fixture that an old log fills in
+FILLED_SINCE = {"cases": {"category_corrected_at", "status_found_at", "values_found_at"}}
 # case state fields added since, likewise
 STATE_SINCE = {"category_corrected_at"}
 
@@ -87,8 +87,11 @@ def as_json(snap: dict) -> dict:
     for table, rows in snap.items():
         width = len(known[table][0]) if known[table] else None
         if width is not None:
-            empty = width + FILLED_SINCE.get(table, 0)
-            assert all(v is None for row in rows for v in row[empty:]), table
+            names = [c.name for c in metadata.tables[table].columns]
+            empty = [
+                i for i in range(width, len(names)) if names[i] not in FILLED_SINCE.get(table, ())
+            ]
+            assert all(row[i] is None for row in rows for i in empty), table
             snap[table] = [row[:width] for row in rows]
     return json.loads(json.dumps(snap, ensure_ascii=False, sort_keys=True, default=str))
 
