@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ews.model_cli import positive_number as _positive
 from ews.model_cli import register as register_model_commands
 from ews.model_cli import whole_number as _whole
 from ews.processes import project_path
@@ -1114,8 +1115,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _no_database_file(url: str) -> bool:
     """A SQLite URL whose file is not there (yet)."""
-    path = Path(url.removeprefix("sqlite:///"))
-    return url.startswith("sqlite:///") and str(path) != ":memory:" and not path.exists()
+    from readside.db import sqlite_file
+
+    path = sqlite_file(url)
+    return path is not None and not path.exists()
 
 
 def _read_models(settings: Settings):  # type: ignore[no-untyped-def] # noqa: ANN202 - Engine
@@ -1123,11 +1126,11 @@ def _read_models(settings: Settings):  # type: ignore[no-untyped-def] # noqa: AN
     is said, not made (in whatever folder the command was started from)."""
     import errno
 
-    from readside.db import make_engine
+    from readside.db import make_engine, sqlite_file
 
     url = settings.db_url
-    if _no_database_file(url):
-        path = Path(url.removeprefix("sqlite:///"))
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
         raise FileNotFoundError(
             errno.ENOENT,
             "no read models here yet: run `ews project` (or `ews replay`) first, or check "
@@ -1154,17 +1157,6 @@ def _say_if_unknown_township(engine, township: str | None) -> None:  # type: ign
             f"{', '.join(known) or 'none yet'})",
             file=sys.stderr,
         )
-
-
-def _positive(text: str) -> float:
-    """A number above zero, or a usage error."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"not a number above zero: {text!r}")
-    return value
 
 
 def _at_most(limit: int) -> Callable[[str], str]:

@@ -47,7 +47,8 @@ def whole_number(text: str) -> int:
     return int(text)
 
 
-def _positive(text: str) -> float:
+def positive_number(text: str) -> float:
+    """A finite number above zero (seconds, days, C), or a usage error."""
     try:
         value = float(text)
     except ValueError:
@@ -843,7 +844,10 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     _evidence_options(sp)
     g = sp.add_argument_group("model")
     g.add_argument(
-        "--C", type=_positive, default=0.1, help="inverse regularisation strength (default 0.1)"
+        "--C",
+        type=positive_number,
+        default=0.1,
+        help="inverse regularisation strength (default 0.1)",
     )
     g.add_argument(
         "--calibration",

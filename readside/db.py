@@ -11,11 +11,17 @@ from alembic.config import Config
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or SQLite in memory."""
+    path = Path(url.removeprefix("sqlite:///"))
+    return path if url.startswith("sqlite:///") and str(path) != ":memory:" else None
+
+
 def make_engine(url: str) -> sa.Engine:
     """An engine for a SQLAlchemy URL (SQLite: the folder is created, WAL mode)."""
     if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        if str(path) != ":memory:":
+        path = sqlite_file(url)
+        if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 

@@ -274,14 +274,8 @@ def _apply_dead_letters(conn: sa.Connection, deads: list[DeadLetter]) -> int:
     )
     keys = {r["idempotency_key"] for r in new if r.get("idempotency_key")}
     if keys:  # posted again and accepted since (``_accepted_after_dead_letter``)
-        accepted = set(
-            conn.scalars(
-                sa.select(intake_receipts.c.idempotency_key).where(
-                    intake_receipts.c.idempotency_key.in_(keys),
-                    intake_receipts.c.outcome == "accepted",
-                )
-            )
-        )
+        found = rows_by_key(conn, intake_receipts.c.idempotency_key, keys)
+        accepted = {k for k, r in found.items() if r["outcome"] == "accepted"}
         new = [r for r in new if r.get("idempotency_key") not in accepted]
     insert_rows(conn, dead_letters, new)
     return len(new)
