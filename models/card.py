@@ -368,6 +368,7 @@ def decision_lines(report: dict[str, Any]) -> list[str]:
         f"{b['open_cases_per_week']:,} open cases a week here): kept in {b['weeks_kept']} of "
         f"{d['weeks']} weeks.  Each higher level escalates more often: "
         f"{'yes' if d['monotone'] else 'NO'}.",
+        *_over_by_rules(b),
         "",
     ]
     rules = report.get("rules") or {}
@@ -406,3 +407,18 @@ def write_card(
     path = folder / "card.md"
     path.write_text(card_markdown(version, metadata, report), encoding="utf-8")
     return path
+
+
+def _over_by_rules(budget: dict[str, Any]) -> list[str]:
+    """A line saying that the rules alone go over the desk's budget, where they do."""
+    over = budget.get("weeks_over_by_rules", 0)
+    if not over:
+        return []
+    return [
+        "",
+        f"The rules the policy lets raise orange or red raised {budget['by_rules_per_week']:,} "
+        "cases a week to an alert by themselves "
+        f"and went over the budget in {over} of these weeks: no cut-off of the model can keep "
+        "it there.  The policy puts hearing every threat before the budget; a county whose "
+        "desk is flooded narrows the lexicon and retrains.",
+    ]

@@ -172,8 +172,11 @@ def level_view(
     often; in how many weeks the desk's budget held."""
     y = labels(rows)
     per_week: dict[Any, Counter] = defaultdict(Counter)
-    for w, level in zip(weeks(rows).tolist(), levels, strict=True):
+    by_rules: Counter = Counter()  # per week, the cases the rules alone raise to an alert
+    floors = rule_levels(rows).tolist()
+    for w, level, floor in zip(weeks(rows).tolist(), levels, floors, strict=True):
         per_week[w][level] += 1
+        by_rules[w] += floor in ("red", "orange")
     n_weeks = max(len(per_week), 1)
     positives = max(int(y.sum()), 1)
     out: dict[str, Any] = {"weeks": len(per_week), "levels": {}}
@@ -194,20 +197,24 @@ def level_view(
     ]
     out["monotone"] = all(a > b for a, b in zip(rates, rates[1:], strict=False))
     cap = policy.capacity
-    kept = 0
-    for counts in per_week.values():
+    kept = rules_over = 0
+    for w, counts in per_week.items():
         open_cases = sum(counts.values())
         red_budget = cap.red_per_week * open_cases / cap.open_cases
         ro_budget = cap.red_orange_per_week * open_cases / cap.open_cases
         kept += counts["red"] <= np.ceil(red_budget) and counts["red"] + counts[
             "orange"
         ] <= np.ceil(ro_budget)
+        rules_over += by_rules[w] > np.ceil(ro_budget)
     out["budget"] = {
         "red_per_week": cap.red_per_week,
         "red_orange_per_week": cap.red_orange_per_week,
         "for_open_cases": cap.open_cases,
         "open_cases_per_week": round(len(rows) / n_weeks, 1),
         "weeks_kept": int(kept),
+        # weeks in which the rules alone raised more cases to orange or red than it allows
+        "weeks_over_by_rules": int(rules_over),
+        "by_rules_per_week": round(sum(by_rules.values()) / n_weeks, 1),
     }
     return out
 

@@ -122,9 +122,9 @@ def xlsx(rows: list[list], header: list[str] = SHEET_HEADER) -> bytes:
 def threat_is_red_alone(policy_text: str) -> str:
     """The policy with an explicit threat raising red when no model is in service (it raises
     orange in the packaged policy); fails if the packaged line has changed."""
-    old = "explicit_threat: {raises: yellow, alone: orange"
+    old = "explicit_threat: {raises: orange, alone: orange"
     assert old in policy_text, "the packaged policy's explicit_threat line changed"
-    return policy_text.replace(old, "explicit_threat: {raises: yellow, alone: red")
+    return policy_text.replace(old, "explicit_threat: {raises: orange, alone: red")
 
 
 def case_row(case_id: str, township: str = "周庄镇", **given: object) -> dict:

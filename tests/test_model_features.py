@@ -114,8 +114,8 @@ def test_rules_fire_on_group_size_threats_and_deadlines() -> None:
     early = {h.code for h in rule_hits(state, dt.datetime(2025, 3, 2, tzinfo=CN))}
     assert early == {"group_size"}
     later = {h.code: h for h in rule_hits(state, dt.datetime(2025, 3, 12, tzinfo=CN))}
-    # beside a model the threat keeps a floor of yellow (the policy says so); alone, orange
-    assert "explicit_threat" in later and later["explicit_threat"].level == "yellow"
+    # a threat raises orange beside a model and alone: it never waits for a model
+    assert "explicit_threat" in later and later["explicit_threat"].level == "orange"
     assert "堵路" in later["explicit_threat"].zh
     alone = evaluate_rules(state, dt.datetime(2025, 3, 12, tzinfo=CN), alone=True)
     assert {h.code: h.level for h in alone}["explicit_threat"] == "orange"
@@ -175,7 +175,7 @@ def test_snapshots_label_the_horizon_and_stop_at_escalation() -> None:
     assert [r.as_of[:10] for r in rows] == ["2025-03-01", "2025-03-08", "2025-03-15"]
     assert [r.label for r in rows] == [0, 1, 1]  # escalates within 14 days of 8 and 15 March
     assert rows[0].features["people_max"] == 8 and rows[2].features["people_max"] == 32
-    assert rows[2].rule_level == "yellow"  # beside a model a threat is never left blue
+    assert rows[2].rule_level == "orange"  # beside a model a threat raises an alert
     assert "explicit_threat" in rows[2].rule_codes
 
 

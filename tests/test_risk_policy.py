@@ -43,12 +43,12 @@ def _line_of(text: str, needle: str) -> int:
         ("  accept: 15 ", "  accept: fifteen ", "expected a whole number"),
         ("      limit: handle\n", "      limit: handel\n", "not a statutory limit"),
         (
-            "  large_group: {raises: yellow,",
+            "  large_group: {raises: orange,",
             "  large_group: {raises: purple,",
             "expected red, orange",
         ),
         ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
-        ('version: "2026-11-29.2"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
+        ('version: "2026-11-29.3"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
         (
             "    calming:\n",
             "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",
