@@ -108,6 +108,31 @@ def test_a_corrected_head_count_replaces_the_wrong_one_in_the_group_rules() -> N
     assert "large_group" not in hits and "涉及人数达9人" in hits["group_size"].zh
 
 
+def test_a_head_count_the_text_gives_for_a_settled_matter_raises_no_alert() -> None:
+    """六十余户已全部领取补偿款 is no group of 60; the same count of people who came to the
+    township is a large group, as is a count in the record's field, whatever its text says."""
+    at = dt.datetime(2025, 3, 2, tzinfo=CN)
+    paid = "六十余户村民在村委会门口排队领取补偿款，已全部发放。"
+    came = "六十余户村民来到村委会门口，要求当天发放补偿款。"
+    levels = {}
+    for name, text, fields in (("paid", paid, {}), ("came", came, {}), ("field", paid, {})):
+        if name == "field":
+            fields = {"people_involved": 60}
+        case_id, events = _case([_record("2025-03-01T09:00:00+08:00", text, **fields)])
+        levels[name] = {h.code: h.level for h in rule_hits(fold(case_id, events), at)}
+    assert "large_group" not in levels["paid"] and "group_size" not in levels["paid"]
+    assert levels["came"]["large_group"] == "orange"
+    assert levels["field"]["large_group"] == "orange"
+
+
+def test_an_ultimatum_in_words_of_its_own_raises_an_alert_beside_the_model() -> None:
+    text = "承包商讨要工程款未果，躺在镇政府院内，说今天不给钱就死在这儿。"
+    case_id, events = _case([_record("2025-03-01T09:00:00+08:00", text)])
+    hits = {h.code: h for h in rule_hits(fold(case_id, events), dt.datetime(2025, 3, 2, tzinfo=CN))}
+    assert hits["explicit_threat"].level == "orange"
+    assert hits["explicit_threat"].zh == "明确扬言（就死在）"
+
+
 def test_rules_fire_on_group_size_threats_and_deadlines() -> None:
     case_id, events = _case(WAGES)
     state = fold(case_id, events)

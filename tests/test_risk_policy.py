@@ -122,6 +122,12 @@ CALM = [
     "本村暂无群体上访、越级上访等不稳定因素。",
     "当事人已息诉罢访，无进京上访、拉横幅、堵路等行为。",
     "确保不发生喝农药、跳楼之类的极端事件。",
+    # what the officer guards against or explains, and what is long past
+    "镇村两级干部盯守，严防该户在两会期间进京。",
+    "告知其不得擅自拉横幅堵路，有问题依法反映。",
+    "已向其讲明进京非访的法律后果，其表示理解。",
+    "该户去年曾多次扬言进京上访，现已签订息访协议。",
+    "几年前曾到北京上访，近年来在家种地。",
 ]
 RISKY = [
     ("扬言要去北京上访", "去北京"),
@@ -178,6 +184,11 @@ RISKY = [
     # threats against her, as against him
     ("扬言要是敢离婚就杀了她全家", "杀了她"),
     ("放出话要让对方血债血偿", "血债血偿"),
+    # a guard or the past does not reach past a fact, a condition or a threat's verb
+    ("为防止被强拆已在屋里备好汽油和煤气罐", "汽油"),
+    ("孩子打完预防针后死亡家属抬棺堵在卫生院门口", "抬棺"),
+    ("严防死守张某仍扬言进京", "进京"),
+    ("去年的工钱今年再不给就去北京上访", "去北京"),
 ]
 
 
@@ -264,3 +275,65 @@ def test_the_lexicon_fingerprint_changes_with_what_counts_and_nothing_else() -> 
     assert fingerprint("red_per_week: 5", "red_per_week: 9") == same
     assert fingerprint("close_window: 1", "close_window: 2") != same
     assert fingerprint("close_negations: [没,", "close_negations: [没有过,") != same
+
+
+QUIET_COUNTS = [  # a head count given for a settled or routine matter: no group for the rules
+    "镇里召开征地补偿政策宣讲会，一百二十余名村民参加，现场秩序良好。",
+    "六十余户村民在村委会门口排队领取补偿款，已全部发放。",
+    "全村三百二十户已全部签订拆迁安置协议，补偿款已足额发放到户，群众满意。",
+    "一百多名工人已签字领取工资，无人上访。",
+]
+LOUD_COUNTS = [  # the people act, have a grievance, or risk is said beside the count
+    ("六十多名工人坐在项目部院里不走，要求当天结清工资。", 60),
+    ("五十多名工人一早来到镇里，情绪激动。", 50),
+    ("经排查，五十余名工人工资被拖欠，当事人情绪稳定。", 50),
+    ("已为七十名工人登记，其中多人扬言堵路。", 70),
+    ("八十余户签订了协议。剩余二十余户拒不签字，扬言堵路。", 20),
+]
+
+
+@pytest.mark.parametrize("text", QUIET_COUNTS)
+def test_a_head_count_given_for_a_routine_matter_sets_no_group_rule(text: str) -> None:
+    from domain.risk.headcount import people_in_words
+
+    lx = default_policy().lexicon
+    assert people_in_words(text) >= 60 and people_in_words(lx.loud_part(text)) == 0
+
+
+@pytest.mark.parametrize(("text", "people"), LOUD_COUNTS)
+def test_a_head_count_of_people_who_act_or_have_a_grievance_sets_the_group_rules(
+    text: str, people: int
+) -> None:
+    from domain.risk.headcount import people_in_words
+
+    assert people_in_words(default_policy().lexicon.loud_part(text)) == people
+
+
+ULTIMATUMS = [  # a demand not met, then an act of escalation: a threat in any words
+    ("称拿不到工钱就从上面跳下去。", "跳下"),
+    ("工人说年前再不给钱，就到市里找领导去。", "找领导"),
+    ("这回必须要个说法，不然就去市信访局。", "信访局"),
+    ("元旦前不结清工资，就一起去县政府。", "县政府"),
+    ("说今天不给钱就死在这儿。", "死在"),
+    ("说不解决就不走了。", "不走"),
+]
+NO_ULTIMATUMS = [
+    "如果再不修好排水沟，他就找市长热线反映。",  # an ordinary channel
+    "老板再不结账，他就去郑州找老板本人要。",  # a trip, not a petition
+    "不给钱就不干了。",
+    "工资不到位就去劳动监察大队投诉。",
+    "说不给钱也就不去县政府了。",  # negated after 就
+    "严防其因补偿不到位就去市政府上访。",  # guarded
+    "他说钱到了就回家过年。",  # no demand unmet
+]
+
+
+@pytest.mark.parametrize(("text", "act"), ULTIMATUMS)
+def test_an_ultimatum_in_any_words_is_an_explicit_threat(text: str, act: str) -> None:
+    said = default_policy().lexicon.ultimatums(text)
+    assert len(said) == 1 and act in said[0]
+
+
+@pytest.mark.parametrize("text", NO_ULTIMATUMS)
+def test_a_demand_with_an_ordinary_or_negated_consequence_is_no_ultimatum(text: str) -> None:
+    assert default_policy().lexicon.ultimatums(text) == []

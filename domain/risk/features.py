@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from domain.case import CaseState, RecordSeen
-from domain.risk.headcount import record_people
+from domain.risk.headcount import people_in_words, record_people
 from domain.risk.holidays import days_to_spring_festival, in_two_sessions
 from domain.risk.lexicon import SIGNAL_GROUPS, Lexicon
 from domain.risk.masking import mask_text
@@ -167,17 +167,25 @@ def standing(records: list[RecordSeen], name: str) -> list[RecordSeen]:
     return records[last:]
 
 
-def people_for_rules(records: list[RecordSeen]) -> tuple[int, bool]:
+def people_for_rules(records: list[RecordSeen], lexicon: Lexicon | None = None) -> tuple[int, bool]:
     """The head count the group rules go by, and whether it is the words': the largest
     ``record_people`` of the records from the last correction that gives one, in its field
     or its words (实际仅涉及6人 replaces 60), so a later 80余名工人聚集 counts beside an earlier
-    field of 3.  Of a field and words as large, the field."""
-    counts = [record_people(r.people_involved, r.description) for r in records]
+    field of 3.  Of a field and words as large, the field.  With a ``lexicon``, words in a
+    sentence that gives its count quietly (一百余名村民参加宣讲会) count for nothing."""
+    counts = [
+        record_people(r.people_involved, _loud(r.description or "", lexicon)) for r in records
+    ]
     last = 0
     for i, r in enumerate(records):
         if r.record_kind == "correction" and (r.people_involved is not None or counts[i][1]):
             last = i
     return max(counts[last:], key=lambda c: (c[0], not c[1]), default=(0, False))
+
+
+def _loud(text: str, lexicon: Lexicon | None) -> str:
+    """``text`` less its quiet sentences (``Lexicon.loud_part``), where it gives a head count."""
+    return lexicon.loud_part(text) if lexicon is not None and people_in_words(text) else text
 
 
 def standing_max(records: list[RecordSeen], name: str) -> int:
@@ -248,7 +256,15 @@ class Known:
         known = self.memo.get(key)
         if known is None:
             recent = text_parts(list(self.records[k:]))
-            known = self.memo[key] = lexicon.hits_in(recent, lexicon.threats)
+            said = lexicon.hits_in(recent, lexicon.threats)
+            # an ultimatum in other words than the threats' (不给钱就喝药 is 喝药 already)
+            said += [
+                u
+                for part in recent
+                for u in lexicon.ultimatums(part)
+                if not any(t in u for t in said)
+            ]
+            known = self.memo[key] = said
         return known
 
     @property

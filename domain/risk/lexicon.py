@@ -44,6 +44,7 @@ SIGNAL_GROUPS: tuple[str, ...] = (
 )
 SEEN_KEPT = 50_000  # texts remembered per lexicon (then forgotten all at once)
 CLAUSE_END = re.compile(r"[。，；！？,;!?\n]")
+SENTENCE_END = re.compile(r"[。；！？;!?\n]")
 SCOPE_NOUN_WITHIN = 10  # characters after a phrase in which a finding is named (上访的苗头)
 LIST_NOUN_WITHIN = 8  # characters after a list's 等 in which its kind is named (等群体性事件)
 LIST_SEPARATORS = re.compile("[、或及和与]")
@@ -87,6 +88,23 @@ class Lexicon:
     list_negations: tuple[str, ...] = ()  # 无, 严防: they reach ``scope_window`` over a list
     list_ends: tuple[str, ...] = ()  # ... that one of these closes with a scope noun (等情况)
     list_breaks: tuple[str, ...] = ()  # ... when no threat's verb is between (扬言)
+    # what the officer guards against (严防, 不得擅自) and what is long past (去年, 多年前):
+    # they reach ``scope_window`` before a phrase in its clause, with no break between
+    guard_before: tuple[str, ...] = ()
+    guard_breaks: tuple[str, ...] = ()  # ... nor past these (为防止被强拆已备好汽油)
+    past_before: tuple[str, ...] = ()
+    # a head count in a sentence that names a calming or routine matter (参加, 签订, 领取) and
+    # no risk, no grievance (拖欠, 被骗) and no act of the people (反映, 讨薪, 来到) is no group
+    # for the rules: ``quiet_count``
+    routine_words: tuple[str, ...] = ()
+    grievance_words: tuple[str, ...] = ()
+    group_acts: tuple[str, ...] = ()
+    # an ultimatum: a demand not met (不给钱, 再拖下去) then 就 or 否则 and an act of
+    # escalation (就从上面跳下去, 不然就去市信访局, 就一起去县政府): ``ultimatums``
+    ultimatum_markers: tuple[str, ...] = ()
+    ultimatum_if: tuple[str, ...] = ()  # in the demand before 就 (否则 and 不然 need none)
+    ultimatum_acts: tuple[str, ...] = ()
+    ultimatum_window: int = 0  # characters of the demand before, and the act after, 就
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -109,6 +127,13 @@ class Lexicon:
     _going: frozenset[str] = field(
         default=frozenset(), init=False, compare=False, hash=False, repr=False
     )
+    _loud: dict[str, str] = field(
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
+    # what a quiet sentence may hold: its head count (余名, 十几户, 村民们), a time (节前)
+    _quiet_may: frozenset[str] = field(
+        default=frozenset(), init=False, compare=False, hash=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         every = frozenset(
@@ -119,6 +144,14 @@ class Lexicon:
         going = {p for g in self.groups if g.code == "hierarchy" for p in g.phrases}
         object.__setattr__(self, "_calming", frozenset(calming))
         object.__setattr__(self, "_going", frozenset(going))
+        may = {p for g in self.groups if g.code == "deadline" for p in g.phrases} | {
+            p
+            for g in self.groups
+            if g.code == "group"
+            for p in g.phrases
+            if p[-1] in "人名户们" or p[0] == "全"
+        }
+        object.__setattr__(self, "_quiet_may", frozenset(calming | may))
         for phrase in sorted(every):
             self._by_first[phrase[0]] = (*self._by_first.get(phrase[0], ()), phrase)
 
@@ -226,7 +259,83 @@ class Lexicon:
             if len(between) <= window:
                 return True
         after = clause[end : end + SCOPE_NOUN_WITHIN]
-        return self._not_found(before, after) or self._none_of_list(clause, start, end)
+        return (
+            self._guarded(before)
+            or self._not_found(before, after)
+            or self._none_of_list(clause, start, end)
+        )
+
+    def _guarded(self, before: str) -> bool:
+        """Guarded against (严防该户在两会期间进京) or long past (去年曾多次扬言进京): one of
+        ``guard_before`` or ``past_before`` at most ``scope_window`` characters before the
+        phrase, with no condition or threat's verb between (严防死守张某仍扬言进京 counts)."""
+        past = (*self.negation_breaks, *self.scope_breaks)  # 去年曾扬言进京 is past
+        guard = (*past, *self.list_breaks, *self.guard_breaks)
+        for words, breaks in ((self.guard_before, guard), (self.past_before, past)):
+            for word in words:
+                at = before.rfind(word)
+                if at < 0:
+                    continue
+                between = before[at + len(word) :]
+                if len(between) <= self.scope_window and not any(b in between for b in breaks):
+                    return True
+        return False
+
+    def ultimatums(self, text: str) -> list[str]:
+        """The ultimatums ``text`` states, each as its words from 就 (or 否则) to the act:
+        a sentence where a demand not met (``ultimatum_if``: 不, 没, 再 ...) stands at most
+        ``ultimatum_window`` characters before 就, and an act of escalation as far after it,
+        with no negation in between (就不去县政府了 is none), nor a guard or the past before."""
+        out = []
+        for sentence in SENTENCE_END.split(self._mask(text)):
+            by_end: dict[int, str] = {}  # 不然就去市信访局 once, not again as 就去市信访局
+            for marker in self.ultimatum_markers:
+                at = sentence.find(marker)
+                while at >= 0:
+                    said = self._ultimatum_at(sentence, at, marker)
+                    if said and len(said) > len(by_end.get(at + len(said), "")):
+                        by_end[at + len(said)] = said
+                    at = sentence.find(marker, at + 1)
+            out += [s for s in by_end.values() if s not in out]
+        return out
+
+    def _ultimatum_at(self, sentence: str, at: int, marker: str) -> str | None:
+        w = self.ultimatum_window
+        demand = sentence[max(0, at - w) : at]  # 拿不到, 不给: here 不 is the demand not met
+        if marker == "就" and not any(c in demand for c in self.ultimatum_if):
+            return None
+        if self._guarded(self._without_false_negations(demand)):
+            return None
+        after = sentence[at + len(marker) : at + len(marker) + w]
+        ends = [(i + len(a), a) for a in self.ultimatum_acts if (i := after.find(a)) >= 0]
+        if not ends:
+            return None
+        end, act = min(ends)
+        between = after[: end - len(act)]
+        if any(n in between for n in ("不", "没", "别", "未")) and not act.startswith("不"):
+            return None
+        return marker + after[:end]
+
+    def quiet_count(self, sentence: str) -> bool:
+        """Is ``sentence`` about a settled or routine matter (六十余户已全部领取补偿款, 一百二十余名
+        村民参加宣讲会): a calming phrase or a routine word, and no phrase that raises risk, no
+        act of the people (反映, 讨薪, 来到; not 无人上访) and no grievance (拖欠, 被骗)?"""
+        counted = self.counted(sentence)
+        if counted - self._quiet_may or self.hits(sentence, self.group_acts):
+            return False
+        settled = counted & self._calming or any(w in sentence for w in self.routine_words)
+        return bool(settled) and not self.hits(sentence, self.grievance_words)
+
+    def loud_part(self, text: str) -> str:
+        """``text`` without its sentences that are quiet (``quiet_count``): the head counts
+        the group rules go by."""
+        known = self._loud.get(text)
+        if known is None:
+            if len(self._loud) >= SEEN_KEPT:
+                self._loud.clear()
+            sentences = SENTENCE_END.split(text)
+            known = self._loud[text] = "。".join(s for s in sentences if not self.quiet_count(s))
+        return known
 
     def _not_found(self, before: str, after: str) -> bool:
         """A screening's "not found" in ``before`` the phrase, the kind of sign it did not

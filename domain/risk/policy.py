@@ -246,6 +246,16 @@ def _lexicon(node: Node) -> Lexicon:
             "list_negations",
             "list_ends",
             "list_breaks",
+            "guard_before",
+            "guard_breaks",
+            "past_before",
+            "routine_words",
+            "grievance_words",
+            "group_acts",
+            "ultimatum_markers",
+            "ultimatum_if",
+            "ultimatum_acts",
+            "ultimatum_window",
         ),
     )
 
@@ -289,6 +299,18 @@ def _lexicon(node: Node) -> Lexicon:
         list_negations=words("list_negations"),
         list_ends=words("list_ends"),
         list_breaks=words("list_breaks"),
+        guard_before=words("guard_before"),
+        guard_breaks=words("guard_breaks"),
+        past_before=words("past_before"),
+        routine_words=words("routine_words"),
+        grievance_words=words("grievance_words"),
+        group_acts=words("group_acts"),
+        ultimatum_markers=words("ultimatum_markers"),
+        ultimatum_if=words("ultimatum_if"),
+        ultimatum_acts=words("ultimatum_acts"),
+        ultimatum_window=(
+            int(m["ultimatum_window"].number(0, 30, True)) if "ultimatum_window" in m else 0
+        ),
     )
 
 

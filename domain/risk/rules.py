@@ -74,7 +74,8 @@ def evaluate_rules(
     out.extend(_threat_hits(threats, policy, pick))
     key = ("other rules", id(policy), alone)  # they read the records only
     if key not in known.memo:
-        people, in_words = people_for_rules(records)  # 30余人 in a record with no field
+        # 30余人 in a record with no field; not 六十余户已全部领取补偿款
+        people, in_words = people_for_rules(records, policy.lexicon)
         skip, visits = (standing_max(records, n) for n in ("prior_skip_level", "prior_visits"))
         known.memo[key] = _other_hits(people, in_words, skip, visits, policy, pick)
     out.extend(known.memo[key])
