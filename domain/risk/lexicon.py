@@ -14,6 +14,10 @@ named kind of thing (无集体上访、越级上访、进京上访等情况, 严
 no threat's verb between (``list_breaks``: 扬言, 声称 ...) and no list item longer than
 ``LIST_ITEM_WITHIN`` on the way (没有得到答复后组织村民堵路等行为 is a threat); without the
 closing 等 it reaches no further than any negation (没有拿到工资当事人有进京上访的想法).
+What the officer guards against (``guard_before``: 严防该户在两会期间进京) and what is long
+past (``past_before``: 去年曾扬言进京) reach ``scope_window`` too.  An ultimatum is a threat in
+any words (``ultimatums``: 不给钱就死在这儿, 不然就去市信访局), and a head count given for a
+settled or routine matter is no group for the rules (``loud_part``: 六十余户已全部领取补偿款).
 Words that hold a phrase without meaning it (吊顶 holds 上吊) are masked
 first; talk of going somewhere for an ordinary purpose (去北京看病) is not talk of going over
 the county's head; a calming step that failed (调解三次均未果) is no calming.  The rules and
@@ -105,6 +109,8 @@ class Lexicon:
     ultimatum_if: tuple[str, ...] = ()  # in the demand before 就 (否则 and 不然 need none)
     ultimatum_acts: tuple[str, ...] = ()
     ultimatum_window: int = 0  # characters of the demand before, and the act after, 就
+    ultimatum_not: tuple[str, ...] = ()  # 就医, 就近, 没过多久: blanked before looking
+    ultimatum_denied: tuple[str, ...] = ()  # in the demand: the ultimatum is denied (气话)
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -130,6 +136,9 @@ class Lexicon:
     _loud: dict[str, str] = field(
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
+    _said: dict[str, tuple[str, ...]] = field(  # the ultimatums of texts already read
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
     # what a quiet sentence may hold: its head count (余名, 十几户, 村民们), a time (节前)
     _quiet_may: frozenset[str] = field(
         default=frozenset(), init=False, compare=False, hash=False, repr=False
@@ -149,7 +158,10 @@ class Lexicon:
             for g in self.groups
             if g.code == "group"
             for p in g.phrases
-            if p[-1] in "人名户们" or p[0] == "全"
+            # a count (十几户, 余名, 村民们, 全村), not a group's act (联名, 一伙人)
+            if (p[-1] in "人名户" and any(c in p for c in "十百几多余数"))
+            or p[-1] == "们"
+            or p[0] == "全"
         }
         object.__setattr__(self, "_quiet_may", frozenset(calming | may))
         for phrase in sorted(every):
@@ -277,8 +289,12 @@ class Lexicon:
                 if at < 0:
                     continue
                 between = before[at + len(word) :]
-                if len(between) <= self.scope_window and not any(b in between for b in breaks):
-                    return True
+                # the past reaches only what it says was once (去年曾扬言进京; not 因去年的补偿款
+                # 未到位扬言进京, where the grievance is last year's and the threat today's)
+                once = words is not self.past_before or "曾" in between
+                if once and len(between) <= self.scope_window:
+                    if not any(b in between for b in breaks):
+                        return True
         return False
 
     def ultimatums(self, text: str) -> list[str]:
@@ -286,8 +302,20 @@ class Lexicon:
         a sentence where a demand not met (``ultimatum_if``: 不, 没, 再 ...) stands at most
         ``ultimatum_window`` characters before 就, and an act of escalation as far after it,
         with no negation in between (就不去县政府了 is none), nor a guard or the past before."""
-        out = []
+        known = self._said.get(text)
+        if known is None:
+            if len(self._said) >= SEEN_KEPT:
+                self._said.clear()
+            known = self._said[text] = tuple(self._ultimatums(text))
+        return list(known)
+
+    def _ultimatums(self, text: str) -> list[str]:
+        out: list[str] = []
+        if not self.ultimatum_markers:
+            return out
         for sentence in SENTENCE_END.split(self._mask(text)):
+            for word in self.ultimatum_not:  # 就医, 就近, 没过多久: no demand, no 就 of one
+                sentence = sentence.replace(word, "＿" * len(word))
             by_end: dict[int, str] = {}  # 不然就去市信访局 once, not again as 就去市信访局
             for marker in self.ultimatum_markers:
                 at = sentence.find(marker)
@@ -304,6 +332,11 @@ class Lexicon:
         demand = sentence[max(0, at - w) : at]  # 拿不到, 不给: here 不 is the demand not met
         if marker == "就" and not any(c in demand for c in self.ultimatum_if):
             return None
+        lead = sentence[:at].removesuffix("要")  # 否则, 不然, 要不然 open a clause
+        if marker != "就" and lead and not CLAUSE_END.match(lead[-1]) and lead[-1] not in "：:":
+            return None
+        if any(n in demand for n in (*self.scope_negations, *self.ultimatum_denied)):
+            return None  # 未发现其有不给钱就去市政府闹的言行
         if self._guarded(self._without_false_negations(demand)):
             return None
         after = sentence[at + len(marker) : at + len(marker) + w]
@@ -312,6 +345,8 @@ class Lexicon:
             return None
         end, act = min(ends)
         between = after[: end - len(act)]
+        for word in ("别怪", "不客气", "不怕", "不管"):  # 就别怪我们去堵县政府大门 is a threat
+            between = between.replace(word, "")
         if any(n in between for n in ("不", "没", "别", "未")) and not act.startswith("不"):
             return None
         return marker + after[:end]
@@ -326,6 +361,15 @@ class Lexicon:
         settled = counted & self._calming or any(w in sentence for w in self.routine_words)
         return bool(settled) and not self.hits(sentence, self.grievance_words)
 
+    def _loud_anywhere(self, text: str) -> bool:
+        """Does ``text`` say risk, an act of the people or a grievance anywhere (六十余名工人
+        领取了部分工资。剩余工资拖欠至今)?  Then none of its head counts is quiet."""
+        return bool(
+            self.counted(text) - self._quiet_may
+            or self.hits(text, self.group_acts)
+            or self.hits(text, self.grievance_words)
+        )
+
     def loud_part(self, text: str) -> str:
         """``text`` without its sentences that are quiet (``quiet_count``): the head counts
         the group rules go by."""
@@ -333,8 +377,13 @@ class Lexicon:
         if known is None:
             if len(self._loud) >= SEEN_KEPT:
                 self._loud.clear()
-            sentences = SENTENCE_END.split(text)
-            known = self._loud[text] = "。".join(s for s in sentences if not self.quiet_count(s))
+            if self._loud_anywhere(text):
+                known = self._loud[text] = text
+            else:
+                sentences = SENTENCE_END.split(text)
+                known = self._loud[text] = "。".join(
+                    s for s in sentences if not self.quiet_count(s)
+                )
         return known
 
     def _not_found(self, before: str, after: str) -> bool:

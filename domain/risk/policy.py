@@ -256,6 +256,8 @@ def _lexicon(node: Node) -> Lexicon:
             "ultimatum_if",
             "ultimatum_acts",
             "ultimatum_window",
+            "ultimatum_not",
+            "ultimatum_denied",
         ),
     )
 
@@ -308,6 +310,8 @@ def _lexicon(node: Node) -> Lexicon:
         ultimatum_markers=words("ultimatum_markers"),
         ultimatum_if=words("ultimatum_if"),
         ultimatum_acts=words("ultimatum_acts"),
+        ultimatum_not=words("ultimatum_not"),
+        ultimatum_denied=words("ultimatum_denied"),
         ultimatum_window=(
             int(m["ultimatum_window"].number(0, 30, True)) if "ultimatum_window" in m else 0
         ),
