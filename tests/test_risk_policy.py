@@ -322,6 +322,9 @@ ULTIMATUMS = [  # a demand not met, then an act of escalation: a threat in any w
     ("说不解决就不走了。", "不走"),
     ("工钱不给就别怪我们去堵县政府大门了。", "政府大门"),
     ("说好的钱再不给，要不然就去市信访局。", "市信访"),
+    ("扬言要去市里找书记。", "去市里"),  # the person's own threat needs no demand
+    ("如不撤销征地决定，将组织全村人去市政府。", "市政府"),
+    ("要是再敷衍，就去郑州省政府门口。", "去郑州"),
 ]
 NO_ULTIMATUMS = [
     "如果再不修好排水沟，他就找市长热线反映。",  # an ordinary channel
@@ -336,6 +339,9 @@ NO_ULTIMATUMS = [
     "如对答复不满意，就可向县信访局申请复查。",  # the county's own channel
     "经排查，未发现其有不给钱就去市政府闹的言行。",
     "村干部建议他要不然去市政府咨询。",  # 要不然 in the middle of a clause
+    "孩子发烧不退就去市里看病。",  # an ordinary trip
+    "会议决定，将去市政府汇报工作。",  # 将 with no demand
+    "该户去年曾扬言要去市里，现已息访。",  # the past
 ]
 
 

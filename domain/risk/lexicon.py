@@ -106,7 +106,9 @@ class Lexicon:
     # an ultimatum: a demand not met (不给钱, 再拖下去) then 就 or 否则 and an act of
     # escalation (就从上面跳下去, 不然就去市信访局, 就一起去县政府): ``ultimatums``
     ultimatum_markers: tuple[str, ...] = ()
-    ultimatum_if: tuple[str, ...] = ()  # in the demand before 就 (否则 and 不然 need none)
+    ultimatum_turns: tuple[str, ...] = ()  # 否则, 不然: they open a clause, need no demand
+    ultimatum_said: tuple[str, ...] = ()  # 扬言, 放话: the person's own threat, no demand
+    ultimatum_if: tuple[str, ...] = ()  # in the demand before 就 or 将
     ultimatum_acts: tuple[str, ...] = ()
     ultimatum_window: int = 0  # characters of the demand before, and the act after, 就
     ultimatum_not: tuple[str, ...] = ()  # 就医, 就近, 没过多久: blanked before looking
@@ -330,10 +332,12 @@ class Lexicon:
     def _ultimatum_at(self, sentence: str, at: int, marker: str) -> str | None:
         w = self.ultimatum_window
         demand = sentence[max(0, at - w) : at]  # 拿不到, 不给: here 不 is the demand not met
-        if marker == "就" and not any(c in demand for c in self.ultimatum_if):
-            return None
-        lead = sentence[:at].removesuffix("要")  # 否则, 不然, 要不然 open a clause
-        if marker != "就" and lead and not CLAUSE_END.match(lead[-1]) and lead[-1] not in "：:":
+        turn = marker in self.ultimatum_turns
+        if turn:
+            lead = sentence[:at].removesuffix("要")  # 否则, 不然, 要不然 open a clause
+            if lead and not CLAUSE_END.match(lead[-1]) and lead[-1] not in "：:":
+                return None
+        elif marker not in self.ultimatum_said and not any(c in demand for c in self.ultimatum_if):
             return None
         if any(n in demand for n in (*self.scope_negations, *self.ultimatum_denied)):
             return None  # 未发现其有不给钱就去市政府闹的言行
@@ -349,6 +353,9 @@ class Lexicon:
             between = between.replace(word, "")
         if any(n in between for n in ("不", "没", "别", "未")) and not act.startswith("不"):
             return None
+        rest = after[end:] + sentence[at + len(marker) + w :]
+        if any(rest.startswith(p, k) for k in (0, 1) for p in self.purposes_after):
+            return None  # 不退烧就去市里看病: an ordinary trip
         return marker + after[:end]
 
     def quiet_count(self, sentence: str) -> bool:
