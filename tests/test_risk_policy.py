@@ -354,3 +354,9 @@ def test_an_ultimatum_in_any_words_is_an_explicit_threat(text: str, act: str) ->
 @pytest.mark.parametrize("text", NO_ULTIMATUMS)
 def test_a_demand_with_an_ordinary_or_negated_consequence_is_no_ultimatum(text: str) -> None:
     assert default_policy().lexicon.ultimatums(text) == []
+
+
+def test_an_ultimatum_is_shown_by_its_marker_and_act_not_by_the_names_between() -> None:
+    """The reason a duty officer and an explanation read must not carry a party's name."""
+    said = default_policy().lexicon.ultimatums("王某扬言要把李建国家的房子点了。")
+    assert said == ["扬言…房子点了"]

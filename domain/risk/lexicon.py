@@ -300,7 +300,7 @@ class Lexicon:
         return False
 
     def ultimatums(self, text: str) -> list[str]:
-        """The ultimatums ``text`` states, each as its words from 就 (or 否则) to the act:
+        """The ultimatums ``text`` states, each as its marker and act (就死在, 扬言…去市里):
         a sentence where a demand not met (``ultimatum_if``: 不, 没, 再 ...) stands at most
         ``ultimatum_window`` characters before 就, and an act of escalation as far after it,
         with no negation in between (就不去县政府了 is none), nor a guard or the past before."""
@@ -318,18 +318,21 @@ class Lexicon:
         for sentence in SENTENCE_END.split(self._mask(text)):
             for word in self.ultimatum_not:  # 就医, 就近, 没过多久: no demand, no 就 of one
                 sentence = sentence.replace(word, "＿" * len(word))
-            by_end: dict[int, str] = {}  # 不然就去市信访局 once, not again as 就去市信访局
+            # 不然就去市信访局 once, not again as 就去市信访局: by where the act ends, the
+            # marker that stands first
+            by_end: dict[int, tuple[int, str]] = {}
             for marker in self.ultimatum_markers:
                 at = sentence.find(marker)
                 while at >= 0:
-                    said = self._ultimatum_at(sentence, at, marker)
-                    if said and len(said) > len(by_end.get(at + len(said), "")):
-                        by_end[at + len(said)] = said
+                    found = self._ultimatum_at(sentence, at, marker)
+                    if found and at < by_end.get(found[0], (len(sentence), ""))[0]:
+                        by_end[found[0]] = (at, found[1])
                     at = sentence.find(marker, at + 1)
-            out += [s for s in by_end.values() if s not in out]
+            out += [said for _, said in sorted(by_end.values()) if said not in out]
         return out
 
-    def _ultimatum_at(self, sentence: str, at: int, marker: str) -> str | None:
+    def _ultimatum_at(self, sentence: str, at: int, marker: str) -> tuple[int, str] | None:
+        """Where the ultimatum whose marker stands at ``at`` ends, and its marker and act."""
         w = self.ultimatum_window
         demand = sentence[max(0, at - w) : at]  # 拿不到, 不给: here 不 is the demand not met
         turn = marker in self.ultimatum_turns
@@ -356,7 +359,9 @@ class Lexicon:
         rest = after[end:] + sentence[at + len(marker) + w :]
         if any(rest.startswith(p, k) for k in (0, 1) for p in self.purposes_after):
             return None  # 不退烧就去市里看病: an ordinary trip
-        return marker + after[:end]
+        # the marker and the act only: the words between may name a person or a place
+        said = f"{marker}{act}" if not between else f"{marker}…{act}"
+        return at + len(marker) + end, said
 
     def quiet_count(self, sentence: str) -> bool:
         """Is ``sentence`` about a settled or routine matter (六十余户已全部领取补偿款, 一百二十余名
