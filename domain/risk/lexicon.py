@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
+from typing import TypeVar
 
 # The signal groups are features of the model: their codes are fixed here, their phrases are
 # configuration.  The policy must define exactly these groups.
@@ -46,6 +47,7 @@ SIGNAL_GROUPS: tuple[str, ...] = (
     "temper",
     "calming",
 )
+T = TypeVar("T")
 SEEN_KEPT = 50_000  # texts remembered per lexicon (then forgotten all at once)
 CLAUSE_END = re.compile(r"[。，；！？,;!?\n]")
 SENTENCE_END = re.compile(r"[。；！？;!?\n]")
@@ -99,7 +101,7 @@ class Lexicon:
     past_before: tuple[str, ...] = ()
     # a head count in a sentence that names a calming or routine matter (参加, 签订, 领取) and
     # no risk, no grievance (拖欠, 被骗) and no act of the people (反映, 讨薪, 来到) is no group
-    # for the rules: ``quiet_count``
+    # for the rules: ``loud_part``
     routine_words: tuple[str, ...] = ()
     grievance_words: tuple[str, ...] = ()
     group_acts: tuple[str, ...] = ()
@@ -210,15 +212,13 @@ class Lexicon:
 
     def counted(self, text: str) -> frozenset[str]:
         """Every phrase of this lexicon that occurs in ``text`` and counts."""
-        known = self._seen.get(text)
-        if known is None:
-            if len(self._seen) >= SEEN_KEPT:
-                self._seen.clear()
-            masked = self._mask(text)
-            chars = set(masked).intersection(self._by_first)
-            found = [p for c in chars for p in self._by_first[c] if p in masked]
-            known = self._seen[text] = frozenset(p for p in found if self._found(masked, p))
-        return known
+        return _remembered(self._seen, text, self._counted)
+
+    def _counted(self, text: str) -> frozenset[str]:
+        masked = self._mask(text)
+        chars = set(masked).intersection(self._by_first)
+        found = [p for c in chars for p in self._by_first[c] if p in masked]
+        return frozenset(p for p in found if self._found(masked, p))
 
     def _mask(self, text: str) -> str:
         """``text`` with the words that hold a phrase without meaning it blanked out."""
@@ -285,16 +285,18 @@ class Lexicon:
         phrase, with no condition or threat's verb between (严防死守张某仍扬言进京 counts)."""
         past = (*self.negation_breaks, *self.scope_breaks)  # 去年曾扬言进京 is past
         guard = (*past, *self.list_breaks, *self.guard_breaks)
-        for words, breaks in ((self.guard_before, guard), (self.past_before, past)):
+        # the past reaches only what it says was once (去年曾扬言进京; not 因去年的补偿款未到位
+        # 扬言进京, where the grievance is last year's and the threat today's)
+        for words, breaks, needs in (
+            (self.guard_before, guard, ""),
+            (self.past_before, past, "曾"),
+        ):
             for word in words:
                 at = before.rfind(word)
                 if at < 0:
                     continue
                 between = before[at + len(word) :]
-                # the past reaches only what it says was once (去年曾扬言进京; not 因去年的补偿款
-                # 未到位扬言进京, where the grievance is last year's and the threat today's)
-                once = words is not self.past_before or "曾" in between
-                if once and len(between) <= self.scope_window:
+                if needs in between and len(between) <= self.scope_window:
                     if not any(b in between for b in breaks):
                         return True
         return False
@@ -304,17 +306,12 @@ class Lexicon:
         a sentence where a demand not met (``ultimatum_if``: 不, 没, 再 ...) stands at most
         ``ultimatum_window`` characters before 就, and an act of escalation as far after it,
         with no negation in between (就不去县政府了 is none), nor a guard or the past before."""
-        known = self._said.get(text)
-        if known is None:
-            if len(self._said) >= SEEN_KEPT:
-                self._said.clear()
-            known = self._said[text] = tuple(self._ultimatums(text))
-        return list(known)
+        return list(_remembered(self._said, text, self._ultimatums))
 
-    def _ultimatums(self, text: str) -> list[str]:
+    def _ultimatums(self, text: str) -> tuple[str, ...]:
         out: list[str] = []
         if not self.ultimatum_markers:
-            return out
+            return ()
         for sentence in SENTENCE_END.split(self._mask(text)):
             for word in self.ultimatum_not:  # 就医, 就近, 没过多久: no demand, no 就 of one
                 sentence = sentence.replace(word, "＿" * len(word))
@@ -329,7 +326,7 @@ class Lexicon:
                         by_end[found[0]] = (at, found[1])
                     at = sentence.find(marker, at + 1)
             out += [said for _, said in sorted(by_end.values()) if said not in out]
-        return out
+        return tuple(out)
 
     def _ultimatum_at(self, sentence: str, at: int, marker: str) -> tuple[int, str] | None:
         """Where the ultimatum whose marker stands at ``at`` ends, and its marker and act."""
@@ -363,15 +360,12 @@ class Lexicon:
         said = f"{marker}{act}" if not between else f"{marker}…{act}"
         return at + len(marker) + end, said
 
-    def quiet_count(self, sentence: str) -> bool:
-        """Is ``sentence`` about a settled or routine matter (六十余户已全部领取补偿款, 一百二十余名
-        村民参加宣讲会): a calming phrase or a routine word, and no phrase that raises risk, no
-        act of the people (反映, 讨薪, 来到; not 无人上访) and no grievance (拖欠, 被骗)?"""
-        counted = self.counted(sentence)
-        if counted - self._quiet_may or self.hits(sentence, self.group_acts):
-            return False
-        settled = counted & self._calming or any(w in sentence for w in self.routine_words)
-        return bool(settled) and not self.hits(sentence, self.grievance_words)
+    def _settled(self, sentence: str) -> bool:
+        """Does ``sentence`` name a settled or routine matter (六十余户已全部领取补偿款, 一百二十余名
+        村民参加宣讲会): a calming phrase or a routine word?"""
+        return bool(self.counted(sentence) & self._calming) or any(
+            w in sentence for w in self.routine_words
+        )
 
     def _loud_anywhere(self, text: str) -> bool:
         """Does ``text`` say risk, an act of the people or a grievance anywhere (六十余名工人
@@ -383,20 +377,14 @@ class Lexicon:
         )
 
     def loud_part(self, text: str) -> str:
-        """``text`` without its sentences that are quiet (``quiet_count``): the head counts
-        the group rules go by."""
-        known = self._loud.get(text)
-        if known is None:
-            if len(self._loud) >= SEEN_KEPT:
-                self._loud.clear()
-            if self._loud_anywhere(text):
-                known = self._loud[text] = text
-            else:
-                sentences = SENTENCE_END.split(text)
-                known = self._loud[text] = "。".join(
-                    s for s in sentences if not self.quiet_count(s)
-                )
-        return known
+        """The head counts the group rules go by: ``text``, or, where it says no risk, act or
+        grievance anywhere, ``text`` without its sentences about a settled or routine matter."""
+        return _remembered(self._loud, text, self._loud_part)
+
+    def _loud_part(self, text: str) -> str:
+        if self._loud_anywhere(text):
+            return text
+        return "。".join(s for s in SENTENCE_END.split(text) if not self._settled(s))
 
     def _not_found(self, before: str, after: str) -> bool:
         """A screening's "not found" in ``before`` the phrase, the kind of sign it did not
@@ -488,3 +476,13 @@ class Lexicon:
         # right after it, a character at most between (去北京看病, 到北京去打工; not 扬言要去北京
         # 讨要打工工资)
         return phrase in self._going and any(w in after[: len(w) + 1] for w in self.purposes_after)
+
+
+def _remembered(cache: dict[str, T], text: str, read: Callable[[str], T]) -> T:
+    """``read(text)``, remembered in ``cache`` (emptied all at once at ``SEEN_KEPT`` texts)."""
+    known = cache.get(text)
+    if known is None:
+        if len(cache) >= SEEN_KEPT:
+            cache.clear()
+        known = cache[text] = read(text)
+    return known
