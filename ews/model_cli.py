@@ -551,10 +551,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     policy = _policy(args)
     registry = _registry(args)
     versions = registry.versions()
-    live = None if args.no_kafka else _in_service_version(args)
     if not versions:
+        if not Path(registry.root).is_dir():
+            print(
+                f"{registry.root}: 没有这个文件夹 (no such folder; the model registry is set "
+                "by --model-dir or EWS_MODEL_DIR)"
+            )
+            return 1
         print(f"no models in {registry.root} yet: run `ews model train`")
         return 0
+    live = None if args.no_kafka else _in_service_version(args)
     print(
         f"{'':2}{'version':<9}{'created':<27}{'AP':>7}{'rules AP':>10}{'Brier':>9}"
         f"{'horizon':>9}  data (test window)"

@@ -43,6 +43,16 @@ def test_every_command_has_help(command: str, capsys) -> None:
     assert len(capsys.readouterr().out) > 200
 
 
+def test_list_tells_an_empty_registry_from_a_folder_that_is_not_there(tmp_path, capsys) -> None:
+    assert model_cli(["list", "--model-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "no models in" in out and "ews model train" in out
+    assert model_cli(["list", "--model-dir", str(tmp_path / "typo")]) == 1
+    out = capsys.readouterr().out
+    assert "没有这个文件夹" in out and "--model-dir or EWS_MODEL_DIR" in out
+    assert not (tmp_path / "typo").exists()  # nothing is made where the analyst mistyped
+
+
 def test_train_on_nothing_generates_a_county_and_saves_a_version(tmp_path, capsys) -> None:
     models = tmp_path / "models"
     code = model_cli(

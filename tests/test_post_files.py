@@ -45,10 +45,13 @@ def test_two_columns_for_one_field_or_a_column_no_field_has_refuse_the_file(tmp_
         read_rows(path)
     assert "编号 and 排查编号 are both ref_no" in str(err.value)
     assert "nothing was posted" in str(err.value)
+    assert str(err.value).startswith("numbered.csv：两列是同一项：编号与排查编号（请保留一列）")
+    assert "未提交任何记录" in str(err.value)
     path.write_text("序号," + HEADER, encoding="utf-8")
     with pytest.raises(FileRefused) as err:
         read_rows(path)
     assert "columns no field has: 序号" in str(err.value)
+    assert "表头有无法识别的列：序号（请删除或改名）" in str(err.value)
 
 
 def test_a_file_named_xlsx_that_is_no_workbook_is_refused_with_what_to_do(tmp_path):
@@ -60,7 +63,8 @@ def test_a_file_named_xlsx_that_is_no_workbook_is_refused_with_what_to_do(tmp_pa
         path.write_bytes(data)  # a CSV renamed, and an empty zip archive
         with pytest.raises(FileRefused) as err:
             read_rows(path)
-        assert f"{name}: not an Excel workbook" in str(err.value) and "as .csv" in str(err.value)
+        assert str(err.value).startswith(f"{name}：不是 Excel 工作簿，请用 Excel 或 WPS 另存为")
+        assert "not an Excel workbook" in str(err.value) and "as .csv" in str(err.value)
 
 
 def test_a_row_with_more_cells_than_the_header_is_a_row_error_not_a_smaller_number(tmp_path):
@@ -151,3 +155,17 @@ def test_a_clerk_sees_every_problem_of_every_row_by_row_and_column_in_chinese(tm
     )
     assert "缺少必填项" in lines[1] and "不是规定的纠纷类别" in lines[2]
     assert all("（" in line and line.endswith("）") for line in lines)  # English beside it
+
+
+def test_a_file_of_another_type_or_encoding_is_refused_in_chinese_with_what_to_do(tmp_path):
+    path = tmp_path / "排查.txt"
+    path.write_text(HEADER, encoding="utf-8")
+    with pytest.raises(FileRefused) as err:
+        read_rows(path)
+    assert str(err.value).startswith("排查.txt：不支持的文件类型 .txt，请用 .jsonl、")
+    assert "unknown file type '.txt'" in str(err.value)
+    path = tmp_path / "排查.csv"
+    path.write_bytes(HEADER.encode("utf-8")[:20] + b"\xff\xff\x80")
+    with pytest.raises(FileRefused) as err:
+        read_rows(path)
+    assert str(err.value).startswith("排查.csv：文件编码无法识别，请另存为“CSV UTF-8”")

@@ -72,7 +72,11 @@ SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".xlsx")
 
 
 class FileRefused(ValueError):
-    """A file that cannot be read row by row as it stands (the message says what to change)."""
+    """A file that cannot be read row by row as it stands (the message says what to change,
+    in Chinese for the clerk and in English in brackets, as the row problems are given)."""
+
+    def __init__(self, name: str, zh: str, detail: str) -> None:
+        super().__init__(f"{name}：{zh}（{detail}）")
 
 
 @dataclass(frozen=True)
@@ -119,15 +123,21 @@ def rows_of(name: str, data: bytes) -> list[Row]:
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
         except (zipfile.BadZipFile, KeyError, OSError) as exc:  # not a workbook inside
             raise FileRefused(
-                f"{path.name}: not an Excel workbook ({type(exc).__name__}); save it again as "
-                ".xlsx from Excel or WPS, or as .csv"
+                path.name,
+                "不是 Excel 工作簿，请用 Excel 或 WPS 另存为 .xlsx 或 .csv",
+                f"not an Excel workbook ({type(exc).__name__}); save it again as .xlsx from "
+                "Excel or WPS, or as .csv",
             ) from None
         cells = [
             [v.isoformat() if hasattr(v, "isoformat") else v for v in row]
             for row in sheet.iter_rows(values_only=True)
         ]
         return _sheet_rows(path.name, cells, first_row=1)
-    raise FileRefused(f"{path.name}: unknown file type {suffix!r} (use {', '.join(SUFFIXES)})")
+    raise FileRefused(
+        path.name,
+        f"不支持的文件类型 {suffix or '（无扩展名）'}，请用 {'、'.join(SUFFIXES)}",
+        f"unknown file type {suffix!r}; use {', '.join(SUFFIXES)}",
+    )
 
 
 def decode_text(name: str, data: bytes) -> str:
@@ -139,7 +149,11 @@ def decode_text(name: str, data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise FileRefused(f"{name}: neither UTF-8, UTF-16 nor GB18030 text; save it as CSV UTF-8")
+    raise FileRefused(
+        name,
+        "文件编码无法识别，请另存为“CSV UTF-8”",
+        "neither UTF-8, UTF-16 nor GB18030 text; save it as CSV UTF-8",
+    )
 
 
 def _json_lines(name: str, data: bytes) -> Iterable[Row]:
@@ -168,14 +182,20 @@ def columns(name: str, header: Sequence[object]) -> dict[int, str]:
     for i, f in fields.items():
         twice.setdefault(f, []).append(str(header[i]).strip())
     twice = {f: titles for f, titles in twice.items() if len(titles) > 1}
-    problems = []
+    zh, problems = [], []
     if unknown:
+        zh.append(f"表头有无法识别的列：{'、'.join(unknown)}（请删除或改名）")
         problems.append(f"columns no field has: {', '.join(unknown)} (remove or rename them)")
     if twice:
+        zh.append(
+            "两列是同一项：" + "；".join("与".join(t) for t in twice.values()) + "（请保留一列）"
+        )
         listed = "; ".join(f"{' and '.join(t)} are both {f}" for f, t in twice.items())
         problems.append(f"two columns for one field: {listed} (keep one)")
     if problems:
-        raise FileRefused(f"{name}: " + "; ".join(problems) + "; nothing was posted")
+        raise FileRefused(
+            name, "；".join(zh) + "；未提交任何记录", "; ".join(problems) + "; nothing was posted"
+        )
     return fields
 
 
