@@ -48,7 +48,7 @@ def _line_of(text: str, needle: str) -> int:
             "expected red, orange",
         ),
         ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
-        ('version: "2026-11-29.3"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
+        ('version: "2026-11-29.4"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
         (
             "    calming:\n",
             "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",
@@ -64,6 +64,32 @@ def test_an_error_names_its_line(old: str, new: str, says: str) -> None:
     message = str(err.value)
     assert says in message and message.startswith("mine.yaml:")
     assert abs(int(message.split(":")[1]) - line) <= 1, message
+
+
+@pytest.mark.parametrize(
+    ("key", "partner"),
+    [("past_before", "past_marks"), ("ultimatum_markers", "ultimatum_taken_back")],
+)
+def test_a_lexicon_key_without_its_partner_is_refused(key: str, partner: str) -> None:
+    # without its partner each would count more than it says (the past every phrase after it,
+    # an ultimatum taken back: 就不去县政府了), so a policy file that drops it is an error
+    line = next(x for x in TEXT.splitlines(keepends=True) if x.startswith(f"  {partner}:"))
+    with pytest.raises(PolicyError) as err:
+        parse_policy(_broken(line, ""), "mine.yaml")
+    assert f"needs {partner} beside it" in str(err.value)
+    assert str(err.value).startswith(f"mine.yaml:{_line_of(TEXT, f'  {key}:')}:")
+
+
+def test_the_words_an_ultimatum_is_read_by_are_the_policy_files_not_the_codes() -> None:
+    text = "工资再不给，就不管了直接去市政府。"
+    assert default_policy().lexicon.ultimatums(text) == ["就…市政府"]
+    # take 不管 from the words of defiance: 不 now takes the act back
+    quiet = parse_policy(_broken("别怪, 不客气, 不怕, 不管]", "别怪, 不客气, 不怕]"))
+    assert quiet.lexicon.ultimatums(text) == []
+    # and 去年曾 no longer marks the past once 曾 is not one of its marks
+    past = "去年曾扬言要去市政府。"
+    assert default_policy().lexicon.ultimatums(past) == []
+    assert parse_policy(_broken("past_marks: [曾]", "past_marks: [往]")).lexicon.ultimatums(past)
 
 
 def test_a_file_that_is_not_yaml_or_missing_says_so(tmp_path: Path) -> None:

@@ -99,6 +99,7 @@ class Lexicon:
     guard_before: tuple[str, ...] = ()
     guard_breaks: tuple[str, ...] = ()  # ... nor past these (为防止被强拆已备好汽油)
     past_before: tuple[str, ...] = ()
+    past_marks: tuple[str, ...] = ()  # ... the past only with one of these between (曾)
     # a head count in a sentence that names a calming or routine matter (参加, 签订, 领取) and
     # no risk, no grievance (拖欠, 被骗) and no act of the people (反映, 讨薪, 来到) is no group
     # for the rules: ``loud_part``
@@ -115,6 +116,11 @@ class Lexicon:
     ultimatum_window: int = 0  # characters of the demand before, and the act after, 就
     ultimatum_not: tuple[str, ...] = ()  # 就医, 就近, 没过多久: blanked before looking
     ultimatum_denied: tuple[str, ...] = ()  # in the demand: the ultimatum is denied (气话)
+    ultimatum_turn_leads: tuple[str, ...] = ()  # may stand before a turn (要不然)
+    # between the marker and the act: the act is taken back (就不去县政府了) ...
+    ultimatum_taken_back: tuple[str, ...] = ()
+    # ... unless the word is one of defiance (就别怪我们去堵县政府大门, 就不管了去市里)
+    ultimatum_defiant: tuple[str, ...] = ()
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -287,18 +293,19 @@ class Lexicon:
         guard = (*past, *self.list_breaks, *self.guard_breaks)
         # the past reaches only what it says was once (去年曾扬言进京; not 因去年的补偿款未到位
         # 扬言进京, where the grievance is last year's and the threat today's)
-        for words, breaks, needs in (
-            (self.guard_before, guard, ""),
-            (self.past_before, past, "曾"),
+        for words, breaks, marks in (
+            (self.guard_before, guard, None),
+            (self.past_before, past, self.past_marks),
         ):
             for word in words:
                 at = before.rfind(word)
                 if at < 0:
                     continue
                 between = before[at + len(word) :]
-                if needs in between and len(between) <= self.scope_window:
-                    if not any(b in between for b in breaks):
-                        return True
+                if marks is not None and not any(m in between for m in marks):
+                    continue
+                if len(between) <= self.scope_window and not any(b in between for b in breaks):
+                    return True
         return False
 
     def ultimatums(self, text: str) -> list[str]:
@@ -334,7 +341,9 @@ class Lexicon:
         demand = sentence[max(0, at - w) : at]  # 拿不到, 不给: here 不 is the demand not met
         turn = marker in self.ultimatum_turns
         if turn:
-            lead = sentence[:at].removesuffix("要")  # 否则, 不然, 要不然 open a clause
+            lead = sentence[:at]  # 否则, 不然, 要不然 open a clause
+            for word in self.ultimatum_turn_leads:
+                lead = lead.removesuffix(word)
             if lead and not CLAUSE_END.match(lead[-1]) and lead[-1] not in "：:":
                 return None
         elif marker not in self.ultimatum_said and not any(c in demand for c in self.ultimatum_if):
@@ -349,9 +358,9 @@ class Lexicon:
             return None
         end, act = min(ends)
         between = after[: end - len(act)]
-        for word in ("别怪", "不客气", "不怕", "不管"):  # 就别怪我们去堵县政府大门 is a threat
+        for word in self.ultimatum_defiant:
             between = between.replace(word, "")
-        if any(n in between for n in ("不", "没", "别", "未")) and not act.startswith("不"):
+        if any(n in between for n in self.ultimatum_taken_back) and not act.startswith("不"):
             return None
         rest = after[end:] + sentence[at + len(marker) + w :]
         if any(rest.startswith(p, k) for k in (0, 1) for p in self.purposes_after):

@@ -249,6 +249,7 @@ def _lexicon(node: Node) -> Lexicon:
             "guard_before",
             "guard_breaks",
             "past_before",
+            "past_marks",
             "routine_words",
             "grievance_words",
             "group_acts",
@@ -260,11 +261,23 @@ def _lexicon(node: Node) -> Lexicon:
             "ultimatum_window",
             "ultimatum_not",
             "ultimatum_denied",
+            "ultimatum_turn_leads",
+            "ultimatum_taken_back",
+            "ultimatum_defiant",
         ),
     )
 
     def words(key: str) -> tuple[str, ...]:
         return m[key].words() if key in m else ()
+
+    # without its partner, each of these would count more than it says: the past every phrase
+    # after it, an ultimatum even where it is taken back (就不去县政府了)
+    for key, partner, what in (
+        ("past_before", "past_marks", "the words that say a thing was once (曾)"),
+        ("ultimatum_markers", "ultimatum_taken_back", "the words that take an act back (不, 没)"),
+    ):
+        if words(key) and not words(partner):
+            raise m[key].fail(f"needs {partner} beside it: {what}")
 
     groups_node = m["groups"]
     groups = []
@@ -306,6 +319,7 @@ def _lexicon(node: Node) -> Lexicon:
         guard_before=words("guard_before"),
         guard_breaks=words("guard_breaks"),
         past_before=words("past_before"),
+        past_marks=words("past_marks"),
         routine_words=words("routine_words"),
         grievance_words=words("grievance_words"),
         group_acts=words("group_acts"),
@@ -316,6 +330,9 @@ def _lexicon(node: Node) -> Lexicon:
         ultimatum_acts=words("ultimatum_acts"),
         ultimatum_not=words("ultimatum_not"),
         ultimatum_denied=words("ultimatum_denied"),
+        ultimatum_turn_leads=words("ultimatum_turn_leads"),
+        ultimatum_taken_back=words("ultimatum_taken_back"),
+        ultimatum_defiant=words("ultimatum_defiant"),
         ultimatum_window=(
             int(m["ultimatum_window"].number(0, 30, True)) if "ultimatum_window" in m else 0
         ),
