@@ -48,7 +48,7 @@ def _line_of(text: str, needle: str) -> int:
             "expected red, orange",
         ),
         ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
-        ('version: "2026-11-29.4"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
+        ('version: "2026-11-29.5"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
         (
             "    calming:\n",
             "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",
@@ -154,8 +154,13 @@ CALM = [
     "已向其讲明进京非访的法律后果，其表示理解。",
     "该户去年曾多次扬言进京上访，现已签订息访协议。",
     "几年前曾到北京上访，近年来在家种地。",
+    # care for an illness: a trip to a hospital, medicine taken for a pain
+    "其母去北京医院看病，家中由其妻照料。",
+    "其父病故，家属已在殡仪馆办完后事，遗体已火化。",
+    "当事人关节炎犯了就喝药止痛，对地界划定无异议。",
 ]
 RISKY = [
+    ("家属扬言要抬着遗体去镇政府", "抬着遗体"),
     ("扬言要去北京上访", "去北京"),
     ("没拿到钱就要去北京", "去北京"),  # a negation far before the phrase does not count
     ("工人在镇政府门口堵路", "堵路"),
@@ -351,6 +356,11 @@ ULTIMATUMS = [  # a demand not met, then an act of escalation: a threat in any w
     ("扬言要去市里找书记。", "去市里"),  # the person's own threat needs no demand
     ("如不撤销征地决定，将组织全村人去市政府。", "市政府"),
     ("要是再敷衍，就去郑州省政府门口。", "去郑州"),
+    ("首付不退就去市政府讨说法。", "市政府"),  # 不退 is a demand, unlike 烧不退
+    ("身体不好也不怕，不给钱就去省政府门口。", "省政府"),  # an ailment beside a demand
+    ("扬言再不赔偿就堵住卫生院大门。", "堵住"),  # a hospital after a blockade is no purpose
+    ("称补偿款不到位就把老人抬到镇政府大院。", "政府大院"),
+    ("说不给钱就待在塔吊上不下来。", "不下来"),
 ]
 NO_ULTIMATUMS = [
     "如果再不修好排水沟，他就找市长热线反映。",  # an ordinary channel
@@ -366,6 +376,8 @@ NO_ULTIMATUMS = [
     "经排查，未发现其有不给钱就去市政府闹的言行。",
     "村干部建议他要不然去市政府咨询。",  # 要不然 in the middle of a clause
     "孩子发烧不退就去市里看病。",  # an ordinary trip
+    "老伴腿疼不见好，就去市里医院拍个片子。",  # an ailment is no demand, a hospital no petition
+    "他说身体不适就去省里找专家。",
     "会议决定，将去市政府汇报工作。",  # 将 with no demand
     "该户去年曾扬言要去市里，现已息访。",  # the past
 ]

@@ -87,6 +87,7 @@ class Lexicon:
     failed_after: tuple[str, ...] = ()  # after a calming phrase: it failed (未果, 破裂)
     not_phrases: tuple[str, ...] = ()  # words that hold a phrase and do not mean it (吊顶)
     purposes_after: tuple[str, ...] = ()  # after a hierarchy phrase: an ordinary trip (看病)
+    trip_verbs: tuple[str, ...] = ()  # an ultimatum's act with one is a trip (去, 到): 就去市里看病
     scope_negations: tuple[str, ...] = ()  # 未发现, 没发现: they reach ``scope_window`` ...
     scope_window: int = 0
     scope_nouns: tuple[str, ...] = ()  # ... when the clause then names a finding (苗头, 迹象)
@@ -363,8 +364,9 @@ class Lexicon:
         if any(n in between for n in self.ultimatum_taken_back) and not act.startswith("不"):
             return None
         rest = after[end:] + sentence[at + len(marker) + w :]
-        if any(rest.startswith(p, k) for k in (0, 1) for p in self.purposes_after):
-            return None  # 不退烧就去市里看病: an ordinary trip
+        trip = act in self._going or any(v in act for v in self.trip_verbs)
+        if trip and any(rest.startswith(p, k) for k in (0, 1) for p in self.purposes_after):
+            return None  # 不退烧就去市里看病: an ordinary trip (but 就堵住医院大门 is no trip)
         # the marker and the act only: the words between may name a person or a place
         said = f"{marker}{act}" if not between else f"{marker}…{act}"
         return at + len(marker) + end, said
