@@ -352,9 +352,12 @@ def _report_alerts(  # noqa: ANN001
     print("\n== alerts")
     print("   " + ", ".join(f"{status} {n}" for status, n in sorted(by_status.items())))
     keys = {r.key for r in webhook.items()}
+    # the receivers count what has arrived; the read model what the notifier has reported
+    # back so far, so the two may differ while notifications are on their way
+    print(f"   notifications delivered, as the read model has them so far: {delivered}")
     print(
-        f"   notifications delivered: {delivered} ({len(webhook.items())} webhook posts with "
-        f"{len(keys)} distinct keys, {len(mail.received)} e-mails to the duty desk)"
+        f"   at the receivers: {len(webhook.items())} webhook posts ({len(keys)} distinct "
+        f"idempotency keys), {len(mail.received)} e-mails to the duty desk"
     )
     with engine.connect() as conn:
         for title, case_id in (("acknowledged", acked), ("left to escalate", escalated)):
