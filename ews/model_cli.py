@@ -552,7 +552,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     registry = _registry(args)
     versions = registry.versions()
     if not versions:
-        if not Path(registry.root).is_dir():
+        if not registry.root.is_dir():
             print(
                 f"{registry.root}: 没有这个文件夹 (no such folder; the model registry is set "
                 "by --model-dir or EWS_MODEL_DIR)"

@@ -365,7 +365,7 @@ class Lexicon:
             return None
         rest = after[end:] + sentence[at + len(marker) + w :]
         trip = act in self._going or any(v in act for v in self.trip_verbs)
-        if trip and any(rest.startswith(p, k) for k in (0, 1) for p in self.purposes_after):
+        if trip and self._ordinary_purpose(rest):
             return None  # 不退烧就去市里看病: an ordinary trip (but 就堵住医院大门 is no trip)
         # the marker and the act only: the words between may name a person or a place
         said = f"{marker}{act}" if not between else f"{marker}…{act}"
@@ -484,9 +484,12 @@ class Lexicon:
             return True
         if phrase in self._calming and any(word in after for word in self.failed_after):
             return True
-        # right after it, a character at most between (去北京看病, 到北京去打工; not 扬言要去北京
-        # 讨要打工工资)
-        return phrase in self._going and any(w in after[: len(w) + 1] for w in self.purposes_after)
+        return phrase in self._going and self._ordinary_purpose(after)
+
+    def _ordinary_purpose(self, after: str) -> bool:
+        """Does an ordinary purpose of a trip open ``after``, a character at most before it
+        (去北京看病, 到北京去打工; not 扬言要去北京讨要打工工资)?"""
+        return any(w in after[: len(w) + 1] for w in self.purposes_after)
 
 
 def _remembered(cache: dict[str, T], text: str, read: Callable[[str], T]) -> T:
