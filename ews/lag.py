@@ -7,8 +7,13 @@ Lag counts what the stages can read: records of transactions that committed.  A 
 posting through a transactional producer leaves a marker after each transaction, an offset that
 holds no record, and the records of an aborted transaction stay in the log unread; intake's
 lag near the log's end is therefore counted in the log (``COUNTED_UP_TO``), not from offsets,
-or it would never reach 0, and from what intake's table says it applied where that is past
-the group's committed position.
+or it would never reach 0.
+
+A stage has applied a message when its table says so, as its watchdog judges: each writer saves,
+with the states of a batch, the next offset of each input partition it has yet to apply (its
+mark).  faust can leave the group's committed position behind that mark (around a rebalance,
+or a partition it no longer fetches once all of it was applied); lag then goes by the mark, or
+it would show a message waiting that no stage will ever process again.
 
 A transaction still open holds back every record after it in its partition, committed or not:
 the stages cannot read past it until its poster commits or the broker aborts it (after the
@@ -18,6 +23,7 @@ read them yet; ``open_transactions`` says where they wait and since when.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -36,9 +42,10 @@ from schemas.topics import Topics
 from streams.app import ROLES, group_id
 from streams.log import RangeReader
 from streams.metrics import EXIT_STALLED
-from streams.state import decoded, reached_key
+from streams.state import reached_key
 
 COUNTED_UP_TO = 1000  # intake at most this many offsets behind: its records are counted
+MARKS_IN_LAST = (8, 200)  # a writer's mark is looked for among its changelog's last messages
 STILL_OPEN_AFTER = 1.0  # seconds: a transaction open this long after it was seen is reported
 
 
@@ -56,6 +63,16 @@ def stages(topics: Topics) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
             (group_id(topics, "alerts"),),
             (topics.risk_assessments, topics.alert_commands, topics.clock),
         ),
+    }
+
+
+def mark_changelogs(topics: Topics) -> dict[str, str]:
+    """Each stream stage: the changelog of the table its writer keeps its marks in."""
+    return {
+        "intake": topics.intake_marks_changelog,
+        "case_writer": topics.case_state_changelog,
+        "scorer": topics.risk_watch_changelog,
+        "alert_writer": topics.alert_state_changelog,
     }
 
 
@@ -160,16 +177,18 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
     done = positions(engine)
     out = {stage: 0 for stage in plan} | {"projector": 0}
     reader = RangeReader(bootstrap)
-    marks: dict[int, int] | None = None  # read when first needed
+    changelogs = mark_changelogs(topics)
+    marks_end: dict[TopicPartition, int] = {}  # read when first needed
     try:
         for stage, (groups, read) in plan.items():
             for tp, end in ends.items():
                 if tp.topic not in read:
                     continue
                 at = max((committed.get(g, {}).get(tp, 0) for g in groups), default=0)
-                if tp.topic == topics.records and at < end:
-                    marks = _intake_marks(reader, topics) if marks is None else marks
-                    mark = marks.get(tp.partition, 0)
+                if at < end:
+                    marks_end = marks_end or _end_offsets(bootstrap, [*changelogs.values()])
+                    changelog = TopicPartition(changelogs[stage], tp.partition)  # input p's: p
+                    mark = _mark(reader, changelog, marks_end.get(changelog), tp) or 0
                     at = max(at, mark if mark <= end else 0)  # beyond the end: not believed
                 if tp.topic == topics.records and 0 < end - at <= COUNTED_UP_TO:
                     out[stage] += _records_in(reader, tp, at, end)
@@ -183,22 +202,25 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
     return out
 
 
-def _intake_marks(reader: RangeReader, topics: Topics) -> dict[int, int]:
-    """The next offset of each records partition intake has not applied, as its table says
-    (faust commits a partition whose offsets have gaps only part of the way).  Intake's table
-    holds only these marks, the one of records partition p in its changelog's partition p, so
-    the last message of each changelog partition is the mark (one read each, however long
-    the changelog); no changelog (an intake of an earlier version), no marks."""
-    changelog = topics.intake_marks_changelog
-    prefix = reached_key(topics.records, 0)[:-1]
-    marks = {}
-    for tp, end in _end_offsets(reader.bootstrap, [changelog]).items():
-        for part in reader.parts(changelog, tp.partition, end - 1, end, 1) if end else ():
-            stored = decoded((m.key, m.value) for m in part if m.key and m.value)
-            marks |= {
-                int(k[len(prefix) :]): int(v["next"]) for k, v in stored if k.startswith(prefix)
-            }
-    return marks
+def _mark(
+    reader: RangeReader, changelog: TopicPartition, end: int | None, tp: TopicPartition
+) -> int | None:
+    """The next offset of ``tp`` its stage's writer has yet to apply, as the latest mark for it
+    among the last messages before ``end`` of ``changelog`` (``MARKS_IN_LAST``: a few, then
+    more).  A writer saves its marks after the states of each batch, so the latest is near the
+    end; None: none there (or no changelog, as from an earlier version)."""
+    if not end:
+        return None
+    key = reached_key(tp.topic, tp.partition).encode("utf-8")
+    for last in MARKS_IN_LAST:
+        start = max(end - last, 0)
+        parts = reader.parts(changelog.topic, changelog.partition, start, end, last)
+        marks = [m.value for part in parts for m in part if m.key == key and m.value]
+        if marks:
+            return int(json.loads(marks[-1])["next"])
+        if start == 0:
+            break
+    return None
 
 
 def _records_in(reader: RangeReader, tp: TopicPartition, start: int, end: int) -> int:

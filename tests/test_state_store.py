@@ -565,6 +565,32 @@ def test_ews_lag_goes_by_what_intake_applied_however_far_behind_the_group_s_posi
     assert lag(settings.kafka, settings.topics, engine)["intake"] == 0
 
 
+def test_ews_lag_goes_by_what_the_case_writer_applied_when_the_group_s_position_is_behind(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """faust can leave the case writer's committed position behind what it applied and saved
+    with its states (the mark in its table), as the watchdog knows: ews lag shows nothing
+    waiting then, and still counts each command posted after.  Before, it showed commands
+    waiting for good (a second case writer beside ``ews worker`` left one so for 300 s)."""
+    from ews.lag import lag
+    from readside.db import make_engine, migrate
+
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    commands = _commands(40)
+    _post(settings, commands)
+    _run_until(settings, tmp_path / "cases.log", len(_expected(commands)))
+    engine = make_engine(f"sqlite:///{tmp_path / 'read.db'}")
+    migrate(engine)
+    assert lag(settings.kafka, settings.topics, engine)["case_writer"] == 0
+    for partition in range(settings.partitions):  # the position of every partition at its start
+        _skip_to(settings, "cases", settings.topics.case_commands, partition, 0)
+    assert lag(settings.kafka, settings.topics, engine)["case_writer"] == 0
+
+    _post(settings, commands[:5])  # posted again: waiting until a case writer reads them
+    posted = sum(len(command_messages([c])) for c in commands[:5])
+    assert lag(settings.kafka, settings.topics, engine)["case_writer"] == posted
+
+
 def test_records_of_a_township_transaction_that_aborted_are_never_admitted(
     settings: Settings, tmp_path: Path
 ) -> None:
