@@ -48,7 +48,7 @@ def _line_of(text: str, needle: str) -> int:
             "expected red, orange",
         ),
         ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
-        ('version: "2026-11-29.5"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
+        ('version: "2026-11-29.6"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
         (
             "    calming:\n",
             "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",
@@ -68,7 +68,12 @@ def test_an_error_names_its_line(old: str, new: str, says: str) -> None:
 
 @pytest.mark.parametrize(
     ("key", "partner"),
-    [("past_before", "past_marks"), ("ultimatum_markers", "ultimatum_taken_back")],
+    [
+        ("past_before", "past_marks"),
+        ("ultimatum_markers", "ultimatum_taken_back"),
+        ("plan_markers", "plan_given_up"),
+        ("plan_markers", "plan_window"),
+    ],
 )
 def test_a_lexicon_key_without_its_partner_is_refused(key: str, partner: str) -> None:
     # without its partner each would count more than it says (the past every phrase after it,
@@ -398,3 +403,68 @@ def test_an_ultimatum_is_shown_by_its_marker_and_act_not_by_the_names_between() 
     """The reason a duty officer and an explanation read must not carry a party's name."""
     said = default_policy().lexicon.ultimatums("王某扬言要把李建国家的房子点了。")
     assert said == ["扬言…房子点了"]
+
+
+PLANS = [  # (text, the act the plan is shown by)
+    ("工人们商量好下周一一起到县政府门口讨说法。", "政府门口"),  # a petition by a group
+    ("王某在群里号召被征地户明天把乡道堵死。", "堵死"),  # a protest by itself
+    ("几户拆迁户正在酝酿到市里集体上访。", "上访"),
+    ("业主们计划周六到开发商售楼部门口拉横幅。", "拉横幅"),
+    ("李某打算带家人去省信访局反映。", "反映"),  # over the county's head
+    ("据反映，十几名工友约好年前到项目部讨薪。", "讨薪"),
+]
+NO_PLANS = [
+    "当事人原计划一起去县政府上访，经调解后改为申请仲裁。",  # given up
+    "当事人曾商量一起去省里反映，现情绪稳定。",
+    "几户村民打算一起去市里反映，经解释后已打消念头。",  # said over after it
+    "县公安局计划在路口设卡，检查超载车辆。",  # the authorities' own
+    "他打算下月一起去北京看望女儿。",  # an ordinary trip
+    "未发现有人准备到县政府门口聚集。",  # a screening's "not found"
+    "当事人打算通过12345热线反映物业问题。",  # a lawful channel
+    "张某准备去县政府办理低保手续。",  # no act of protest
+    "村民们计划一起到镇上赶集。",
+    "严防其组织人员到市里上访。",  # guarded against
+    "李某打算去县信访局反映宅基地问题。",  # one person's petition at the county's own office
+]
+
+
+@pytest.mark.parametrize(("text", "act"), PLANS)
+def test_a_protest_being_planned_is_read_with_its_act(text: str, act: str) -> None:
+    said = default_policy().lexicon.plans(text)
+    assert len(said) >= 1 and said[0].endswith(act), said
+
+
+@pytest.mark.parametrize("text", NO_PLANS)
+def test_a_plan_given_up_guarded_lawful_or_ordinary_is_no_protest(text: str) -> None:
+    assert default_policy().lexicon.plans(text) == []
+
+
+def test_a_planned_protest_is_an_explicit_threat_and_the_plan_words_are_the_policy_files() -> None:
+    """A record that tells of a protest being planned is warned on by itself (orange, without
+    a model), and the words a plan is read by come from the policy file."""
+    import datetime as dt
+
+    from domain.case import CaseState, handle_command
+    from models.scoring import score_cases
+    from schemas.commands import SubmitRecord
+    from schemas.events import case_id_for
+    from schemas.record import fingerprint, validate
+
+    raw = {
+        "township": "周庄镇",
+        "ref_no": "ZZ-P",
+        "category": "拖欠农民工工资",
+        "found_at": "2026-01-10T09:00:00+08:00",
+        "description": "欠薪工人已推选出牵头人，准备下周三一起坐车到市里上访。",
+        "people_involved": 3,
+    }
+    record = validate(raw)
+    state = CaseState(case_id_for("周庄镇", "ZZ-P"))
+    cmd = SubmitRecord("records:0:1", state.case_id, record, fingerprint(record), raw["found_at"])
+    state, _ = handle_command(state, cmd)
+    at = dt.datetime(2026, 1, 10, 12, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    planned = score_cases(None, [state], [at], default_policy())[0]
+    assert planned.level == "orange" and "explicit_threat" in {r.code for r in planned.rules}
+    without = parse_policy(_broken("plan_markers: [准备, ", "plan_markers: ["))  # not 准备
+    quiet = score_cases(None, [state], [at], without)[0]
+    assert "explicit_threat" not in {r.code for r in quiet.rules}

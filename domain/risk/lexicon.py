@@ -16,7 +16,8 @@ no threat's verb between (``list_breaks``: 扬言, 声称 ...) and no list item 
 closing 等 it reaches no further than any negation (没有拿到工资当事人有进京上访的想法).
 What the officer guards against (``guard_before``: 严防该户在两会期间进京) and what is long
 past (``past_before``: 去年曾扬言进京) reach ``scope_window`` too.  An ultimatum is a threat in
-any words (``ultimatums``: 不给钱就死在这儿, 不然就去市信访局), and a head count given for a
+any words (``ultimatums``: 不给钱就死在这儿, 不然就去市信访局), so is a protest being planned
+(``plans``: 准备一起到县政府门口讨说法, 号召被征地户把乡道堵死), and a head count given for a
 settled or routine matter is no group for the rules (``loud_part``: 六十余户已全部领取补偿款).
 Words that hold a phrase without meaning it (吊顶 holds 上吊) are masked
 first; talk of going somewhere for an ordinary purpose (去北京看病) is not talk of going over
@@ -57,6 +58,7 @@ LIST_SEPARATORS = re.compile("[、或及和与]")
 LIST_LEAD = 3  # characters of an item before the sign it names (发生进京上访, 当事人赴京)
 LIST_ITEM_WITHIN = 8  # characters of a whole item (发生进京上访)
 LIST_OWN_REST = 4  # characters of the phrase's own item after it (进京 of 进京上访)
+GIVEN_UP_WITHIN = 3  # characters before a word of planning that may say it was given up
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,19 @@ class Lexicon:
     ultimatum_taken_back: tuple[str, ...] = ()
     # ... unless the word is one of defiance (就别怪我们去堵县政府大门, 就不管了去市里)
     ultimatum_defiant: tuple[str, ...] = ()
+    # a protest being planned (准备一起到县政府门口讨说法, 号召被征地户去堵县道): a word of
+    # planning, then at most ``plan_window`` characters after it an act of protest (the
+    # blocking group's, a threat, ``plan_acts``), or a petition (``plan_petitions``) by a group
+    # (``plan_together``, the group and organising groups) or over the county's head (the
+    # hierarchy group, not its ``plan_lawful`` channels: 12345): ``plans``
+    plan_markers: tuple[str, ...] = ()
+    plan_window: int = 0
+    plan_acts: tuple[str, ...] = ()
+    plan_petitions: tuple[str, ...] = ()
+    plan_together: tuple[str, ...] = ()
+    plan_lawful: tuple[str, ...] = ()
+    plan_given_up: tuple[str, ...] = ()  # just before the word: a plan no more (原计划, 本来打算)
+    plan_authorities: tuple[str, ...] = ()  # before it in its clause: the state's (镇政府计划)
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -148,6 +163,9 @@ class Lexicon:
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
     _said: dict[str, tuple[str, ...]] = field(  # the ultimatums of texts already read
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
+    _planned: dict[str, tuple[str, ...]] = field(  # the plans of texts already read
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
     # what a quiet sentence may hold: its head count (余名, 十几户, 村民们), a time (节前)
@@ -370,6 +388,72 @@ class Lexicon:
         # the marker and the act only: the words between may name a person or a place
         said = f"{marker}{act}" if not between else f"{marker}…{act}"
         return at + len(marker) + end, said
+
+    def plans(self, text: str) -> list[str]:
+        """The protests ``text`` says are being planned, each as its word of planning and act
+        (准备…静坐, 计划…到市里…上访): see ``plan_markers``.  A plan does not count where it is
+        negated, guarded against or past like a phrase (没有打算, 严防…), given up (原计划,
+        本来打算; or said over after it: 已打消), the authorities' own (县公安局计划设卡), or a
+        trip for an ordinary purpose (打算去北京看望女儿)."""
+        return list(_remembered(self._planned, text, self._plans))
+
+    def _plans(self, text: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for sentence in SENTENCE_END.split(self._mask(text)) if self.plan_markers else ():
+            for marker in self.plan_markers:
+                at = sentence.find(marker)
+                while at >= 0:
+                    said = self._plan_at(sentence, at, marker)
+                    if said and said not in out:
+                        out.append(said)
+                    at = sentence.find(marker, at + 1)
+        return tuple(out)
+
+    def _plan_at(self, sentence: str, at: int, marker: str) -> str | None:
+        """The plan whose word of planning stands at ``at``, as that word and its act."""
+        end = at + len(marker)
+        lead = CLAUSE_END.split(sentence[:at])[-1]  # the clause up to the word
+        if any(w in lead[-GIVEN_UP_WITHIN:] for w in self.plan_given_up):
+            return None
+        if any(w in lead for w in self.plan_authorities) or self._negated(sentence, at, end):
+            return None
+        if any(w in sentence[end:] for w in self.cancelled_after):
+            return None
+        after = sentence[end : end + self.plan_window]
+        found = self._first_act(after, self._protests)
+        if found:
+            act_end, act = found
+            trip = act in self._going or any(v in act for v in self.trip_verbs)
+            if not (trip and self._ordinary_purpose(sentence[end + act_end :])):
+                return f"{marker}…{act}"
+        found = self._first_act(after, self.plan_petitions)
+        if not found:
+            return None
+        act_end, act = found
+        over = [h for h in self._going if h in after[:act_end] and h not in self.plan_lawful]
+        together = (*self.plan_together, *self.group("group").phrases)
+        if over:
+            return f"{marker}…{min(over, key=after.find)}…{act}"
+        if any(w in sentence for w in (*together, *self.group("organising").phrases)):
+            return f"{marker}…{act}"
+        return None
+
+    def _first_act(self, after: str, acts: Iterable[str]) -> tuple[int, str] | None:
+        """Where the first of ``acts`` to end in ``after`` ends, and which, if any stands
+        there not negated nor a lawful channel."""
+        found = [
+            (i + len(a), a)
+            for a in acts
+            if (i := after.find(a)) >= 0
+            and a not in self.plan_lawful
+            and not self._negated(after, i, i + len(a))
+        ]
+        return min(found) if found else None
+
+    @cached_property
+    def _protests(self) -> tuple[str, ...]:
+        """The acts that make a plan one of protest by themselves."""
+        return (*self.group("blocking").phrases, *self.threats, *self.plan_acts)
 
     def _settled(self, sentence: str) -> bool:
         """Does ``sentence`` name a settled or routine matter (六十余户已全部领取补偿款, 一百二十余名

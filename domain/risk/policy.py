@@ -265,6 +265,14 @@ def _lexicon(node: Node) -> Lexicon:
             "ultimatum_turn_leads",
             "ultimatum_taken_back",
             "ultimatum_defiant",
+            "plan_markers",
+            "plan_window",
+            "plan_acts",
+            "plan_petitions",
+            "plan_together",
+            "plan_lawful",
+            "plan_given_up",
+            "plan_authorities",
         ),
     )
 
@@ -276,8 +284,10 @@ def _lexicon(node: Node) -> Lexicon:
     for key, partner, what in (
         ("past_before", "past_marks", "the words that say a thing was once (曾)"),
         ("ultimatum_markers", "ultimatum_taken_back", "the words that take an act back (不, 没)"),
+        ("plan_markers", "plan_given_up", "the words that say a plan was given up (原, 本来)"),
+        ("plan_markers", "plan_window", "how far after the word its act may stand"),
     ):
-        if words(key) and not words(partner):
+        if words(key) and (partner not in m if partner.endswith("window") else not words(partner)):
             raise m[key].fail(f"needs {partner} beside it: {what}")
 
     groups_node = m["groups"]
@@ -338,6 +348,14 @@ def _lexicon(node: Node) -> Lexicon:
         ultimatum_window=(
             int(m["ultimatum_window"].number(0, 30, True)) if "ultimatum_window" in m else 0
         ),
+        plan_markers=words("plan_markers"),
+        plan_window=int(m["plan_window"].number(1, 30, True)) if "plan_window" in m else 0,
+        plan_acts=words("plan_acts"),
+        plan_petitions=words("plan_petitions"),
+        plan_together=words("plan_together"),
+        plan_lawful=words("plan_lawful"),
+        plan_given_up=words("plan_given_up"),
+        plan_authorities=words("plan_authorities"),
     )
 
 
