@@ -366,6 +366,7 @@ ULTIMATUMS = [  # a demand not met, then an act of escalation: a threat in any w
     ("扬言再不赔偿就堵住卫生院大门。", "堵住"),  # a hospital after a blockade is no purpose
     ("称补偿款不到位就把老人抬到镇政府大院。", "政府大院"),
     ("说不给钱就待在塔吊上不下来。", "不下来"),
+    ("土地款再不到位，就去县委大院下跪。", "下跪"),
 ]
 NO_ULTIMATUMS = [
     "如果再不修好排水沟，他就找市长热线反映。",  # an ordinary channel
@@ -410,8 +411,10 @@ PLANS = [  # (text, the act the plan is shown by)
     ("王某在群里号召被征地户明天把乡道堵死。", "堵死"),  # a protest by itself
     ("几户拆迁户正在酝酿到市里集体上访。", "上访"),
     ("业主们计划周六到开发商售楼部门口拉横幅。", "拉横幅"),
-    ("李某打算带家人去省信访局反映。", "反映"),  # over the county's head
+    ("李某打算带家人去省里反映。", "反映"),  # over the county's head
     ("据反映，十几名工友约好年前到项目部讨薪。", "讨薪"),
+    ("几名业主倡议大家周末到住建局门口拉白布。", "白布"),
+    ("村民打算联合起来去市信访局。", "信访局"),  # a petition office over the county's head
 ]
 NO_PLANS = [
     "当事人原计划一起去县政府上访，经调解后改为申请仲裁。",  # given up
@@ -425,6 +428,7 @@ NO_PLANS = [
     "村民们计划一起到镇上赶集。",
     "严防其组织人员到市里上访。",  # guarded against
     "李某打算去县信访局反映宅基地问题。",  # one person's petition at the county's own office
+    "当事人打算向市信访局申请复查。",  # a lawful step
 ]
 
 

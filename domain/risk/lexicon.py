@@ -128,7 +128,8 @@ class Lexicon:
     # planning, then at most ``plan_window`` characters after it an act of protest (the
     # blocking group's, a threat, ``plan_acts``), or a petition (``plan_petitions``) by a group
     # (``plan_together``, the group and organising groups) or over the county's head (the
-    # hierarchy group, not its ``plan_lawful`` channels: 12345): ``plans``
+    # hierarchy group), and not by a lawful channel or step (``plan_lawful``: 12345, 申请复查)
+    # in the same reach: ``plans``
     plan_markers: tuple[str, ...] = ()
     plan_window: int = 0
     plan_acts: tuple[str, ...] = ()
@@ -427,13 +428,17 @@ class Lexicon:
             if not (trip and self._ordinary_purpose(sentence[end + act_end :])):
                 return f"{marker}…{act}"
         found = self._first_act(after, self.plan_petitions)
-        if not found:
+        if not found or any(w in after for w in self.plan_lawful):
             return None
         act_end, act = found
         over = [h for h in self._going if h in after[:act_end] and h not in self.plan_lawful]
         together = (*self.plan_together, *self.group("group").phrases)
         if over:
-            return f"{marker}…{min(over, key=after.find)}…{act}"
+            first = min(over, key=after.find)
+            at_over, act_at = after.find(first), act_end - len(act)
+            if act_at < at_over + len(first):  # they overlap: 省信访局
+                return f"{marker}…{after[at_over:act_end]}"
+            return f"{marker}…{first}…{act}"
         if any(w in sentence for w in (*together, *self.group("organising").phrases)):
             return f"{marker}…{act}"
         return None
