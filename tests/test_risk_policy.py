@@ -407,7 +407,7 @@ def test_an_ultimatum_is_shown_by_its_marker_and_act_not_by_the_names_between() 
 
 
 PLANS = [  # (text, the act the plan is shown by)
-    ("工人们商量好下周一一起到县政府门口讨说法。", "政府门口"),  # a petition by a group
+    ("工人们商量好下周一一起到县政府门口讨说法。", "讨说法"),  # a petition by a group
     ("王某在群里号召被征地户明天把乡道堵死。", "堵死"),  # a protest by itself
     ("几户拆迁户正在酝酿到市里集体上访。", "上访"),
     ("业主们计划周六到开发商售楼部门口拉横幅。", "拉横幅"),
@@ -415,6 +415,9 @@ PLANS = [  # (text, the act the plan is shown by)
     ("据反映，十几名工友约好年前到项目部讨薪。", "讨薪"),
     ("几名业主倡议大家周末到住建局门口拉白布。", "白布"),
     ("村民打算联合起来去市信访局。", "信访局"),  # a petition office over the county's head
+    ("原告准备一起到县政府门口讨说法。", "讨说法"),  # 原告 is no 原计划
+    ("工资未结，准备一起到县政府门口讨薪。", "讨薪"),  # 未 negates in its own clause only
+    ("村里十几户村民准备明天一起去县政府讨说法。", "讨说法"),  # 村里 does not plan
 ]
 NO_PLANS = [
     "当事人原计划一起去县政府上访，经调解后改为申请仲裁。",  # given up
@@ -429,6 +432,14 @@ NO_PLANS = [
     "严防其组织人员到市里上访。",  # guarded against
     "李某打算去县信访局反映宅基地问题。",  # one person's petition at the county's own office
     "当事人打算向市信访局申请复查。",  # a lawful step
+    "县公安局正在计划在路口设卡，检查超载车辆。",
+    "村民准备向村委会反映灌溉用水问题。",  # an appeal within the county
+    "工人们准备带着材料去县人社局反映，人社局已受理。",
+    "村民们计划明天一起到镇政府门口排队领取补偿款。",  # a place is no act
+    "召集人王某带领村民代表到县住建局反映。",  # 召集人 plans nothing
+    "王某召集居民代表到县住建局座谈。",  # the word of planning is no group of its own
+    "当事人因计划生育问题多次到市里上访，现情绪稳定。",
+    "工人们商量着一起去讨薪，经协调已全部结清。",  # settled after it
 ]
 
 

@@ -58,7 +58,7 @@ LIST_SEPARATORS = re.compile("[、或及和与]")
 LIST_LEAD = 3  # characters of an item before the sign it names (发生进京上访, 当事人赴京)
 LIST_ITEM_WITHIN = 8  # characters of a whole item (发生进京上访)
 LIST_OWN_REST = 4  # characters of the phrase's own item after it (进京 of 进京上访)
-GIVEN_UP_WITHIN = 3  # characters before a word of planning that may say it was given up
+AUTHORITY_WITHIN = 5  # characters before a word of planning (and its adverbs) naming who plans
 
 
 @dataclass(frozen=True)
@@ -124,20 +124,22 @@ class Lexicon:
     ultimatum_taken_back: tuple[str, ...] = ()
     # ... unless the word is one of defiance (就别怪我们去堵县政府大门, 就不管了去市里)
     ultimatum_defiant: tuple[str, ...] = ()
-    # a protest being planned (准备一起到县政府门口讨说法, 号召被征地户去堵县道): a word of
-    # planning, then at most ``plan_window`` characters after it an act of protest (the
-    # blocking group's, a threat, ``plan_acts``), or a petition (``plan_petitions``) by a group
-    # (``plan_together``, the group and organising groups) or over the county's head (the
-    # hierarchy group), and not by a lawful channel or step (``plan_lawful``: 12345, 申请复查)
-    # in the same reach: ``plans``
+    # a protest being planned (准备一起到县政府门口讨说法, 号召被征地户把乡道堵死): a word of
+    # planning, then at most ``plan_window`` characters after it an act of protest (a threat,
+    # ``plan_acts``), a petition (``plan_petitions``: 上访, 讨说法) by a group (``plan_together``,
+    # the group and organising groups) or over the county's head (the hierarchy group), or an
+    # appeal (``plan_appeals``: 反映) over the county's head; not by a lawful channel or step
+    # (``plan_lawful``: 12345, 申请复查) before the act: ``plans``
     plan_markers: tuple[str, ...] = ()
     plan_window: int = 0
     plan_acts: tuple[str, ...] = ()
     plan_petitions: tuple[str, ...] = ()
+    plan_appeals: tuple[str, ...] = ()
     plan_together: tuple[str, ...] = ()
     plan_lawful: tuple[str, ...] = ()
     plan_given_up: tuple[str, ...] = ()  # just before the word: a plan no more (原计划, 本来打算)
-    plan_authorities: tuple[str, ...] = ()  # before it in its clause: the state's (镇政府计划)
+    plan_authorities: tuple[str, ...] = ()  # just before it: the state's own (县公安局计划)
+    plan_adverbs: tuple[str, ...] = ()  # ... or before these before it (县公安局正在计划)
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -393,9 +395,10 @@ class Lexicon:
     def plans(self, text: str) -> list[str]:
         """The protests ``text`` says are being planned, each as its word of planning and act
         (准备…静坐, 计划…到市里…上访): see ``plan_markers``.  A plan does not count where it is
-        negated, guarded against or past like a phrase (没有打算, 严防…), given up (原计划,
-        本来打算; or said over after it: 已打消), the authorities' own (县公安局计划设卡), or a
-        trip for an ordinary purpose (打算去北京看望女儿)."""
+        negated in its clause, guarded against or past like a phrase (没有打算, 严防…), given
+        up (原计划, 本来打算; or said over or settled after it: 已打消, 已全部领取), the
+        authorities' own (县公安局计划设卡), or a trip for an ordinary purpose (打算去北京看望
+        女儿)."""
         return list(_remembered(self._planned, text, self._plans))
 
     def _plans(self, text: str) -> tuple[str, ...]:
@@ -414,11 +417,18 @@ class Lexicon:
         """The plan whose word of planning stands at ``at``, as that word and its act."""
         end = at + len(marker)
         lead = CLAUSE_END.split(sentence[:at])[-1]  # the clause up to the word
-        if any(w in lead[-GIVEN_UP_WITHIN:] for w in self.plan_given_up):
+        clause = sentence[at - len(lead) :]
+        if any(lead.endswith(w) for w in self.plan_given_up):
             return None
-        if any(w in lead for w in self.plan_authorities) or self._negated(sentence, at, end):
+        who = lead
+        for word in self.plan_adverbs:  # 县公安局正在计划: who plans stands before 正在
+            who = who.removesuffix(word)
+        if any(w in who[-AUTHORITY_WITHIN:] for w in self.plan_authorities):
             return None
-        if any(w in sentence[end:] for w in self.cancelled_after):
+        if self._negated(clause, len(lead), len(lead) + len(marker)):
+            return None
+        rest = sentence[end:]
+        if any(w in rest for w in self.cancelled_after) or self.counted(rest) & self._calming:
             return None
         after = sentence[end : end + self.plan_window]
         found = self._first_act(after, self._protests)
@@ -427,20 +437,28 @@ class Lexicon:
             trip = act in self._going or any(v in act for v in self.trip_verbs)
             if not (trip and self._ordinary_purpose(sentence[end + act_end :])):
                 return f"{marker}…{act}"
-        found = self._first_act(after, self.plan_petitions)
-        if not found or any(w in after for w in self.plan_lawful):
-            return None
-        act_end, act = found
-        over = [h for h in self._going if h in after[:act_end] and h not in self.plan_lawful]
+        # a petition by a group (the word of planning itself, 号召 or 串联, is none) or over the
+        # county's head; an appeal over the county's head
+        others = sentence[:at] + "＿" * len(marker) + rest
         together = (*self.plan_together, *self.group("group").phrases)
-        if over:
-            first = min(over, key=after.find)
-            at_over, act_at = after.find(first), act_end - len(act)
-            if act_at < at_over + len(first):  # they overlap: 省信访局
-                return f"{marker}…{after[at_over:act_end]}"
-            return f"{marker}…{first}…{act}"
-        if any(w in sentence for w in (*together, *self.group("organising").phrases)):
-            return f"{marker}…{act}"
+        by_group = any(w in others for w in (*together, *self.group("organising").phrases))
+        for acts, alone in ((self.plan_petitions, by_group), (self.plan_appeals, False)):
+            found = self._first_act(after, acts)
+            # a lawful step before a petition (通过12345热线反映), or anywhere in an appeal's
+            # reach (到市信访局申请复查)
+            lawful = after if acts is self.plan_appeals else after[: found[0] if found else 0]
+            if not found or any(w in lawful for w in self.plan_lawful):
+                continue
+            act_end, act = found
+            over = [h for h in self._going if h in after[:act_end] and h not in self.plan_lawful]
+            if over:
+                first = min(over, key=after.find)
+                at_over, act_at = after.find(first), act_end - len(act)
+                if act_at < at_over + len(first):  # they overlap: 省信访局
+                    return f"{marker}…{after[at_over:act_end]}"
+                return f"{marker}…{first}…{act}"
+            if alone:
+                return f"{marker}…{act}"
         return None
 
     def _first_act(self, after: str, acts: Iterable[str]) -> tuple[int, str] | None:
@@ -458,7 +476,7 @@ class Lexicon:
     @cached_property
     def _protests(self) -> tuple[str, ...]:
         """The acts that make a plan one of protest by themselves."""
-        return (*self.group("blocking").phrases, *self.threats, *self.plan_acts)
+        return (*self.threats, *self.plan_acts)
 
     def _settled(self, sentence: str) -> bool:
         """Does ``sentence`` name a settled or routine matter (六十余户已全部领取补偿款, 一百二十余名

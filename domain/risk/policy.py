@@ -269,10 +269,12 @@ def _lexicon(node: Node) -> Lexicon:
             "plan_window",
             "plan_acts",
             "plan_petitions",
+            "plan_appeals",
             "plan_together",
             "plan_lawful",
             "plan_given_up",
             "plan_authorities",
+            "plan_adverbs",
         ),
     )
 
@@ -352,10 +354,12 @@ def _lexicon(node: Node) -> Lexicon:
         plan_window=int(m["plan_window"].number(1, 30, True)) if "plan_window" in m else 0,
         plan_acts=words("plan_acts"),
         plan_petitions=words("plan_petitions"),
+        plan_appeals=words("plan_appeals"),
         plan_together=words("plan_together"),
         plan_lawful=words("plan_lawful"),
         plan_given_up=words("plan_given_up"),
         plan_authorities=words("plan_authorities"),
+        plan_adverbs=words("plan_adverbs"),
     )
 
 
