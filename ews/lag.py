@@ -9,11 +9,14 @@ holds no record, and the records of an aborted transaction stay in the log unrea
 lag near the log's end is therefore counted in the log (``COUNTED_UP_TO``), not from offsets,
 or it would never reach 0.
 
-A stage has applied a message when its table says so, as its watchdog judges: each writer saves,
-with the states of a batch, the next offset of each input partition it has yet to apply (its
-mark).  faust can leave the group's committed position behind that mark (around a rebalance,
-or a partition it no longer fetches once all of it was applied); lag then goes by the mark, or
-it would show a message waiting that no stage will ever process again.
+Each writer saves, with the states of a batch, the next offset of each input partition it has
+yet to apply (its mark).  faust can leave the group's committed position behind that mark
+(around a rebalance, or a partition it no longer fetches once all of it was applied); lag then
+goes by the mark, as the stage's watchdog does, or it would show a message waiting that no
+stage will process again.  The mark is looked for among the last messages of its changelog
+partition (``MARKS_IN_LAST``); where it is not found there, lag goes by the committed position.
+A committed position past the mark (messages faust skipped) counts as applied until the stage
+reads them again (``streams.app.check_quiet_skips``), as before.
 
 A transaction still open holds back every record after it in its partition, committed or not:
 the stages cannot read past it until its poster commits or the broker aborts it (after the
@@ -178,7 +181,7 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
     out = {stage: 0 for stage in plan} | {"projector": 0}
     reader = RangeReader(bootstrap)
     changelogs = mark_changelogs(topics)
-    marks_end: dict[TopicPartition, int] = {}  # read when first needed
+    marks_end: dict[TopicPartition, int] | None = None  # read when first needed
     try:
         for stage, (groups, read) in plan.items():
             for tp, end in ends.items():
@@ -186,7 +189,8 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
                     continue
                 at = max((committed.get(g, {}).get(tp, 0) for g in groups), default=0)
                 if at < end:
-                    marks_end = marks_end or _end_offsets(bootstrap, [*changelogs.values()])
+                    if marks_end is None:
+                        marks_end = _end_offsets(bootstrap, [*changelogs.values()])
                     changelog = TopicPartition(changelogs[stage], tp.partition)  # input p's: p
                     mark = _mark(reader, changelog, marks_end.get(changelog), tp) or 0
                     at = max(at, mark if mark <= end else 0)  # beyond the end: not believed
