@@ -385,8 +385,7 @@ class Lexicon:
         if any(n in between for n in self.ultimatum_taken_back) and not act.startswith("不"):
             return None
         rest = after[end:] + sentence[at + len(marker) + w :]
-        trip = act in self._going or any(v in act for v in self.trip_verbs)
-        if trip and self._ordinary_purpose(rest):
+        if self._ordinary_trip(act, rest):
             return None  # 不退烧就去市里看病: an ordinary trip (but 就堵住医院大门 is no trip)
         # the marker and the act only: the words between may name a person or a place
         said = f"{marker}{act}" if not between else f"{marker}…{act}"
@@ -434,14 +433,12 @@ class Lexicon:
         found = self._first_act(after, self._protests)
         if found:
             act_end, act = found
-            trip = act in self._going or any(v in act for v in self.trip_verbs)
-            if not (trip and self._ordinary_purpose(sentence[end + act_end :])):
+            if not self._ordinary_trip(act, sentence[end + act_end :]):
                 return f"{marker}…{act}"
         # a petition by a group (the word of planning itself, 号召 or 串联, is none) or over the
         # county's head; an appeal over the county's head
         others = sentence[:at] + "＿" * len(marker) + rest
-        together = (*self.plan_together, *self.group("group").phrases)
-        by_group = any(w in others for w in (*together, *self.group("organising").phrases))
+        by_group = any(w in others for w in self._group_signs)
         for acts, alone in ((self.plan_petitions, by_group), (self.plan_appeals, False)):
             found = self._first_act(after, acts)
             # a lawful step before a petition (通过12345热线反映), or anywhere in an appeal's
@@ -452,7 +449,7 @@ class Lexicon:
             act_end, act = found
             over = [h for h in self._going if h in after[:act_end] and h not in self.plan_lawful]
             if over:
-                first = min(over, key=after.find)
+                first = min(over, key=lambda h: (after.find(h), -len(h), h))  # one, every run
                 at_over, act_at = after.find(first), act_end - len(act)
                 if act_at < at_over + len(first):  # they overlap: 省信访局
                     return f"{marker}…{after[at_over:act_end]}"
@@ -477,6 +474,16 @@ class Lexicon:
     def _protests(self) -> tuple[str, ...]:
         """The acts that make a plan one of protest by themselves."""
         return (*self.threats, *self.plan_acts)
+
+    @cached_property
+    def _group_signs(self) -> tuple[str, ...]:
+        """The words that say a group acts: ``plan_together``, the group and organising
+        groups."""
+        return (
+            *self.plan_together,
+            *self.group("group").phrases,
+            *self.group("organising").phrases,
+        )
 
     def _settled(self, sentence: str) -> bool:
         """Does ``sentence`` name a settled or routine matter (六十余户已全部领取补偿款, 一百二十余名
@@ -592,6 +599,12 @@ class Lexicon:
         if phrase in self._calming and any(word in after for word in self.failed_after):
             return True
         return phrase in self._going and self._ordinary_purpose(after)
+
+    def _ordinary_trip(self, act: str, after: str) -> bool:
+        """Is ``act`` a trip (a hierarchy phrase, or one with a ``trip_verbs`` word) for an
+        ordinary purpose that opens ``after`` (就去市里看病, 打算去北京看望女儿)?"""
+        trip = act in self._going or any(v in act for v in self.trip_verbs)
+        return trip and self._ordinary_purpose(after)
 
     def _ordinary_purpose(self, after: str) -> bool:
         """Does an ordinary purpose of a trip open ``after``, a character at most before it
