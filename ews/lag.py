@@ -14,7 +14,9 @@ yet to apply (its mark).  faust can leave the group's committed position behind 
 (around a rebalance, or a partition it no longer fetches once all of it was applied); lag then
 goes by the mark, as the stage's watchdog does, or it would show a message waiting that no
 stage will process again.  The mark is looked for among the last messages of its changelog
-partition (``MARKS_IN_LAST``); where it is not found there, lag goes by the committed position.
+partition, further back step by step (``MARKS_IN_LAST``: a stage that reads several topics saves
+the mark of a quiet one, such as the officers' commands, only when one comes, so it can stand
+thousands of messages back); where it is not found there, lag goes by the committed position.
 A committed position past the mark (messages faust skipped) counts as applied until the stage
 reads them again (``streams.app.check_quiet_skips``), as before.
 
@@ -45,10 +47,10 @@ from schemas.topics import Topics
 from streams.app import ROLES, group_id
 from streams.log import RangeReader
 from streams.metrics import EXIT_STALLED
-from streams.state import reached_key
+from streams.state import REACHED, reached_key
 
 COUNTED_UP_TO = 1000  # intake at most this many offsets behind: its records are counted
-MARKS_IN_LAST = (8, 200)  # a writer's mark is looked for among its changelog's last messages
+MARKS_IN_LAST = (8, 200, 5_000)  # a writer's mark is looked for among its changelog's last
 STILL_OPEN_AFTER = 1.0  # seconds: a transaction open this long after it was seen is reported
 
 
@@ -181,7 +183,7 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
     out = {stage: 0 for stage in plan} | {"projector": 0}
     reader = RangeReader(bootstrap)
     changelogs = mark_changelogs(topics)
-    marks_end: dict[TopicPartition, int] | None = None  # read when first needed
+    marks: Marks | None = None  # the changelogs' ends are read when first needed
     try:
         for stage, (groups, read) in plan.items():
             for tp, end in ends.items():
@@ -189,10 +191,9 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
                     continue
                 at = max((committed.get(g, {}).get(tp, 0) for g in groups), default=0)
                 if at < end:
-                    if marks_end is None:
-                        marks_end = _end_offsets(bootstrap, [*changelogs.values()])
+                    marks = marks or Marks(reader, _end_offsets(bootstrap, [*changelogs.values()]))
                     changelog = TopicPartition(changelogs[stage], tp.partition)  # input p's: p
-                    mark = _mark(reader, changelog, marks_end.get(changelog), tp) or 0
+                    mark = marks.of(changelog, tp) or 0
                     at = max(at, mark if mark <= end else 0)  # beyond the end: not believed
                 if tp.topic == topics.records and 0 < end - at <= COUNTED_UP_TO:
                     out[stage] += _records_in(reader, tp, at, end)
@@ -206,25 +207,38 @@ def lag(bootstrap: str | KafkaAccess, topics: Topics, engine: sa.Engine) -> dict
     return out
 
 
-def _mark(
-    reader: RangeReader, changelog: TopicPartition, end: int | None, tp: TopicPartition
-) -> int | None:
-    """The next offset of ``tp`` its stage's writer has yet to apply, as the latest mark for it
-    among the last messages before ``end`` of ``changelog`` (``MARKS_IN_LAST``: a few, then
-    more).  A writer saves its marks after the states of each batch, so the latest is near the
-    end; None: none there (or no changelog, as from an earlier version)."""
-    if not end:
-        return None
-    key = reached_key(tp.topic, tp.partition).encode("utf-8")
-    for last in MARKS_IN_LAST:
-        start = max(end - last, 0)
-        parts = reader.parts(changelog.topic, changelog.partition, start, end, last)
-        marks = [m.value for part in parts for m in part if m.key == key and m.value]
-        if marks:
-            return int(json.loads(marks[-1])["next"])
-        if start == 0:
-            break
-    return None
+class Marks:
+    """The latest mark of each input among the last messages of its stage's changelog
+    partition, read from the end backwards a step at a time (``MARKS_IN_LAST``), each message
+    once however many inputs' marks are looked for there."""
+
+    def __init__(self, reader: RangeReader, ends: dict[TopicPartition, int]) -> None:
+        self.reader, self.ends = reader, ends
+        self._read: dict[TopicPartition, tuple[int, dict[bytes, bytes]]] = {}  # depth, marks
+
+    def of(self, changelog: TopicPartition, tp: TopicPartition) -> int | None:
+        """The next offset of ``tp`` its stage's writer has yet to apply; None: no mark within
+        reach (or no changelog, as from an earlier version)."""
+        end = self.ends.get(changelog) or 0
+        key = reached_key(tp.topic, tp.partition).encode("utf-8")
+        depth, found = self._read.get(changelog, (0, {}))
+        for last in MARKS_IN_LAST:
+            if key in found or depth >= end:
+                break
+            if last > depth:
+                found = self._older(changelog, max(end - last, 0), end - depth) | found
+                depth = last
+        self._read[changelog] = (depth, found)
+        return int(json.loads(found[key])["next"]) if key in found else None
+
+    def _older(self, changelog: TopicPartition, start: int, end: int) -> dict[bytes, bytes]:
+        """The latest mark of each input from ``start`` to ``end`` (not included)."""
+        parts = self.reader.parts(changelog.topic, changelog.partition, start, end, end - start)
+        marks = (m for part in parts for m in part)
+        return {m.key: m.value for m in marks if m.value and (m.key or b"").startswith(_MARK)}
+
+
+_MARK = REACHED.encode("utf-8")
 
 
 def _records_in(reader: RangeReader, tp: TopicPartition, start: int, end: int) -> int:

@@ -591,6 +591,40 @@ def test_ews_lag_goes_by_what_the_case_writer_applied_when_the_group_s_position_
     assert lag(settings.kafka, settings.topics, engine)["case_writer"] == posted
 
 
+def test_ews_lag_finds_a_quiet_input_s_mark_thousands_of_messages_back_in_the_changelog(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A stage that reads several topics saves the mark of a quiet one (the alert writer's
+    officers' commands) only when one comes; the states and marks of its busy input follow it
+    in the same changelog partition.  ews lag still finds it there, and counts nothing waiting
+    while the group's position is behind it.  Before, it looked among the last 200 messages
+    only, and showed the commands waiting until the next one came."""
+    from ews.lag import lag
+    from readside.db import make_engine, migrate
+    from streams.state import reached_key
+
+    ensure_topics(settings.bootstrap, settings.topics.all())
+    commands, changelog = settings.topics.alert_commands, settings.topics.alert_state_changelog
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all")
+    for i in range(7):  # seven officers' commands, applied and marked, then a busy day
+        producer.send(commands, b"{}", key=f"C{i}".encode(), partition=0)
+    producer.send(changelog, b'{"next": 7}', key=reached_key(commands, 0).encode(), partition=0)
+    busy = reached_key(settings.topics.risk_assessments, 0).encode()
+    for i in range(1500):
+        producer.send(changelog, b'{"state": 1}', key=f"C{i:020x}".encode(), partition=0)
+        producer.send(changelog, b'{"next": %d}' % i, key=busy, partition=0)
+    producer.flush()
+    engine = make_engine(f"sqlite:///{tmp_path / 'read.db'}")
+    migrate(engine)
+    _skip_to(settings, "alerts", commands, 0, 2)  # faust left the position behind the mark
+    assert lag(settings.kafka, settings.topics, engine)["alert_writer"] == 0
+
+    for i in range(3):  # three more: waiting until an alert writer reads them
+        producer.send(commands, b"{}", key=f"D{i}".encode(), partition=0)
+    producer.close()
+    assert lag(settings.kafka, settings.topics, engine)["alert_writer"] == 3
+
+
 def test_records_of_a_township_transaction_that_aborted_are_never_admitted(
     settings: Settings, tmp_path: Path
 ) -> None:
