@@ -48,7 +48,7 @@ def _line_of(text: str, needle: str) -> int:
             "expected red, orange",
         ),
         ("  negation_window: 3", "  negation_windw: 3", "unknown key"),
-        ('version: "2026-11-29.6"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
+        ('version: "2026-11-29.7"', f'version: "{"2026-11-29." * 4}"', "1 to 32 characters"),
         (
             "    calming:\n",
             "    gossip:\n      zh: 闲话\n      phrases: [闲话]\n    calming:\n",
@@ -73,6 +73,8 @@ def test_an_error_names_its_line(old: str, new: str, says: str) -> None:
         ("ultimatum_markers", "ultimatum_taken_back"),
         ("plan_markers", "plan_given_up"),
         ("plan_markers", "plan_window"),
+        ("display_things", "display_window"),
+        ("display_things", "display_grievances"),
     ],
 )
 def test_a_lexicon_key_without_its_partner_is_refused(key: str, partner: str) -> None:
@@ -452,6 +454,87 @@ def test_a_protest_being_planned_is_read_with_its_act(text: str, act: str) -> No
 @pytest.mark.parametrize("text", NO_PLANS)
 def test_a_plan_given_up_guarded_lawful_or_ordinary_is_no_protest(text: str) -> None:
     assert default_policy().lexicon.plans(text) == []
+
+
+DISPLAYS = [  # (text, the thing displayed)
+    ("三十多名农民工在项目部门口拉起横幅讨要工资。", "横幅"),
+    ("业主们举着写有“还我房子”的牌子站在售楼处门前。", "牌子"),  # the grievance in its words
+    ("李某在自家院墙上刷写标语，控诉村干部侵占其宅基地。", "标语"),
+    ("被拆迁户将写有“强拆违法”的白布挂在镇政府对面的树上。", "白布"),
+    ("供货商已印制一批横幅，扬言开学当天到学校门口讨要货款。", "横幅"),  # made ready
+    ("几名家长手持纸牌在县教育局门口聚集，称培训机构不退学费。", "纸牌"),
+    ("陈某在县政府门口打出“血汗钱”条幅。", "条幅"),  # 政府 here is where, not who
+]
+NO_DISPLAYS = [
+    "镇司法所在集市上悬挂横幅，开展普法宣传。",  # an ordinary purpose
+    "欠薪全部结清后，工人们拉起横幅感谢县人社局。",
+    "小区门口悬挂“喜迎新春”横幅，无人反映欠薪问题。",  # the purpose in its words
+    "城管依法拆除了讨债人悬挂的“欠债还钱”横幅。",  # taken down
+    "经排查，未发现有人因欠薪制作横幅或标语。",  # not found
+    "原计划到县政府门口挂横幅讨薪的工人，已于昨日领到全部工资。",  # given up
+    "派出所民警在银行门口张贴“谨防电信诈骗”标语。",  # the authorities' own
+    "村民因宅基地纠纷拿着土地证到镇里咨询。",  # no thing displayed
+    "镇里在村部门口挂牌子，公示土地补偿标准。",  # no grievance aired
+]
+
+
+@pytest.mark.parametrize(("text", "thing"), DISPLAYS)
+def test_a_display_of_protest_is_read_with_its_thing(text: str, thing: str) -> None:
+    said = default_policy().lexicon.displays(text)
+    assert len(said) >= 1 and thing in said[0], said
+
+
+@pytest.mark.parametrize("text", NO_DISPLAYS)
+def test_a_banner_for_an_ordinary_purpose_taken_down_or_the_authorities_is_no_protest(
+    text: str,
+) -> None:
+    lexicon = default_policy().lexicon
+    assert lexicon.displays(text) == []
+    assert lexicon.hits(text, lexicon.threats) == []
+
+
+def test_a_banner_phrase_put_up_for_publicity_or_thanks_is_no_threat() -> None:
+    """拉横幅 is a threat, but not where its clause names an ordinary purpose after it."""
+    lexicon = default_policy().lexicon
+    assert lexicon.hits("工人们在项目部门口拉横幅。", lexicon.threats) == ["拉横幅"]
+    for calm in ("村委会在村部门口拉横幅宣传医保政策。", "工资结清后工人拉横幅、送锦旗致谢。"):
+        assert lexicon.hits(calm, lexicon.threats) == [], calm
+
+
+def test_a_display_of_protest_is_an_explicit_threat_and_its_words_are_the_policy_files() -> None:
+    """A record that tells of a banner or placard of protest is warned on by itself (orange,
+    without a model), and the words it is read by come from the policy file."""
+    import datetime as dt
+
+    from domain.case import CaseState, handle_command
+    from models.scoring import score_cases
+    from schemas.commands import SubmitRecord
+    from schemas.events import case_id_for
+    from schemas.record import fingerprint, validate
+
+    raw = {
+        "township": "周庄镇",
+        "ref_no": "ZZ-D",
+        "category": "拖欠农民工工资",
+        "found_at": "2026-01-10T09:00:00+08:00",
+        "description": "包工头拖欠工资，三名工人今天上午在项目部门口举着纸牌讨要工钱。",
+        "people_involved": 3,
+    }
+    record = validate(raw)
+    state = CaseState(case_id_for("周庄镇", "ZZ-D"))
+    cmd = SubmitRecord("records:0:1", state.case_id, record, fingerprint(record), raw["found_at"])
+    state, _ = handle_command(state, cmd)
+    at = dt.datetime(2026, 1, 10, 12, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    shown = score_cases(None, [state], [at], default_policy())[0]
+    assert shown.level == "orange" and "explicit_threat" in {r.code for r in shown.rules}
+    without = parse_policy(
+        _broken(
+            "display_things: [横幅, 条幅, 标语, 大字报, 小字报, 牌子, 纸牌,",
+            "display_things: [横幅, 条幅, 标语, 大字报, 小字报, 牌子,",
+        )
+    )
+    quiet = score_cases(None, [state], [at], without)[0]
+    assert "explicit_threat" not in {r.code for r in quiet.rules}
 
 
 def test_a_planned_protest_is_an_explicit_threat_and_the_plan_words_are_the_policy_files() -> None:

@@ -257,12 +257,12 @@ class Known:
         if known is None:
             recent = text_parts(list(self.records[k:]))
             said = lexicon.hits_in(recent, lexicon.threats)
-            # an ultimatum or a planned protest in other words than the threats' (不给钱就喝药
-            # is 喝药 already)
+            # an ultimatum, a planned protest or a display of protest in other words than the
+            # threats' (不给钱就喝药 is 喝药 already)
             said += [
                 u
                 for part in recent
-                for u in (*lexicon.ultimatums(part), *lexicon.plans(part))
+                for u in (*lexicon.ultimatums(part), *lexicon.plans(part), *lexicon.displays(part))
                 if not any(t in u for t in said)
             ]
             known = self.memo[key] = said

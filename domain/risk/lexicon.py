@@ -52,6 +52,7 @@ T = TypeVar("T")
 SEEN_KEPT = 50_000  # texts remembered per lexicon (then forgotten all at once)
 CLAUSE_END = re.compile(r"[。，；！？,;!?\n]")
 SENTENCE_END = re.compile(r"[。；！？;!?\n]")
+QUOTED = re.compile(r"“[^”]*”|「[^」]*」|\"[^\"]*\"")  # quoted words (a banner's text)
 SCOPE_NOUN_WITHIN = 10  # characters after a phrase in which a finding is named (上访的苗头)
 LIST_NOUN_WITHIN = 8  # characters after a list's 等 in which its kind is named (等群体性事件)
 LIST_SEPARATORS = re.compile("[、或及和与]")
@@ -59,6 +60,8 @@ LIST_LEAD = 3  # characters of an item before the sign it names (发生进京上
 LIST_ITEM_WITHIN = 8  # characters of a whole item (发生进京上访)
 LIST_OWN_REST = 4  # characters of the phrase's own item after it (进京 of 进京上访)
 AUTHORITY_WITHIN = 5  # characters before a word of planning (and its adverbs) naming who plans
+PLACE_WORDS = "在到去往赴向对朝于给找门外前口院内楼"  # near the authorities' name: where, not who
+PLACE_WITHIN = 3  # characters before it (after it: 2)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,20 @@ class Lexicon:
     plan_given_up: tuple[str, ...] = ()  # just before the word: a plan no more (原计划, 本来打算)
     plan_authorities: tuple[str, ...] = ()  # just before it: the state's own (县公安局计划)
     plan_adverbs: tuple[str, ...] = ()  # ... or before these before it (县公安局正在计划)
+    # a display of protest (拉起横幅讨薪, 举着“还我血汗钱”的牌子, 张贴大字报控诉村干部): a thing
+    # displayed (``display_things``: 横幅, 标语, 大字报, 牌子) with a verb of putting it up,
+    # holding or making it (``display_verbs``) that ends at most ``display_window`` characters
+    # before it or starts just after it (将…横幅挂在), quoted words between not counted, in a
+    # clause that airs a grievance (``display_grievances``, outside the quotes or in them); not
+    # where the clause names an ordinary purpose (``display_purposes``: 宣传, 庆祝, 感谢, which
+    # also take a banner phrase out of the threats: 拉横幅宣传医保政策), nor negated, guarded
+    # against or past like a phrase: ``displays``
+    display_things: tuple[str, ...] = ()
+    display_verbs: tuple[str, ...] = ()
+    display_grievances: tuple[str, ...] = ()
+    display_purposes: tuple[str, ...] = ()
+    display_window: int = 0
+    display_taken_down: tuple[str, ...] = ()  # before its verb: not put up (拆除, 撤下)
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -169,6 +186,9 @@ class Lexicon:
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
     _planned: dict[str, tuple[str, ...]] = field(  # the plans of texts already read
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
+    _displayed: dict[str, tuple[str, ...]] = field(  # the displays of texts already read
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
     # what a quiet sentence may hold: its head count (余名, 十几户, 村民们), a time (节前)
@@ -458,6 +478,90 @@ class Lexicon:
                 return f"{marker}…{act}"
         return None
 
+    def displays(self, text: str) -> list[str]:
+        """The displays of protest ``text`` tells of, each as its verb and thing (拉起…横幅,
+        举着…牌子): see ``display_things``."""
+        return list(_remembered(self._displayed, text, self._displays))
+
+    def _displays(self, text: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for sentence in SENTENCE_END.split(self._mask(text)) if self.display_things else ():
+            quoted = " ".join(QUOTED.findall(sentence))
+            bare = QUOTED.sub("＂", sentence)  # the quoted words as one mark
+            if any(w in bare or w in quoted for w in self.display_purposes):
+                continue  # 悬挂“喜迎新春”横幅, 举着“感谢人社局”的牌子
+            if not any(w in bare or w in quoted for w in self.display_grievances):
+                continue
+            for thing in self.display_things:
+                at = bare.find(thing)
+                while at >= 0:
+                    said = self._display_at(bare, at, thing)
+                    if said and said not in out:
+                        out.append(said)
+                    at = bare.find(thing, at + 1)
+        return tuple(out)
+
+    def _display_at(self, sentence: str, at: int, thing: str) -> str | None:
+        """The display whose thing stands at ``at`` in ``sentence`` (quotes as one mark), as
+        its verb and thing, if a verb stands near it in its clause, and it is not the
+        authorities' (派出所在集贸市场打出横幅), taken down (拆除违规悬挂的横幅), negated,
+        guarded against, or cancelled or settled after it in the sentence."""
+        end = at + len(thing)
+        lead = CLAUSE_END.split(sentence[:at])[-1]  # the clause up to the thing
+        tail = CLAUSE_END.split(sentence[end:])[0]  # ... and after it
+        before = lead[-self.display_window :]
+        verbs = [(before.rfind(v) + len(v), v) for v in self.display_verbs if v in before]
+        if verbs:
+            v_end, verb = max(verbs)
+            v_at, said = len(lead) - len(before) + v_end - len(verb), f"{verb}…{thing}"
+        else:
+            verb = next((v for v in self.display_verbs if tail[:2].startswith(v)), None)
+            if verb is None:
+                return None
+            v_at, said = len(lead), f"{thing}…{verb}"
+        if any(t in (lead + thing + tail)[v_at : len(lead) + len(thing)] for t in self.threats):
+            return None  # a threat's own words (拉横幅): read as the threat
+        doers = lead[:v_at]
+        if self._taken_down(doers) or self._by_authorities(doers) or self._given_up(doers):
+            return None
+        if any(n in doers and not self._broken_after(doers, n) for n in self.scope_negations):
+            return None  # 未发现有人因欠薪制作横幅: its whole clause is what was not found
+        if self._negated(lead + thing + tail, v_at, len(lead) + len(thing)):
+            return None
+        rest = sentence[end:]
+        if any(w in rest for w in self.cancelled_after) or self.counted(rest) & self._calming:
+            return None
+        return said.replace("……", "…")
+
+    def _taken_down(self, doers: str) -> bool:
+        """Does ``doers`` say the display is taken down (依法拆除…悬挂的横幅; not 在未拆除的房屋
+        外墙上张贴)?"""
+        return any(
+            w in doers and not any(f"{n}{w}" in doers for n in self.close_negations + ("未",))
+            for w in self.display_taken_down
+        )
+
+    def _broken_after(self, text: str, negation: str) -> bool:
+        """Does a ``scope_breaks`` word (但) stand after the last ``negation`` in ``text``?"""
+        return any(b in text[text.rfind(negation) :] for b in self.scope_breaks)
+
+    def _given_up(self, doers: str) -> bool:
+        """Does ``doers`` say a plan to display was given up (原计划到镇政府门口挂横幅)?"""
+        return any(f"{g}{m}" in doers for g in self.plan_given_up for m in self.plan_markers)
+
+    def _by_authorities(self, doers: str) -> bool:
+        """Does ``doers`` (a clause up to its verb) name the authorities as who acts: one of
+        ``plan_authorities`` with no word of place just before or after it (派出所联合社区在
+        集贸市场; not 工人们在镇政府门口, 县政府东门外有五人)?"""
+        for word in self.plan_authorities:
+            at = doers.find(word)
+            while at >= 0:
+                near = doers[max(0, at - PLACE_WITHIN) : at] + doers[at + len(word) :][:2]
+                if not any(c in PLACE_WORDS for c in near):
+                    return True
+                at = doers.find(word, at + 1)
+        return False
+
     def _first_act(self, after: str, acts: Iterable[str]) -> tuple[int, str] | None:
         """Where the first of ``acts`` to end in ``after`` ends, and which, if any stands
         there not negated nor a lawful channel."""
@@ -598,6 +702,10 @@ class Lexicon:
             return True
         if phrase in self._calming and any(word in after for word in self.failed_after):
             return True
+        if any(t in phrase for t in self.display_things) and any(
+            w in after for w in self.display_purposes
+        ):
+            return True  # 拉横幅宣传医保政策, 拉横幅、送锦旗感谢镇党委政府
         return phrase in self._going and self._ordinary_purpose(after)
 
     def _ordinary_trip(self, act: str, after: str) -> bool:

@@ -270,12 +270,18 @@ LEXICON_WORD_LISTS: tuple[str, ...] = (
     "plan_given_up",
     "plan_authorities",
     "plan_adverbs",
+    "display_things",
+    "display_verbs",
+    "display_grievances",
+    "display_purposes",
+    "display_taken_down",
 )
 LEXICON_WINDOWS: dict[str, tuple[int, int, int]] = {
     "close_window": (0, 20, 1),
     "scope_window": (0, 30, 0),
     "ultimatum_window": (0, 30, 0),
     "plan_window": (1, 30, 0),
+    "display_window": (1, 30, 0),
 }
 
 
@@ -295,6 +301,8 @@ def _lexicon(node: Node) -> Lexicon:
         ("ultimatum_markers", "ultimatum_taken_back", "the words that take an act back (不, 没)"),
         ("plan_markers", "plan_given_up", "the words that say a plan was given up (原, 本来)"),
         ("plan_markers", "plan_window", "how far after the word its act may stand"),
+        ("display_things", "display_window", "how far before the thing its verb may stand"),
+        ("display_things", "display_grievances", "the words that air a grievance (还我, 冤)"),
     ):
         if words(key) and (partner not in m if partner.endswith("window") else not words(partner)):
             raise m[key].fail(f"needs {partner} beside it: {what}")
