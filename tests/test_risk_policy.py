@@ -464,6 +464,8 @@ DISPLAYS = [  # (text, the thing displayed)
     ("供货商已印制一批横幅，扬言开学当天到学校门口讨要货款。", "横幅"),  # made ready
     ("几名家长手持纸牌在县教育局门口聚集，称培训机构不退学费。", "纸牌"),
     ("陈某在县政府门口打出“血汗钱”条幅。", "条幅"),  # 政府 here is where, not who
+    # dispersed later in the sentence: it still took place
+    ("二十多名村民拉起“还我土地”横幅阻挡车辆进出，派出所到场后已劝离。", "横幅"),
 ]
 NO_DISPLAYS = [
     "镇司法所在集市上悬挂横幅，开展普法宣传。",  # an ordinary purpose

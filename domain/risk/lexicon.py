@@ -147,10 +147,11 @@ class Lexicon:
     # displayed (``display_things``: 横幅, 标语, 大字报, 牌子) with a verb of putting it up,
     # holding or making it (``display_verbs``) that ends at most ``display_window`` characters
     # before it or starts just after it (将…横幅挂在), quoted words between not counted, in a
-    # clause that airs a grievance (``display_grievances``, outside the quotes or in them); not
-    # where the clause names an ordinary purpose (``display_purposes``: 宣传, 庆祝, 感谢, which
-    # also take a banner phrase out of the threats: 拉横幅宣传医保政策), nor negated, guarded
-    # against or past like a phrase: ``displays``
+    # sentence that airs a grievance (``display_grievances``, outside the quotes or in them);
+    # not where the sentence names an ordinary purpose (``display_purposes``: 宣传, 庆祝, 感谢,
+    # which also take a banner phrase out of the threats: 拉横幅宣传医保政策), nor where it is
+    # taken down (``display_taken_down``), the authorities', given up, negated or not found:
+    # ``displays``
     display_things: tuple[str, ...] = ()
     display_verbs: tuple[str, ...] = ()
     display_grievances: tuple[str, ...] = ()
@@ -504,8 +505,10 @@ class Lexicon:
     def _display_at(self, sentence: str, at: int, thing: str) -> str | None:
         """The display whose thing stands at ``at`` in ``sentence`` (quotes as one mark), as
         its verb and thing, if a verb stands near it in its clause, and it is not the
-        authorities' (派出所在集贸市场打出横幅), taken down (拆除违规悬挂的横幅), negated,
-        guarded against, or cancelled or settled after it in the sentence."""
+        authorities' (派出所在集贸市场打出横幅), taken down (拆除违规悬挂的横幅), given up,
+        negated, guarded against or not found, cancelled after it in its clause (横幅已撤除), or
+        settled after it in the sentence (已全部兑付).  The authorities dispersing it later in
+        the sentence (派出所到场后已劝离) do not undo it."""
         end = at + len(thing)
         lead = CLAUSE_END.split(sentence[:at])[-1]  # the clause up to the thing
         tail = CLAUSE_END.split(sentence[end:])[0]  # ... and after it
@@ -529,9 +532,9 @@ class Lexicon:
         if self._negated(lead + thing + tail, v_at, len(lead) + len(thing)):
             return None
         rest = sentence[end:]
-        if any(w in rest for w in self.cancelled_after) or self.counted(rest) & self._calming:
+        if any(w in tail for w in self.cancelled_after) or self.counted(rest) & self._calming:
             return None
-        return said.replace("……", "…")
+        return said
 
     def _taken_down(self, doers: str) -> bool:
         """Does ``doers`` say the display is taken down (依法拆除…悬挂的横幅; not 在未拆除的房屋
@@ -573,6 +576,11 @@ class Lexicon:
             and not self._negated(after, i, i + len(a))
         ]
         return min(found) if found else None
+
+    @cached_property
+    def _banners(self) -> frozenset[str]:
+        """The lexicon's phrases that name a thing displayed (拉横幅; the organising group's 横幅)."""
+        return frozenset(p for p in self._every if any(t in p for t in self.display_things))
 
     @cached_property
     def _protests(self) -> tuple[str, ...]:
@@ -702,9 +710,7 @@ class Lexicon:
             return True
         if phrase in self._calming and any(word in after for word in self.failed_after):
             return True
-        if any(t in phrase for t in self.display_things) and any(
-            w in after for w in self.display_purposes
-        ):
+        if phrase in self._banners and any(w in after for w in self.display_purposes):
             return True  # 拉横幅宣传医保政策, 拉横幅、送锦旗感谢镇党委政府
         return phrase in self._going and self._ordinary_purpose(after)
 
