@@ -464,6 +464,9 @@ DISPLAYS = [  # (text, the thing displayed)
     ("供货商已印制一批横幅，扬言开学当天到学校门口讨要货款。", "横幅"),  # made ready
     ("几名家长手持纸牌在县教育局门口聚集，称培训机构不退学费。", "纸牌"),
     ("陈某在县政府门口打出“血汗钱”条幅。", "条幅"),  # 政府 here is where, not who
+    ("十几名工人在项目部门口举着写有“还我血汗钱！”的牌子。", "牌子"),  # ！ in its words
+    ("张某因不满派出所的处理结果，在县政府门口举着写有“冤”字的牌子。", "牌子"),  # a target
+    ("王某因房屋被强制拆除，在县政府门口举着“还我家园”的牌子。", "牌子"),  # 拆除: the grievance
     # dispersed later in the sentence: it still took place
     ("二十多名村民拉起“还我土地”横幅阻挡车辆进出，派出所到场后已劝离。", "横幅"),
 ]
@@ -477,6 +480,14 @@ NO_DISPLAYS = [
     "派出所民警在银行门口张贴“谨防电信诈骗”标语。",  # the authorities' own
     "村民因宅基地纠纷拿着土地证到镇里咨询。",  # no thing displayed
     "镇里在村部门口挂牌子，公示土地补偿标准。",  # no grievance aired
+    "社区在小区门口张贴“防范电信诈骗”标语。",  # 社区在: who, not where
+    "网格员入户走访，在楼道张贴防范养老诈骗标语。",  # a grievance word guarded against
+    "村委会在村口悬挂“依法维权，理性表达诉求”横幅。",  # complaints count outside quotes only
+    "王某出示欠条，欠条上写有“今欠王某工资8000元”字样。",  # 写有: what it bears, no act
+    "工人们表示不会在项目部门口拉起横幅讨薪，会等待仲裁结果。",  # negated over the place
+    "该户系信访老户，2019年曾举着写有“冤”字的牌子到县政府上访。",  # past
+    "调解后，王某将挂在门口的“还我公道”牌子摘了下来。",  # taken down after it
+    "张某家中老人去世，门口挂白布办丧事，邻居认为灵棚占道要求赔偿。",  # a funeral
 ]
 
 
@@ -495,11 +506,23 @@ def test_a_banner_for_an_ordinary_purpose_taken_down_or_the_authorities_is_no_pr
     assert lexicon.hits(text, lexicon.threats) == []
 
 
+def test_a_record_holding_the_reader_s_own_quote_mark_is_read_without_error() -> None:
+    lexicon = default_policy().lexicon
+    odd = "工人\ue000在项目部门口举着“还我血汗钱”的牌子\ue000。"
+    assert lexicon.displays(odd) == ["举…牌子"]
+
+
 def test_a_banner_phrase_put_up_for_publicity_or_thanks_is_no_threat() -> None:
-    """拉横幅 is a threat, but not where its clause names an ordinary purpose after it."""
+    """拉横幅 is a threat, but not where its clause names an ordinary purpose, the authorities
+    put it up, or it is negated over the place it would stand in."""
     lexicon = default_policy().lexicon
     assert lexicon.hits("工人们在项目部门口拉横幅。", lexicon.threats) == ["拉横幅"]
-    for calm in ("村委会在村部门口拉横幅宣传医保政策。", "工资结清后工人拉横幅、送锦旗致谢。"):
+    for calm in (
+        "村委会在村部门口拉横幅宣传医保政策。",
+        "工资结清后工人拉横幅、送锦旗致谢。",
+        "村委会在村部门口拉横幅，公示低保评议结果。",  # the authorities' own
+        "工人们情绪稳定，没有在项目部门口拉横幅讨薪。",  # negated over the place
+    ):
         assert lexicon.hits(calm, lexicon.threats) == [], calm
 
 

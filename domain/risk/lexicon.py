@@ -60,8 +60,14 @@ LIST_LEAD = 3  # characters of an item before the sign it names (发生进京上
 LIST_ITEM_WITHIN = 8  # characters of a whole item (发生进京上访)
 LIST_OWN_REST = 4  # characters of the phrase's own item after it (进京 of 进京上访)
 AUTHORITY_WITHIN = 5  # characters before a word of planning (and its adverbs) naming who plans
-PLACE_WORDS = "在到去往赴向对朝于给找门外前口院内楼"  # near the authorities' name: where, not who
-PLACE_WITHIN = 3  # characters before it (after it: 2)
+PLACE_BEFORE = "在到去往赴向对朝于给找"  # just before a name: it is a place (在镇政府门口) ...
+PLACE_AFTER = "门外前口院内楼大"  # ... or just after it (镇政府门口), not who acts
+NOT_WHO = "因满被告拖欠"  # just before a name: it is what a grievance is about (因不满派出所)
+PLACE_WITHIN = 3  # characters before a name in which these are looked for (after it: 2)
+PLACE_PHRASE_WITHIN = 14  # characters of a place between a negation and its verb (不再到…门口)
+TAKEN_DOWN_NEGATED_WITHIN = 3  # characters before 拆除 in which a negation or 被 is looked for
+MODALS = "要会再得能准许想肯敢"  # between a negation and a place (不要在, 不会再到)
+QUOTE_MARK = "\ue000"  # a banner's quoted words, as one character
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,8 @@ class Lexicon:
     display_purposes: tuple[str, ...] = ()
     display_window: int = 0
     display_taken_down: tuple[str, ...] = ()  # before its verb: not put up (拆除, 撤下)
+    # in the record's own words, not a banner's (an official slogan says 依法维权, 理性表达诉求)
+    display_complaints: tuple[str, ...] = ()
     # texts already looked at: a case's records are read again at every weekly snapshot and
     # every re-assessment (an answer depends only on the text)
     _seen: dict[str, frozenset[str]] = field(
@@ -485,35 +493,64 @@ class Lexicon:
         return list(_remembered(self._displayed, text, self._displays))
 
     def _displays(self, text: str) -> tuple[str, ...]:
+        if not self.display_things:
+            return ()
+        masked = self._mask(text).replace(QUOTE_MARK, "")  # the mark is ours alone
+        quotes = iter(QUOTED.findall(masked))  # a banner's words (they may hold 。！？)
         out: list[str] = []
-        for sentence in SENTENCE_END.split(self._mask(text)) if self.display_things else ():
-            quoted = " ".join(QUOTED.findall(sentence))
-            bare = QUOTED.sub("＂", sentence)  # the quoted words as one mark
-            if any(w in bare or w in quoted for w in self.display_purposes):
-                continue  # 悬挂“喜迎新春”横幅, 举着“感谢人社局”的牌子
-            if not any(w in bare or w in quoted for w in self.display_grievances):
+        for bare in SENTENCE_END.split(QUOTED.sub(QUOTE_MARK, masked)):
+            quoted = [next(quotes) for _ in range(bare.count(QUOTE_MARK))]
+            if any(w in bare or any(w in q for q in quoted) for w in self.display_purposes):
+                continue  # 拉横幅宣传医保政策, 悬挂“喜迎新春”横幅
+            if not self._aired(bare, quoted):
                 continue
+            taken: list[range] = []  # where displays were found: 木牌子 is one
             for thing in self.display_things:
                 at = bare.find(thing)
                 while at >= 0:
                     said = self._display_at(bare, at, thing)
-                    if said and said not in out:
-                        out.append(said)
+                    if said and not any(at in r or at + len(thing) - 1 in r for r in taken):
+                        taken.append(range(at, at + len(thing)))
+                        if said not in out:
+                            out.append(said)
                     at = bare.find(thing, at + 1)
         return tuple(out)
 
+    def _aired(self, bare: str, quoted: list[str]) -> bool:
+        """Does a sentence (``bare``, its quoted words apart) air a grievance: one of
+        ``display_grievances`` in it or in a banner's words, or of ``display_complaints`` in the
+        record's own words (an official slogan says 依法维权, 理性表达诉求), neither negated nor
+        guarded against (防范电信诈骗, 根治欠薪)?"""
+        for text, words in (
+            (bare, (*self.display_grievances, *self.display_complaints)),
+            *((q, self.display_grievances) for q in quoted),
+        ):
+            for word in words:
+                at = text.find(word)
+                while at >= 0:
+                    if not self._negated(text, at, at + len(word)):
+                        return True
+                    at = text.find(word, at + 1)
+        return False
+
     def _display_at(self, sentence: str, at: int, thing: str) -> str | None:
         """The display whose thing stands at ``at`` in ``sentence`` (quotes as one mark), as
-        its verb and thing, if a verb stands near it in its clause, and it is not the
-        authorities' (派出所在集贸市场打出横幅), taken down (拆除违规悬挂的横幅), given up,
-        negated, guarded against or not found, cancelled after it in its clause (横幅已撤除), or
-        settled after it in the sentence (已全部兑付).  The authorities dispersing it later in
-        the sentence (派出所到场后已劝离) do not undo it."""
+        its verb and thing, if a verb stands near it in its clause (not one that says what it
+        bears: 欠条上写有…字样), and it is not the authorities' (社区在小区门口张贴), taken down
+        (拆除违规悬挂的横幅, 牌子摘了下来), past (2019年曾举着牌子), given up (原计划), negated
+        (不再到镇政府门口举牌子), guarded against or not found, cancelled after it in its clause
+        (横幅已撤除), or settled after it in the sentence (已全部兑付).  The authorities
+        dispersing it later in the sentence (派出所到场后已劝离) do not undo it."""
         end = at + len(thing)
         lead = CLAUSE_END.split(sentence[:at])[-1]  # the clause up to the thing
         tail = CLAUSE_END.split(sentence[end:])[0]  # ... and after it
         before = lead[-self.display_window :]
-        verbs = [(before.rfind(v) + len(v), v) for v in self.display_verbs if v in before]
+        verbs = [
+            (m.end(), v)
+            for v in self.display_verbs
+            for m in re.finditer(re.escape(v), before)
+            if before[m.end() : m.end() + 1] != "有"  # 写有, 印有: what it bears, not an act
+        ]
         if verbs:
             v_end, verb = max(verbs)
             v_at, said = len(lead) - len(before) + v_end - len(verb), f"{verb}…{thing}"
@@ -522,27 +559,66 @@ class Lexicon:
             if verb is None:
                 return None
             v_at, said = len(lead), f"{thing}…{verb}"
-        if any(t in (lead + thing + tail)[v_at : len(lead) + len(thing)] for t in self.threats):
+        clause = lead + thing + tail
+        if any(t in clause[v_at : len(lead) + len(thing)] for t in self.threats):
             return None  # a threat's own words (拉横幅): read as the threat
         doers = lead[:v_at]
-        if self._taken_down(doers) or self._by_authorities(doers) or self._given_up(doers):
+        if (
+            self._not_put_up(doers, tail)
+            or any(m in doers for m in self.past_marks)
+            or self._given_up(doers)
+            or any(n in doers and not self._broken_after(doers, n) for n in self.scope_negations)
+            or self._negated(clause, v_at, len(lead) + len(thing))
+        ):
             return None
-        if any(n in doers and not self._broken_after(doers, n) for n in self.scope_negations):
-            return None  # 未发现有人因欠薪制作横幅: its whole clause is what was not found
-        if self._negated(lead + thing + tail, v_at, len(lead) + len(thing)):
-            return None
-        rest = sentence[end:]
-        if any(w in tail for w in self.cancelled_after) or self.counted(rest) & self._calming:
+        if (
+            any(w in tail for w in self.cancelled_after)
+            or self.counted(sentence[end:]) & self._calming
+        ):
             return None
         return said
 
-    def _taken_down(self, doers: str) -> bool:
-        """Does ``doers`` say the display is taken down (依法拆除…悬挂的横幅; not 在未拆除的房屋
-        外墙上张贴)?"""
-        return any(
-            w in doers and not any(f"{n}{w}" in doers for n in self.close_negations + ("未",))
-            for w in self.display_taken_down
+    def _not_put_up(self, doers: str, tail: str) -> bool:
+        """Is a display not the people's, or not up: the authorities' own, taken down before
+        its verb or after its thing, or negated over the place it would stand in (不再到镇政府
+        门口举牌子)?"""
+        return (
+            self._by_authorities(doers)
+            or self._taken_down(doers)
+            or self._taken_down(tail)
+            or self._negated_before_place(doers)
         )
+
+    def _taken_down(self, text: str) -> bool:
+        """Does ``text`` say a display is taken down (依法拆除…悬挂的横幅, 撕下贴在…的大字报,
+        牌子摘了下来; not 房屋被强制拆除, 没有撤下, 拒不拆除)?"""
+        negations = (*self.negations_before, *self.close_negations)
+        for word in self.display_taken_down:
+            at = text.find(word)
+            while at >= 0:
+                just_before = text[max(0, at - TAKEN_DOWN_NEGATED_WITHIN) : at]
+                if not any(n in just_before for n in negations) and "被" not in just_before:
+                    return True
+                at = text.find(word, at + 1)
+        return False
+
+    def _negated_before_place(self, doers: str) -> bool:
+        """Is a negation followed by the place a display would stand in, up to its verb
+        (不再到镇政府门口, 没有在项目部门口, 不要在售楼处门口)?"""
+        negations = (*self.negations_before, *self.close_negations)
+        for n in negations:
+            at = doers.rfind(n)
+            if at < 0:
+                continue
+            between = doers[at + len(n) :].lstrip(MODALS)  # 不要在, 不会再到
+            if (
+                between[:1] in PLACE_BEFORE
+                and between
+                and len(between) <= PLACE_PHRASE_WITHIN
+                and not any(b in between for b in self.negation_breaks)
+            ):
+                return True
+        return False
 
     def _broken_after(self, text: str, negation: str) -> bool:
         """Does a ``scope_breaks`` word (但) stand after the last ``negation`` in ``text``?"""
@@ -554,13 +630,16 @@ class Lexicon:
 
     def _by_authorities(self, doers: str) -> bool:
         """Does ``doers`` (a clause up to its verb) name the authorities as who acts: one of
-        ``plan_authorities`` with no word of place just before or after it (派出所联合社区在
-        集贸市场; not 工人们在镇政府门口, 县政府东门外有五人)?"""
+        ``plan_authorities`` not named as a place or a target (派出所在集贸市场, 社区在小区门口;
+        not 工人们在镇政府门口, 县政府东门外有五人, 因不满派出所处理结果)?"""
         for word in self.plan_authorities:
             at = doers.find(word)
             while at >= 0:
-                near = doers[max(0, at - PLACE_WITHIN) : at] + doers[at + len(word) :][:2]
-                if not any(c in PLACE_WORDS for c in near):
+                lead = doers[max(0, at - PLACE_WITHIN) : at]
+                rest = doers[at + len(word) :][:2]
+                if not any(c in PLACE_BEFORE + NOT_WHO for c in lead) and not any(
+                    c in PLACE_AFTER for c in rest
+                ):
                     return True
                 at = doers.find(word, at + 1)
         return False
@@ -710,8 +789,10 @@ class Lexicon:
             return True
         if phrase in self._calming and any(word in after for word in self.failed_after):
             return True
-        if phrase in self._banners and any(w in after for w in self.display_purposes):
-            return True  # 拉横幅宣传医保政策, 拉横幅、送锦旗感谢镇党委政府
+        if phrase in self._banners:
+            doers = clause[: end - len(phrase)]
+            if any(w in clause for w in self.display_purposes) or self._not_put_up(doers, after):
+                return True  # 拉横幅宣传医保政策, 村委会在村部门口拉横幅, 没有在项目部门口拉横幅
         return phrase in self._going and self._ordinary_purpose(after)
 
     def _ordinary_trip(self, act: str, after: str) -> bool:

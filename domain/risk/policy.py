@@ -275,6 +275,7 @@ LEXICON_WORD_LISTS: tuple[str, ...] = (
     "display_grievances",
     "display_purposes",
     "display_taken_down",
+    "display_complaints",
 )
 LEXICON_WINDOWS: dict[str, tuple[int, int, int]] = {
     "close_window": (0, 20, 1),
