@@ -23,12 +23,14 @@ until the last arrives).
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import itertools
 import json
 import multiprocessing
 import os
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -68,18 +70,25 @@ from streams.log import read_from_start  # noqa: E402
 CASE = re.compile(r"案件：(C[0-9a-f]{20})")
 
 
-def _serve(port: int, orders: Connection) -> None:
-    """The webhook receiver's own process: answers ``count``, ``arrivals``, ``clear``, ``stop``."""
-    receiver = WebhookReceiver(port).start()
-    orders.send("up")
-    while (order := orders.recv()) != "stop":
-        if order == "count":
-            orders.send(len(receiver.items()))
-        elif order == "arrivals":
-            orders.send([(r.at, CASE.search(r.body).group(1)) for r in receiver.items()])
-        elif order == "clear":
-            orders.send(receiver.received.clear())
-    receiver.stop()
+def _serve(orders: Connection) -> None:
+    """The webhook receiver's own process: says its port, then answers ``count``,
+    ``arrivals`` and ``clear`` until ``stop`` or its parent goes (Ctrl-C is the parent's)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    receiver = WebhookReceiver().start()
+    orders.send(receiver.port)
+    try:
+        while (order := orders.recv()) != "stop":
+            if order == "count":
+                orders.send(len(receiver.items()))
+            elif order == "arrivals":
+                found = ((r.at, CASE.search(r.body)) for r in receiver.items())
+                orders.send([(at, case.group(1)) for at, case in found if case])
+            else:  # clear
+                orders.send(receiver.received.clear())
+    except EOFError:
+        pass  # the parent is gone
+    finally:
+        receiver.stop()
 
 
 class Receiver:
@@ -88,14 +97,15 @@ class Receiver:
     theirs."""
 
     def __init__(self) -> None:
-        self.port = free_port()
         self._orders, theirs = multiprocessing.Pipe()
         spawn = multiprocessing.get_context("spawn")
-        self.process = spawn.Process(target=_serve, args=(self.port, theirs), daemon=True)
+        self.process = spawn.Process(target=_serve, args=(theirs,), daemon=True)
         self.process.start()
+        theirs.close()  # ours closed: a child that dies is an EOF here, not a wait
         if not self._orders.poll(60):
+            self.stop()
             raise RuntimeError("the webhook receiver's process did not start within 60 s")
-        self._orders.recv()
+        self.port: int = self._orders.recv()
 
     def _ask(self, order: str) -> Any:
         self._orders.send(order)
@@ -112,8 +122,14 @@ class Receiver:
         self._ask("clear")
 
     def stop(self) -> None:
-        self._orders.send("stop")
+        try:
+            self._orders.send("stop")
+        except OSError:
+            pass  # it is gone already
         self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
 
 
 def records(n: int, prefix: str) -> tuple[list[bytes], list[str]]:
@@ -168,7 +184,7 @@ def run_pipeline(
         wait_until_live(settings, receiver)
         receiver.clear()
         named = {"broker": broker_pid, "bench (poster)": os.getpid()}
-        named["webhook receiver"] = receiver.process.pid or 0
+        named["webhook receiver"] = receiver.process.pid
         named |= {" ".join(p.args[3:]).replace("worker --role ", ""): p.pid for p in procs}
         before = {name: cpu_seconds(pid) for name, pid in named.items()}
         jit, began = compiler_seconds(broker_pid), time.monotonic()
@@ -307,32 +323,11 @@ def run_baseline(
     return figures(receiver, posted_at, min(posted_at.values()), 3 * len(data))
 
 
-def main() -> int:
-    p = bench_parser(__doc__)
-    p.add_argument(
-        "--records", type=int, default=2000, help="records per run (2,000: 10 s at 200/s)"
-    )
-    p.add_argument("--rate", type=float, default=200.0)
-    p.add_argument(
-        "--batch-within",
-        type=float,
-        default=Settings().batch_within,
-        help="the stages' batch window in seconds (EWS_BATCH_WITHIN)",
-    )
-    p.add_argument(
-        "--warmup",
-        type=int,
-        default=4000,
-        help="records through the pipeline before anything is measured (0: none); with "
-        "1,000, the broker's JIT compiler still took half of its CPU in the measured load",
-    )
-    args = p.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="ews-bench-alerts-"))
-    broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
-    broker.start()
+def _measure(args: argparse.Namespace, workdir: Path, broker: LocalBroker) -> dict:
+    """Both sides under both loads, on ``broker``, with the loopback receivers."""
     broker_pid = broker.running_pid() or 0
     receiver, mail = Receiver(), MailReceiver().start()
-    routing = routing_for(receiver, mail, workdir / "routing.yaml")
+    routing = routing_for(receiver, mail, workdir / "routing.yaml")  # it reads ``port`` only
     text = routing.read_text(encoding="utf-8")  # the desk on the webhook too, for one clock
     routing.write_text(
         re.sub(
@@ -390,6 +385,35 @@ def main() -> int:
     finally:
         receiver.stop()
         mail.stop()
+    return results
+
+
+def main() -> int:
+    p = bench_parser(__doc__)
+    p.add_argument(
+        "--records", type=int, default=2000, help="records per run (2,000: 10 s at 200/s)"
+    )
+    p.add_argument("--rate", type=float, default=200.0)
+    p.add_argument(
+        "--batch-within",
+        type=float,
+        default=Settings().batch_within,
+        help="the stages' batch window in seconds (EWS_BATCH_WITHIN)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=4000,
+        help="records through the pipeline before anything is measured (0: none); with "
+        "1,000, the broker's JIT compiler still took half of its CPU in the measured load",
+    )
+    args = p.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="ews-bench-alerts-"))
+    broker = LocalBroker(home=workdir / "broker", port=free_port(), controller_port=free_port())
+    broker.start()
+    try:  # whatever fails or is stopped (Ctrl-C), the broker is not left running
+        results = _measure(args, workdir, broker)
+    finally:
         broker.stop()
     print(
         f"\n{args.records} red alerts, 3 recipients each; latency from post to arrival at the receiver"

@@ -50,7 +50,7 @@ from streams.metrics import EXIT_STALLED
 from streams.state import REACHED, reached_key
 
 COUNTED_UP_TO = 1000  # intake at most this many offsets behind: its records are counted
-MARKS_IN_LAST = (8, 200, 5_000)  # a writer's mark is looked for among its changelog's last
+MARKS_IN_LAST = (8, 200, 5_000)  # messages of a changelog's end its marks are looked in
 STILL_OPEN_AFTER = 1.0  # seconds: a transaction open this long after it was seen is reported
 
 

@@ -465,29 +465,39 @@ DISPLAYS = [  # (text, the thing displayed)
     ("几名家长手持纸牌在县教育局门口聚集，称培训机构不退学费。", "纸牌"),
     ("陈某在县政府门口打出“血汗钱”条幅。", "条幅"),  # 政府 here is where, not who
     ("十几名工人在项目部门口举着写有“还我血汗钱！”的牌子。", "牌子"),  # ！ in its words
-    ("张某因不满派出所的处理结果，在县政府门口举着写有“冤”字的牌子。", "牌子"),  # a target
+    ("二十名工人拉起“还我血汗钱”红色横幅。", "横幅"),  # words between the quote and the thing
+    ("村民因不满村委会处理结果在村部门口拉起横幅。", "横幅"),  # the authorities as a target
     ("王某因房屋被强制拆除，在县政府门口举着“还我家园”的牌子。", "牌子"),  # 拆除: the grievance
-    # dispersed later in the sentence: it still took place
+    ("二十多名村民拉起横幅阻止施工方拆除祠堂。", "横幅"),
+    ("经多次劝说，王某仍拒不拆除其在镇政府门口悬挂的“还我土地”横幅。", "横幅"),
+    ("工人们因拿不到工资在镇政府门口举着牌子讨薪。", "牌子"),  # 不到 negates no place
+    ("曾某在项目部门口拉起横幅讨要工资。", "横幅"),  # 曾 as a name is no past
+    ("临近节日，三十多名农民工在项目部门口拉起横幅讨要工资。", "横幅"),  # a purpose before it
+    # calmed or dispersed later in the sentence: it still took place
+    ("三十多名农民工在项目部门口拉起横幅讨要工资，经协调双方情绪缓和。", "横幅"),
     ("二十多名村民拉起“还我土地”横幅阻挡车辆进出，派出所到场后已劝离。", "横幅"),
 ]
-NO_DISPLAYS = [
-    "镇司法所在集市上悬挂横幅，开展普法宣传。",  # an ordinary purpose
+NO_DISPLAYS = [  # each airs a grievance, so that only the named reason keeps it calm
+    "镇司法所在集市上悬挂横幅，开展欠薪维权普法宣传。",  # an ordinary purpose
     "欠薪全部结清后，工人们拉起横幅感谢县人社局。",
     "小区门口悬挂“喜迎新春”横幅，无人反映欠薪问题。",  # the purpose in its words
-    "城管依法拆除了讨债人悬挂的“欠债还钱”横幅。",  # taken down
-    "经排查，未发现有人因欠薪制作横幅或标语。",  # not found
+    "城管依法拆除了讨债人悬挂的“欠债还钱”横幅。",  # taken down before it
+    "经调解，工人们将写有“还我血汗钱”的横幅扯下。",  # taken down after it
+    "调解后，王某将挂在门口的“还我公道”牌子摘了下来。",
+    "包工头拖欠工资，经排查，未发现有人制作横幅或标语。",  # not found
     "原计划到县政府门口挂横幅讨薪的工人，已于昨日领到全部工资。",  # given up
-    "派出所民警在银行门口张贴“谨防电信诈骗”标语。",  # the authorities' own
+    "村民打算制作横幅讨要拖欠的租金，经协调租金已兑付。",  # made ready, then settled
+    "社区在小区门口张贴“拒绝拖欠农民工工资”标语。",  # 社区在: who, not where
+    "项目部门口挂着“根治欠薪”的标语。",  # a grievance word guarded against
+    "村口悬挂着“依法维权，理性表达诉求”的横幅。",  # complaints count outside quotes only
+    "王某称老板拖欠工资，欠条上写有“今欠王某工资8000元”字样。",  # 写有: what it bears
+    "工人们表示不会在项目部门口拉起横幅讨薪，会等待仲裁结果。",  # negated over the place
+    "我们劝导业主不要在售楼处门口举牌子维权。",
+    "该户系信访老户，2019年曾举着写有“冤”字的牌子到县政府上访。",  # past
+    "张某家中老人去世，门口挂白布办丧事，邻居认为灵棚占道要求赔偿。",  # a funeral
+    "王某在小区车位上竖了块“禁止停车”的牌子，邻居李某不认可。",  # a notice's words
     "村民因宅基地纠纷拿着土地证到镇里咨询。",  # no thing displayed
     "镇里在村部门口挂牌子，公示土地补偿标准。",  # no grievance aired
-    "社区在小区门口张贴“防范电信诈骗”标语。",  # 社区在: who, not where
-    "网格员入户走访，在楼道张贴防范养老诈骗标语。",  # a grievance word guarded against
-    "村委会在村口悬挂“依法维权，理性表达诉求”横幅。",  # complaints count outside quotes only
-    "王某出示欠条，欠条上写有“今欠王某工资8000元”字样。",  # 写有: what it bears, no act
-    "工人们表示不会在项目部门口拉起横幅讨薪，会等待仲裁结果。",  # negated over the place
-    "该户系信访老户，2019年曾举着写有“冤”字的牌子到县政府上访。",  # past
-    "调解后，王某将挂在门口的“还我公道”牌子摘了下来。",  # taken down after it
-    "张某家中老人去世，门口挂白布办丧事，邻居认为灵棚占道要求赔偿。",  # a funeral
 ]
 
 
@@ -516,7 +526,13 @@ def test_a_banner_phrase_put_up_for_publicity_or_thanks_is_no_threat() -> None:
     """拉横幅 is a threat, but not where its clause names an ordinary purpose, the authorities
     put it up, or it is negated over the place it would stand in."""
     lexicon = default_policy().lexicon
-    assert lexicon.hits("工人们在项目部门口拉横幅。", lexicon.threats) == ["拉横幅"]
+    for threat in (
+        "工人们在项目部门口拉横幅。",
+        "工人们因拿不到工资到镇政府门口拉横幅。",  # 不到 negates no place
+        "村民拉横幅反对拆除祠堂。",  # 拆除 after it is no taking-down of it
+        "业主与物业发生纠纷后在小区门口拉横幅。",  # 物业 here is the other party
+    ):
+        assert lexicon.hits(threat, lexicon.threats) == ["拉横幅"], threat
     for calm in (
         "村委会在村部门口拉横幅宣传医保政策。",
         "工资结清后工人拉横幅、送锦旗致谢。",

@@ -259,12 +259,10 @@ class Known:
             said = lexicon.hits_in(recent, lexicon.threats)
             # an ultimatum, a planned protest or a display of protest in other words than the
             # threats' (不给钱就喝药 is 喝药 already)
-            said += [
-                u
-                for part in recent
-                for u in (*lexicon.ultimatums(part), *lexicon.plans(part), *lexicon.displays(part))
-                if not any(t in u for t in said)
-            ]
+            for part in recent:  # each once, however many records tell of it
+                for u in (*lexicon.ultimatums(part), *lexicon.plans(part), *lexicon.displays(part)):
+                    if u not in said and not any(t in u for t in said):
+                        said.append(u)
             known = self.memo[key] = said
         return known
 

@@ -61,12 +61,30 @@ LIST_ITEM_WITHIN = 8  # characters of a whole item (发生进京上访)
 LIST_OWN_REST = 4  # characters of the phrase's own item after it (进京 of 进京上访)
 AUTHORITY_WITHIN = 5  # characters before a word of planning (and its adverbs) naming who plans
 PLACE_BEFORE = "在到去往赴向对朝于给找"  # just before a name: it is a place (在镇政府门口) ...
-PLACE_AFTER = "门外前口院内楼大"  # ... or just after it (镇政府门口), not who acts
-NOT_WHO = "因满被告拖欠"  # just before a name: it is what a grievance is about (因不满派出所)
-PLACE_WITHIN = 3  # characters before a name in which these are looked for (after it: 2)
+PLACE_AFTER = (
+    "门",
+    "外",
+    "前",
+    "口",
+    "院",
+    "内",
+    "楼",
+    "大门",
+    "大院",
+    "大楼",
+    "大厅",
+)  # ... after
+# just before a name: what a grievance is about, or the other party (因不满派出所, 与物业)
+NOT_WHO = ("因", "不满", "被", "告", "拖欠", "与", "和", "跟", "同", "质疑", "举报", "指责", "对")
+PLACE_WITHIN = 4  # characters before a name in which these are looked for
 PLACE_PHRASE_WITHIN = 14  # characters of a place between a negation and its verb (不再到…门口)
 TAKEN_DOWN_NEGATED_WITHIN = 3  # characters before 拆除 in which a negation or 被 is looked for
-MODALS = "要会再得能准许想肯敢"  # between a negation and a place (不要在, 不会再到)
+MODALS = "要会再得能准许想肯敢"
+WRITING = ("写", "印", "喷", "刷", "涂", "标")  # with one of ``BEARS`` after: what a thing bears
+BEARS = ("有", "着", "明")  # 写有, 写着, 印有, 标明
+PLACE_AFTER_VERB = "在到上于"  # a verb after its thing puts it somewhere: 横幅挂在, 贴到
+TAKEN_DOWN_LEADS = "已被均都也随即当场又"
+MAKING = "制做印"  # in a verb: a display made ready (制作, 订做, 印制), not yet up  # before a taking-down right after its thing  # between a negation and a place (不要在, 不会再到)
 QUOTE_MARK = "\ue000"  # a banner's quoted words, as one character
 
 
@@ -493,17 +511,18 @@ class Lexicon:
         return list(_remembered(self._displayed, text, self._displays))
 
     def _displays(self, text: str) -> tuple[str, ...]:
-        if not self.display_things:
+        if not any(t in text for t in self.display_things):
             return ()
         masked = self._mask(text).replace(QUOTE_MARK, "")  # the mark is ours alone
-        quotes = iter(QUOTED.findall(masked))  # a banner's words (they may hold 。！？)
+        banner_words = self._banner_words
+        quotes = iter(banner_words.findall(masked))  # a banner's words (they may hold 。！？)
         out: list[str] = []
-        for bare in SENTENCE_END.split(QUOTED.sub(QUOTE_MARK, masked)):
+        for bare in SENTENCE_END.split(banner_words.sub(QUOTE_MARK, masked)):
             quoted = [next(quotes) for _ in range(bare.count(QUOTE_MARK))]
-            if any(w in bare or any(w in q for q in quoted) for w in self.display_purposes):
-                continue  # 拉横幅宣传医保政策, 悬挂“喜迎新春”横幅
-            if not self._aired(bare, quoted):
+            if not any(t in bare for t in self.display_things) or not self._aired(bare, quoted):
                 continue
+            if any(w in q for q in quoted for w in (*self.display_purposes, *self.guard_before)):
+                continue  # 悬挂“喜迎新春”横幅, 竖了块“禁止停车”的牌子: no protest's words
             taken: list[range] = []  # where displays were found: 木牌子 is one
             for thing in self.display_things:
                 at = bare.find(thing)
@@ -516,8 +535,16 @@ class Lexicon:
                     at = bare.find(thing, at + 1)
         return tuple(out)
 
+    @cached_property
+    def _banner_words(self) -> re.Pattern[str]:
+        """Quoted words that are a banner's: a display thing follows them (“还我血汗钱”的牌子,
+        “欠债还钱”“黑心老板”等字样, “…”红色横幅); other quoted words (他说：“……”) are read as text."""
+        things = "|".join(map(re.escape, sorted(self.display_things, key=len, reverse=True)))
+        quote = QUOTED.pattern
+        return re.compile(rf"(?:{quote})(?=(?:{quote}|\s)*[^“”\"]{{0,3}}?(?:{things}))")
+
     def _aired(self, bare: str, quoted: list[str]) -> bool:
-        """Does a sentence (``bare``, its quoted words apart) air a grievance: one of
+        """Does a sentence (``bare``, its banners' words apart) air a grievance: one of
         ``display_grievances`` in it or in a banner's words, or of ``display_complaints`` in the
         record's own words (an official slogan says 依法维权, 理性表达诉求), neither negated nor
         guarded against (防范电信诈骗, 根治欠薪)?"""
@@ -534,64 +561,78 @@ class Lexicon:
         return False
 
     def _display_at(self, sentence: str, at: int, thing: str) -> str | None:
-        """The display whose thing stands at ``at`` in ``sentence`` (quotes as one mark), as
-        its verb and thing, if a verb stands near it in its clause (not one that says what it
-        bears: 欠条上写有…字样), and it is not the authorities' (社区在小区门口张贴), taken down
-        (拆除违规悬挂的横幅, 牌子摘了下来), past (2019年曾举着牌子), given up (原计划), negated
-        (不再到镇政府门口举牌子), guarded against or not found, cancelled after it in its clause
-        (横幅已撤除), or settled after it in the sentence (已全部兑付).  The authorities
-        dispersing it later in the sentence (派出所到场后已劝离) do not undo it."""
+        """The display whose thing stands at ``at`` in ``sentence`` (a banner's words as one
+        mark), as its verb and thing, if a verb of putting up, holding or making stands near it
+        in its clause (not one that says what it bears: 欠条上写有…字样; after it, one with a
+        place: 将横幅挂在), and it is not for an ordinary purpose named from its clause on
+        (拉起横幅，到局里表达谢意), the authorities' (社区在小区门口张贴), taken down (拆除违规
+        悬挂的横幅, 牌子摘了下来), past (2019年曾举着牌子), given up (原计划), negated
+        (不会在项目部门口拉起横幅), guarded against or not found, or cancelled after it in its
+        clause (横幅已撤除).  What follows a display put up in other clauses (派出所到场后已劝离,
+        经协调情绪缓和) does not undo it; a calming phrase after one made ready or planned does
+        (打算制作横幅…，协调兑付了租金)."""
         end = at + len(thing)
         lead = CLAUSE_END.split(sentence[:at])[-1]  # the clause up to the thing
         tail = CLAUSE_END.split(sentence[end:])[0]  # ... and after it
-        before = lead[-self.display_window :]
-        verbs = [
-            (m.end(), v)
-            for v in self.display_verbs
-            for m in re.finditer(re.escape(v), before)
-            if before[m.end() : m.end() + 1] != "有"  # 写有, 印有: what it bears, not an act
-        ]
-        if verbs:
-            v_end, verb = max(verbs)
-            v_at, said = len(lead) - len(before) + v_end - len(verb), f"{verb}…{thing}"
-        else:
-            verb = next((v for v in self.display_verbs if tail[:2].startswith(v)), None)
-            if verb is None:
-                return None
-            v_at, said = len(lead), f"{thing}…{verb}"
+        if any(w in sentence[at - len(lead) :] for w in self.display_purposes):
+            return None
+        found = self._display_verb(lead, tail)
+        if found is None:
+            return None
+        v_at, verb = found
+        said = f"{verb}…{thing}" if v_at < len(lead) else f"{thing}…{verb}"
         clause = lead + thing + tail
         if any(t in clause[v_at : len(lead) + len(thing)] for t in self.threats):
             return None  # a threat's own words (拉横幅): read as the threat
         doers = lead[:v_at]
         if (
-            self._not_put_up(doers, tail)
-            or any(m in doers for m in self.past_marks)
-            or self._given_up(doers)
+            self._not_put_up(doers, tail, lead[v_at:])
+            or self._past(doers)
+            or any(g in doers for g in self._plans_given_up)
             or any(n in doers and not self._broken_after(doers, n) for n in self.scope_negations)
             or self._negated(clause, v_at, len(lead) + len(thing))
+            or any(w in tail for w in self.cancelled_after)
         ):
             return None
-        if (
-            any(w in tail for w in self.cancelled_after)
-            or self.counted(sentence[end:]) & self._calming
-        ):
-            return None
+        made_ready = any(c in verb for c in MAKING) or any(m in doers for m in self.plan_markers)
+        if made_ready and self.counted(sentence[end:]) & self._calming:
+            return None  # made ready, then settled: 打算制作横幅…，协调兑付了租金
         return said
 
-    def _not_put_up(self, doers: str, tail: str) -> bool:
-        """Is a display not the people's, or not up: the authorities' own, taken down before
-        its verb or after its thing, or negated over the place it would stand in (不再到镇政府
-        门口举牌子)?"""
+    def _display_verb(self, lead: str, tail: str) -> tuple[int, str] | None:
+        """Where in ``lead`` the verb nearest its end starts, and which, among its last
+        ``display_window`` characters; else a verb with a place just after the thing (横幅挂在:
+        at ``len(lead)``); None if neither."""
+        before = lead[-self.display_window :]
+        verbs = [
+            (m.end(), v)
+            for v in self.display_verbs
+            for m in re.finditer(re.escape(v), before)
+            if not (v in WRITING and before[m.end() : m.end() + 1] in BEARS)  # 写有: it bears
+        ]
+        if verbs:
+            v_end, verb = max(verbs)
+            return len(lead) - len(before) + v_end - len(verb), verb
+        for verb in self.display_verbs:
+            if tail.startswith(verb) and tail[len(verb) : len(verb) + 1] in PLACE_AFTER_VERB:
+                return len(lead), verb
+        return None
+
+    def _not_put_up(self, doers: str, tail: str, between: str = "") -> bool:
+        """Is a display not the people's, or not up: the authorities' own, taken down (before
+        its verb, of a thing put up: 依法拆除…悬挂的横幅; or right after it: 牌子摘了下来),
+        or negated over the place it would stand in (不再到镇政府门口举牌子)?  ``between``: the
+        words from its verb to it."""
         return (
             self._by_authorities(doers)
-            or self._taken_down(doers)
-            or self._taken_down(tail)
+            or ("的" in between and self._taken_down(doers))
+            or any(tail.lstrip(TAKEN_DOWN_LEADS).startswith(w) for w in self.display_taken_down)
             or self._negated_before_place(doers)
         )
 
     def _taken_down(self, text: str) -> bool:
-        """Does ``text`` say a display is taken down (依法拆除…悬挂的横幅, 撕下贴在…的大字报,
-        牌子摘了下来; not 房屋被强制拆除, 没有撤下, 拒不拆除)?"""
+        """Does ``text`` say a display is taken down (依法拆除…, 撕下贴在…; not 房屋被强制拆除,
+        没有撤下, 拒不拆除)?"""
         negations = (*self.negations_before, *self.close_negations)
         for word in self.display_taken_down:
             at = text.find(word)
@@ -604,42 +645,49 @@ class Lexicon:
 
     def _negated_before_place(self, doers: str) -> bool:
         """Is a negation followed by the place a display would stand in, up to its verb
-        (不再到镇政府门口, 没有在项目部门口, 不要在售楼处门口)?"""
-        negations = (*self.negations_before, *self.close_negations)
-        for n in negations:
+        (不再到镇政府门口, 没有在项目部门口, 不要在售楼处门口; not 拿不到工资到镇政府门口)?"""
+        doers = self._without_false_negations(doers)
+        for n in (*self.negations_before, *self.close_negations):
             at = doers.rfind(n)
             if at < 0:
                 continue
             between = doers[at + len(n) :].lstrip(MODALS)  # 不要在, 不会再到
             if (
                 between[:1] in PLACE_BEFORE
-                and between
                 and len(between) <= PLACE_PHRASE_WITHIN
                 and not any(b in between for b in self.negation_breaks)
             ):
                 return True
         return False
 
+    def _past(self, doers: str) -> bool:
+        """Does ``doers`` say a display was once (2019年曾举着牌子; not the name 曾某)?"""
+        return any(
+            m in doers and not doers[doers.find(m) + len(m) :].startswith("某")
+            for m in self.past_marks
+        )
+
     def _broken_after(self, text: str, negation: str) -> bool:
         """Does a ``scope_breaks`` word (但) stand after the last ``negation`` in ``text``?"""
         return any(b in text[text.rfind(negation) :] for b in self.scope_breaks)
 
-    def _given_up(self, doers: str) -> bool:
-        """Does ``doers`` say a plan to display was given up (原计划到镇政府门口挂横幅)?"""
-        return any(f"{g}{m}" in doers for g in self.plan_given_up for m in self.plan_markers)
+    @cached_property
+    def _plans_given_up(self) -> tuple[str, ...]:
+        """A plan given up, as words: 原计划, 本来打算."""
+        return tuple(f"{g}{m}" for g in self.plan_given_up for m in self.plan_markers)
 
     def _by_authorities(self, doers: str) -> bool:
         """Does ``doers`` (a clause up to its verb) name the authorities as who acts: one of
-        ``plan_authorities`` not named as a place or a target (派出所在集贸市场, 社区在小区门口;
-        not 工人们在镇政府门口, 县政府东门外有五人, 因不满派出所处理结果)?"""
+        ``plan_authorities`` not named as a place, a target or the other party (派出所在集贸
+        市场, 社区在小区门口; not 工人们在镇政府门口, 县政府东门外有五人, 因不满派出所处理结果,
+        业主与物业发生纠纷后)?"""
         for word in self.plan_authorities:
             at = doers.find(word)
             while at >= 0:
                 lead = doers[max(0, at - PLACE_WITHIN) : at]
-                rest = doers[at + len(word) :][:2]
-                if not any(c in PLACE_BEFORE + NOT_WHO for c in lead) and not any(
-                    c in PLACE_AFTER for c in rest
-                ):
+                rest = doers[at + len(word) :][:3]
+                where = any(c in PLACE_BEFORE for c in lead) or any(w in rest for w in PLACE_AFTER)
+                if not where and not any(w in lead for w in NOT_WHO):
                     return True
                 at = doers.find(word, at + 1)
         return False
