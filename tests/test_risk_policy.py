@@ -9,6 +9,7 @@ import pytest
 from domain.risk.policy import (
     DEFAULT_POLICY,
     PolicyError,
+    RiskPolicy,
     default_policy,
     load_policy,
     parse_policy,
@@ -545,42 +546,33 @@ def test_a_banner_phrase_put_up_for_publicity_or_thanks_is_no_threat() -> None:
 def test_a_display_of_protest_is_an_explicit_threat_and_its_words_are_the_policy_files() -> None:
     """A record that tells of a banner or placard of protest is warned on by itself (orange,
     without a model), and the words it is read by come from the policy file."""
-    import datetime as dt
-
-    from domain.case import CaseState, handle_command
-    from models.scoring import score_cases
-    from schemas.commands import SubmitRecord
-    from schemas.events import case_id_for
-    from schemas.record import fingerprint, validate
-
-    raw = {
-        "township": "周庄镇",
-        "ref_no": "ZZ-D",
-        "category": "拖欠农民工工资",
-        "found_at": "2026-01-10T09:00:00+08:00",
-        "description": "包工头拖欠工资，三名工人今天上午在项目部门口举着纸牌讨要工钱。",
-        "people_involved": 3,
-    }
-    record = validate(raw)
-    state = CaseState(case_id_for("周庄镇", "ZZ-D"))
-    cmd = SubmitRecord("records:0:1", state.case_id, record, fingerprint(record), raw["found_at"])
-    state, _ = handle_command(state, cmd)
-    at = dt.datetime(2026, 1, 10, 12, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    shown = score_cases(None, [state], [at], default_policy())[0]
-    assert shown.level == "orange" and "explicit_threat" in {r.code for r in shown.rules}
     without = parse_policy(
         _broken(
             "display_things: [横幅, 条幅, 标语, 大字报, 小字报, 牌子, 纸牌,",
             "display_things: [横幅, 条幅, 标语, 大字报, 小字报, 牌子,",
         )
     )
-    quiet = score_cases(None, [state], [at], without)[0]
+    shown, quiet = _one_record_scored(
+        "包工头拖欠工资，三名工人今天上午在项目部门口举着纸牌讨要工钱。", default_policy(), without
+    )
+    assert shown.level == "orange" and "explicit_threat" in {r.code for r in shown.rules}
     assert "explicit_threat" not in {r.code for r in quiet.rules}
 
 
 def test_a_planned_protest_is_an_explicit_threat_and_the_plan_words_are_the_policy_files() -> None:
     """A record that tells of a protest being planned is warned on by itself (orange, without
     a model), and the words a plan is read by come from the policy file."""
+    without = parse_policy(_broken("plan_markers: [准备, ", "plan_markers: ["))  # not 准备
+    planned, quiet = _one_record_scored(
+        "欠薪工人已推选出牵头人，准备下周三一起坐车到市里上访。", default_policy(), without
+    )
+    assert planned.level == "orange" and "explicit_threat" in {r.code for r in planned.rules}
+    assert "explicit_threat" not in {r.code for r in quiet.rules}
+
+
+def _one_record_scored(description: str, *policies: RiskPolicy) -> list:
+    """The assessment, by the rules alone under each of ``policies``, of a wage-arrears case
+    of one record with ``description`` (three people), three hours after it was found."""
     import datetime as dt
 
     from domain.case import CaseState, handle_command
@@ -591,19 +583,15 @@ def test_a_planned_protest_is_an_explicit_threat_and_the_plan_words_are_the_poli
 
     raw = {
         "township": "周庄镇",
-        "ref_no": "ZZ-P",
+        "ref_no": "ZZ-1",
         "category": "拖欠农民工工资",
         "found_at": "2026-01-10T09:00:00+08:00",
-        "description": "欠薪工人已推选出牵头人，准备下周三一起坐车到市里上访。",
+        "description": description,
         "people_involved": 3,
     }
     record = validate(raw)
-    state = CaseState(case_id_for("周庄镇", "ZZ-P"))
+    state = CaseState(case_id_for("周庄镇", "ZZ-1"))
     cmd = SubmitRecord("records:0:1", state.case_id, record, fingerprint(record), raw["found_at"])
     state, _ = handle_command(state, cmd)
     at = dt.datetime(2026, 1, 10, 12, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    planned = score_cases(None, [state], [at], default_policy())[0]
-    assert planned.level == "orange" and "explicit_threat" in {r.code for r in planned.rules}
-    without = parse_policy(_broken("plan_markers: [准备, ", "plan_markers: ["))  # not 准备
-    quiet = score_cases(None, [state], [at], without)[0]
-    assert "explicit_threat" not in {r.code for r in quiet.rules}
+    return [score_cases(None, [state], [at], policy)[0] for policy in policies]

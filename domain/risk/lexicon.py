@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import TypeVar
@@ -79,12 +79,12 @@ NOT_WHO = ("因", "不满", "被", "告", "拖欠", "与", "和", "跟", "同", 
 PLACE_WITHIN = 4  # characters before a name in which these are looked for
 PLACE_PHRASE_WITHIN = 14  # characters of a place between a negation and its verb (不再到…门口)
 TAKEN_DOWN_NEGATED_WITHIN = 3  # characters before 拆除 in which a negation or 被 is looked for
-MODALS = "要会再得能准许想肯敢"
+MODALS = "要会再得能准许想肯敢"  # between a negation and a place (不要在, 不会再到)
 WRITING = ("写", "印", "喷", "刷", "涂", "标")  # with one of ``BEARS`` after: what a thing bears
 BEARS = ("有", "着", "明")  # 写有, 写着, 印有, 标明
 PLACE_AFTER_VERB = "在到上于"  # a verb after its thing puts it somewhere: 横幅挂在, 贴到
-TAKEN_DOWN_LEADS = "已被均都也随即当场又"
-MAKING = "制做印"  # in a verb: a display made ready (制作, 订做, 印制), not yet up  # before a taking-down right after its thing  # between a negation and a place (不要在, 不会再到)
+TAKEN_DOWN_LEADS = "已被均都也随即当场又"  # before a taking-down right after its thing
+MAKING = "制做印"  # in a verb: a display made ready (制作, 订做, 印制), not yet up
 QUOTE_MARK = "\ue000"  # a banner's quoted words, as one character
 
 
@@ -321,14 +321,11 @@ class Lexicon:
 
     def _counts(self, clause: str, phrase: str) -> bool:
         """Does some occurrence of ``phrase`` in ``clause`` stand un-negated?"""
-        start = clause.find(phrase)
-        while start >= 0:
-            if not self._negated(clause, start, start + len(phrase)) and not self._cancelled(
-                clause, phrase, start + len(phrase)
-            ):
-                return True
-            start = clause.find(phrase, start + 1)
-        return False
+        return any(
+            not self._negated(clause, start, start + len(phrase))
+            and not self._cancelled(clause, phrase, start + len(phrase))
+            for start in _starts(clause, phrase)
+        )
 
     def _negated(self, clause: str, start: int, end: int) -> bool:
         reach = max(self.negation_window + 4, self.scope_window + 4)
@@ -395,12 +392,10 @@ class Lexicon:
             # marker that stands first
             by_end: dict[int, tuple[int, str]] = {}
             for marker in self.ultimatum_markers:
-                at = sentence.find(marker)
-                while at >= 0:
+                for at in _starts(sentence, marker):
                     found = self._ultimatum_at(sentence, at, marker)
                     if found and at < by_end.get(found[0], (len(sentence), ""))[0]:
                         by_end[found[0]] = (at, found[1])
-                    at = sentence.find(marker, at + 1)
             out += [said for _, said in sorted(by_end.values()) if said not in out]
         return tuple(out)
 
@@ -451,12 +446,10 @@ class Lexicon:
         out: list[str] = []
         for sentence in SENTENCE_END.split(self._mask(text)) if self.plan_markers else ():
             for marker in self.plan_markers:
-                at = sentence.find(marker)
-                while at >= 0:
+                for at in _starts(sentence, marker):
                     said = self._plan_at(sentence, at, marker)
                     if said and said not in out:
                         out.append(said)
-                    at = sentence.find(marker, at + 1)
         return tuple(out)
 
     def _plan_at(self, sentence: str, at: int, marker: str) -> str | None:
@@ -525,14 +518,12 @@ class Lexicon:
                 continue  # 悬挂“喜迎新春”横幅, 竖了块“禁止停车”的牌子: no protest's words
             taken: list[range] = []  # where displays were found: 木牌子 is one
             for thing in self.display_things:
-                at = bare.find(thing)
-                while at >= 0:
+                for at in _starts(bare, thing):
                     said = self._display_at(bare, at, thing)
                     if said and not any(at in r or at + len(thing) - 1 in r for r in taken):
                         taken.append(range(at, at + len(thing)))
                         if said not in out:
                             out.append(said)
-                    at = bare.find(thing, at + 1)
         return tuple(out)
 
     @cached_property
@@ -553,11 +544,8 @@ class Lexicon:
             *((q, self.display_grievances) for q in quoted),
         ):
             for word in words:
-                at = text.find(word)
-                while at >= 0:
-                    if not self._negated(text, at, at + len(word)):
-                        return True
-                    at = text.find(word, at + 1)
+                if any(not self._negated(text, at, at + len(word)) for at in _starts(text, word)):
+                    return True
         return False
 
     def _display_at(self, sentence: str, at: int, thing: str) -> str | None:
@@ -635,12 +623,10 @@ class Lexicon:
         没有撤下, 拒不拆除)?"""
         negations = (*self.negations_before, *self.close_negations)
         for word in self.display_taken_down:
-            at = text.find(word)
-            while at >= 0:
+            for at in _starts(text, word):
                 just_before = text[max(0, at - TAKEN_DOWN_NEGATED_WITHIN) : at]
                 if not any(n in just_before for n in negations) and "被" not in just_before:
                     return True
-                at = text.find(word, at + 1)
         return False
 
     def _negated_before_place(self, doers: str) -> bool:
@@ -682,14 +668,12 @@ class Lexicon:
         市场, 社区在小区门口; not 工人们在镇政府门口, 县政府东门外有五人, 因不满派出所处理结果,
         业主与物业发生纠纷后)?"""
         for word in self.plan_authorities:
-            at = doers.find(word)
-            while at >= 0:
+            for at in _starts(doers, word):
                 lead = doers[max(0, at - PLACE_WITHIN) : at]
                 rest = doers[at + len(word) :][:3]
                 where = any(c in PLACE_BEFORE for c in lead) or any(w in rest for w in PLACE_AFTER)
                 if not where and not any(w in lead for w in NOT_WHO):
                     return True
-                at = doers.find(word, at + 1)
         return False
 
     def _first_act(self, after: str, acts: Iterable[str]) -> tuple[int, str] | None:
@@ -853,6 +837,14 @@ class Lexicon:
         """Does an ordinary purpose of a trip open ``after``, a character at most before it
         (去北京看病, 到北京去打工; not 扬言要去北京讨要打工工资)?"""
         return any(w in after[: len(w) + 1] for w in self.purposes_after)
+
+
+def _starts(text: str, word: str) -> Iterator[int]:
+    """Every place ``word`` starts in ``text``, overlapping ones too, in order."""
+    at = text.find(word)
+    while at >= 0:
+        yield at
+        at = text.find(word, at + 1)
 
 
 def _remembered(cache: dict[str, T], text: str, read: Callable[[str], T]) -> T:
